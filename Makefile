@@ -1,0 +1,60 @@
+# Every target builds .venv from pyproject.toml first when it is missing or older than
+# pyproject.toml, so each is one command on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: help install test node-test contract-test lint format bench soak check-receiver stub-site clean
+
+help:
+	@echo "make contract-test   real MLflow server + reference sender + stub site: prove they agree"
+	@echo "make test            the whole test suite (Python and Node.js)"
+	@echo "make check-receiver URL=... SECRET=... TOKEN=...   judge any receiver by its URL"
+	@echo "make lint            ruff and mypy"
+	@echo "make bench           benchmarks, written to reports/bench.json"
+	@echo "make soak            the long reliability run"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	@if [ -d clients/node ]; then $(MAKE) --no-print-directory node-test; fi
+
+node-test:
+	cd clients/node && node --test
+
+contract-test: $(STAMP)
+	$(BIN)/python -m contracts.conformance.contract_test
+
+check-receiver: $(STAMP)
+	@test -n "$(URL)" || (echo "usage: make check-receiver URL=http://host/api/mlflow/registered SECRET=NAME_OF_ENV_VAR TOKEN=LSCOR"; exit 2)
+	$(BIN)/hokusai-contract check-receiver --url "$(URL)" --secret-env "$(or $(SECRET),WEBHOOK_SECRET)" --token "$(or $(TOKEN),LSCOR)" --junit reports/check-receiver.xml
+
+lint: $(STAMP)
+	$(BIN)/ruff check contracts tests benchmarks
+	$(BIN)/ruff format --check contracts tests benchmarks
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff format contracts tests benchmarks
+	$(BIN)/ruff check --fix contracts tests benchmarks
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks
+
+soak: $(STAMP)
+	$(BIN)/python -m pytest -m soak --soak $(PYTEST_ARGS)
+
+stub-site: $(STAMP)
+	$(BIN)/hokusai-contract stub-site --port 8000 --secret-env WEBHOOK_SECRET --token LSCOR
+
+clean:
+	rm -rf $(VENV) reports .pytest_cache .mypy_cache .ruff_cache .hypothesis

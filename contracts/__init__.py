@@ -1,0 +1,96 @@
+"""The Hokusai model-registration webhook contract, as code.
+
+The common cases are one line each::
+
+    header = contracts.sign(body, secret)                 # "sha256=<hex>"
+    if not contracts.verify(body, header, secrets): ...    # .reason says why
+    payload = contracts.validate_payload(body)             # PayloadError lists violations
+
+This package (the pure core) needs only ``jsonschema`` and, for :data:`OPENAPI`, PyYAML. The
+sender, receiver and conformance checks live in subpackages with their own extras.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from contracts.payload import (
+    EVENT_TYPE,
+    FIELD_ORDER,
+    STATUS_REGISTERED,
+    PayloadError,
+    Violation,
+    build_payload,
+    format_timestamp,
+    parse_body,
+    parse_timestamp,
+    payload_violations,
+    run_id_from_model_uri,
+    serialize,
+    validate_payload,
+)
+from contracts.schema import load_openapi, load_schema, openapi_path, schema_path, schemas_dir
+from contracts.signing import (
+    SIGNATURE_HEADER,
+    SIGNATURE_PREFIX,
+    FailureReason,
+    SignatureError,
+    Verification,
+    sign,
+    verify,
+    verify_or_raise,
+)
+from contracts.tokens import TokenIdError, TokenIdRule, is_valid_token_id, normalize_token_id
+
+__version__ = "1.0.0"
+
+EVENT_HEADER = "X-Hokusai-Event"
+IDEMPOTENCY_KEY_HEADER = "X-Hokusai-Idempotency-Key"
+DEFAULT_PATH = "/api/mlflow/registered"
+
+SCHEMA: dict[str, Any] = load_schema()
+"""The parsed JSON Schema of the ``model_registered`` v1 body."""
+
+
+def __getattr__(name: str) -> Any:
+    # OPENAPI is parsed on first use so that importing the core never needs YAML parsing.
+    if name == "OPENAPI":
+        return load_openapi()
+    raise AttributeError(f"module 'contracts' has no attribute {name!r}")
+
+
+__all__ = [
+    "DEFAULT_PATH",
+    "EVENT_HEADER",
+    "EVENT_TYPE",
+    "FIELD_ORDER",
+    "IDEMPOTENCY_KEY_HEADER",
+    "OPENAPI",
+    "SCHEMA",
+    "SIGNATURE_HEADER",
+    "SIGNATURE_PREFIX",
+    "STATUS_REGISTERED",
+    "FailureReason",
+    "PayloadError",
+    "SignatureError",
+    "TokenIdError",
+    "TokenIdRule",
+    "Verification",
+    "Violation",
+    "build_payload",
+    "format_timestamp",
+    "is_valid_token_id",
+    "normalize_token_id",
+    "openapi_path",
+    "parse_body",
+    "parse_timestamp",
+    "payload_violations",
+    "run_id_from_model_uri",
+    "schema_path",
+    "schemas_dir",
+    "serialize",
+    "sign",
+    "validate_payload",
+    "verify",
+    "verify_or_raise",
+]

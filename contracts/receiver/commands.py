@@ -1,0 +1,9 @@
+"""``hokusai-contract`` subcommands of the receiver room."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    """Add this room's subcommands to the CLI."""
