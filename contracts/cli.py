@@ -24,6 +24,7 @@ ROOM_COMMAND_MODULES = (
     "contracts.receiver.commands",
     "contracts.sender.commands",
     "contracts.conformance.commands",
+    "contracts.conformance.send_test",
 )
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
