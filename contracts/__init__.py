@@ -14,6 +14,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from contracts.envelope import (
+    DEFAULT_PATH,
+    EVENT_HEADER,
+    IDEMPOTENCY_KEY_HEADER,
+    SignedDelivery,
+    idempotency_key,
+    signed_delivery,
+)
 from contracts.payload import (
     EVENT_TYPE,
     FIELD_ORDER,
@@ -44,10 +52,6 @@ from contracts.tokens import TokenIdError, TokenIdRule, is_valid_token_id, norma
 
 __version__ = "1.0.0"
 
-EVENT_HEADER = "X-Hokusai-Event"
-IDEMPOTENCY_KEY_HEADER = "X-Hokusai-Idempotency-Key"
-DEFAULT_PATH = "/api/mlflow/registered"
-
 SCHEMA: dict[str, Any] = load_schema()
 """The parsed JSON Schema of the ``model_registered`` v1 body."""
 
@@ -73,12 +77,14 @@ __all__ = [
     "FailureReason",
     "PayloadError",
     "SignatureError",
+    "SignedDelivery",
     "TokenIdError",
     "TokenIdRule",
     "Verification",
     "Violation",
     "build_payload",
     "format_timestamp",
+    "idempotency_key",
     "is_valid_token_id",
     "normalize_token_id",
     "openapi_path",
@@ -90,6 +96,7 @@ __all__ = [
     "schemas_dir",
     "serialize",
     "sign",
+    "signed_delivery",
     "validate_payload",
     "verify",
     "verify_or_raise",

@@ -1,0 +1,64 @@
+"""The signed request for one delivery: exact body bytes plus the contract's headers.
+
+Pure: builds what goes on the wire, sends nothing. Every sender in this project (the reference
+SDK sender, ``send-test``, the conformance checks) builds its requests here, so there is one
+place where "serialize once, sign those bytes, send those bytes" is done.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from contracts.payload import EVENT_TYPE, serialize
+from contracts.signing import SIGNATURE_HEADER, Secret, sign
+
+EVENT_HEADER = "X-Hokusai-Event"
+IDEMPOTENCY_KEY_HEADER = "X-Hokusai-Idempotency-Key"
+DEFAULT_PATH = "/api/mlflow/registered"
+_IDEMPOTENCY_NAMESPACE = uuid.UUID("0f6b6c3e-6f8e-5a43-9a53-686f6b757361")
+
+
+def idempotency_key(token_id: str, model_name: str, model_version: str | int) -> str:
+    """A UUID stable for one registration: the same on every retry and every resend."""
+    name = f"{token_id.upper()}\n{model_name}\n{model_version}"
+    return str(uuid.uuid5(_IDEMPOTENCY_NAMESPACE, name))
+
+
+@dataclass(frozen=True)
+class SignedDelivery:
+    """The exact bytes to send and the headers that go with them."""
+
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def signature(self) -> str:
+        return self.headers[SIGNATURE_HEADER]
+
+
+def signed_delivery(
+    payload: Mapping[str, Any],
+    secret: Secret,
+    *,
+    key: str | None = None,
+    body: bytes | None = None,
+) -> SignedDelivery:
+    """Serialize ``payload`` once (or take ``body`` as given) and sign exactly those bytes.
+
+    ``key`` defaults to :func:`idempotency_key` of the payload's registration.
+    """
+    wire = serialize(payload) if body is None else body
+    if key is None:
+        key = idempotency_key(
+            str(payload["token_id"]), str(payload["model_name"]), str(payload["model_version"])
+        )
+    headers = {
+        "Content-Type": "application/json",
+        SIGNATURE_HEADER: sign(wire, secret),
+        EVENT_HEADER: EVENT_TYPE,
+        IDEMPOTENCY_KEY_HEADER: key,
+    }
+    return SignedDelivery(wire, headers)
