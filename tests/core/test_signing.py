@@ -130,3 +130,15 @@ def test_changing_any_single_header_character_fails(body: bytes, secret: Any, da
 def test_verify_never_raises_for_any_header_text(header: str | None) -> None:
     verification = verify(b"{}", header, "secret")
     assert verification.reason in set(FailureReason) - {FailureReason.NO_SECRET_CONFIGURED}
+
+
+@given(key=st.binary(min_size=1, max_size=200), body=st.binary())
+def test_keyed_hmac_equals_the_standard_library_for_any_key_and_body(
+    key: bytes, body: bytes
+) -> None:
+    import hashlib
+    import hmac
+
+    from contracts.signing import hmac_sha256
+
+    assert hmac_sha256(key, body) == hmac.new(key, body, hashlib.sha256).digest()
