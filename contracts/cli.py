@@ -123,7 +123,8 @@ def _sign(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    secrets = [secret_from_env(name) for name in args.secret_env_list or [args.secret_env]]
+    names = [args.secret_env, *(args.also_secret_env or [])]
+    secrets = [secret_from_env(name) for name in names]
     verification = signing.verify(read_body(args.body), args.header, secrets)
     if verification:
         print(f"valid: the signature matches the body ({signing.SIGNATURE_HEADER} verified)")
@@ -173,10 +174,9 @@ def _register_core(subparsers: Any) -> None:
     add_secret_env_option(verify)
     verify.add_argument(
         "--also-secret-env",
-        dest="secret_env_list",
         action="append",
         metavar="NAME",
-        help="during rotation: verify against several secrets (repeat; replaces --secret-env)",
+        help="during rotation: another variable holding a secret that is also accepted (repeat)",
     )
 
     schema = new_command(

@@ -45,7 +45,10 @@ class RunningServer:
         self.host = host
         self.port = self._server.server_port
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name=f"http-{self.port}", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},  # stop() waits at most this long for the loop
+            name=f"http-{self.port}",
+            daemon=True,
         )
         self._thread.start()
 

@@ -79,3 +79,13 @@ def test_every_subcommand_help_shows_an_example(capsys: pytest.CaptureFixture[st
     commands = parser._subparsers._group_actions[0].choices  # type: ignore[union-attr]
     for name, subparser in commands.items():
         assert "example:" in (subparser.epilog or ""), name
+
+
+def test_verify_accepts_any_of_several_secrets_during_rotation(
+    body_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WEBHOOK_SECRET", "the old secret")
+    monkeypatch.setenv("NEW_WEBHOOK_SECRET", GITHUB_SECRET)
+    argv = ["verify", str(body_file), "--header", GITHUB_HEADER]
+    assert main(argv) == 1
+    assert main([*argv, "--also-secret-env", "NEW_WEBHOOK_SECRET"]) == 0

@@ -1,0 +1,477 @@
+"""The stub site: a WSGI application that answers deliveries the way the contract says.
+
+A test double and a reference for the website's handler, not a production website. Each
+delivery to the webhook path is judged in the contract's order (method, size, secret,
+signature over the raw bytes, timestamp tolerance, JSON and schema, token) and then moves the
+token from DRAFT to REGISTERED at most once. Every answer is JSON with ``success``; refusals
+carry ``error`` (what was wrong and what to do) and ``reason`` (a stable code).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from enum import Enum
+from typing import TYPE_CHECKING, Any
+
+from werkzeug.exceptions import MethodNotAllowed, NotFound, RequestEntityTooLarge
+from werkzeug.routing import Map, Rule
+from werkzeug.wrappers import Request, Response
+from werkzeug.wsgi import get_input_stream
+
+from contracts.envelope import DEFAULT_PATH, IDEMPOTENCY_KEY_HEADER
+from contracts.payload import (
+    PayloadError,
+    Violation,
+    format_timestamp,
+    parse_body,
+    parse_timestamp,
+    validate_payload,
+)
+from contracts.receiver.store import (
+    DEFAULT_DELIVERIES_LIMIT,
+    DeliveryRecord,
+    RegisterResult,
+    Registration,
+    TokenStore,
+    Transition,
+)
+from contracts.signing import SIGNATURE_HEADER, FailureReason, verify
+from contracts.tokens import is_valid_token_id, normalize_token_id
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
+logger = logging.getLogger("contracts.receiver")
+
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+NO_SECRET_ERROR = "Webhook secret not configured"
+SIGNATURE_PREFIX_KEPT = 15
+"""How much of a signature header the log keeps: ``sha256=`` and 8 hex digits, never more."""
+IDEMPOTENCY_KEY_KEPT = 200
+_UNICODE_CHECKED_FIELDS = ("model_name", "metric_name", "mlflow_run_id")
+
+
+class RejectReason(str, Enum):
+    """Why the stub site refused a request; the stable ``reason`` code of its answer."""
+
+    NO_SECRET_CONFIGURED = FailureReason.NO_SECRET_CONFIGURED.value
+    MISSING_HEADER = FailureReason.MISSING_HEADER.value
+    MALFORMED_HEADER = FailureReason.MALFORMED_HEADER.value
+    MISMATCH = FailureReason.MISMATCH.value
+    TIMESTAMP_OUTSIDE_TOLERANCE = "timestamp_outside_tolerance"
+    INVALID_JSON = "invalid_json"
+    SCHEMA_VIOLATION = "schema_violation"
+    UNKNOWN_TOKEN = "unknown_token"
+    BODY_TOO_LARGE = "body_too_large"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    UNKNOWN_PATH = "unknown_path"
+    """Not a delivery at all: nothing is served at that path."""
+    INTERNAL_ERROR = "internal_error"
+
+    @property
+    def status_code(self) -> int:
+        """The HTTP status the contract gives this refusal."""
+        return _STATUS_CODES.get(self, 401)
+
+
+_STATUS_CODES = {
+    RejectReason.NO_SECRET_CONFIGURED: 500,
+    RejectReason.INVALID_JSON: 400,
+    RejectReason.SCHEMA_VIOLATION: 400,
+    RejectReason.UNKNOWN_TOKEN: 404,
+    RejectReason.UNKNOWN_PATH: 404,
+    RejectReason.BODY_TOO_LARGE: 413,
+    RejectReason.METHOD_NOT_ALLOWED: 405,
+    RejectReason.INTERNAL_ERROR: 500,
+}
+
+
+def _utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class ReceiverConfig:
+    """How the stub site judges deliveries. The secrets never appear in its ``repr``."""
+
+    secrets: Sequence[str] = field(default=(), repr=False)
+    """Every secret accepted at once (rotation); empty ones are dropped; none: fail closed."""
+    timestamp_tolerance: float | None = None
+    """Refuse deliveries whose timestamp is further than this many seconds from the clock."""
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    path: str = DEFAULT_PATH
+    clock: Callable[[], datetime] = field(default=_utc_now, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        secrets = (self.secrets,) if isinstance(self.secrets, str) else tuple(self.secrets)
+        object.__setattr__(self, "secrets", tuple(secret for secret in secrets if secret))
+        if self.max_body_bytes < 1:
+            raise ValueError(f"max_body_bytes must be at least 1, got {self.max_body_bytes}")
+        if self.timestamp_tolerance is not None and not self.timestamp_tolerance > 0:
+            raise ValueError(
+                f"timestamp_tolerance must be a positive number of seconds or None (off), got "
+                f"{self.timestamp_tolerance}"
+            )
+        if not self.path.startswith("/"):
+            raise ValueError(f"path must start with '/', got {self.path!r}")
+
+
+@dataclass
+class _Answer:
+    """What the stub site says to one request, and what it records about it."""
+
+    status: int
+    body: dict[str, Any]
+    verdict: str
+    token_id: str | None = None
+    secret_index: int | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def response(self) -> Response:
+        return Response(
+            json.dumps(self.body, ensure_ascii=False),
+            status=self.status,
+            headers=self.headers,
+            content_type="application/json; charset=utf-8",
+        )
+
+
+def _refusal(reason: RejectReason, error: str, **extra: Any) -> _Answer:
+    headers = extra.pop("headers", {})
+    body = {"success": False, "error": error, "reason": reason.value, **extra}
+    return _Answer(reason.status_code, body, reason.value, headers=headers)
+
+
+def _violations_answer(reason: RejectReason, error: PayloadError) -> _Answer:
+    first = error.violations[0]
+    if reason is RejectReason.INVALID_JSON:
+        words = f"{first.message}; nothing was stored"
+    else:
+        words = (
+            f"the body breaks the model_registered schema at {first.path}: {first.message}; fix "
+            "it and resend (every problem is listed in violations)"
+        )
+    return _refusal(
+        reason,
+        words,
+        field=error.first_path,
+        violations=[{"path": v.path, "message": v.message} for v in error.violations],
+    )
+
+
+class StubSite:
+    """The WSGI application: the webhook plus read endpoints over a :class:`TokenStore`."""
+
+    def __init__(self, store: TokenStore, config: ReceiverConfig) -> None:
+        self.store = store
+        self.config = config
+        self._routes = Map(
+            [
+                Rule(config.path, endpoint="webhook"),
+                Rule("/api/tokens/<token_id>", endpoint="token", methods=["GET"]),
+                Rule("/api/deliveries", endpoint="deliveries", methods=["GET"]),
+                Rule("/health", endpoint="health", methods=["GET"]),
+            ],
+            merge_slashes=False,
+        )
+
+    def __repr__(self) -> str:
+        return f"StubSite({self.store!r}, {self.config!r})"
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        request = Request(environ)
+        try:
+            answer = self._dispatch(request)
+        except Exception as error:
+            logger.exception("the stub site failed on %s %s", request.method, request.path)
+            answer = _refusal(
+                RejectReason.INTERNAL_ERROR,
+                f"the stub site failed ({type(error).__name__}); see its log, and report the "
+                "problem if resending does not help",
+            )
+        return answer.response()(environ, start_response)
+
+    def _dispatch(self, request: Request) -> _Answer:
+        adapter = self._routes.bind_to_environ(request.environ)
+        try:
+            endpoint, arguments = adapter.match()
+        except MethodNotAllowed as error:
+            allowed = ", ".join(error.valid_methods or ())
+            return _refusal(
+                RejectReason.METHOD_NOT_ALLOWED,
+                f"{request.method} is not allowed on {request.path}; use {allowed}",
+                headers={"Allow": allowed},
+            )
+        except NotFound:
+            return _refusal(
+                RejectReason.UNKNOWN_PATH,
+                f"nothing is served at {request.path}; deliveries go to POST {self.config.path}, "
+                "token state is at GET /api/tokens/<token_id>",
+            )
+        if endpoint == "webhook":
+            return self._deliver(request)
+        if endpoint == "token":
+            return self._token(arguments["token_id"])
+        if endpoint == "deliveries":
+            return self._deliveries(request)
+        return _Answer(200, {"success": True, "status": "ok"}, "health")
+
+    # --- the webhook ----------------------------------------------------------------------
+
+    def _deliver(self, request: Request) -> _Answer:
+        received_at = format_timestamp(self.config.clock())
+        key = _idempotency_key(request)
+        answer = self._judge(request, key)
+        signature = request.headers.get(SIGNATURE_HEADER)
+        signature_prefix = signature[:SIGNATURE_PREFIX_KEPT] if signature else None
+        self.store.record_delivery(
+            DeliveryRecord(
+                received_at=received_at,
+                verdict=answer.verdict,
+                status_code=answer.status,
+                token_id=answer.token_id,
+                idempotency_key=key,
+                signature_prefix=signature_prefix,
+                secret_index=answer.secret_index,
+            )
+        )
+        logger.info(
+            "delivery %s %s -> %d %s token=%s key=%s%s signature=%s secret_index=%s",
+            request.method,
+            request.path,
+            answer.status,
+            answer.verdict,
+            answer.token_id or "-",
+            repr(key) if key is not None else "-",
+            "" if key is None or _looks_like_uuid(key) else " (not a UUID)",
+            (signature_prefix + "...") if signature_prefix else "-",
+            "-" if answer.secret_index is None else answer.secret_index,
+        )
+        return answer
+
+    def _judge(self, request: Request, key: str | None) -> _Answer:
+        """Every row of the receiver table, in the contract's order."""
+        if request.method != "POST":
+            return _refusal(
+                RejectReason.METHOD_NOT_ALLOWED,
+                f"{request.method} is not allowed on {self.config.path}; send the event with POST",
+                headers={"Allow": "POST"},
+            )
+        body = _read_bounded(request, self.config.max_body_bytes)
+        if body is None:
+            return _refusal(
+                RejectReason.BODY_TOO_LARGE,
+                f"the body is larger than this receiver's limit of {self.config.max_body_bytes} "
+                "bytes; a model_registered event is a few hundred bytes, so send only the event",
+            )
+        verification = verify(body, request.headers.get(SIGNATURE_HEADER), self.config.secrets)
+        if not verification:
+            assert verification.reason is not None
+            return _signature_refusal(verification.reason)
+        try:
+            payload = parse_body(body)
+        except PayloadError as error:
+            return _violations_answer(RejectReason.INVALID_JSON, error)
+        replay = self._replay_refusal(payload)
+        if replay is not None:
+            return replay
+        try:
+            validate_payload(payload)
+            _check_storable_text(payload)
+        except PayloadError as error:
+            return _violations_answer(RejectReason.SCHEMA_VIOLATION, error)
+        answer = self._register(payload, key)
+        answer.secret_index = verification.secret_index
+        return answer
+
+    def _replay_refusal(self, payload: Any) -> _Answer | None:
+        """A 401 when a tolerance is set and the timestamp is outside it; else ``None``.
+
+        A missing or unreadable timestamp is left to schema validation, which names it.
+        """
+        tolerance = self.config.timestamp_tolerance
+        timestamp = payload.get("timestamp") if isinstance(payload, Mapping) else None
+        if tolerance is None or not isinstance(timestamp, str):
+            return None
+        try:
+            moment = parse_timestamp(timestamp)
+        except ValueError:
+            return None
+        skew = (self.config.clock() - moment).total_seconds()
+        if abs(skew) <= tolerance:
+            return None
+        direction = "old" if skew > 0 else "in the future"
+        return _refusal(
+            RejectReason.TIMESTAMP_OUTSIDE_TOLERANCE,
+            f"the timestamp {timestamp} is {abs(skew):.0f} s {direction}; this receiver accepts "
+            f"deliveries within {tolerance:g} s of its clock, so stamp each attempt when it is "
+            "sent (not when the event was first built) and check the sender's clock",
+            tolerance_seconds=tolerance,
+            field="$.timestamp",
+        )
+
+    def _register(self, payload: Mapping[str, Any], key: str | None) -> _Answer:
+        token_id = normalize_token_id(payload["token_id"])
+        registration = Registration(
+            model_name=payload["model_name"],
+            model_version=payload["model_version"],
+            mlflow_run_id=payload["mlflow_run_id"],
+            metric_name=payload["metric_name"],
+            baseline_value=payload["baseline_value"],
+            registered_at=format_timestamp(self.config.clock()),
+        )
+        result = self.store.register(token_id, registration, key)
+        if result is None:
+            answer = _refusal(
+                RejectReason.UNKNOWN_TOKEN,
+                f"no token {token_id} exists on this receiver; check the token id the sender "
+                f"used, or create it (stub site: hokusai-contract stub-site tokens add {token_id})",
+            )
+            answer.token_id = token_id
+            return answer
+        return _accepted(result)
+
+    # --- read endpoints -------------------------------------------------------------------
+
+    def _token(self, token_id: str) -> _Answer:
+        record = self.store.token(token_id) if is_valid_token_id(token_id) else None
+        if record is None:
+            return _refusal(
+                RejectReason.UNKNOWN_TOKEN,
+                f"no token {token_id.upper()} exists on this stub site; create it with "
+                f"hokusai-contract stub-site tokens add {token_id.upper()}",
+            )
+        return _Answer(200, {"success": True, **record.as_dict()}, "read")
+
+    def _deliveries(self, request: Request) -> _Answer:
+        token_id = request.args.get("token_id") or None
+        limit = request.args.get("limit", default=DEFAULT_DELIVERIES_LIMIT, type=int)
+        limit = max(1, min(limit, 10 * DEFAULT_DELIVERIES_LIMIT))
+        deliveries = self.store.deliveries(token_id, limit=limit)
+        body = {"success": True, "deliveries": [delivery.as_dict() for delivery in deliveries]}
+        return _Answer(200, body, "read")
+
+
+def _signature_refusal(reason: FailureReason) -> _Answer:
+    if reason is FailureReason.NO_SECRET_CONFIGURED:
+        # The exact words the real website answered with; the hint says what to do.
+        return _refusal(
+            RejectReason.NO_SECRET_CONFIGURED,
+            NO_SECRET_ERROR,
+            hint="the receiver refuses every delivery until its operator configures the shared "
+            "webhook secret (stub site: export the variable named by --secret-env and restart)",
+        )
+    return _refusal(RejectReason(reason.value), reason.explanation)
+
+
+def _accepted(result: RegisterResult) -> _Answer:
+    token = result.token
+    duplicate = result.transition is Transition.DUPLICATE
+    if not duplicate:
+        message = f"token {token.token_id} moved from DRAFT to REGISTERED"
+    elif result.key_seen_before:
+        message = (
+            f"token {token.token_id} is already REGISTERED and this idempotency key was seen "
+            "before; nothing changed"
+        )
+    else:
+        message = (
+            f"token {token.token_id} was already REGISTERED (model version "
+            f"{token.model_version}); nothing changed"
+        )
+    body = {
+        "success": True,
+        "token_id": token.token_id,
+        "status": token.status,
+        "model_version": token.model_version,
+        "duplicate": duplicate,
+        "message": message,
+    }
+    return _Answer(200, body, result.transition.value, token_id=token.token_id)
+
+
+def _read_bounded(request: Request, limit: int) -> bytes | None:
+    """The raw body, or ``None`` when it is over ``limit`` bytes, whatever the headers claim.
+
+    A declared Content-Length over the limit is refused before reading; a chunked or lying
+    body is read at most one byte past the limit.
+    """
+    declared = request.content_length
+    if declared is not None and declared > limit:
+        return None
+    stream = get_input_stream(request.environ, max_content_length=limit)
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        while size <= limit:
+            chunk = stream.read(min(64 * 1024, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except RequestEntityTooLarge:
+        return None
+    return b"".join(chunks) if size <= limit else None
+
+
+def _idempotency_key(request: Request) -> str | None:
+    """The idempotency key header as given (any text, cut to a bounded length), or ``None``."""
+    key = request.headers.get(IDEMPOTENCY_KEY_HEADER, "").strip()
+    return key[:IDEMPOTENCY_KEY_KEPT] or None
+
+
+def _looks_like_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _check_storable_text(payload: Mapping[str, Any]) -> None:
+    """Refuse text that is not Unicode (an unpaired ``\\udXXX`` escape): it cannot be stored."""
+    violations = []
+    for name in _UNICODE_CHECKED_FIELDS:
+        value = payload.get(name)
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as error:
+                violations.append(
+                    Violation(
+                        f"$.{name}",
+                        f"has an unpaired surrogate {value[error.start]!r} at position "
+                        f"{error.start}, which is not Unicode text; send valid UTF-8 text",
+                    )
+                )
+    if violations:
+        raise PayloadError(violations)
+
+
+def create_app(
+    store: TokenStore | str | os.PathLike[str],
+    config: ReceiverConfig | None = None,
+    *,
+    secrets: str | Sequence[str] | None = None,
+    tokens: Iterable[str] = (),
+    **options: Any,
+) -> StubSite:
+    """The stub site's WSGI application over ``store`` (a :class:`TokenStore` or a file path).
+
+    Pass a :class:`ReceiverConfig`, or its fields as keywords (``secrets``,
+    ``timestamp_tolerance``, ``max_body_bytes``, ``path``). ``tokens`` are created as DRAFT
+    when missing; existing tokens keep their state.
+    """
+    if config is None:
+        config = ReceiverConfig(secrets=secrets or (), **options)
+    elif secrets is not None or options:
+        raise TypeError("pass either a ReceiverConfig or its fields as keywords, not both")
+    token_store = store if isinstance(store, TokenStore) else TokenStore(store)
+    token_store.add_tokens(tokens)
+    return StubSite(token_store, config)

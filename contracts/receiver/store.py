@@ -1,0 +1,305 @@
+"""The stub site's token store: one SQLite file (WAL mode) holding tokens and a deliveries log.
+
+Every operation opens its own short-lived connection, so any number of server threads can use
+one store. The DRAFT -> REGISTERED move is a single conditional ``UPDATE ... WHERE status =
+'DRAFT'`` inside an immediate transaction: of any number of concurrent deliveries for one
+token, exactly one makes the transition. Nothing here ever sees a secret.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import closing, contextmanager
+from dataclasses import asdict, dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from contracts.tokens import normalize_token_id
+
+DEFAULT_DB_PATH = Path("hokusai-stub.sqlite3")
+DRAFT = "DRAFT"
+REGISTERED = "REGISTERED"
+DEFAULT_DELIVERIES_LIMIT = 1000
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS tokens (
+    token_id TEXT PRIMARY KEY,
+    status TEXT NOT NULL DEFAULT 'DRAFT' CHECK (status IN ('DRAFT', 'REGISTERED')),
+    model_name TEXT,
+    model_version TEXT,
+    mlflow_run_id TEXT,
+    metric_name TEXT,
+    baseline_value TEXT,  -- the JSON text of the number, so no size or precision is lost
+    registered_at TEXT,
+    idempotency_key TEXT
+);
+CREATE TABLE IF NOT EXISTS deliveries (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    received_at TEXT NOT NULL,
+    idempotency_key TEXT,
+    token_id TEXT,
+    verdict TEXT NOT NULL,
+    status_code INTEGER NOT NULL,
+    signature_prefix TEXT,  -- a short prefix at most, never a whole signature
+    secret_index INTEGER
+);
+CREATE INDEX IF NOT EXISTS deliveries_by_token ON deliveries (token_id, idempotency_key);
+"""
+
+
+class Transition(str, Enum):
+    """What an accepted delivery did to its token."""
+
+    REGISTERED = "registered"
+    """The token moved from DRAFT to REGISTERED."""
+    DUPLICATE = "duplicate"
+    """The token was already REGISTERED; nothing changed."""
+
+
+@dataclass(frozen=True)
+class Registration:
+    """The fields an accepted delivery writes onto its token."""
+
+    model_name: str
+    model_version: str
+    mlflow_run_id: str | None
+    metric_name: str
+    baseline_value: int | float
+    registered_at: str
+
+
+@dataclass(frozen=True)
+class TokenRecord:
+    """One token as stored; the registration fields are ``None`` while it is DRAFT."""
+
+    token_id: str
+    status: str
+    model_name: str | None = None
+    model_version: str | None = None
+    mlflow_run_id: str | None = None
+    metric_name: str | None = None
+    baseline_value: int | float | None = None
+    registered_at: str | None = None
+    idempotency_key: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class RegisterResult:
+    """The outcome of :meth:`TokenStore.register`, with the token as it is afterwards."""
+
+    transition: Transition
+    token: TokenRecord
+    key_seen_before: bool = False
+    """True when this idempotency key was already accepted for this token."""
+
+
+@dataclass(frozen=True)
+class DeliveryRecord:
+    """One line of the deliveries log: what came in and what the receiver answered."""
+
+    received_at: str
+    verdict: str
+    status_code: int
+    token_id: str | None = None
+    idempotency_key: str | None = None
+    signature_prefix: str | None = None
+    secret_index: int | None = None
+    id: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class TokenStore:
+    """Tokens and deliveries in one SQLite file; state survives restarts (reopen the file)."""
+
+    def __init__(
+        self, path: str | os.PathLike[str] = DEFAULT_DB_PATH, *, busy_timeout: float = 30.0
+    ) -> None:
+        self.path = Path(path)
+        self.busy_timeout = busy_timeout
+        if self.path.parent and not self.path.parent.exists():
+            raise FileNotFoundError(
+                f"the folder of the token store {self.path} does not exist; create it or pass "
+                "another path"
+            )
+        with self._connection() as connection:
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.executescript(_SCHEMA)
+
+    def __repr__(self) -> str:
+        return f"TokenStore({str(self.path)!r})"
+
+    @contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        connection = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
+        with closing(connection):
+            # WAL with NORMAL sync: a crash of the process loses nothing committed.
+            connection.execute("PRAGMA synchronous = NORMAL")
+            yield connection
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """An immediate (write-locking) transaction, committed on success, rolled back on error."""
+        with self._connection() as connection:
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                yield connection
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+            connection.execute("COMMIT")
+
+    # --- tokens ---------------------------------------------------------------------------
+
+    def add_tokens(self, token_ids: Iterable[str], *, reset: bool = False) -> list[TokenRecord]:
+        """Create DRAFT tokens (ids upper-cased); existing ones keep their state.
+
+        With ``reset``, existing tokens go back to DRAFT and their deliveries are forgotten, so
+        the same registration can be delivered again. Raises ``TokenIdError`` for a bad id
+        before anything is written.
+        """
+        normalized = [normalize_token_id(token_id) for token_id in token_ids]
+        with self._transaction() as connection:
+            for token_id in normalized:
+                if reset:
+                    connection.execute("DELETE FROM tokens WHERE token_id = ?", (token_id,))
+                    connection.execute("DELETE FROM deliveries WHERE token_id = ?", (token_id,))
+                connection.execute(
+                    "INSERT OR IGNORE INTO tokens (token_id, status) VALUES (?, ?)",
+                    (token_id, DRAFT),
+                )
+            return [_token_from_row(_select_token(connection, token_id)) for token_id in normalized]
+
+    def reset(self, token_ids: Iterable[str] = ()) -> None:
+        """Forget every token and delivery, then create ``token_ids`` as DRAFT."""
+        normalized = [normalize_token_id(token_id) for token_id in token_ids]
+        with self._transaction() as connection:
+            connection.execute("DELETE FROM tokens")
+            connection.execute("DELETE FROM deliveries")
+            connection.executemany(
+                "INSERT INTO tokens (token_id, status) VALUES (?, ?)",
+                [(token_id, DRAFT) for token_id in dict.fromkeys(normalized)],
+            )
+
+    def token(self, token_id: str) -> TokenRecord | None:
+        """The token with this id in any case, or ``None`` when there is none."""
+        with self._connection() as connection:
+            row = _select_token(connection, token_id.upper())
+        return None if row is None else _token_from_row(row)
+
+    def tokens(self) -> list[TokenRecord]:
+        """Every token, ordered by id."""
+        with self._connection() as connection:
+            rows = connection.execute(f"{_SELECT_TOKEN} ORDER BY token_id").fetchall()
+        return [_token_from_row(row) for row in rows]
+
+    def register(
+        self, token_id: str, registration: Registration, idempotency_key: str | None = None
+    ) -> RegisterResult | None:
+        """Move a DRAFT token to REGISTERED with ``registration``'s fields, exactly once.
+
+        Returns ``None`` for an unknown token. A token already REGISTERED is left untouched and
+        reported as a duplicate, whoever registered it.
+        """
+        token_id = token_id.upper()
+        with self._transaction() as connection:
+            before = _select_token(connection, token_id)
+            if before is None:
+                return None
+            key_seen = idempotency_key is not None and (
+                _token_from_row(before).idempotency_key == idempotency_key
+                or _key_accepted_before(connection, token_id, idempotency_key)
+            )
+            moved = 0
+            if not key_seen:
+                moved = connection.execute(
+                    "UPDATE tokens SET status = ?, model_name = ?, model_version = ?, "
+                    "mlflow_run_id = ?, metric_name = ?, baseline_value = ?, "
+                    "registered_at = ?, idempotency_key = ? "
+                    "WHERE token_id = ? AND status = ?",
+                    (
+                        REGISTERED,
+                        registration.model_name,
+                        registration.model_version,
+                        registration.mlflow_run_id,
+                        registration.metric_name,
+                        json.dumps(registration.baseline_value),
+                        registration.registered_at,
+                        idempotency_key,
+                        token_id,
+                        DRAFT,
+                    ),
+                ).rowcount
+            row = _select_token(connection, token_id)
+        transition = Transition.REGISTERED if moved == 1 else Transition.DUPLICATE
+        return RegisterResult(transition, _token_from_row(row), key_seen)
+
+    # --- deliveries -----------------------------------------------------------------------
+
+    def record_delivery(self, delivery: DeliveryRecord) -> None:
+        """Append one line to the deliveries log."""
+        with self._transaction() as connection:
+            connection.execute(
+                "INSERT INTO deliveries (received_at, idempotency_key, token_id, verdict, "
+                "status_code, signature_prefix, secret_index) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    delivery.received_at,
+                    delivery.idempotency_key,
+                    delivery.token_id,
+                    delivery.verdict,
+                    delivery.status_code,
+                    delivery.signature_prefix,
+                    delivery.secret_index,
+                ),
+            )
+
+    def deliveries(
+        self, token_id: str | None = None, *, limit: int = DEFAULT_DELIVERIES_LIMIT
+    ) -> list[DeliveryRecord]:
+        """The latest ``limit`` deliveries (for one token, in any case, if given), oldest first."""
+        query = (
+            "SELECT received_at, verdict, status_code, token_id, idempotency_key, "
+            "signature_prefix, secret_index, id FROM deliveries"
+        )
+        parameters: tuple[Any, ...] = ()
+        if token_id is not None:
+            query += " WHERE token_id = ?"
+            parameters = (token_id.upper(),)
+        query += " ORDER BY id DESC LIMIT ?"
+        with self._connection() as connection:
+            rows = connection.execute(query, (*parameters, limit)).fetchall()
+        return [DeliveryRecord(*row) for row in reversed(rows)]
+
+
+_SELECT_TOKEN = (
+    "SELECT token_id, status, model_name, model_version, mlflow_run_id, metric_name, "
+    "baseline_value, registered_at, idempotency_key FROM tokens"
+)
+
+
+def _select_token(connection: sqlite3.Connection, token_id: str) -> Any:
+    return connection.execute(f"{_SELECT_TOKEN} WHERE token_id = ?", (token_id,)).fetchone()
+
+
+def _token_from_row(row: Any) -> TokenRecord:
+    values = list(row)
+    if values[6] is not None:
+        values[6] = json.loads(values[6])
+    return TokenRecord(*values)
+
+
+def _key_accepted_before(connection: sqlite3.Connection, token_id: str, key: str) -> bool:
+    row = connection.execute(
+        "SELECT 1 FROM deliveries WHERE token_id = ? AND idempotency_key = ? "
+        "AND verdict IN (?, ?) LIMIT 1",
+        (token_id, key, Transition.REGISTERED.value, Transition.DUPLICATE.value),
+    ).fetchone()
+    return row is not None
