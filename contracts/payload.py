@@ -11,12 +11,12 @@ import functools
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, ValidationError, validators
 
 from contracts.schema import load_schema
 from contracts.tokens import normalize_token_id
@@ -103,9 +103,9 @@ def parse_timestamp(value: str) -> datetime:
         tz = timezone(sign * timedelta(hours=hours, minutes=minutes))
     try:
         moment = datetime(year, month, day, hour, minute, 59 if leap else second, microsecond, tz)
-    except ValueError as error:
+        return moment.astimezone(timezone.utc)
+    except (ValueError, OverflowError) as error:
         raise ValueError(f"{value!r} is not a real date and time: {error}") from None
-    return moment.astimezone(timezone.utc)
 
 
 # --- building -------------------------------------------------------------------------------
@@ -227,10 +227,30 @@ def parse_body(body: bytes | bytearray | memoryview) -> Any:
 
 
 @functools.cache
-def _validator() -> Draft202012Validator:
+def _ecma_regex(pattern: str) -> re.Pattern[str]:
+    """Compile a schema pattern with JSON Schema's meaning of ``$``: the end of the input.
+
+    Python's ``$`` also matches before a final newline, so ``"LSCOR\n"`` would pass a pattern
+    that every ECMA-262 validator (JavaScript, the receivers') refuses.
+    """
+    return re.compile(re.sub(r"(?<!\\)\$$", r"\\Z", pattern))
+
+
+def _pattern_keyword(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[Any]:
+    if validator.is_type(instance, "string") and not _ecma_regex(pattern).search(instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+_ContractValidator = validators.extend(  # type: ignore[no-untyped-call]
+    Draft202012Validator, {"pattern": _pattern_keyword}
+)
+
+
+@functools.cache
+def _validator() -> Any:
     schema = load_schema()
     Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema)
+    return _ContractValidator(schema)
 
 
 def _json_path(parts: Any) -> str:

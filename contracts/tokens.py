@@ -8,6 +8,7 @@ onto ASCII ones (dotless i upper-cases to I), which would let two inputs land on
 from __future__ import annotations
 
 import json
+import re
 from enum import Enum
 
 MAX_TOKEN_ID_LENGTH = 64
@@ -34,8 +35,17 @@ class TokenIdError(ValueError):
         self.value = value
 
 
-def _quoted(value: str) -> str:
-    return json.dumps(value, ensure_ascii=False)
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def quoted(value: str) -> str:
+    """``value`` as a JSON string literal, written exactly as JavaScript's JSON.stringify does.
+
+    Non-ASCII stays as it is; a lone surrogate (which UTF-8 cannot carry) becomes ``\\uXXXX``.
+    Messages quoted this way read the same in every language client.
+    """
+    literal = json.dumps(value, ensure_ascii=False)
+    return _LONE_SURROGATE.sub(lambda match: f"\\u{ord(match.group()):04x}", literal)
 
 
 def _json_type_name(value: object) -> str:
@@ -69,7 +79,7 @@ def token_id_problem(value: object) -> TokenIdError | None:
         return TokenIdError(
             TokenIdRule.TOO_LONG,
             value,
-            f"token id {_quoted(value)} is {len(value)} characters long; "
+            f"token id {quoted(value)} is {len(value)} characters long; "
             f"at most {MAX_TOKEN_ID_LENGTH} are allowed",
         )
     for position, character in enumerate(value):
@@ -77,20 +87,20 @@ def token_id_problem(value: object) -> TokenIdError | None:
             return TokenIdError(
                 TokenIdRule.INVALID_CHARACTER,
                 value,
-                f"token id {_quoted(value)} has {_quoted(character)} at position {position}; "
+                f"token id {quoted(value)} has {quoted(character)} at position {position}; "
                 "only letters A-Z, digits 0-9 and '-' are allowed",
             )
     if value.startswith("-"):
         return TokenIdError(
             TokenIdRule.LEADING_HYPHEN,
             value,
-            f"token id {_quoted(value)} starts with '-'; it must start with a letter or digit",
+            f"token id {quoted(value)} starts with '-'; it must start with a letter or digit",
         )
     if value.endswith("-"):
         return TokenIdError(
             TokenIdRule.TRAILING_HYPHEN,
             value,
-            f"token id {_quoted(value)} ends with '-'; it must end with a letter or digit",
+            f"token id {quoted(value)} ends with '-'; it must end with a letter or digit",
         )
     return None
 

@@ -189,3 +189,22 @@ def test_every_payload_from_valid_inputs_validates_and_round_trips(
     body = serialize(payload)
     assert body.isascii()
     assert validate_payload(body) == payload
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("token_id", "LSCOR\n"),
+        ("model_version", "4\n"),
+        ("status", "registered\n"),
+        ("timestamp", "2025-08-21T14:42:23Z\n"),
+    ],
+)
+def test_a_trailing_newline_breaks_the_pattern_as_in_every_json_schema_validator(
+    field: str, value: str
+) -> None:
+    assert violation_paths(valid_payload(**{field: value})) == [f"$.{field}"]
+
+
+def test_a_timestamp_at_the_edge_of_the_calendar_is_a_violation_not_a_crash() -> None:
+    assert violation_paths(valid_payload(timestamp="0001-01-01T00:00:00+01:00")) == ["$.timestamp"]

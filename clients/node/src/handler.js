@@ -1,0 +1,442 @@
+// A reference receiver for the model_registered webhook in plain node:http.
+//
+// Each delivery is judged in the contract's order, the same as the Python stub site: method
+// (405), size (413, reading stops at the limit), secret and signature over the RAW bytes (500
+// when no secret is configured, else 401), JSON (400), timestamp tolerance when one is set
+// (401), schema (400), token (404); then the token moves from DRAFT to REGISTERED at most once
+// (duplicates answer 200 with `duplicate: true`). Nothing is parsed before the signature has
+// been verified, and nothing changes on any refusal.
+
+import { createServer } from 'node:http';
+
+import {
+  DEFAULT_PATH,
+  FailureReason,
+  IDEMPOTENCY_KEY_HEADER,
+  PayloadError,
+  PayloadProblem,
+  SIGNATURE_HEADER,
+  STATUS_REGISTERED,
+  explain,
+  normalizeTokenId,
+  parseBody,
+  parseTimestamp,
+  secretKeys,
+  tokenIdProblem,
+  payloadViolations,
+  verify,
+} from './index.js';
+
+export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+export const TOKENS_PATH_PREFIX = '/api/tokens/';
+export const HEALTH_PATH = '/health';
+export const SECRET_NOT_CONFIGURED = 'Webhook secret not configured';
+const IDEMPOTENCY_KEY_KEPT = 200;
+const STORED_TEXT_FIELDS = ['model_name', 'metric_name', 'mlflow_run_id'];
+
+/** Every `reason` an answer can carry; the same codes as the Python stub site. */
+export const ErrorReason = Object.freeze({
+  ...FailureReason,
+  TIMESTAMP_OUTSIDE_TOLERANCE: 'timestamp_outside_tolerance',
+  INVALID_JSON: PayloadProblem.INVALID_JSON,
+  SCHEMA_VIOLATION: PayloadProblem.SCHEMA_VIOLATION,
+  UNKNOWN_TOKEN: 'unknown_token',
+  BODY_TOO_LARGE: 'body_too_large',
+  METHOD_NOT_ALLOWED: 'method_not_allowed',
+  /** Not a delivery at all: nothing is served at that path. */
+  UNKNOWN_PATH: 'unknown_path',
+  INTERNAL_ERROR: 'internal_error',
+});
+
+const STATUS_CODES = {
+  [ErrorReason.NO_SECRET_CONFIGURED]: 500,
+  [ErrorReason.INVALID_JSON]: 400,
+  [ErrorReason.SCHEMA_VIOLATION]: 400,
+  [ErrorReason.UNKNOWN_TOKEN]: 404,
+  [ErrorReason.UNKNOWN_PATH]: 404,
+  [ErrorReason.BODY_TOO_LARGE]: 413,
+  [ErrorReason.METHOD_NOT_ALLOWED]: 405,
+  [ErrorReason.INTERNAL_ERROR]: 500,
+};
+
+export const TokenStatus = Object.freeze({ DRAFT: 'DRAFT', REGISTERED: STATUS_REGISTERED });
+
+const REGISTRATION_FIELDS = [
+  'model_name',
+  'model_version',
+  'mlflow_run_id',
+  'metric_name',
+  'baseline_value',
+];
+
+/** Tokens in memory: DRAFT until a verified delivery moves them, once, to REGISTERED. */
+export class MemoryTokenStore {
+  #tokens = new Map();
+  #acceptedKeys = new Map(); // token id -> idempotency keys of its accepted deliveries
+
+  constructor(tokenIds = []) {
+    for (const tokenId of tokenIds) this.add(tokenId);
+  }
+
+  /** Add a DRAFT token (the id in any case) unless it exists; returns the upper-cased id. */
+  add(tokenId) {
+    const id = normalizeTokenId(tokenId);
+    if (!this.#tokens.has(id)) {
+      const empty = Object.fromEntries(REGISTRATION_FIELDS.map((name) => [name, null]));
+      this.#tokens.set(id, {
+        token_id: id,
+        status: TokenStatus.DRAFT,
+        ...empty,
+        registered_at: null,
+        idempotency_key: null,
+      });
+      this.#acceptedKeys.set(id, new Set());
+    }
+    return id;
+  }
+
+  /** A copy of the token with this id (any case), or null. */
+  get(tokenId) {
+    const token = this.#tokens.get(String(tokenId).toUpperCase());
+    return token === undefined ? null : { ...token };
+  }
+
+  /**
+   * Move a DRAFT token to REGISTERED with the event's fields, exactly once. Returns null for an
+   * unknown token, else `{ token, duplicate, keySeenBefore }`: a token already REGISTERED, or
+   * a key already accepted for this token, changes nothing.
+   */
+  register(tokenId, event, idempotencyKey = null) {
+    const token = this.#tokens.get(tokenId);
+    if (token === undefined) return null;
+    const keys = this.#acceptedKeys.get(tokenId);
+    const keySeenBefore = idempotencyKey !== null && keys.has(idempotencyKey);
+    const duplicate = keySeenBefore || token.status === TokenStatus.REGISTERED;
+    if (!duplicate) {
+      for (const name of REGISTRATION_FIELDS) token[name] = event[name];
+      Object.assign(token, {
+        status: TokenStatus.REGISTERED,
+        registered_at: new Date().toISOString(),
+        idempotency_key: idempotencyKey,
+      });
+    }
+    if (idempotencyKey !== null) keys.add(idempotencyKey);
+    return { token: { ...token }, duplicate, keySeenBefore };
+  }
+}
+
+// --- answers ----------------------------------------------------------------------------------
+
+/** An error answer: `{ success: false, error, reason, ...extra }` with the reason's status. */
+class Refusal {
+  constructor(reason, error, extra = {}, headers = {}) {
+    this.status = STATUS_CODES[reason] ?? 401;
+    this.body = { success: false, error, reason, ...extra };
+    this.headers = headers;
+    this.verdict = reason;
+  }
+}
+
+function send(request, response, { status, body, headers = {} }) {
+  const text = JSON.stringify(body);
+  const allHeaders = {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(text),
+    ...headers,
+  };
+  // A body left unread (refused before or while reading it) is not drained: close instead.
+  if (!request.complete) allHeaders.Connection = 'close';
+  response.writeHead(status, allHeaders);
+  response.end(text);
+}
+
+const ok = (body, verdict = 'read') => ({ status: 200, body: { success: true, ...body }, verdict });
+
+function methodNotAllowed(method, path, allowed, advice) {
+  return new Refusal(
+    ErrorReason.METHOD_NOT_ALLOWED,
+    `${method} is not allowed on ${path}; ${advice}`,
+    {},
+    { Allow: allowed },
+  );
+}
+
+function tooLarge(limit) {
+  return new Refusal(
+    ErrorReason.BODY_TOO_LARGE,
+    `the body is larger than this receiver's limit of ${limit} bytes; a model_registered ` +
+      'event is a few hundred bytes, so send only the event',
+  );
+}
+
+function signatureRefusal(reason) {
+  if (reason === FailureReason.NO_SECRET_CONFIGURED) {
+    return new Refusal(reason, SECRET_NOT_CONFIGURED); // the words the real website answered
+  }
+  return new Refusal(reason, explain(reason));
+}
+
+function payloadRefusal(error) {
+  const [first] = error.violations;
+  const words =
+    error.problem === PayloadProblem.INVALID_JSON
+      ? `${first.message}; nothing was stored`
+      : `the body breaks the model_registered schema at ${first.path}: ${first.message}; fix ` +
+        'it and resend (every problem is listed in violations)';
+  return new Refusal(error.problem, words, {
+    field: error.firstPath,
+    violations: error.violations,
+  });
+}
+
+function accepted({ token, duplicate, keySeenBefore }) {
+  const id = token.token_id;
+  const message = !duplicate
+    ? `token ${id} moved from DRAFT to REGISTERED`
+    : keySeenBefore
+      ? `token ${id} is already REGISTERED and this idempotency key was seen before; nothing changed`
+      : `token ${id} was already REGISTERED (model version ${token.model_version}); nothing changed`;
+  return ok(
+    {
+      token_id: id,
+      status: token.status,
+      model_version: token.model_version,
+      duplicate,
+      message,
+    },
+    duplicate ? 'duplicate' : 'registered',
+  );
+}
+
+// --- reading the body -------------------------------------------------------------------------
+
+/**
+ * The raw body bytes; rejects with a 413 refusal when they exceed `limit`, whatever the headers
+ * claim: a declared length over the limit is refused before reading, a streamed body as soon
+ * as it passes the limit.
+ */
+function readBody(request, limit) {
+  const declared = Number(request.headers['content-length']);
+  if (declared > limit) return Promise.reject(tooLarge(limit));
+  return new Promise((resolve, reject) => {
+    const chunks = [];
+    let size = 0;
+    const stop = () => {
+      request.off('data', onData).off('end', onEnd).off('close', onClose);
+    };
+    const onData = (chunk) => {
+      size += chunk.length;
+      if (size <= limit) {
+        chunks.push(chunk);
+        return;
+      }
+      stop();
+      request.pause();
+      reject(tooLarge(limit));
+    };
+    const onEnd = () => {
+      stop();
+      resolve(Buffer.concat(chunks, size));
+    };
+    const onClose = () => {
+      stop();
+      reject(new Error('the client closed the connection before sending the whole body'));
+    };
+    request.on('data', onData).on('end', onEnd).on('close', onClose);
+  });
+}
+
+// --- judging a delivery -----------------------------------------------------------------------
+
+/** A 401 when the timestamp is outside the tolerance; an unreadable one is left to the schema. */
+function replayRefusal(payload, toleranceSeconds) {
+  const timestamp = payload?.timestamp;
+  if (toleranceSeconds === null || typeof timestamp !== 'string') return null;
+  let moment;
+  try {
+    moment = parseTimestamp(timestamp);
+  } catch {
+    return null;
+  }
+  const skewSeconds = (Date.now() - moment.getTime()) / 1000;
+  if (Math.abs(skewSeconds) <= toleranceSeconds) return null;
+  const direction = skewSeconds > 0 ? 'old' : 'in the future';
+  return new Refusal(
+    ErrorReason.TIMESTAMP_OUTSIDE_TOLERANCE,
+    `the timestamp ${timestamp} is ${Math.round(Math.abs(skewSeconds))} s ${direction}; this ` +
+      `receiver accepts deliveries within ${toleranceSeconds} s of its clock, so stamp each ` +
+      "attempt when it is sent (not when the event was first built) and check the sender's clock",
+    { tolerance_seconds: toleranceSeconds, field: '$.timestamp' },
+  );
+}
+
+/** Text that will be stored must be Unicode: an unpaired `\udXXX` escape is a violation. */
+function unstorableText(payload) {
+  return STORED_TEXT_FIELDS.filter(
+    (name) => typeof payload[name] === 'string' && !payload[name].isWellFormed(),
+  ).map((name) => {
+    const characters = Array.from(payload[name]);
+    const position = characters.findIndex((character) => !character.isWellFormed());
+    return {
+      path: `$.${name}`,
+      message:
+        `has an unpaired surrogate ${JSON.stringify(characters[position])} at position ` +
+        `${position}, which is not Unicode text; send valid UTF-8 text`,
+    };
+  });
+}
+
+function idempotencyKey(request) {
+  const key = String(request.headers[IDEMPOTENCY_KEY_HEADER.toLowerCase()] ?? '').trim();
+  return key.slice(0, IDEMPOTENCY_KEY_KEPT) || null;
+}
+
+function checkedOptions({ toleranceSeconds, maxBodyBytes }) {
+  const tolerance = toleranceSeconds ?? null;
+  if (tolerance !== null && !(Number.isFinite(tolerance) && tolerance > 0)) {
+    throw new TypeError(
+      'toleranceSeconds must be a positive number of seconds, or null for no replay check; ' +
+        `got ${toleranceSeconds}`,
+    );
+  }
+  if (!(Number.isSafeInteger(maxBodyBytes) && maxBodyBytes > 0)) {
+    throw new TypeError(
+      `maxBodyBytes must be a positive whole number of bytes; got ${maxBodyBytes}`,
+    );
+  }
+  return tolerance;
+}
+
+/**
+ * A `(request, response)` listener for node:http (or Express, mounted without a body parser)
+ * implementing the receiver side of the contract. `secrets`: one or several (rotation); none
+ * means every delivery is refused with 500. `tokens`: ids seeded as DRAFT, or pass `store`.
+ * `log` receives one line per answer; it is never given a secret or a whole signature.
+ */
+export function createHandler({
+  secrets = null,
+  tokens = [],
+  toleranceSeconds = null,
+  maxBodyBytes = DEFAULT_MAX_BODY_BYTES,
+  store = new MemoryTokenStore(tokens),
+  log = () => {},
+} = {}) {
+  const keys = secretKeys(secrets);
+  const tolerance = checkedOptions({ toleranceSeconds, maxBodyBytes });
+
+  async function deliver(request) {
+    const rawBody = await readBody(request, maxBodyBytes);
+    const signature = request.headers[SIGNATURE_HEADER.toLowerCase()];
+    const verification = verify(rawBody, signature, keys);
+    if (!verification.ok) return signatureRefusal(verification.reason);
+    let event;
+    try {
+      event = parseBody(rawBody);
+    } catch (error) {
+      if (error instanceof PayloadError) return payloadRefusal(error);
+      throw error;
+    }
+    const stale = replayRefusal(event, tolerance);
+    if (stale) return stale;
+    const violations = payloadViolations(event);
+    if (violations.length === 0) violations.push(...unstorableText(event));
+    if (violations.length > 0) {
+      return payloadRefusal(new PayloadError(PayloadProblem.SCHEMA_VIOLATION, violations));
+    }
+    const tokenId = normalizeTokenId(event.token_id);
+    const outcome = store.register(tokenId, event, idempotencyKey(request));
+    if (outcome === null) {
+      return new Refusal(
+        ErrorReason.UNKNOWN_TOKEN,
+        `no token ${tokenId} exists on this receiver; check the token id the sender used, ` +
+          'or create the token first',
+      );
+    }
+    return accepted(outcome);
+  }
+
+  function tokenState(rawId) {
+    let id = rawId;
+    try {
+      id = decodeURIComponent(rawId);
+    } catch {
+      // not percent-encoded text: judge it as it came
+    }
+    const token = tokenIdProblem(id) === null ? store.get(id.toUpperCase()) : null;
+    if (token === null) {
+      return new Refusal(
+        ErrorReason.UNKNOWN_TOKEN,
+        `no token ${id.toUpperCase()} exists on this receiver; seed it with TOKENS=... when ` +
+          'starting the example server',
+      );
+    }
+    return ok(token);
+  }
+
+  async function answer(request) {
+    const path = (request.url ?? '/').split('?')[0];
+    const method = request.method;
+    if (path === DEFAULT_PATH) {
+      if (method === 'POST') return deliver(request);
+      return methodNotAllowed(method, path, 'POST', 'send the event with POST');
+    }
+    const readable = path === HEALTH_PATH || path.startsWith(TOKENS_PATH_PREFIX);
+    if (readable && method !== 'GET' && method !== 'HEAD') {
+      return methodNotAllowed(method, path, 'GET, HEAD', 'use GET');
+    }
+    if (path === HEALTH_PATH) return ok({ status: 'ok' });
+    if (readable) return tokenState(path.slice(TOKENS_PATH_PREFIX.length));
+    return new Refusal(
+      ErrorReason.UNKNOWN_PATH,
+      `nothing is served at ${path}; deliveries go to POST ${DEFAULT_PATH}, token state is at ` +
+        `GET ${TOKENS_PATH_PREFIX}<token_id>`,
+    );
+  }
+
+  async function handler(request, response) {
+    let result;
+    try {
+      result = await answer(request);
+    } catch (error) {
+      if (error instanceof Refusal) {
+        result = error;
+      } else if (request.destroyed) {
+        return; // the client went away mid-body: nobody to answer
+      } else {
+        log(`internal error on ${request.method} ${request.url}: ${error?.stack ?? error}`);
+        result = new Refusal(
+          ErrorReason.INTERNAL_ERROR,
+          `the receiver failed (${error?.name ?? 'error'}); see its log, and report the problem ` +
+            'if resending does not help',
+        );
+      }
+    }
+    log(`${request.method} ${request.url} -> ${result.status} ${result.verdict}`);
+    send(request, response, result);
+  }
+
+  handler.store = store;
+  return handler;
+}
+
+/**
+ * Serve `createHandler(options)` on `host:port` (port 0: a free one). Resolves to
+ * `{ server, handler, port, url, close }`; `close()` stops the server and every connection.
+ */
+export async function startServer({ port = 0, host = '127.0.0.1', ...options } = {}) {
+  const handler = createHandler(options);
+  const server = createServer(handler);
+  return await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      const actualPort = server.address().port;
+      const close = () =>
+        new Promise((done) => {
+          server.close(() => done());
+          server.closeAllConnections();
+        });
+      resolve({ server, handler, port: actualPort, url: `http://${host}:${actualPort}`, close });
+    });
+  });
+}

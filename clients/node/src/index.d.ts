@@ -1,0 +1,124 @@
+// Type declarations for @hokusai/contracts.
+
+/** The exact bytes of a body as received. A string is taken as its UTF-8 bytes. */
+export type RawBody = Uint8Array | ArrayBuffer | string;
+/** A webhook secret: its UTF-8 bytes (or the given bytes) are the HMAC key, exactly. */
+export type Secret = string | Uint8Array;
+/** One secret, or several during a rotation; empty secrets are ignored. */
+export type Secrets = Secret | Iterable<Secret> | null | undefined;
+
+export const SIGNATURE_HEADER: 'X-Hokusai-Signature';
+export const SIGNATURE_PREFIX: 'sha256=';
+export const EVENT_HEADER: 'X-Hokusai-Event';
+export const IDEMPOTENCY_KEY_HEADER: 'X-Hokusai-Idempotency-Key';
+export const DEFAULT_PATH: '/api/mlflow/registered';
+export const EVENT_TYPE: 'model_registered';
+export const STATUS_REGISTERED: 'REGISTERED';
+export const MAX_TOKEN_ID_LENGTH: 64;
+
+export const FailureReason: Readonly<{
+  NO_SECRET_CONFIGURED: 'no_secret_configured';
+  MISSING_HEADER: 'missing_header';
+  MALFORMED_HEADER: 'malformed_header';
+  MISMATCH: 'mismatch';
+}>;
+export type FailureReason = (typeof FailureReason)[keyof typeof FailureReason];
+
+export type Verification =
+  | { readonly ok: true; readonly reason: null; readonly secretIndex: number }
+  | { readonly ok: false; readonly reason: FailureReason; readonly secretIndex: null };
+
+/** `sha256=<lowercase hex>` of HMAC-SHA256(secret, body). Throws TypeError for a parsed object. */
+export function sign(body: RawBody, secret: Secret): string;
+/** Never throws for any header value; constant-time; `secretIndex` names the matching secret. */
+export function verify(rawBody: RawBody, header: unknown, secrets: Secrets): Verification;
+/** Like verify, but throws SignatureError on failure. */
+export function verifyOrThrow(
+  rawBody: RawBody,
+  header: unknown,
+  secrets: Secrets,
+): Extract<Verification, { ok: true }>;
+/** The 32 digest bytes of a header value, or why it cannot be read. */
+export function parseSignatureHeader(header: unknown): Uint8Array | FailureReason;
+/** Secrets as key bytes, empty ones dropped. */
+export function secretKeys(secrets: Secrets): Uint8Array[];
+/** A sentence saying what was wrong and what to do. */
+export function explain(reason: FailureReason): string;
+
+export class SignatureError extends Error {
+  constructor(reason: FailureReason);
+  readonly reason: FailureReason;
+}
+
+export const TokenIdRule: Readonly<{
+  NOT_A_STRING: 'not_a_string';
+  EMPTY: 'empty';
+  TOO_LONG: 'too_long';
+  INVALID_CHARACTER: 'invalid_character';
+  LEADING_HYPHEN: 'leading_hyphen';
+  TRAILING_HYPHEN: 'trailing_hyphen';
+}>;
+export type TokenIdRule = (typeof TokenIdRule)[keyof typeof TokenIdRule];
+
+export class TokenIdError extends Error {
+  constructor(rule: TokenIdRule, value: unknown, message: string);
+  readonly rule: TokenIdRule;
+  readonly value: unknown;
+}
+
+/** The id upper-cased, or throws TokenIdError naming the broken rule. */
+export function normalizeTokenId(value: unknown): string;
+export function tokenIdProblem(value: unknown): TokenIdError | null;
+export function isValidTokenId(value: unknown): value is string;
+/** null, boolean, number, array, object (or the class name of other objects). */
+export function jsonTypeName(value: unknown): string;
+
+/** The model_registered v1 body. */
+export interface ModelRegisteredEvent {
+  event_type: 'model_registered';
+  timestamp: string;
+  token_id: string;
+  model_name: string;
+  model_version: string;
+  mlflow_run_id: string | null;
+  metric_name: string;
+  baseline_value: number;
+  status: string;
+  tags?: Record<string, string | number | boolean | null>;
+  [unknownField: string]: unknown;
+}
+
+export const REQUIRED_FIELDS: readonly string[];
+export const PATTERNS: Readonly<
+  Record<
+    'timestamp' | 'token_id' | 'model_name' | 'model_version' | 'metric_name' | 'status',
+    RegExp
+  >
+>;
+
+export const PayloadProblem: Readonly<{
+  INVALID_JSON: 'invalid_json';
+  SCHEMA_VIOLATION: 'schema_violation';
+}>;
+export type PayloadProblem = (typeof PayloadProblem)[keyof typeof PayloadProblem];
+
+export interface Violation {
+  /** JSON path such as `$.token_id`. */
+  path: string;
+  message: string;
+}
+
+export class PayloadError extends Error {
+  constructor(problem: PayloadProblem, violations: Violation[]);
+  readonly problem: PayloadProblem;
+  readonly violations: Violation[];
+  readonly firstPath: string | null;
+}
+
+/** Strict UTF-8 JSON: no byte order mark, no duplicate keys. Throws PayloadError. */
+export function parseBody(rawBody: RawBody): unknown;
+/** RFC 3339; no offset means UTC. Throws RangeError. */
+export function parseTimestamp(value: string): Date;
+export function payloadViolations(payload: unknown): Violation[];
+/** Raw bytes (parsed strictly) or a parsed payload; throws PayloadError. */
+export function validatePayload(payloadOrBody: unknown): ModelRegisteredEvent;
