@@ -19,6 +19,7 @@ from typing import Any, TextIO
 
 from contracts import signing
 from contracts.schema import load_openapi, load_schema, openapi_path, schema_path, schemas_dir
+from contracts.urls import EXAMPLE_WEBHOOK_URL, http_url_problem, redacted_url
 
 ROOM_COMMAND_MODULES = (
     "contracts.receiver.commands",
@@ -85,6 +86,17 @@ def read_body(source: str) -> bytes:
         ) from None
     except PermissionError:
         raise CommandError(f"body file {source} cannot be read (permission denied)") from None
+
+
+def checked_url(url: str, option: str = "--url") -> str:
+    """``url`` when it can be posted to; otherwise a usage error naming the option and why."""
+    problem = http_url_problem(url)
+    if problem is not None:
+        raise CommandError(
+            f"{option} {redacted_url(url)!r} is not an http(s) URL ({problem}); pass the full "
+            f"address, for example {EXAMPLE_WEBHOOK_URL}"
+        )
+    return url
 
 
 def add_secret_env_option(parser: argparse.ArgumentParser, default: str = "WEBHOOK_SECRET") -> None:

@@ -1,7 +1,124 @@
 """Pytest plugin (entry point ``pytest11``): fixtures for the real MLflow server and the stub site.
 
 Imports nothing heavy at import time: every pytest run of any project with this package
-installed loads this module.
+installed loads this module. MLflow, requests and werkzeug are imported inside the fixtures.
+
+Fixtures, all usable from an SDK's own tests:
+
+- ``mlflow_server`` (session): a real tracking server (``.tracking_uri``), started once; when
+  ``MLFLOW_TRACKING_URI`` is set, that server is used instead.
+- ``mlflow_client``: an ``MlflowClient`` bound to it (explicit URIs, no global state).
+- ``tiny_model_uri``: a real pyfunc model logged in a fresh run; its ``runs:/<id>/model`` URI.
+- ``webhook_secret``: a fresh random secret.
+- ``stub_site``: the stub website over real HTTP with token ``LSCOR`` in DRAFT, verifying with
+  ``webhook_secret``; ``stub_site.token("LSCOR")["status"]`` tells whether it was notified.
+- ``recording_receiver``: a receiver that records exact bytes and answers per a script.
+- ``outbox_path``: a fresh outbox file location for a ``ModelRegistry``.
 """
 
 from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from contracts.receiver.testing import RunningStubSite
+    from contracts.sender.testing import RunningRecordingReceiver
+
+_server_starts: list[str] = []
+
+
+@dataclass(frozen=True)
+class ExternalTrackingServer:
+    """A tracking server this plugin did not start (named by ``MLFLOW_TRACKING_URI``)."""
+
+    tracking_uri: str
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "mlflow: needs a real MLflow tracking server (the mlflow_server fixture)"
+    )
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    for line in _server_starts:
+        terminalreporter.write_line(line)
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A real MLflow tracking server for the whole session (``.tracking_uri``)."""
+    external = os.environ.get("MLFLOW_TRACKING_URI")
+    if external:
+        yield ExternalTrackingServer(external)
+        return
+    from contracts.sender.mlflow_server import running_mlflow_server
+
+    with running_mlflow_server(tmp_path_factory.mktemp("mlflow-server")) as server:
+        source = "a copy of the migrated template" if server.from_template else "a fresh database"
+        _server_starts.append(
+            f"MLflow tracking server started in {server.startup_seconds:.1f} s from {source}"
+        )
+        yield server
+
+
+@pytest.fixture
+def mlflow_client(mlflow_server: Any) -> Any:
+    """An ``MlflowClient`` for the session's server, with its URIs given explicitly."""
+    from mlflow import MlflowClient
+
+    uri = mlflow_server.tracking_uri
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real pyfunc model saved once per session, ready to be logged in runs."""
+    from contracts.sender.mlflow_server import save_tiny_model
+
+    return save_tiny_model(tmp_path_factory.mktemp("tiny-model"))
+
+
+@pytest.fixture
+def tiny_model_uri(mlflow_server: Any, tiny_model_dir: Path) -> str:
+    """The ``runs:/<run_id>/model`` URI of the tiny model, logged in a fresh run."""
+    from contracts.sender.mlflow_server import log_tiny_model
+
+    return log_tiny_model(mlflow_server.tracking_uri, tiny_model_dir)
+
+
+@pytest.fixture
+def webhook_secret() -> str:
+    """A fresh random webhook secret shared by the sender and the receiver under test."""
+    return secrets.token_urlsafe(32)
+
+
+@pytest.fixture
+def stub_site(tmp_path: Path, webhook_secret: str) -> Iterator[RunningStubSite]:
+    """The stub website on 127.0.0.1 with token ``LSCOR`` in DRAFT and ``webhook_secret``."""
+    from contracts.receiver.testing import running_stub_site
+
+    with running_stub_site(tmp_path / "stub-site.sqlite3", webhook_secret) as site:
+        yield site
+
+
+@pytest.fixture
+def recording_receiver() -> Iterator[RunningRecordingReceiver]:
+    """A receiver that records exact request bytes and answers per ``.script(...)``."""
+    from contracts.sender.testing import recording_receiver as serve
+
+    with serve() as receiver:
+        yield receiver
+
+
+@pytest.fixture
+def outbox_path(tmp_path: Path) -> Path:
+    """Where this test's notification outbox lives (a fresh file)."""
+    return tmp_path / "outbox.sqlite3"

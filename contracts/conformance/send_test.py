@@ -1,9 +1,656 @@
-"""``hokusai-contract`` subcommand `send-test`: one signed delivery, interpreted in words."""
+"""``hokusai-contract send-test``: one signed delivery to a receiver, its answer in words.
+
+The pieces are kept apart so each can be reasoned about alone: building the delivery is the
+core's job (:func:`contracts.build_payload`, :func:`contracts.signed_delivery`); :func:`interpret`
+and :func:`read_token_state` turn an answer into a typed verdict without any I/O; :func:`deliver`
+and :func:`fetch_token_state` are the only functions that touch the network; :func:`render` turns
+a result into the lines the command prints.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import argparse
+import json
+import math
+import shlex
+import socket
+import ssl
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from contracts.cli import (
+    EXIT_FAILED,
+    EXIT_OK,
+    CommandError,
+    add_secret_env_option,
+    checked_url,
+    new_command,
+    secret_from_env,
+)
+from contracts.envelope import DEFAULT_PATH, SignedDelivery, signed_delivery
+from contracts.payload import STATUS_REGISTERED, PayloadError, build_payload
+from contracts.signing import SIGNATURE_HEADER, FailureReason
+from contracts.tokens import TokenIdError, normalize_token_id
+
+if TYPE_CHECKING:
+    import requests
+
+SECRET_NOT_CONFIGURED_MESSAGE = "Webhook secret not configured"
+TOKEN_ID_PLACEHOLDER = "{token_id}"
+DEFAULT_TIMEOUT_SECONDS = 10.0
+_SHOWN_BODY_LIMIT = 2000
+REDACTED = "[secret hidden]"
+_REPLAY_REASON = "timestamp_outside_tolerance"
+_UNKNOWN_PATH_REASON = "unknown_path"
+
+
+class Outcome(str, Enum):
+    """What one delivery came to; the value is a stable identifier, the name is printed."""
+
+    ACCEPTED = "accepted"
+    ACCEPTED_DUPLICATE = "accepted_duplicate"
+    SIGNATURE_REJECTED = "signature_rejected"
+    SECRET_NOT_CONFIGURED = "secret_not_configured"
+    UNKNOWN_TOKEN = "unknown_token"
+    INVALID_PAYLOAD = "invalid_payload"
+    REPLAY_REFUSED = "replay_refused"
+    TOO_LARGE = "too_large"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    CONNECTION_REFUSED = "connection_refused"
+    TIMEOUT = "timeout"
+    UNEXPECTED = "unexpected"
+
+    @property
+    def accepted(self) -> bool:
+        return self in (Outcome.ACCEPTED, Outcome.ACCEPTED_DUPLICATE)
+
+
+class TokenState(str, Enum):
+    """What the receiver's token-state URL said after an accepted delivery."""
+
+    REGISTERED = "registered"
+    NOT_REGISTERED = "not_registered"
+    UNREADABLE = "unreadable"
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where the delivery goes and under which names; used to write exact next-step commands."""
+
+    url: str
+    token_id: str
+    secret_env: str
+
+
+@dataclass(frozen=True)
+class Reply:
+    """An HTTP answer as received: status, reason phrase, raw body."""
+
+    status: int
+    reason: str
+    body: bytes
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", errors="replace")
+
+    def json_object(self) -> Mapping[str, Any] | None:
+        """The body parsed as a JSON object, or ``None`` when it is not one."""
+        try:
+            document = json.loads(self.body)
+        except (ValueError, RecursionError):
+            return None
+        return document if isinstance(document, dict) else None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """An outcome with its meaning in words and what to do next (sentences or command lines)."""
+
+    outcome: Outcome
+    explanation: str
+    next_steps: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class StateCheck:
+    """The token's state as read back from the receiver after it accepted the delivery."""
+
+    url: str
+    state: TokenState
+    explanation: str
+
+
+@dataclass(frozen=True)
+class SendTestResult:
+    """Everything one send-test did: what was sent, what came back, what it means."""
+
+    target: Target
+    delivery: SignedDelivery
+    verdict: Verdict
+    reply: Reply | None = None
+    state: StateCheck | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        """Accepted, and (when the state was checked) the token reads REGISTERED."""
+        return self.verdict.outcome.accepted and (
+            self.state is None or self.state.state is TokenState.REGISTERED
+        )
+
+
+class DeliveryFailed(Exception):
+    """Nothing usable came back: the connection was refused or the receiver did not answer."""
+
+    def __init__(self, outcome: Outcome, detail: str) -> None:
+        super().__init__(detail)
+        self.outcome = outcome
+        self.detail = detail
+
+
+# --- building -------------------------------------------------------------------------------
+
+
+def build_test_delivery(
+    secret: str,
+    *,
+    token_id: str,
+    model_name: str,
+    model_version: str,
+    metric_name: str,
+    baseline_value: float,
+) -> SignedDelivery:
+    """One contract-valid ``model_registered`` delivery, signed over its exact bytes."""
+    payload = build_payload(
+        token_id=token_id,
+        model_name=model_name,
+        model_version=model_version,
+        metric_name=metric_name,
+        baseline_value=baseline_value,
+        tags={
+            "hokusai_token_id": normalize_token_id(token_id),
+            "benchmark_metric": metric_name,
+            "benchmark_value": str(baseline_value),
+        },
+    )
+    return signed_delivery(payload, secret)
+
+
+# --- interpretation (pure) ------------------------------------------------------------------
+
+
+def check_receiver_command(target: Target) -> str:
+    """The command that judges the receiver rule by rule, for this URL, secret and token."""
+    return shlex.join(
+        [
+            "hokusai-contract",
+            "check-receiver",
+            "--url",
+            target.url,
+            "--secret-env",
+            target.secret_env,
+            "--token",
+            target.token_id,
+        ]
+    )
+
+
+def diagnose_command(target: Target) -> str:
+    """The command that names the mistake behind a signature the receiver computed itself."""
+    return (
+        "hokusai-contract diagnose --body received-body.json "
+        f"--header 'sha256=<the value the receiver computed>' --secret-env "
+        f"{shlex.quote(target.secret_env)}"
+    )
+
+
+def signature_next_steps(target: Target) -> tuple[str, ...]:
+    """What to run when a receiver refuses a signature that is right by the contract."""
+    return (
+        "find out which, check by check, with:",
+        check_receiver_command(target),
+        "or, if the receiver logs the body it received and the signature it computed, save "
+        "that body and let the signature name the mistake:",
+        diagnose_command(target),
+    )
+
+
+def _error_text(answer: Mapping[str, Any] | None) -> str:
+    if answer is None:
+        return ""
+    error = answer.get("error")
+    return error if isinstance(error, str) else ""
+
+
+def _reason_code(answer: Mapping[str, Any] | None) -> str:
+    reason = answer.get("reason") if answer is not None else None
+    return reason if isinstance(reason, str) else ""
+
+
+_SIGNATURE_CAUSES = {
+    FailureReason.MISSING_HEADER.value: (
+        f"the receiver did not find the {SIGNATURE_HEADER} header: it may read another header "
+        "name (x-mlflow-signature, for one), or a proxy in front of it drops the header"
+    ),
+    FailureReason.MALFORMED_HEADER.value: (
+        f"the receiver could not read the {SIGNATURE_HEADER} value it got: it may expect a bare "
+        "hex digest without the 'sha256=' prefix, or upper-case hex only"
+    ),
+}
+
+
+def _signature_rejected(target: Target, answer: Mapping[str, Any] | None) -> Verdict:
+    reason = _reason_code(answer)
+    cause = _SIGNATURE_CAUSES.get(reason)
+    if cause is None:
+        cause = (
+            f"this delivery was signed with the secret in ${target.secret_env} over the exact "
+            "bytes sent, so either the receiver holds a different secret (the bytes must match: "
+            "a trailing newline or space counts), or it verifies a re-serialization of the "
+            "parsed JSON instead of the raw body"
+        )
+    return Verdict(
+        Outcome.SIGNATURE_REJECTED,
+        f"the receiver refused the signature (401{', ' + reason if reason else ''}): {cause}.",
+        signature_next_steps(target),
+    )
+
+
+def _wrong_path_hint(target: Target) -> tuple[str, ...]:
+    path = urlsplit(target.url).path
+    if path.rstrip("/") == DEFAULT_PATH:
+        return ()
+    return (f"the contract's path is {DEFAULT_PATH}; --url points at {path or '/'}",)
+
+
+def _not_the_handler(target: Target) -> tuple[str, ...]:
+    return (
+        "the answer is not the contract's JSON error, so the URL may not reach the webhook "
+        "handler at all",
+        *_wrong_path_hint(target),
+    )
+
+
+_UNCONFIRMED = (
+    "the answer is not JSON, as the contract's answers are: make sure --url reaches the webhook "
+    "handler, and pass --state-url to confirm the token's state"
+)
+
+
+def interpret(reply: Reply, target: Target) -> Verdict:
+    """What the receiver's answer to a valid, correctly signed delivery means, in words."""
+    answer = reply.json_object()
+    error, reason, token = _error_text(answer), _reason_code(answer), target.token_id
+    status = reply.status
+    if status == 200 and answer is not None and answer.get("success") is False:
+        return Verdict(
+            Outcome.UNEXPECTED,
+            "the receiver answered 200 but with success false, so it is unclear whether it "
+            f"registered token {token}; the contract answers a refusal with a 4xx or 5xx status."
+            + (f" It said: {error}" if error else ""),
+            ("check it with:", check_receiver_command(target)),
+        )
+    if status == 200:
+        unconfirmed = () if answer is not None else (_UNCONFIRMED,)
+        if answer is not None and answer.get("duplicate") is True:
+            return Verdict(
+                Outcome.ACCEPTED_DUPLICATE,
+                f"the receiver accepted the delivery as a duplicate: token {token} was already "
+                "REGISTERED (or this idempotency key was seen before), so nothing changed.",
+            )
+        return Verdict(
+            Outcome.ACCEPTED,
+            f"the receiver accepted the delivery: token {token} should now be REGISTERED.",
+            unconfirmed,
+        )
+    if status == 401 and reason == _REPLAY_REASON:
+        tolerance = answer.get("tolerance_seconds") if answer is not None else None
+        within = f" ({tolerance:g} s)" if isinstance(tolerance, (int, float)) else ""
+        return Verdict(
+            Outcome.REPLAY_REFUSED,
+            "the receiver refused the delivery as a replay: its clock and this machine's "
+            f"disagree by more than its timestamp tolerance{within}.",
+            ("synchronize both clocks (NTP); timestamps are written in UTC with a Z suffix",),
+        )
+    if status == 401:
+        return _signature_rejected(target, answer)
+    if status == 500 and (
+        SECRET_NOT_CONFIGURED_MESSAGE.lower() in reply.text.lower()
+        or reason == FailureReason.NO_SECRET_CONFIGURED.value
+    ):
+        return Verdict(
+            Outcome.SECRET_NOT_CONFIGURED,
+            "the receiver has no webhook secret configured, so it refuses every delivery "
+            "(fail closed).",
+            (
+                f"configure the receiver with the same secret as the one in ${target.secret_env} "
+                "(the same bytes, no trailing newline), restart it, and send again",
+            ),
+        )
+    if status == 404 and reason == _UNKNOWN_PATH_REASON:
+        return Verdict(
+            Outcome.UNEXPECTED,
+            f"the receiver answered 404: nothing is served at {urlsplit(target.url).path}.",
+            _wrong_path_hint(target) or ("check the receiver's route for the webhook",),
+        )
+    if status == 404:
+        not_contract = () if answer is not None else _not_the_handler(target)
+        return Verdict(
+            Outcome.UNKNOWN_TOKEN,
+            f"the receiver answered 404: token {token} does not exist there.",
+            (
+                f"seed token {token} in DRAFT on the receiver, or check the id (receivers "
+                "upper-case it before looking it up)",
+                *not_contract,
+            ),
+        )
+    if status == 400:
+        said = f" It said: {error}" if error else ""
+        return Verdict(
+            Outcome.INVALID_PAYLOAD,
+            "the receiver refused the body as invalid, but this body is valid against the "
+            f"contract's schema, so the receiver's validation disagrees with the contract.{said}",
+            ("see which rule it breaks, with:", check_receiver_command(target)),
+        )
+    if status == 413:
+        return Verdict(
+            Outcome.TOO_LARGE,
+            "the receiver refused the body as too large; a model_registered event is a few "
+            "hundred bytes, so its size limit is set far too low.",
+        )
+    if status == 405:
+        return Verdict(
+            Outcome.METHOD_NOT_ALLOWED,
+            "the URL does not take POST requests: it is probably not the webhook handler.",
+            _wrong_path_hint(target) or ("check the handler's route accepts POST",),
+        )
+    if 300 <= status < 400:
+        return Verdict(
+            Outcome.UNEXPECTED,
+            f"the receiver redirected ({status}); a redirected POST loses its body or method.",
+            ("point --url at the final URL the redirect names",),
+        )
+    return Verdict(
+        Outcome.UNEXPECTED,
+        f"the receiver answered {status}, which the contract does not define for a valid, "
+        "correctly signed delivery.",
+        ("look at the receiver's logs; then check it with:", check_receiver_command(target)),
+    )
+
+
+def unreachable(failure: DeliveryFailed, target: Target, timeout: float) -> Verdict:
+    """The verdict when no answer came back at all."""
+    if failure.outcome is Outcome.TIMEOUT:
+        return Verdict(
+            Outcome.TIMEOUT,
+            f"no answer from {target.url} within {timeout:g} s.",
+            ("check the receiver is up and not stuck; raise --timeout if it is just slow",),
+        )
+    return Verdict(
+        Outcome.CONNECTION_REFUSED,
+        f"could not connect to {target.url}: {failure.detail}.",
+        ("check that the receiver is running and that the host and port are right",),
+    )
+
+
+def read_token_state(status: int, body: bytes) -> tuple[TokenState, str]:
+    """Whether a token-state answer (JSON with a top-level ``status``) says REGISTERED."""
+    if status != 200:
+        return TokenState.UNREADABLE, f"the state URL answered {status}, not 200"
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError):
+        return TokenState.UNREADABLE, "the state URL did not answer JSON"
+    state = document.get("status") if isinstance(document, dict) else None
+    if not isinstance(state, str):
+        return TokenState.UNREADABLE, "the state URL's JSON has no top-level 'status' string"
+    if state.upper() == STATUS_REGISTERED:
+        return TokenState.REGISTERED, f"status is {state}: confirmed, the token is REGISTERED"
+    return (
+        TokenState.NOT_REGISTERED,
+        f"status is {state}: the token is NOT REGISTERED although the receiver answered 200",
+    )
+
+
+def state_url_for(template: str, token_id: str) -> str:
+    """The token-state URL: ``{token_id}`` in the template replaced by the token id."""
+    return template.replace(TOKEN_ID_PLACEHOLDER, token_id)
+
+
+# --- I/O ------------------------------------------------------------------------------------
+
+
+def _causes(error: BaseException) -> list[BaseException]:
+    """The chain of errors under ``error``: urllib3 keeps the socket error in its arguments."""
+    chain: list[BaseException] = []
+    cause: BaseException | None = error
+    while cause is not None and cause not in chain:
+        chain.append(cause)
+        first = cause.args[0] if cause.args else None
+        wrapped = getattr(first, "reason", first)
+        cause = (
+            cause.__cause__
+            or cause.__context__
+            or (wrapped if isinstance(wrapped, BaseException) else None)
+        )
+    return chain
+
+
+def _failure(error: requests.RequestException) -> DeliveryFailed:
+    import requests
+
+    if isinstance(error, requests.Timeout):
+        return DeliveryFailed(Outcome.TIMEOUT, "timed out")
+    chain = _causes(error)
+    if any(isinstance(cause, ConnectionRefusedError) for cause in chain):
+        return DeliveryFailed(Outcome.CONNECTION_REFUSED, "connection refused")
+    if any(isinstance(cause, socket.gaierror) for cause in chain):
+        return DeliveryFailed(Outcome.CONNECTION_REFUSED, "the host name does not resolve")
+    if any(isinstance(cause, ssl.SSLError) for cause in chain):
+        return DeliveryFailed(Outcome.CONNECTION_REFUSED, "the TLS handshake failed")
+    return DeliveryFailed(Outcome.CONNECTION_REFUSED, str(chain[-1]) or type(chain[-1]).__name__)
+
+
+def deliver(url: str, delivery: SignedDelivery, timeout: float) -> Reply:
+    """POST the exact bytes with their headers; raise :class:`DeliveryFailed` on no answer."""
+    import requests
+
+    try:
+        response = requests.post(
+            url,
+            data=delivery.body,
+            headers=delivery.headers,
+            timeout=timeout,
+            allow_redirects=False,
+        )
+    except requests.RequestException as error:
+        raise _failure(error) from None
+    return Reply(response.status_code, response.reason or "", response.content)
+
+
+def fetch_token_state(url: str, timeout: float) -> StateCheck:
+    """GET the token-state URL and say whether it reads REGISTERED."""
+    import requests
+
+    try:
+        response = requests.get(url, timeout=timeout, headers={"Accept": "application/json"})
+    except requests.RequestException as error:
+        failure = _failure(error)
+        return StateCheck(url, TokenState.UNREADABLE, f"could not read it: {failure.detail}")
+    state, explanation = read_token_state(response.status_code, response.content)
+    return StateCheck(url, state, explanation)
+
+
+def run_send_test(
+    target: Target,
+    delivery: SignedDelivery,
+    *,
+    timeout: float = DEFAULT_TIMEOUT_SECONDS,
+    state_url_template: str | None = None,
+) -> SendTestResult:
+    """Send ``delivery`` once, interpret the answer, and read the token's state back if asked."""
+    try:
+        reply = deliver(target.url, delivery, timeout)
+    except DeliveryFailed as failure:
+        return SendTestResult(target, delivery, unreachable(failure, target, timeout))
+    verdict = interpret(reply, target)
+    state = None
+    if verdict.outcome.accepted and state_url_template:
+        state = fetch_token_state(state_url_for(state_url_template, target.token_id), timeout)
+    return SendTestResult(target, delivery, verdict, reply, state)
+
+
+# --- rendering (pure) -----------------------------------------------------------------------
+
+
+def _shown_body(text: str) -> str:
+    text = text.strip()
+    if len(text) <= _SHOWN_BODY_LIMIT:
+        return text
+    return text[:_SHOWN_BODY_LIMIT] + f"... ({len(text) - _SHOWN_BODY_LIMIT} more characters)"
+
+
+def _body_summary(delivery: SignedDelivery) -> str:
+    payload = json.loads(delivery.body)
+    return (
+        f"{len(delivery.body)} bytes: {payload['event_type']} for token {payload['token_id']}, "
+        f"model {payload['model_name']!r} version {payload['model_version']} "
+        "(--show-request prints it)"
+    )
+
+
+def _indented_step(step: str) -> str:
+    # Command lines stand out under the sentence that introduces them, ready to copy.
+    return ("    " if step.startswith("hokusai-contract ") else "  ") + step
+
+
+def render(result: SendTestResult, *, show_request: bool = False) -> list[str]:
+    """The lines send-test prints: the request, the answer, the verdict and next steps."""
+    lines = [f"sent: POST {result.target.url}"]
+    lines += [f"  {name}: {value}" for name, value in result.delivery.headers.items()]
+    if show_request:
+        lines += ["  body:", "  " + result.delivery.body.decode("utf-8")]
+    else:
+        lines.append(f"  body: {_body_summary(result.delivery)}")
+    if result.reply is not None:
+        lines.append(f"answer: {result.reply.status} {result.reply.reason}".rstrip())
+        shown = _shown_body(result.reply.text)
+        lines += ["  " + line for line in shown.splitlines()] if shown else ["  (empty body)"]
+    else:
+        lines.append("answer: none")
+    verdict = result.verdict
+    lines.append(f"result: {verdict.outcome.name}: {verdict.explanation}")
+    if result.state is not None:
+        lines.append(f"state: GET {result.state.url}")
+        lines.append(f"  {result.state.explanation}")
+    lines += [_indented_step(step) for step in verdict.next_steps]
+    return lines
+
+
+def redact(lines: list[str], *secrets: str) -> list[str]:
+    """Hide secrets should any text to be printed contain one (an echoing receiver, say)."""
+    needles = {variant for secret in secrets for variant in (secret, secret.strip())} - {""}
+    redacted = []
+    for line in lines:
+        for needle in needles:
+            line = line.replace(needle, REDACTED)
+        redacted.append(line)
+    return redacted
+
+
+# --- command --------------------------------------------------------------------------------
+
+
+def _checked_timeout(value: float) -> float:
+    if not math.isfinite(value) or value <= 0:
+        raise CommandError(f"--timeout must be a positive number of seconds, got {value:g}")
+    return value
+
+
+def _delivery_from_args(args: argparse.Namespace, secret: str) -> SignedDelivery:
+    try:
+        return build_test_delivery(
+            secret,
+            token_id=args.token,
+            model_name=args.model_name,
+            model_version=args.model_version,
+            metric_name=args.metric_name,
+            baseline_value=args.baseline_value,
+        )
+    except TokenIdError as error:
+        raise CommandError(f"--token: {error}") from None
+    except PayloadError as error:
+        raise CommandError(f"these options would make an invalid delivery: {error}") from None
+    except ValueError as error:  # NaN or Infinity, which JSON cannot carry
+        raise CommandError(f"--baseline-value: {error}") from None
+
+
+def _send_test(args: argparse.Namespace) -> int:
+    url = checked_url(args.url, "--url")
+    if args.state_url:
+        checked_url(state_url_for(args.state_url, "T"), "--state-url")
+    timeout = _checked_timeout(args.timeout)
+    secret = secret_from_env(args.secret_env)
+    delivery = _delivery_from_args(args, secret)
+    token_id = json.loads(delivery.body)["token_id"]
+    result = run_send_test(
+        Target(url, token_id, args.secret_env),
+        delivery,
+        timeout=timeout,
+        state_url_template=args.state_url,
+    )
+    passwords = [urlsplit(url).password for url in (args.url, args.state_url or "")]
+    lines = render(result, show_request=args.show_request)
+    print("\n".join(redact(lines, secret, *(password for password in passwords if password))))
+    return EXIT_OK if result.succeeded else EXIT_FAILED
 
 
 def register(subparsers: Any) -> None:
-    """Add this room's subcommands to the CLI."""
+    """Add ``send-test`` to the CLI."""
+    parser = new_command(
+        subparsers,
+        "send-test",
+        help="send one signed model_registered delivery to a receiver and explain its answer",
+        description="Send ONE contract-valid, correctly signed model_registered delivery to "
+        "a receiver, print what was sent and what came back, and say in words what the answer "
+        "means and what to do next. Exit 0 only when the receiver accepted it (and, with "
+        "--state-url, the token reads REGISTERED afterwards); 1 otherwise.",
+        example="WEBHOOK_SECRET=... hokusai-contract send-test "
+        f"--url http://127.0.0.1:8000{DEFAULT_PATH} --token LSCOR "
+        "--state-url 'http://127.0.0.1:8000/api/tokens/{token_id}'",
+        handler=_send_test,
+    )
+    parser.add_argument(
+        "--url", required=True, help=f"the receiver's webhook URL (path {DEFAULT_PATH})"
+    )
+    add_secret_env_option(parser)
+    parser.add_argument(
+        "--token", required=True, help="the token id to register, e.g. LSCOR (upper-cased)"
+    )
+    parser.add_argument("--model-name", default="send-test model", help="model name to send")
+    parser.add_argument(
+        "--model-version", default="1", metavar="N", help="model version, digits (default: 1)"
+    )
+    parser.add_argument("--metric-name", default="accuracy", help="benchmark metric name")
+    parser.add_argument(
+        "--baseline-value", type=float, default=0.9, metavar="X", help="benchmark baseline value"
+    )
+    parser.add_argument(
+        "--state-url",
+        metavar="TEMPLATE",
+        help="after acceptance, GET this URL (with {token_id} replaced) and confirm its JSON "
+        "'status' is REGISTERED",
+    )
+    parser.add_argument(
+        "--show-request", action="store_true", help="print the exact body bytes that were sent"
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT_SECONDS,
+        metavar="S",
+        help=f"seconds to wait for each answer (default: {DEFAULT_TIMEOUT_SECONDS:g})",
+    )

@@ -16,8 +16,9 @@ of them is asked for (the command line imports this package on every start).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from contracts.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from contracts.receiver.app import (
@@ -36,28 +37,30 @@ if TYPE_CHECKING:
     )
     from contracts.receiver.testing import RunningStubSite, as_request_handler, running_stub_site
 
-_EXPORTS = {
-    "DEFAULT_MAX_BODY_BYTES": "contracts.receiver.app",
-    "ReceiverConfig": "contracts.receiver.app",
-    "RejectReason": "contracts.receiver.app",
-    "StubSite": "contracts.receiver.app",
-    "create_app": "contracts.receiver.app",
-    "DEFAULT_DB_PATH": "contracts.receiver.store",
-    "DeliveryRecord": "contracts.receiver.store",
-    "TokenRecord": "contracts.receiver.store",
-    "TokenStore": "contracts.receiver.store",
-    "Transition": "contracts.receiver.store",
-    "RunningStubSite": "contracts.receiver.testing",
-    "as_request_handler": "contracts.receiver.testing",
-    "running_stub_site": "contracts.receiver.testing",
-}
-
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'contracts.receiver' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "contracts.receiver.app": [
+            "DEFAULT_MAX_BODY_BYTES",
+            "ReceiverConfig",
+            "RejectReason",
+            "StubSite",
+            "create_app",
+        ],
+        "contracts.receiver.store": [
+            "DEFAULT_DB_PATH",
+            "DeliveryRecord",
+            "TokenRecord",
+            "TokenStore",
+            "Transition",
+        ],
+        "contracts.receiver.testing": [
+            "RunningStubSite",
+            "as_request_handler",
+            "running_stub_site",
+        ],
+    },
+)
 
 
 __all__ = [

@@ -11,13 +11,14 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator
-from contextlib import closing, contextmanager
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
 from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from contracts import sqlite_file
 from contracts.tokens import normalize_token_id
 
 DEFAULT_DB_PATH = Path("hokusai-stub.sqlite3")
@@ -131,31 +132,17 @@ class TokenStore:
                 "another path"
             )
         with self._connection() as connection:
-            connection.execute("PRAGMA journal_mode=WAL")
+            sqlite_file.use_wal(connection)
             connection.executescript(_SCHEMA)
 
     def __repr__(self) -> str:
         return f"TokenStore({str(self.path)!r})"
 
-    @contextmanager
-    def _connection(self) -> Iterator[sqlite3.Connection]:
-        connection = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
-        with closing(connection):
-            # WAL with NORMAL sync: a crash of the process loses nothing committed.
-            connection.execute("PRAGMA synchronous = NORMAL")
-            yield connection
+    def _connection(self) -> AbstractContextManager[sqlite3.Connection]:
+        return sqlite_file.connect(self.path, timeout=self.busy_timeout)
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """An immediate (write-locking) transaction, committed on success, rolled back on error."""
-        with self._connection() as connection:
-            connection.execute("BEGIN IMMEDIATE")
-            try:
-                yield connection
-            except BaseException:
-                connection.execute("ROLLBACK")
-                raise
-            connection.execute("COMMIT")
+    def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        return sqlite_file.immediate_transaction(self.path, timeout=self.busy_timeout)
 
     # --- tokens ---------------------------------------------------------------------------
 

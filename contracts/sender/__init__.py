@@ -1,1 +1,84 @@
-"""The sender room."""
+"""The SDK side: register a model in MLflow for a token, then send the signed webhook.
+
+::
+
+    from contracts.sender import ModelRegistry
+
+    registry = ModelRegistry()  # MLFLOW_TRACKING_URI, WEBHOOK_URL, WEBHOOK_SECRET or ./.env
+    registration = registry.register_tokenized_model(
+        "runs:/<run_id>/model", "Sales lead scoring model", "LSCOR", "accuracy", 0.933
+    )
+    registration.notification.delivered  # False: it waits in the outbox for a resend
+
+Names are loaded on first use, so importing this package (as the CLI does) pulls in neither
+``requests`` nor MLflow.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from contracts.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from contracts.sender.config import ConfigurationError
+    from contracts.sender.delivery import (
+        DeliveryPolicy,
+        DeliveryReason,
+        NotificationOutcome,
+        WebhookDelivery,
+    )
+    from contracts.sender.notify import ResendResult
+    from contracts.sender.outbox import Outbox, OutboxEntry
+    from contracts.sender.registry import (
+        MlflowRegistrationError,
+        ModelRegistry,
+        ModelVersionNotFoundError,
+        NotificationError,
+        NotifyMode,
+        Registration,
+        RegistrationInputError,
+    )
+
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "contracts.sender.config": ["ConfigurationError"],
+        "contracts.sender.delivery": [
+            "DeliveryPolicy",
+            "DeliveryReason",
+            "NotificationOutcome",
+            "WebhookDelivery",
+        ],
+        "contracts.sender.outbox": ["Outbox", "OutboxEntry"],
+        "contracts.sender.notify": ["ResendResult"],
+        "contracts.sender.registry": [
+            "ModelRegistry",
+            "ModelVersionNotFoundError",
+            "MlflowRegistrationError",
+            "NotificationError",
+            "NotifyMode",
+            "Registration",
+            "RegistrationInputError",
+        ],
+    },
+)
+
+
+__all__ = [
+    "ConfigurationError",
+    "DeliveryPolicy",
+    "DeliveryReason",
+    "MlflowRegistrationError",
+    "ModelRegistry",
+    "ModelVersionNotFoundError",
+    "NotificationError",
+    "NotificationOutcome",
+    "NotifyMode",
+    "Outbox",
+    "OutboxEntry",
+    "Registration",
+    "RegistrationInputError",
+    "ResendResult",
+    "WebhookDelivery",
+]

@@ -1,9 +1,215 @@
-"""``hokusai-contract`` subcommands of the sender room."""
+"""``hokusai-contract resend``: deliver what the outbox holds, or rebuild a payload from MLflow."""
 
 from __future__ import annotations
 
-from typing import Any
+import argparse
+import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from contracts.cli import (
+    EXIT_FAILED,
+    EXIT_OK,
+    CommandError,
+    add_secret_env_option,
+    new_command,
+    secret_from_env,
+)
+
+if TYPE_CHECKING:
+    from contracts.sender.config import SenderSettings, SettingSource
+    from contracts.sender.delivery import DeliveryPolicy
+    from contracts.sender.notify import ResendResult
 
 
 def register(subparsers: Any) -> None:
     """Add this room's subcommands to the CLI."""
+    resend = new_command(
+        subparsers,
+        "resend",
+        help="deliver the notifications the outbox still holds, or one rebuilt from MLflow",
+        description="Deliver every notification in the sender's outbox that was not delivered "
+        "yet (never one already delivered), signed with the secret from an environment "
+        "variable. With --from-mlflow, rebuild the payload of the token's latest model version "
+        "from its tags in MLflow and send it: for models registered before the webhook "
+        "existed, whose token is stuck in DRAFT. Prints one line per notification and exits "
+        "1 if any was not delivered.",
+        example="WEBHOOK_SECRET=... hokusai-contract resend --from-mlflow --token LSCOR "
+        "--tracking-uri http://127.0.0.1:5000 --url https://example.com/api/mlflow/registered",
+        handler=_resend,
+    )
+    resend.add_argument(
+        "--outbox",
+        metavar="PATH",
+        help="the outbox file (default: $HOKUSAI_OUTBOX, else ~/.hokusai/outbox.sqlite3)",
+    )
+    resend.add_argument(
+        "--url",
+        metavar="URL",
+        help="deliver here instead of the URL stored with each notification "
+        "(default: the stored URL, else $WEBHOOK_URL)",
+    )
+    add_secret_env_option(resend)
+    resend.add_argument(
+        "--attempts",
+        type=_positive_int,
+        default=6,
+        metavar="N",
+        help="attempts per notification, retries included (default: 6)",
+    )
+    resend.add_argument(
+        "--deadline",
+        type=_positive_float,
+        default=60.0,
+        metavar="SECONDS",
+        help="longest time spent on one notification, waits included (default: 60)",
+    )
+    resend.add_argument(
+        "--from-mlflow",
+        action="store_true",
+        help="rebuild the payload from the model version's tags in MLflow (needs --token)",
+    )
+    resend.add_argument(
+        "--token", metavar="ID", help="only this token (any case); required with --from-mlflow"
+    )
+    resend.add_argument(
+        "--tracking-uri",
+        metavar="URI",
+        help="MLflow tracking server for --from-mlflow (default: $MLFLOW_TRACKING_URI)",
+    )
+    resend.add_argument(
+        "--model-name",
+        metavar="NAME",
+        help="with --from-mlflow: only versions of this registered model",
+    )
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
+    return value
+
+
+def _policy(args: argparse.Namespace) -> DeliveryPolicy:
+    from contracts.sender.delivery import DeliveryPolicy
+
+    return DeliveryPolicy(max_attempts=args.attempts, deadline=args.deadline)
+
+
+def _resend(args: argparse.Namespace) -> int:
+    from contracts.sender.config import SettingSource
+
+    if args.model_name and not args.from_mlflow:
+        raise CommandError("--model-name only applies with --from-mlflow")
+    source = SettingSource()
+    secret = _secret(args.secret_env, source)
+    token = _token(args.token) if args.token else None
+    if args.from_mlflow:
+        if token is None:
+            raise CommandError("--from-mlflow needs --token, e.g. --token LSCOR")
+        results = [_resend_from_mlflow(args, secret, token)]
+    else:
+        results = _resend_outbox(args, secret, token, source)
+    _print_report(results)
+    return EXIT_OK if all(result.outcome.delivered for result in results) else EXIT_FAILED
+
+
+def _secret(name: str, source: SettingSource) -> str:
+    """The secret from the environment variable ``name``, else from ``./.env``."""
+    if name not in os.environ:
+        from_dotenv = source.get(name)
+        if from_dotenv is not None:
+            return from_dotenv
+    return secret_from_env(name)
+
+
+def _token(value: str) -> str:
+    from contracts.tokens import TokenIdError, normalize_token_id
+
+    try:
+        return normalize_token_id(value)
+    except TokenIdError as error:
+        raise CommandError(f"--token: {error}") from None
+
+
+def _settings(args: argparse.Namespace, secret: str, source: SettingSource) -> SenderSettings:
+    from contracts.sender.config import ConfigurationError, resolve_settings
+
+    try:
+        return resolve_settings(args.tracking_uri, args.url, secret, args.outbox, source=source)
+    except ConfigurationError as error:
+        raise CommandError(str(error)) from None
+
+
+def _resend_outbox(
+    args: argparse.Namespace, secret: str, token: str | None, source: SettingSource
+) -> list[ResendResult]:
+    from contracts.sender.notify import Notifier
+    from contracts.sender.outbox import Outbox, OutboxError
+
+    settings = _settings(args, secret, source)
+    if not settings.outbox_path.is_file():
+        print(f"nothing to resend: there is no outbox at {settings.outbox_path}")
+        return []
+    try:
+        outbox = Outbox(settings.outbox_path)
+    except OutboxError as error:
+        raise CommandError(str(error)) from None
+    notifier = Notifier(outbox, settings.webhook_url, secret, _policy(args))
+    try:
+        results = notifier.resend_pending(args.url, token_id=token)
+    finally:
+        notifier.close()
+    if not results:
+        which = f" for token {token}" if token else ""
+        print(f"nothing to resend{which}: every notification in {outbox.path} was delivered")
+    return results
+
+
+def _resend_from_mlflow(args: argparse.Namespace, secret: str, token: str) -> ResendResult:
+    from contracts.sender.config import ConfigurationError
+    from contracts.sender.registry import ModelRegistry, ModelVersionNotFoundError
+
+    try:
+        registry = ModelRegistry(
+            args.tracking_uri, args.url, secret, delivery=_policy(args), outbox_path=args.outbox
+        )
+    except ConfigurationError as error:
+        raise CommandError(str(error)) from None
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return registry.resend_from_mlflow(token, args.model_name)
+    except ModelVersionNotFoundError as error:
+        raise CommandError(str(error), EXIT_FAILED) from None
+    except MlflowException as error:
+        raise CommandError(
+            f"MLflow at {registry.tracking_uri} failed: {error.message}", EXIT_FAILED
+        ) from None
+    finally:
+        registry.close()
+
+
+def _print_report(results: Sequence[ResendResult]) -> None:
+    for result in results:
+        outcome = result.outcome
+        what = f"{result.token_id}  {result.model_name!r} version {result.model_version}"
+        if outcome.delivered:
+            status = outcome.last_status_code
+            print(f"{what}: delivered ({status}, {outcome.attempts} attempt(s))")
+        else:
+            print(f"{what}: NOT delivered ({outcome.reason.value}): {outcome.message}")
+    if results:
+        delivered = sum(result.outcome.delivered for result in results)
+        print(
+            f"{len(results)} notification(s): {delivered} delivered, "
+            f"{len(results) - delivered} not delivered"
+        )

@@ -1,0 +1,322 @@
+"""Start and stop a real MLflow tracking server on 127.0.0.1, for tests and the contract test.
+
+The server is ``mlflow server`` itself in its own process group, backed by a SQLite file and a
+local artifact folder in a working directory. The first start on a machine migrates a fresh
+database and keeps a copy as a template (per MLflow version); later starts copy the template and
+skip the migration. Plain code, no pytest: the pytest plugin and ``make contract-test`` share it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from types import TracebackType
+
+DATABASE_FILE = "mlflow.sqlite3"
+ARTIFACTS_FOLDER = "artifacts"
+LOG_FILE = "mlflow-server.log"
+CACHE_ENV = "HOKUSAI_CONTRACTS_CACHE"
+DEFAULT_STARTUP_TIMEOUT = 120.0
+_POLL_INTERVAL = 0.1
+_STOP_GRACE = 10.0
+_LOG_TAIL_LINES = 30
+_PORT_ATTEMPTS = 3
+
+
+class MlflowServerError(RuntimeError):
+    """The tracking server could not be started; the message carries the tail of its log."""
+
+
+@dataclass
+class MlflowServer:
+    """A running ``mlflow server``; stop it with :meth:`stop` or by leaving a ``with`` block."""
+
+    tracking_uri: str
+    workdir: Path
+    log_path: Path
+    startup_seconds: float
+    """Seconds from launching the process to the first healthy answer."""
+    from_template: bool
+    """True when the database was copied from the migrated template (the fast path)."""
+    _process: subprocess.Popen[bytes] = field(repr=False)
+
+    @property
+    def pid(self) -> int:
+        """Process id (and process group id) of the server."""
+        return self._process.pid
+
+    def stop(self) -> None:
+        """End the whole process group: SIGTERM, then SIGKILL for whatever is still running."""
+        _stop_process_group(self._process)
+
+    def __enter__(self) -> MlflowServer:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def mlflow_version() -> str:
+    """Version of the installed full ``mlflow`` package (the server needs it, not just skinny)."""
+    try:
+        return metadata.version("mlflow")
+    except metadata.PackageNotFoundError:
+        raise MlflowServerError(
+            "the full 'mlflow' package is not installed, and 'mlflow server' needs it; install "
+            "it with: pip install 'hokusai-contracts[harness]'"
+        ) from None
+
+
+def template_path(version: str | None = None) -> Path:
+    """Where the migrated template database for this MLflow version is cached."""
+    root = os.environ.get(CACHE_ENV) or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache", "hokusai-contracts"
+    )
+    return Path(root) / f"mlflow-template-{version or mlflow_version()}.sqlite3"
+
+
+def start_mlflow_server(
+    workdir: Path, *, startup_timeout: float = DEFAULT_STARTUP_TIMEOUT
+) -> MlflowServer:
+    """Start ``mlflow server`` with its database and artifacts under ``workdir``.
+
+    Raises :class:`MlflowServerError` (with the tail of the server log) when it does not become
+    healthy within ``startup_timeout`` seconds; nothing is left running in that case.
+    """
+    workdir.mkdir(parents=True, exist_ok=True)
+    template = template_path()
+    database = workdir / DATABASE_FILE
+    from_template = template.is_file() and not database.exists()
+    if from_template:
+        shutil.copyfile(template, database)
+    for attempt in range(1, _PORT_ATTEMPTS + 1):
+        try:
+            server = _launch(workdir, _free_port(), from_template, startup_timeout)
+        except _PortTaken:
+            if attempt == _PORT_ATTEMPTS:
+                raise MlflowServerError(
+                    f"no free port for the MLflow server after {attempt} tries"
+                ) from None
+            continue
+        if not from_template:
+            _save_template(database, template)
+        return server
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+@contextlib.contextmanager
+def running_mlflow_server(
+    workdir: Path, *, startup_timeout: float = DEFAULT_STARTUP_TIMEOUT
+) -> Iterator[MlflowServer]:
+    """A started server for the duration of a ``with`` block, stopped however the block ends."""
+    server = start_mlflow_server(workdir, startup_timeout=startup_timeout)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+class _PortTaken(Exception):
+    pass
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _server_command(workdir: Path, port: int) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "server",
+        "--backend-store-uri",
+        f"sqlite:///{(workdir / DATABASE_FILE).resolve()}",
+        "--artifacts-destination",
+        str((workdir / ARTIFACTS_FOLDER).resolve()),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+    ]
+
+
+def _launch(workdir: Path, port: int, from_template: bool, timeout: float) -> MlflowServer:
+    log_path = workdir / LOG_FILE
+    environment = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    started = time.monotonic()
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            _server_command(workdir, port),
+            cwd=workdir,
+            env=environment,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    tracking_uri = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_healthy(process, tracking_uri, log_path, started + timeout)
+    except BaseException:
+        _stop_process_group(process)
+        raise
+    return MlflowServer(
+        tracking_uri=tracking_uri,
+        workdir=workdir,
+        log_path=log_path,
+        startup_seconds=time.monotonic() - started,
+        from_template=from_template,
+        _process=process,
+    )
+
+
+def _wait_until_healthy(
+    process: subprocess.Popen[bytes], tracking_uri: str, log_path: Path, deadline: float
+) -> None:
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            tail = _log_tail(log_path)
+            if "Address already in use" in tail or "Errno 98" in tail:
+                raise _PortTaken
+            raise MlflowServerError(
+                f"the MLflow server exited with code {process.returncode} before answering "
+                f"{tracking_uri}/health; the end of its log ({log_path}):\n{tail}"
+            )
+        if _is_healthy(tracking_uri):
+            return
+        time.sleep(_POLL_INTERVAL)
+    raise MlflowServerError(
+        f"the MLflow server did not answer {tracking_uri}/health in time (a slow machine may "
+        f"need a longer startup timeout); the end of its log ({log_path}):\n{_log_tail(log_path)}"
+    )
+
+
+def _is_healthy(tracking_uri: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{tracking_uri}/health", timeout=2) as answer:
+            return int(answer.status) == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _log_tail(log_path: Path) -> str:
+    try:
+        lines = log_path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return "(no log written)"
+    return "\n".join(lines[-_LOG_TAIL_LINES:]) or "(the log is empty)"
+
+
+def _group_alive(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _stop_process_group(process: subprocess.Popen[bytes]) -> None:
+    group = process.pid  # start_new_session: the server leads its own group
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(group, signal.SIGTERM)
+    deadline = time.monotonic() + _STOP_GRACE
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=_STOP_GRACE)
+    while _group_alive(group) and time.monotonic() < deadline:
+        time.sleep(_POLL_INTERVAL)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(group, signal.SIGKILL)
+    process.wait()
+
+
+def _save_template(database: Path, template: Path) -> None:
+    """Copy the freshly migrated database, consistently, to the cache (atomic rename)."""
+    temporary: str | None = None
+    try:
+        template.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=template.parent, suffix=".partial")
+        os.close(handle)
+        with (
+            contextlib.closing(sqlite3.connect(database)) as source,
+            contextlib.closing(sqlite3.connect(temporary)) as copy,
+        ):
+            source.backup(copy)
+        os.replace(temporary, template)
+    except (OSError, sqlite3.Error):
+        # A cache that cannot be written only costs the next start its speed.
+        if temporary is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+
+
+# --- a tiny model to register ---------------------------------------------------------------
+
+_TINY_MODEL_CODE = '''"""Returns its input: the smallest model MLflow can load and serve."""
+
+import mlflow.models
+import mlflow.pyfunc
+
+
+class EchoModel(mlflow.pyfunc.PythonModel):
+    def predict(self, context, model_input: list[str], params=None) -> list[str]:
+        return model_input
+
+
+mlflow.models.set_model(EchoModel())
+'''
+TINY_MODEL_ARTIFACT_PATH = "model"
+
+
+def save_tiny_model(directory: Path) -> Path:
+    """Save a real (loadable) pyfunc model, from code, into ``directory/model``; return it."""
+    import mlflow.pyfunc
+
+    directory.mkdir(parents=True, exist_ok=True)
+    code = directory / "echo_model.py"
+    code.write_text(_TINY_MODEL_CODE, encoding="utf-8")
+    model_dir = directory / TINY_MODEL_ARTIFACT_PATH
+    if not model_dir.exists():
+        mlflow.pyfunc.save_model(str(model_dir), python_model=str(code), pip_requirements=[])
+    return model_dir
+
+
+def log_tiny_model(tracking_uri: str, model_dir: Path, experiment_id: str = "0") -> str:
+    """Log ``model_dir`` in a new run on ``tracking_uri``; return its ``runs:/<id>/model`` URI.
+
+    Uses an explicit client, so no global MLflow state (tracking URI, active run) changes.
+    """
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=tracking_uri)
+    run = client.create_run(experiment_id)
+    run_id = run.info.run_id
+    client.log_artifacts(run_id, str(model_dir), TINY_MODEL_ARTIFACT_PATH)
+    client.set_terminated(run_id)
+    return f"runs:/{run_id}/{TINY_MODEL_ARTIFACT_PATH}"

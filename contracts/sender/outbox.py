@@ -1,0 +1,209 @@
+"""A durable outbox: every notification is written down before it is sent.
+
+One SQLite file holds each notification (the payload, its idempotency key, the URL, attempts,
+the last error) until it is delivered; delivered ones are marked and never resent. A crash, a
+receiver that is down, or a missing secret loses nothing: ``hokusai-contract resend`` delivers
+what is left. Secrets are never stored here.
+
+A process that is about to send a notification claims it for a while (a lease), so a resend
+running at the same time skips it; a claim left by a process that died simply runs out.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import contracts
+from contracts import sqlite_file
+from contracts.payload import format_timestamp
+from contracts.sender.delivery import DeliveryReason, NotificationOutcome
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS notifications (
+    idempotency_key TEXT PRIMARY KEY,
+    token_id TEXT NOT NULL,
+    model_name TEXT NOT NULL,
+    model_version TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    url TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_reason TEXT,
+    last_error TEXT,
+    last_status_code INTEGER,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    delivered_at TEXT,
+    claimed_until REAL
+)
+"""
+_COLUMNS = (
+    "idempotency_key, token_id, model_name, model_version, payload, url, attempts, "
+    "last_reason, last_error, last_status_code, created_at, updated_at, delivered_at"
+)
+
+
+class OutboxError(RuntimeError):
+    """The outbox file cannot be opened or written; the message names the file."""
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    """One notification as the outbox holds it."""
+
+    idempotency_key: str
+    token_id: str
+    model_name: str
+    model_version: str
+    payload: dict[str, Any]
+    url: str | None
+    attempts: int
+    last_reason: DeliveryReason | None
+    last_error: str | None
+    last_status_code: int | None
+    created_at: str
+    updated_at: str
+    delivered_at: str | None
+
+    @property
+    def delivered(self) -> bool:
+        """True once a receiver accepted it; a delivered entry is never sent again."""
+        return self.delivered_at is not None
+
+
+class Outbox:
+    """The notifications outbox in one SQLite file (created with its folder on first use)."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path).expanduser()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with sqlite_file.connect(self.path) as connection:
+                sqlite_file.use_wal(connection)
+                connection.execute(_SCHEMA)
+        except (OSError, sqlite3.Error) as error:
+            raise OutboxError(
+                f"cannot use the notification outbox at {self.path}: {error}; point "
+                "HOKUSAI_OUTBOX (or outbox_path=) at a writable file"
+            ) from error
+
+    def _connection(self) -> AbstractContextManager[sqlite3.Connection]:
+        """One connection per operation, one transaction per ``with``: safe across processes."""
+        return sqlite_file.immediate_transaction(self.path)
+
+    def add(
+        self, payload: Mapping[str, Any], key: str, url: str | None, claim_seconds: float = 0
+    ) -> None:
+        """Write a notification down before sending it; a pending one gets the new payload/URL.
+
+        With ``claim_seconds``, the caller also claims it for that long (it is about to send it).
+        A notification that was already delivered stays as it was.
+        """
+        now = format_timestamp()
+        claimed_until = time.time() + claim_seconds if claim_seconds > 0 else None
+        with self._connection() as connection:
+            connection.execute(
+                "INSERT INTO notifications (idempotency_key, token_id, model_name, "
+                "model_version, payload, url, created_at, updated_at, claimed_until) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (idempotency_key) DO UPDATE SET payload = excluded.payload, "
+                "url = COALESCE(excluded.url, url), updated_at = excluded.updated_at, "
+                "claimed_until = excluded.claimed_until "
+                "WHERE delivered_at IS NULL",
+                (
+                    key,
+                    payload["token_id"],
+                    payload["model_name"],
+                    payload["model_version"],
+                    contracts.serialize(payload).decode("ascii"),
+                    url,
+                    now,
+                    now,
+                    claimed_until,
+                ),
+            )
+
+    def claim_pending(self, claim_seconds: float, token_id: str | None = None) -> list[OutboxEntry]:
+        """Claim every pending notification (of one token) nobody holds a claim on; return them.
+
+        Two resends running at once never get the same notification.
+        """
+        now = time.time()
+        with self._connection() as connection:
+            rows = connection.execute(
+                f"SELECT {_COLUMNS} FROM notifications WHERE delivered_at IS NULL "
+                "AND (claimed_until IS NULL OR claimed_until <= ?) "
+                "AND token_id = COALESCE(?, token_id) ORDER BY created_at, rowid",
+                (now, token_id),
+            ).fetchall()
+            connection.executemany(
+                "UPDATE notifications SET claimed_until = ? WHERE idempotency_key = ?",
+                [(now + claim_seconds, row[0]) for row in rows],
+            )
+        return [_entry(row) for row in rows]
+
+    def record(self, outcome: NotificationOutcome) -> None:
+        """Add an outcome's attempts and last error, release the claim, mark it delivered."""
+        now = format_timestamp()
+        with self._connection() as connection:
+            connection.execute(
+                "UPDATE notifications SET attempts = attempts + ?, last_reason = ?, "
+                "last_error = ?, last_status_code = ?, updated_at = ?, claimed_until = NULL, "
+                "delivered_at = CASE WHEN ? THEN COALESCE(delivered_at, ?) ELSE delivered_at END "
+                "WHERE idempotency_key = ?",
+                (
+                    outcome.attempts,
+                    outcome.reason.value,
+                    None if outcome.delivered else outcome.message,
+                    outcome.last_status_code,
+                    now,
+                    outcome.delivered,
+                    now,
+                    outcome.idempotency_key,
+                ),
+            )
+
+    def get(self, key: str) -> OutboxEntry | None:
+        """The entry with idempotency ``key``, or ``None``."""
+        rows = self._select("WHERE idempotency_key = ?", (key,))
+        return rows[0] if rows else None
+
+    def pending(self) -> list[OutboxEntry]:
+        """Every notification not delivered yet, oldest first."""
+        return self._select("WHERE delivered_at IS NULL ORDER BY created_at, rowid")
+
+    def entries(self) -> list[OutboxEntry]:
+        """Every notification, delivered or not, oldest first."""
+        return self._select("ORDER BY created_at, rowid")
+
+    def _select(self, clause: str, parameters: tuple[Any, ...] = ()) -> list[OutboxEntry]:
+        with self._connection() as connection:
+            rows = connection.execute(
+                f"SELECT {_COLUMNS} FROM notifications {clause}", parameters
+            ).fetchall()
+        return [_entry(row) for row in rows]
+
+
+def _entry(row: tuple[Any, ...]) -> OutboxEntry:
+    (key, token, name, version, payload, url, attempts, reason, error, status, *stamps) = row
+    return OutboxEntry(
+        idempotency_key=key,
+        token_id=token,
+        model_name=name,
+        model_version=version,
+        payload=contracts.parse_body(payload.encode("utf-8")),
+        url=url,
+        attempts=attempts,
+        last_reason=DeliveryReason(reason) if reason else None,
+        last_error=error,
+        last_status_code=status,
+        created_at=stamps[0],
+        updated_at=stamps[1],
+        delivered_at=stamps[2],
+    )

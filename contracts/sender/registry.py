@@ -1,0 +1,460 @@
+"""Register a model version in MLflow for a token, then tell the website.
+
+``ModelRegistry.register_tokenized_model`` checks every input before MLflow is touched, registers
+the version with the token's tags, builds the payload from what MLflow returned, and sends it
+through the outbox. The registration stands whatever happens to the notification.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import Enum
+from typing import TYPE_CHECKING, Any
+
+from contracts.payload import PayloadError, build_payload, run_id_from_model_uri
+from contracts.sender.config import (
+    TRACKING_URI_ENV,
+    ConfigurationError,
+    SenderSettings,
+    resolve_settings,
+)
+from contracts.sender.delivery import DeliveryPolicy, NotificationOutcome
+from contracts.sender.notify import Notifier, ResendResult
+from contracts.sender.outbox import Outbox
+from contracts.tokens import normalize_token_id
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+    from mlflow.entities.model_registry import ModelVersion
+
+TOKEN_TAG = "hokusai_token_id"
+METRIC_TAG = "benchmark_metric"
+VALUE_TAG = "benchmark_value"
+RESERVED_TAGS = (TOKEN_TAG, METRIC_TAG, VALUE_TAG)
+MAX_TAG_KEY_LENGTH = 250
+DEFAULT_AWAIT_READY_SECONDS = 300
+_LOGGED_MODEL_URI = re.compile(r"^models:/(m-[0-9a-f]+)/?$")
+_TAG_VALUE_TYPES = "strings, numbers or booleans (MLflow stores tags as strings)"
+
+
+class NotifyMode(str, Enum):
+    """What a failed notification means to the caller of ``register_tokenized_model``."""
+
+    BEST_EFFORT = "best-effort"
+    """Never raise because of the webhook; the outbox keeps what was not delivered."""
+    REQUIRED = "required"
+    """Raise :class:`NotificationError` (carrying the registration) when not delivered."""
+
+
+class RegistrationInputError(ValueError):
+    """An argument of ``register_tokenized_model`` is invalid; nothing was registered."""
+
+    def __init__(self, parameter: str, message: str) -> None:
+        super().__init__(message)
+        self.parameter = parameter
+
+
+class MlflowRegistrationError(RuntimeError):
+    """MLflow refused or failed the registration; no notification was sent."""
+
+
+class ModelVersionNotFoundError(LookupError):
+    """No model version in MLflow carries the token (or it lacks the tags to rebuild a payload)."""
+
+
+@dataclass(frozen=True)
+class Registration:
+    """A model version registered in MLflow, and what happened to its notification."""
+
+    token_id: str
+    model_name: str
+    model_version: str
+    run_id: str | None
+    model_uri: str
+    tags: Mapping[str, str]
+    payload: Mapping[str, Any]
+    notification: NotificationOutcome
+
+
+class NotificationError(RuntimeError):
+    """Raised in ``notify="required"`` mode: registered in MLflow, but the website was not told.
+
+    ``registration`` holds the registration; the notification waits in the outbox.
+    """
+
+    def __init__(self, registration: Registration) -> None:
+        super().__init__(
+            f"model {registration.model_name!r} version {registration.model_version} is "
+            f"registered in MLflow for token {registration.token_id}, but the website was not "
+            f"notified: {registration.notification.message}"
+        )
+        self.registration = registration
+
+
+@dataclass(frozen=True)
+class _Request:
+    token_id: str
+    model_uri: str
+    model_name: str
+    metric_name: str
+    baseline_value: float | int
+    tags: dict[str, str]
+    run_id: str | None
+    model_id: str | None
+
+
+class ModelRegistry:
+    """The SDK side: MLflow registration plus the signed ``model_registered`` webhook.
+
+    Every setting not given falls back to the environment (``MLFLOW_TRACKING_URI``,
+    ``WEBHOOK_URL``, ``WEBHOOK_SECRET``, ``HOKUSAI_OUTBOX``), then to ``./.env``.
+    """
+
+    def __init__(
+        self,
+        tracking_uri: str | None = None,
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
+        *,
+        delivery: DeliveryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+        outbox_path: str | os.PathLike[str] | None = None,
+        notify: NotifyMode | str = NotifyMode.BEST_EFFORT,
+        await_ready_seconds: int = DEFAULT_AWAIT_READY_SECONDS,
+    ) -> None:
+        self.settings: SenderSettings = resolve_settings(
+            tracking_uri, webhook_url, webhook_secret, outbox_path
+        )
+        if self.settings.tracking_uri is None:
+            raise ConfigurationError(
+                "no MLflow tracking server configured; pass tracking_uri= or set "
+                f"{TRACKING_URI_ENV} (environment or .env)"
+            )
+        self.tracking_uri: str = self.settings.tracking_uri
+        self.notify_mode = _notify_mode(notify)
+        self.await_ready_seconds = await_ready_seconds
+        self.outbox = Outbox(self.settings.outbox_path)
+        self._notifier = Notifier(
+            self.outbox,
+            self.settings.webhook_url,
+            self.settings.webhook_secret,
+            delivery,
+            sleep=sleep,
+            rng=rng,
+        )
+        self._client: MlflowClient | None = None
+
+    def __repr__(self) -> str:
+        return f"ModelRegistry({self.settings!r}, notify={self.notify_mode.value!r})"
+
+    @property
+    def client(self) -> MlflowClient:
+        """The MLflow client bound to this registry's tracking server (no global state)."""
+        if self._client is None:
+            from mlflow import MlflowClient
+
+            uri = self.tracking_uri
+            self._client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+        return self._client
+
+    def close(self) -> None:
+        """Close pooled webhook connections."""
+        self._notifier.close()
+
+    def register_tokenized_model(
+        self,
+        model_uri: str,
+        model_name: str,
+        token_id: str,
+        metric_name: str,
+        baseline_value: float,
+        additional_tags: Mapping[str, Any] | None = None,
+    ) -> Registration:
+        """Register ``model_uri`` as a new version of ``model_name`` for ``token_id``; notify.
+
+        Raises :class:`contracts.TokenIdError` or :class:`RegistrationInputError` for bad input
+        (before MLflow is touched), :class:`MlflowRegistrationError` when MLflow fails, and, in
+        ``notify="required"`` mode only, :class:`NotificationError` when the website was not told.
+        """
+        request = _checked_request(
+            model_uri, model_name, token_id, metric_name, baseline_value, additional_tags
+        )
+        version = self._create_version(request)
+        run_id = (version.run_id or None) if request.run_id else None
+        tags = {str(key): str(value) for key, value in (version.tags or request.tags).items()}
+        payload = build_payload(
+            token_id=request.token_id,
+            model_name=version.name,
+            model_version=str(version.version),
+            mlflow_run_id=run_id,
+            metric_name=request.metric_name,
+            baseline_value=request.baseline_value,
+            tags=tags,
+        )
+        registration = Registration(
+            token_id=request.token_id,
+            model_name=version.name,
+            model_version=str(version.version),
+            run_id=run_id,
+            model_uri=request.model_uri,
+            tags=tags,
+            payload=payload,
+            notification=self._notifier.notify(payload),
+        )
+        if self.notify_mode is NotifyMode.REQUIRED and not registration.notification.delivered:
+            raise NotificationError(registration)
+        return registration
+
+    def resend_pending(
+        self, url: str | None = None, token_id: str | None = None
+    ) -> list[ResendResult]:
+        """Deliver every notification the outbox still holds (never one already delivered)."""
+        token = normalize_token_id(token_id) if token_id is not None else None
+        return self._notifier.resend_pending(url, token)
+
+    def resend_from_mlflow(self, token_id: str, model_name: str | None = None) -> ResendResult:
+        """Rebuild the payload of the token's latest model version from its MLflow tags; send it.
+
+        For versions registered before the webhook existed (their token stuck in DRAFT).
+        """
+        version = find_token_version(self.client, token_id, model_name)
+        payload = payload_from_version(version)
+        outcome = self._notifier.notify(payload)
+        return ResendResult(
+            payload["token_id"], payload["model_name"], payload["model_version"], outcome
+        )
+
+    def _create_version(self, request: _Request) -> ModelVersion:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            self._ensure_registered_model(request.model_name)
+            version = self.client.create_model_version(
+                request.model_name,
+                request.model_uri,
+                request.run_id,
+                tags=request.tags,
+                await_creation_for=self.await_ready_seconds,
+                model_id=request.model_id,
+            )
+        except MlflowException as error:
+            raise MlflowRegistrationError(
+                f"MLflow at {self.tracking_uri} did not register {request.model_uri} as "
+                f"{request.model_name!r}: {error.message}"
+            ) from error
+        if version.status != "READY":
+            raise MlflowRegistrationError(
+                f"MLflow created {request.model_name!r} version {version.version} but it is "
+                f"{version.status} ({version.status_message or 'no message'}), not READY; "
+                "no notification was sent"
+            )
+        return version
+
+    def _ensure_registered_model(self, name: str) -> None:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            self.client.create_registered_model(name)
+        except MlflowException as error:
+            if error.error_code not in ("RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS"):
+                raise
+
+
+# --- input checks ---------------------------------------------------------------------------
+
+
+def _notify_mode(value: NotifyMode | str) -> NotifyMode:
+    try:
+        return NotifyMode(value)
+    except ValueError:
+        choices = ", ".join(repr(mode.value) for mode in NotifyMode)
+        raise ConfigurationError(f"notify={value!r} is not one of {choices}") from None
+
+
+def _checked_request(
+    model_uri: object,
+    model_name: object,
+    token_id: object,
+    metric_name: object,
+    baseline_value: object,
+    additional_tags: object,
+) -> _Request:
+    token = normalize_token_id(token_id)  # type: ignore[arg-type]  # checks the type itself
+    if not isinstance(model_uri, str) or not model_uri.strip():
+        raise RegistrationInputError(
+            "model_uri",
+            f"model_uri must be a non-empty string such as runs:/<run_id>/model, got {model_uri!r}",
+        )
+    tags = _version_tags(token, metric_name, baseline_value, additional_tags)
+    run_id = run_id_from_model_uri(model_uri)
+    try:
+        build_payload(
+            token_id=token,
+            model_name=model_name,  # type: ignore[arg-type]
+            model_version="1",
+            metric_name=metric_name,  # type: ignore[arg-type]
+            baseline_value=baseline_value,  # type: ignore[arg-type]
+            mlflow_run_id=run_id,
+            tags=tags,
+        )
+    except PayloadError as error:
+        raise _input_error(error) from None
+    logged_model = _LOGGED_MODEL_URI.match(model_uri)
+    return _Request(
+        token_id=token,
+        model_uri=model_uri,
+        model_name=model_name,  # type: ignore[arg-type]
+        metric_name=metric_name,  # type: ignore[arg-type]
+        baseline_value=baseline_value,  # type: ignore[arg-type]
+        tags=tags,
+        run_id=run_id,
+        model_id=logged_model.group(1) if logged_model else None,
+    )
+
+
+_PARAMETER_HINTS = {
+    "model_name": "pass the registered model's name, a non-empty string",
+    "metric_name": "pass the benchmark metric's name, a non-empty string",
+    "baseline_value": "pass a finite number (int or float; not a bool, NaN or infinity)",
+    "mlflow_run_id": "pass a model URI such as runs:/<run_id>/model",
+}
+
+
+def _input_error(error: PayloadError) -> RegistrationInputError:
+    violation = error.violations[0]
+    field = violation.path.removeprefix("$.").split(".")[0].split("[")[0]
+    parameter = "model_uri" if field == "mlflow_run_id" else field
+    hint = _PARAMETER_HINTS.get(field, "see the contract's schema")
+    return RegistrationInputError(parameter, f"{parameter} is invalid: {violation.message}; {hint}")
+
+
+def _tag_text(value: object) -> str:
+    """A tag value as MLflow stores it; booleans spelled as JSON spells them."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _version_tags(
+    token: str, metric_name: object, baseline_value: object, additional_tags: object
+) -> dict[str, str]:
+    tags = {
+        TOKEN_TAG: token,
+        METRIC_TAG: _tag_text(metric_name),
+        VALUE_TAG: _tag_text(baseline_value),
+    }
+    if additional_tags is None:
+        return tags
+    if not isinstance(additional_tags, Mapping):
+        raise RegistrationInputError(
+            "additional_tags",
+            f"additional_tags must be a mapping of tag names to {_TAG_VALUE_TYPES}, got "
+            f"{type(additional_tags).__name__}",
+        )
+    for key, value in additional_tags.items():
+        _check_tag(key, value)
+        tags[key] = _tag_text(value)
+    return tags
+
+
+def _check_tag(key: object, value: object) -> None:
+    if not isinstance(key, str) or not key.strip() or len(key) > MAX_TAG_KEY_LENGTH:
+        raise RegistrationInputError(
+            "additional_tags",
+            f"additional_tags has an invalid tag name {key!r}; tag names are non-empty "
+            f"strings of at most {MAX_TAG_KEY_LENGTH} characters",
+        )
+    if key in RESERVED_TAGS:
+        raise RegistrationInputError(
+            "additional_tags",
+            f"additional_tags[{key!r}] is set from the token, metric and value arguments; "
+            "drop it from additional_tags",
+        )
+    scalar = isinstance(value, (str, int, float))
+    if not scalar or (isinstance(value, float) and not math.isfinite(value)):
+        raise RegistrationInputError(
+            "additional_tags",
+            f"additional_tags[{key!r}] is {value!r}; tag values must be {_TAG_VALUE_TYPES}, "
+            "and numbers finite",
+        )
+
+
+# --- rebuilding a payload from MLflow -------------------------------------------------------
+
+
+def find_token_version(
+    client: MlflowClient, token_id: str, model_name: str | None = None
+) -> ModelVersion:
+    """The latest model version tagged with ``token_id`` (any case), optionally of one model."""
+    token = normalize_token_id(token_id)
+    matches = [
+        version
+        for version in _search_versions(client, f"tags.{TOKEN_TAG} ILIKE '{token}'")
+        if str(version.tags.get(TOKEN_TAG, "")).upper() == token
+        and (model_name is None or version.name == model_name)
+    ]
+    if not matches:
+        where = f" of model {model_name!r}" if model_name else ""
+        raise ModelVersionNotFoundError(
+            f"no model version{where} in MLflow carries the tag {TOKEN_TAG}={token}; check "
+            "the token id, the model name and the tracking URI"
+        )
+    return max(matches, key=lambda v: (int(v.creation_timestamp or 0), int(v.version)))
+
+
+def _search_versions(client: MlflowClient, filter_string: str) -> list[ModelVersion]:
+    found: list[ModelVersion] = []
+    page_token = None
+    while True:
+        page = client.search_model_versions(filter_string, page_token=page_token)
+        found.extend(page)
+        page_token = page.token
+        if not page_token:
+            return found
+
+
+def payload_from_version(version: ModelVersion) -> dict[str, Any]:
+    """The ``model_registered`` payload of a version, rebuilt from the tags it carries."""
+    tags = {str(key): str(value) for key, value in (version.tags or {}).items()}
+    where = f"model {version.name!r} version {version.version}"
+    missing = [tag for tag in RESERVED_TAGS if not tags.get(tag)]
+    if missing:
+        raise ModelVersionNotFoundError(
+            f"{where} lacks the tag(s) {', '.join(missing)}, so its payload cannot be rebuilt; "
+            "set them on the version in MLflow first"
+        )
+    try:
+        return build_payload(
+            token_id=tags[TOKEN_TAG],
+            model_name=version.name,
+            model_version=str(version.version),
+            mlflow_run_id=version.run_id or None,
+            metric_name=tags[METRIC_TAG],
+            baseline_value=_number(tags[VALUE_TAG]),
+            tags=tags,
+        )
+    except ValueError as error:  # TokenIdError, PayloadError, an unreadable number
+        raise ModelVersionNotFoundError(
+            f"{where} has tags that do not make a valid payload: {error}"
+        ) from None
+
+
+def _number(text: str) -> float | int:
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{VALUE_TAG}={text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise ValueError(f"{VALUE_TAG}={text!r} is not a finite number")
+    return value

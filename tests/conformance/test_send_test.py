@@ -1,0 +1,396 @@
+"""``hokusai-contract send-test`` against the real stub site over real HTTP: what it sends, how it
+reads each answer, and its exit code; plus the pure interpretation for every possible answer."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import socket
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import contracts
+from contracts.cli import build_parser, main
+from contracts.conformance.send_test import (
+    REDACTED,
+    Outcome,
+    Reply,
+    Target,
+    TokenState,
+    interpret,
+    read_token_state,
+    redact,
+    signature_next_steps,
+)
+from contracts.receiver.testing import RunningStubSite, running_stub_site
+
+SHARED_SECRET = "send-test shared secret 7f3a"
+OTHER_SECRET = "a secret the site does not hold"
+
+
+@dataclass(frozen=True)
+class Run:
+    exit_code: int
+    out: str
+    err: str
+
+
+@pytest.fixture(autouse=True)
+def secrets_in_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WEBHOOK_SECRET", SHARED_SECRET)
+    monkeypatch.setenv("OTHER_SECRET", OTHER_SECRET)
+
+
+SendTest = Callable[..., Run]
+
+
+@pytest.fixture
+def send_test(capsys: pytest.CaptureFixture[str]) -> Iterator[SendTest]:
+    """Run ``hokusai-contract send-test ARGS``; every run is checked never to print a secret."""
+
+    def run(*args: str) -> Run:
+        exit_code = main(["send-test", *args])
+        captured = capsys.readouterr()
+        for secret in (SHARED_SECRET, OTHER_SECRET):
+            assert secret not in captured.out + captured.err
+        return Run(exit_code, captured.out, captured.err)
+
+    yield run
+
+
+SEEDED_TOKENS = ("LSCOR", "OTHER")
+
+
+@pytest.fixture(scope="module")
+def shared_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStubSite]:
+    database = tmp_path_factory.mktemp("send-test") / "site.sqlite3"
+    with running_stub_site(database, SHARED_SECRET, SEEDED_TOKENS) as site:
+        yield site
+
+
+@pytest.fixture
+def site(shared_site: RunningStubSite) -> RunningStubSite:
+    """A stub site holding the shared secret, with tokens LSCOR and OTHER in DRAFT."""
+    shared_site.reset(SEEDED_TOKENS)
+    return shared_site
+
+
+@pytest.fixture
+def site_without_a_secret(tmp_path: Path) -> Iterator[RunningStubSite]:
+    with running_stub_site(tmp_path / "bare.sqlite3", None) as site:
+        yield site
+
+
+@pytest.fixture
+def port_nobody_listens_on() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+@pytest.fixture
+def listener_that_never_answers() -> Iterator[int]:
+    """A real TCP listener that accepts connections (in the kernel) and never replies."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        yield listener.getsockname()[1]
+
+
+# --- against the real stub site -------------------------------------------------------------
+
+
+def test_an_accepted_delivery_exits_zero_and_the_state_url_shows_registered(
+    site: RunningStubSite, send_test: SendTest
+) -> None:
+    run = send_test(
+        "--url", site.webhook_url, "--token", "lscor", "--state-url", site.state_url_template
+    )
+    assert run.exit_code == 0
+    assert f"sent: POST {site.webhook_url}" in run.out
+    assert "answer: 200" in run.out
+    assert "result: ACCEPTED: the receiver accepted the delivery" in run.out
+    assert f"state: GET {site.base_url}/api/tokens/LSCOR" in run.out
+    assert "confirmed, the token is REGISTERED" in run.out
+    assert site.token("LSCOR")["status"] == "REGISTERED"
+
+
+def test_sending_again_is_accepted_as_a_duplicate(
+    site: RunningStubSite, send_test: SendTest
+) -> None:
+    assert send_test("--url", site.webhook_url, "--token", "LSCOR").exit_code == 0
+    run = send_test("--url", site.webhook_url, "--token", "LSCOR")
+    assert run.exit_code == 0
+    assert "result: ACCEPTED_DUPLICATE:" in run.out
+    assert "nothing changed" in run.out
+
+
+def test_an_accepted_delivery_whose_token_does_not_read_registered_fails(
+    site: RunningStubSite, send_test: SendTest
+) -> None:
+    run = send_test(
+        "--url", site.webhook_url, "--token", "LSCOR",
+        "--state-url", f"{site.base_url}/api/tokens/OTHER",
+    )  # fmt: skip
+    assert run.exit_code == 1
+    assert "result: ACCEPTED:" in run.out
+    assert "status is DRAFT: the token is NOT REGISTERED" in run.out
+
+
+def assert_refused(run: Run, answer: str, result: str, *words: str) -> None:
+    """Exit 1, the answer's status line, the verdict, and the words that say what to do."""
+    assert run.exit_code == 1, run.out
+    for expected in (f"answer: {answer}", f"result: {result}", *words):
+        assert expected in run.out
+
+
+def test_a_wrong_secret_is_a_rejected_signature_with_the_commands_to_run(
+    site: RunningStubSite, send_test: SendTest
+) -> None:
+    run = send_test("--url", site.webhook_url, "--token", "LSCOR", "--secret-env", "OTHER_SECRET")
+    target = Target(site.webhook_url, "LSCOR", "OTHER_SECRET")
+    assert_refused(
+        run,
+        "401",
+        "SIGNATURE_REJECTED: the receiver refused the signature (401, mismatch)",
+        "holds a different secret",
+        "re-serialization of the parsed JSON",
+        *(f"\n    {command}\n" for command in commands_in(signature_next_steps(target))),
+    )
+    assert site.token("LSCOR")["status"] == "DRAFT"
+
+
+def test_a_receiver_without_a_secret_is_told_to_get_the_same_one(
+    site_without_a_secret: RunningStubSite, send_test: SendTest
+) -> None:
+    assert_refused(
+        send_test("--url", site_without_a_secret.webhook_url, "--token", "LSCOR"),
+        "500",
+        "SECRET_NOT_CONFIGURED: the receiver has no webhook secret configured",
+        "Webhook secret not configured",
+        "with the same secret as the one in $WEBHOOK_SECRET",
+    )
+
+
+def test_an_unknown_token_gets_404_and_is_told_to_seed_it(
+    site: RunningStubSite, send_test: SendTest
+) -> None:
+    assert_refused(
+        send_test("--url", site.webhook_url, "--token", "NOPE"),
+        "404",
+        "UNKNOWN_TOKEN: the receiver answered 404: token NOPE does not exist there.",
+        "seed token NOPE in DRAFT",
+    )
+
+
+def test_nothing_listening_is_a_refused_connection_naming_the_url(
+    port_nobody_listens_on: int, send_test: SendTest
+) -> None:
+    url = f"http://127.0.0.1:{port_nobody_listens_on}/api/mlflow/registered"
+    assert_refused(
+        send_test("--url", url, "--token", "LSCOR"),
+        "none",
+        f"CONNECTION_REFUSED: could not connect to {url}: connection refused.",
+    )
+
+
+def test_a_receiver_that_never_answers_is_a_timeout_naming_the_url(
+    listener_that_never_answers: int, send_test: SendTest
+) -> None:
+    url = f"http://127.0.0.1:{listener_that_never_answers}/api/mlflow/registered"
+    assert_refused(
+        send_test("--url", url, "--token", "LSCOR", "--timeout", "0.3"),
+        "none",
+        f"TIMEOUT: no answer from {url} within 0.3 s.",
+    )
+
+
+def test_a_password_in_the_url_is_never_printed(
+    port_nobody_listens_on: int, send_test: SendTest
+) -> None:
+    url = f"http://hook:pa55word-in-url@127.0.0.1:{port_nobody_listens_on}/api/mlflow/registered"
+    run = send_test("--url", url, "--token", "LSCOR")
+    assert run.exit_code == 1
+    assert "pa55word-in-url" not in run.out + run.err
+    assert "hook:" in run.out
+
+
+def test_show_request_prints_the_exact_signed_bytes(
+    site: RunningStubSite, send_test: SendTest
+) -> None:
+    run = send_test(
+        "--url", site.webhook_url, "--token", "LSCOR", "--show-request",
+        "--model-name", "Modèle de scoring", "--model-version", "7",
+        "--metric-name", "auroc", "--baseline-value", "0.81",
+    )  # fmt: skip
+    assert run.exit_code == 0
+    lines = run.out.splitlines()
+    body = lines[lines.index("  body:") + 1].removeprefix("  ").encode("utf-8")
+    header = next(line for line in lines if line.startswith("  X-Hokusai-Signature: "))
+    assert contracts.verify(body, header.split(": ", 1)[1], SHARED_SECRET)
+    payload = contracts.validate_payload(body)
+    assert (payload["model_name"], payload["model_version"]) == ("Modèle de scoring", "7")
+    assert (payload["metric_name"], payload["baseline_value"]) == ("auroc", 0.81)
+
+
+def test_a_secret_with_a_trailing_newline_is_warned_about_and_never_printed(
+    site: RunningStubSite, send_test: SendTest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WEBHOOK_SECRET", SHARED_SECRET + "\n")
+    run = send_test("--url", site.webhook_url, "--token", "LSCOR", "--show-request")
+    assert run.exit_code == 1
+    assert "whitespace or a newline" in run.err
+    assert "result: SIGNATURE_REJECTED:" in run.out
+
+
+@pytest.mark.parametrize(
+    ("args", "complaint"),
+    [
+        (("--url", "localhost:8000", "--token", "LSCOR"), "is not an http(s) URL"),
+        (("--url", "http://127.0.0.1:9/", "--token", "LS_COR"), "--token: token id"),
+        (("--url", "http://127.0.0.1:9/", "--token", "LSCOR", "--timeout", "0"), "--timeout"),
+        (
+            ("--url", "http://127.0.0.1:9/", "--token", "LSCOR", "--baseline-value", "nan"),
+            "baseline_value",
+        ),
+        (
+            ("--url", "http://127.0.0.1:9/", "--token", "LSCOR", "--model-version", "v2"),
+            "model_version",
+        ),
+    ],
+)
+def test_bad_options_are_usage_errors_that_say_what_to_fix(
+    send_test: SendTest, args: tuple[str, ...], complaint: str
+) -> None:
+    run = send_test(*args)
+    assert run.exit_code == 2
+    assert complaint in run.err
+    assert run.out == ""
+
+
+def test_a_missing_secret_variable_sends_nothing(send_test: SendTest) -> None:
+    run = send_test(
+        "--url", "http://127.0.0.1:9/", "--token", "LSCOR", "--secret-env", "NO_SUCH_VARIABLE"
+    )
+    assert run.exit_code == 2
+    assert "NO_SUCH_VARIABLE is not set" in run.err
+
+
+def commands_in(steps: tuple[str, ...]) -> list[str]:
+    commands = [step for step in steps if step.startswith("hokusai-contract ")]
+    assert len(commands) == 2, steps
+    return commands
+
+
+def test_the_suggested_commands_are_accepted_by_the_cli() -> None:
+    parser = build_parser()
+    target = Target("http://127.0.0.1:8000/api/mlflow/registered", "LSCOR", "WEBHOOK_SECRET")
+    for command in commands_in(signature_next_steps(target)):
+        program, *args = shlex.split(command)
+        assert program == "hokusai-contract"
+        parsed = parser.parse_args(args)
+        assert parsed.handler is not None, command
+
+
+# --- the interpretation alone (pure) --------------------------------------------------------
+
+TARGET = Target("http://127.0.0.1:8000/api/mlflow/registered", "LSCOR", "WEBHOOK_SECRET")
+
+
+def answer(status: int, **body: object) -> Reply:
+    return Reply(status, "", json.dumps(body).encode("utf-8"))
+
+
+@pytest.mark.parametrize(
+    ("reply", "outcome"),
+    [
+        (answer(200, success=True, duplicate=False), Outcome.ACCEPTED),
+        (answer(200, success=True, duplicate=True), Outcome.ACCEPTED_DUPLICATE),
+        (answer(200, success=False, error="token is locked"), Outcome.UNEXPECTED),
+        (Reply(200, "OK", b"<html>welcome</html>"), Outcome.ACCEPTED),
+        (answer(401, success=False, error="x", reason="mismatch"), Outcome.SIGNATURE_REJECTED),
+        (
+            answer(401, success=False, error="x", reason="timestamp_outside_tolerance"),
+            Outcome.REPLAY_REFUSED,
+        ),
+        (Reply(500, "", b'{"success":false,"error":"Webhook secret not configured"}'),
+         Outcome.SECRET_NOT_CONFIGURED),
+        (answer(500, success=False, error="boom"), Outcome.UNEXPECTED),
+        (answer(404, success=False, error="x", reason="unknown_token"), Outcome.UNKNOWN_TOKEN),
+        (answer(404, success=False, error="x", reason="unknown_path"), Outcome.UNEXPECTED),
+        (answer(400, success=False, error="$.status", reason="schema_violation"),
+         Outcome.INVALID_PAYLOAD),
+        (answer(413, success=False, error="x"), Outcome.TOO_LARGE),
+        (answer(405, success=False, error="x"), Outcome.METHOD_NOT_ALLOWED),
+        (Reply(302, "Found", b""), Outcome.UNEXPECTED),
+        (Reply(502, "Bad Gateway", b"<html>bad gateway</html>"), Outcome.UNEXPECTED),
+    ],
+)  # fmt: skip
+def test_each_answer_maps_to_its_outcome(reply: Reply, outcome: Outcome) -> None:
+    assert interpret(reply, TARGET).outcome is outcome
+
+
+@pytest.mark.parametrize(
+    ("reason", "words"),
+    [
+        ("missing_header", "x-mlflow-signature"),
+        ("malformed_header", "without the 'sha256=' prefix"),
+        ("mismatch", "a trailing newline or space counts"),
+    ],
+)
+def test_a_rejected_signature_is_explained_by_its_reason(reason: str, words: str) -> None:
+    verdict = interpret(answer(401, success=False, error="x", reason=reason), TARGET)
+    assert words in verdict.explanation
+    assert verdict.next_steps == signature_next_steps(TARGET)
+
+
+@given(status=st.integers(100, 599), body=st.binary(max_size=200))
+def test_any_answer_gets_a_verdict_and_only_200_is_acceptance(status: int, body: bytes) -> None:
+    verdict = interpret(Reply(status, "", body), TARGET)
+    assert verdict.explanation
+    if verdict.outcome.accepted:
+        assert status == 200
+
+
+def test_a_200_that_is_not_json_is_accepted_but_flagged_as_unconfirmed() -> None:
+    verdict = interpret(Reply(200, "OK", b"<html>welcome</html>"), TARGET)
+    assert "pass --state-url to confirm" in verdict.next_steps[0]
+
+
+def test_deeply_nested_json_in_an_answer_is_read_as_not_json() -> None:
+    nested = b"[" * 100_000 + b"]" * 100_000
+    assert interpret(Reply(404, "", nested), TARGET).outcome is Outcome.UNKNOWN_TOKEN
+    assert read_token_state(200, nested)[0] is TokenState.UNREADABLE
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "state"),
+    [
+        (200, b'{"token_id":"LSCOR","status":"REGISTERED"}', TokenState.REGISTERED),
+        (200, b'{"status":"registered"}', TokenState.REGISTERED),
+        (200, b'{"status":"DRAFT"}', TokenState.NOT_REGISTERED),
+        (200, b'{"token":{"status":"REGISTERED"}}', TokenState.UNREADABLE),
+        (200, b"<html></html>", TokenState.UNREADABLE),
+        (404, b'{"status":"REGISTERED"}', TokenState.UNREADABLE),
+    ],
+)
+def test_the_token_state_reads_registered_only_from_a_top_level_status(
+    status: int, body: bytes, state: TokenState
+) -> None:
+    assert read_token_state(status, body)[0] is state
+
+
+@given(
+    secret=st.text(min_size=1).filter(lambda s: s.strip() and not set(s) & set(REDACTED)),
+    around=st.text(),
+)
+def test_redaction_hides_the_secret_wherever_it_appears(secret: str, around: str) -> None:
+    (line,) = redact([around + secret + around], secret)
+    assert secret not in line
+    assert REDACTED in line

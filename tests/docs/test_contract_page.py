@@ -1,0 +1,205 @@
+"""docs/contract.md cannot drift from schemas/: every field, header and status code is on the
+page, and every concrete example on it (payload, signed request, recipes) is checked here."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import shlex
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import contracts
+from contracts.schema import load_json
+from tests.docs.commands import assert_cli_accepts
+from tests.docs.markdown import REPO, fenced_blocks, read, relative_links, section
+
+PAGE = "docs/contract.md"
+ANSWERS_HEADING = "The receiver's answers"
+SIGNATURE_CASES = load_json("vectors/signatures.v1.json")["cases"]
+
+
+@pytest.fixture(scope="module")
+def page() -> str:
+    return read(PAGE)
+
+
+def _walk(node: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from _walk(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _walk(value)
+
+
+def openapi_header_names() -> set[str]:
+    """Header parameters, header security schemes and response headers of the OpenAPI document."""
+    names = {node["name"] for node in _walk(contracts.OPENAPI) if node.get("in") == "header"}
+    for node in _walk(contracts.OPENAPI):
+        if isinstance(node.get("headers"), dict):
+            names.update(node["headers"])
+    return names
+
+
+def openapi_status_codes() -> set[str]:
+    return {
+        str(code)
+        for node in _walk(contracts.OPENAPI)
+        if isinstance(node.get("responses"), dict)
+        for code in node["responses"]
+    }
+
+
+def case_body(case: dict[str, Any]) -> bytes:
+    if "body_base64" in case:
+        return base64.b64decode(case["body_base64"])
+    return str(case["body"]).encode("utf-8")
+
+
+def test_the_readme_links_to_the_contract_page() -> None:
+    assert f"]({PAGE})" in section(read("README.md"), "The contract in one screen")
+
+
+def test_every_schema_field_is_on_the_page(page: str) -> None:
+    missing = [name for name in contracts.SCHEMA["properties"] if f"| `{name}` |" not in page]
+    assert not missing, f"fields in the schema but not in the field table of {PAGE}: {missing}"
+
+
+def test_every_header_of_the_openapi_document_is_on_the_page(page: str) -> None:
+    headers = openapi_header_names()
+    assert {"X-Hokusai-Signature", "X-Hokusai-Event", "X-Hokusai-Idempotency-Key"} <= headers
+    missing = [name for name in sorted(headers) if f"`{name}`" not in page]
+    assert not missing, f"headers in openapi.yaml but not in {PAGE}: {missing}"
+
+
+def test_the_answers_table_has_exactly_the_openapi_status_codes(page: str) -> None:
+    on_page = set(re.findall(r"^\| `(\d{3})` \|", section(page, ANSWERS_HEADING), re.MULTILINE))
+    assert on_page == openapi_status_codes()
+
+
+def test_every_refusal_reason_code_is_on_the_page(page: str) -> None:
+    described = contracts.OPENAPI["components"]["schemas"]["Error"]["properties"]["reason"]
+    codes = re.findall(r"[a-z]+(?:_[a-z]+)+", described["description"])
+    assert "no_secret_configured" in codes
+    answers = section(page, ANSWERS_HEADING)
+    assert [code for code in codes if f"`{code}`" not in answers] == []
+
+
+def test_the_example_payload_is_valid(page: str) -> None:
+    examples = fenced_blocks(page, "json")
+    assert examples, f"{PAGE} has no ```json example payload"
+    for example in examples:
+        contracts.validate_payload(example.encode("utf-8"))
+
+
+def signed_request(page: str) -> tuple[dict[str, str], bytes, str]:
+    (request,) = fenced_blocks(page, "http")
+    head, body = request.split("\n\n", 1)
+    headers = dict(line.split(": ", 1) for line in head.splitlines()[1:])
+    (secret,) = re.findall(r"example secret\s+`([^`]+)`", page)
+    return headers, body.encode("utf-8"), secret
+
+
+def test_the_complete_request_is_signed_correctly(page: str) -> None:
+    headers, body, secret = signed_request(page)
+    assert headers["X-Hokusai-Signature"] == contracts.sign(body, secret)
+    assert contracts.verify(body, headers["X-Hokusai-Signature"], secret)
+
+
+def test_the_complete_request_is_what_the_core_puts_on_the_wire(page: str) -> None:
+    headers, body, secret = signed_request(page)
+    payload = contracts.validate_payload(body)
+    delivery = contracts.signed_delivery(payload, secret)
+    assert delivery.body == body
+    assert delivery.headers == headers
+
+
+def test_the_known_answer_on_the_page_is_right(page: str) -> None:
+    secret, body, header = re.findall(
+        r"secret `([^`]+)` and the body `([^`]+)` give\s+`(sha256=[0-9a-f]{64})`", page
+    )[0]
+    assert contracts.sign(body.encode("utf-8"), secret) == header
+
+
+def test_every_relative_link_on_the_page_exists(page: str) -> None:
+    for target in relative_links(page):
+        assert (REPO / "docs" / target).resolve().exists(), target
+
+
+Recipe = Callable[..., Any]
+
+
+def python_recipe(page: str) -> dict[str, Recipe]:
+    (recipe,) = [block for block in fenced_blocks(page, "python") if "def sign_body" in block]
+    namespace: dict[str, Any] = {}
+    exec(compile(recipe, PAGE, "exec"), namespace)
+    return {"sign": namespace["sign_body"], "verify": namespace["verify_signature"]}
+
+
+@pytest.mark.parametrize("case", SIGNATURE_CASES, ids=[c["name"] for c in SIGNATURE_CASES])
+def test_the_python_recipe_agrees_with_every_signature_vector(
+    page: str, case: dict[str, Any]
+) -> None:
+    recipe = python_recipe(page)
+    body = case_body(case)
+    valid = any(recipe["verify"](body, case["header"], secret) for secret in case["secrets"])
+    assert valid is case["expected"]["valid"]
+    if case.get("sign_produces_header"):
+        assert recipe["sign"](body, case["secrets"][0]) == case["header"]
+
+
+NODE_CHECK = """
+import { readFileSync } from "node:fs";
+import { signBody, verifySignature } from "./recipe.mjs";
+
+const { cases } = JSON.parse(readFileSync(process.argv[2], "utf8"));
+const results = {};
+for (const c of cases) {
+  const body = "body_base64" in c
+    ? Buffer.from(c.body_base64, "base64")
+    : Buffer.from(c.body, "utf8");
+  results[c.name] = {
+    valid: c.secrets.some((secret) => verifySignature(body, c.header, secret)),
+    signed: c.secrets.length ? signBody(body, c.secrets[0] || "unused") : null,
+  };
+}
+console.log(JSON.stringify(results));
+"""
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
+def test_the_javascript_recipe_agrees_with_every_signature_vector(
+    page: str, tmp_path: Path
+) -> None:
+    (recipe,) = [block for block in fenced_blocks(page, "js") if "verifySignature" in block]
+    (tmp_path / "recipe.mjs").write_text(recipe, encoding="utf-8")
+    (tmp_path / "check.mjs").write_text(NODE_CHECK, encoding="utf-8")
+    vectors = REPO / "schemas" / "vectors" / "signatures.v1.json"
+    run = subprocess.run(
+        ["node", "check.mjs", str(vectors)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    results = json.loads(run.stdout)
+    for case in SIGNATURE_CASES:
+        assert results[case["name"]]["valid"] is case["expected"]["valid"], case["name"]
+        if case.get("sign_produces_header"):
+            assert results[case["name"]]["signed"] == case["header"], case["name"]
+
+
+def test_every_command_on_the_page_is_accepted_by_the_cli(page: str) -> None:
+    commands = re.findall(r"`(hokusai-contract [^`]+)`", page)
+    assert len(commands) >= 4
+    for command in commands:
+        assert_cli_accepts(shlex.split(command)[1:], PAGE)

@@ -1,0 +1,85 @@
+"""Shared fixtures of the sender tests: an isolated environment, fast retries, a dead URL."""
+
+from __future__ import annotations
+
+import socket
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from contracts.cli import main
+from contracts.sender import DeliveryPolicy, ModelRegistry
+
+Resend = Callable[..., tuple[int, str]]
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, outbox_path: Path
+) -> None:
+    """No webhook settings leak in from the machine, no ``.env`` is read, no home outbox."""
+    monkeypatch.delenv("WEBHOOK_URL", raising=False)
+    monkeypatch.delenv("WEBHOOK_SECRET", raising=False)
+    monkeypatch.setenv("HOKUSAI_OUTBOX", str(outbox_path))
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def fast_policy() -> DeliveryPolicy:
+    """Real timeouts and retries, scaled down so a failing receiver costs milliseconds."""
+    return DeliveryPolicy(
+        connect_timeout=1.0,
+        read_timeout=0.3,
+        max_attempts=3,
+        base_delay=0.01,
+        max_delay=0.05,
+        deadline=5.0,
+    )
+
+
+@pytest.fixture
+def dead_url() -> str:
+    """A webhook URL on a local port where nothing listens (connection refused)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}/api/mlflow/registered"
+
+
+@pytest.fixture
+def model_name() -> str:
+    """A registered-model name no other test uses on the shared server."""
+    return f"Sales lead scoring model {uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def registry_for(
+    mlflow_server: Any, outbox_path: Path, fast_policy: DeliveryPolicy
+) -> Callable[..., ModelRegistry]:
+    """A ModelRegistry on the session's MLflow server, with a webhook URL and secret of choice."""
+
+    def build(url: str | None, secret: str | None, **options: Any) -> ModelRegistry:
+        options.setdefault("outbox_path", outbox_path)
+        options.setdefault("delivery", fast_policy)
+        return ModelRegistry(mlflow_server.tracking_uri, url, secret, **options)
+
+    return build
+
+
+@pytest.fixture
+def resend(
+    webhook_secret: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Resend:
+    """Run ``hokusai-contract resend ARGS`` holding the test's secret; get exit code and output."""
+
+    def run(*arguments: str) -> tuple[int, str]:
+        monkeypatch.setenv("WEBHOOK_SECRET", webhook_secret)
+        capsys.readouterr()
+        exit_code = main(["resend", *arguments])
+        captured = capsys.readouterr()
+        return exit_code, captured.out + captured.err
+
+    return run

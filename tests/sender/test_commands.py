@@ -1,0 +1,65 @@
+"""``hokusai-contract resend``: usage errors are clear and nothing is sent by mistake."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from contracts.cli import main
+
+
+@pytest.fixture(autouse=True)
+def webhook_secret_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WEBHOOK_SECRET", "s3cr3t")
+
+
+def test_an_empty_outbox_has_nothing_to_resend(
+    outbox_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["resend", "--outbox", str(outbox_path)]) == 0
+    assert f"there is no outbox at {outbox_path}" in capsys.readouterr().out
+
+
+def test_resend_without_the_secret_variable_is_a_usage_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("WEBHOOK_SECRET")
+
+    assert main(["resend"]) == 2
+    assert "WEBHOOK_SECRET is not set" in capsys.readouterr().err
+
+
+def test_the_secret_may_come_from_a_dotenv_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("WEBHOOK_SECRET")
+    (tmp_path / ".env").write_text("HOOK_KEY=from-dotenv\n")
+
+    assert main(["resend", "--secret-env", "HOOK_KEY"]) == 0
+    assert "nothing to resend" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("arguments", "complaint"),
+    [
+        (["--from-mlflow"], "--from-mlflow needs --token"),
+        (["--model-name", "m"], "--model-name only applies with --from-mlflow"),
+        (["--token", "LS_COR"], '--token: token id "LS_COR" has "_"'),
+        (["--url", "ftp://example.com/"], "is not an absolute http(s) URL"),
+    ],
+)
+def test_misused_options_are_usage_errors_that_say_what_to_do(
+    arguments: list[str], complaint: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["resend", *arguments]) == 2
+    assert complaint in capsys.readouterr().err
+
+
+def test_from_mlflow_without_a_tracking_server_says_how_to_name_one(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+
+    assert main(["resend", "--from-mlflow", "--token", "LSCOR"]) == 2
+    assert "MLFLOW_TRACKING_URI" in capsys.readouterr().err

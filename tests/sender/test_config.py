@@ -1,0 +1,85 @@
+"""Settings: arguments, then the environment, then ./.env; never a secret in a repr."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from contracts.sender import ConfigurationError, ModelRegistry
+from contracts.sender.config import SettingSource, read_dotenv, resolve_settings
+
+
+def test_a_dotenv_file_fills_what_the_environment_leaves_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / ".env").write_text(
+        "WEBHOOK_URL=https://dotenv.example/api/mlflow/registered\n"
+        "WEBHOOK_SECRET='pa$$word'\n"
+        "MLFLOW_TRACKING_URI=http://dotenv:5000\n"
+    )
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://environment:5000")
+
+    settings = resolve_settings()
+
+    assert settings.webhook_url == "https://dotenv.example/api/mlflow/registered"
+    assert settings.webhook_secret == "pa$$word"
+    assert settings.tracking_uri == "http://environment:5000"
+
+
+def test_arguments_win_over_the_environment() -> None:
+    source = SettingSource({"WEBHOOK_SECRET": "from-env", "WEBHOOK_URL": "http://env/"}, {})
+
+    settings = resolve_settings("http://arg:5000", "http://arg/", "from-arg", source=source)
+
+    assert (settings.tracking_uri, settings.webhook_url) == ("http://arg:5000", "http://arg/")
+    assert settings.webhook_secret == "from-arg"
+
+
+def test_a_blank_secret_counts_as_no_secret() -> None:
+    settings = resolve_settings(source=SettingSource({"WEBHOOK_SECRET": "  "}, {}))
+
+    assert settings.webhook_secret is None
+
+
+def test_the_outbox_location_comes_from_hokusai_outbox(tmp_path: Path) -> None:
+    source = SettingSource({"HOKUSAI_OUTBOX": str(tmp_path / "box.sqlite3")}, {})
+
+    assert resolve_settings(source=source).outbox_path == tmp_path / "box.sqlite3"
+
+
+def test_no_dotenv_file_means_no_values(tmp_path: Path) -> None:
+    assert read_dotenv(tmp_path / ".env") == {}
+
+
+def test_the_secret_never_appears_in_a_repr(outbox_path: Path) -> None:
+    registry = ModelRegistry("http://127.0.0.1:9", None, "do-not-print-me", outbox_path=outbox_path)
+
+    assert "do-not-print-me" not in repr(registry) + repr(registry.settings)
+
+
+@pytest.mark.parametrize("url", ["ftp://example.com/hook", "/api/mlflow/registered", "http://"])
+def test_a_webhook_url_that_is_not_absolute_http_is_refused(url: str) -> None:
+    with pytest.raises(ConfigurationError, match="WEBHOOK_URL"):
+        resolve_settings(webhook_url=url)
+
+
+def test_a_password_in_a_bad_url_is_not_echoed() -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        resolve_settings(webhook_url="ftp://user:hunter2@example.com/hook")
+
+    assert "hunter2" not in str(raised.value)
+
+
+def test_a_registry_without_a_tracking_server_says_how_to_name_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+
+    with pytest.raises(ConfigurationError, match="MLFLOW_TRACKING_URI"):
+        ModelRegistry()
+
+
+def test_an_unknown_notify_mode_is_refused_with_the_choices(outbox_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="'best-effort', 'required'"):
+        ModelRegistry("http://127.0.0.1:9", notify="sometimes", outbox_path=outbox_path)

@@ -1,0 +1,258 @@
+"""Delivery over real HTTP: what is retried, what is not, and what each attempt carries."""
+
+from __future__ import annotations
+
+import email.utils
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import contracts
+from contracts.sender.delivery import (
+    USER_AGENT,
+    DeliveryPolicy,
+    DeliveryReason,
+    WebhookDelivery,
+    backoff_delay,
+    parse_retry_after,
+)
+from contracts.sender.testing import RunningRecordingReceiver, ScriptedAnswer
+
+SECRET = "s3cr3t-for-delivery-tests"
+KEY = "0b8a3c6e-1d2f-5a4b-8c7d-9e0f1a2b3c4d"
+PAYLOAD = contracts.build_payload(
+    token_id="LSCOR",
+    model_name="Sales lead scoring model",
+    model_version=4,
+    metric_name="accuracy",
+    baseline_value=0.933,
+    mlflow_run_id="abc123",
+    tags={"hokusai_token_id": "LSCOR", "note": "caf\u00e9"},
+)
+
+
+@pytest.fixture
+def sleeps() -> list[float]:
+    """The waits a delivery asked for, kept instead of slept (the HTTP stays real)."""
+    return []
+
+
+@pytest.fixture
+def deliver_to(fast_policy: DeliveryPolicy, sleeps: list[float]) -> Any:
+    def deliver(url: str, policy: DeliveryPolicy = fast_policy) -> Any:
+        delivery = WebhookDelivery(url, SECRET, policy, sleep=sleeps.append)
+        try:
+            return delivery.deliver(PAYLOAD, KEY)
+        finally:
+            delivery.close()
+
+    return deliver
+
+
+def test_a_delivery_is_signed_over_the_exact_bytes_the_receiver_got(
+    recording_receiver: RunningRecordingReceiver, deliver_to: Any
+) -> None:
+    outcome = deliver_to(recording_receiver.url)
+
+    assert outcome.delivered and outcome.reason is DeliveryReason.DELIVERED
+    (request,) = recording_receiver.requests
+    assert contracts.verify(request.body, request.header("X-Hokusai-Signature"), SECRET)
+    assert request.header("Content-Type") == "application/json"
+    assert request.header("X-Hokusai-Event") == "model_registered"
+    assert request.header("X-Hokusai-Idempotency-Key") == KEY
+    assert request.header("User-Agent") == USER_AGENT
+    assert request.body == contracts.serialize(contracts.parse_body(request.body))
+    received = contracts.validate_payload(request.body)
+    assert {k: v for k, v in received.items() if k != "timestamp"} == {
+        k: v for k, v in PAYLOAD.items() if k != "timestamp"
+    }
+
+
+@pytest.mark.parametrize("status", [429, 500, 502, 503, 504])
+def test_a_retryable_answer_is_retried_with_the_same_key_and_freshly_signed_bytes(
+    recording_receiver: RunningRecordingReceiver,
+    deliver_to: Any,
+    sleeps: list[float],
+    status: int,
+) -> None:
+    recording_receiver.script(ScriptedAnswer(status, {"success": False, "error": "busy"}))
+
+    outcome = deliver_to(recording_receiver.url)
+
+    assert outcome.delivered and outcome.attempts == 2
+    first, second = recording_receiver.requests
+    assert first.idempotency_key == second.idempotency_key == KEY
+    for request in (first, second):
+        assert contracts.verify(request.body, request.header("X-Hokusai-Signature"), SECRET)
+    first_time = contracts.parse_timestamp(contracts.parse_body(first.body)["timestamp"])
+    second_time = contracts.parse_timestamp(contracts.parse_body(second.body)["timestamp"])
+    assert second_time > first_time
+    assert len(sleeps) == 1 and 0 <= sleeps[0] <= 0.01
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 405, 409, 413, 422])
+def test_an_answer_retrying_cannot_fix_is_not_retried(
+    recording_receiver: RunningRecordingReceiver, deliver_to: Any, status: int
+) -> None:
+    recording_receiver.script(ScriptedAnswer(status, {"success": False, "error": "nope"}))
+
+    outcome = deliver_to(recording_receiver.url)
+
+    assert not outcome.delivered and outcome.reason is DeliveryReason.REJECTED
+    assert outcome.attempts == 1 and outcome.last_status_code == status
+    assert len(recording_receiver.requests) == 1
+
+
+def test_a_401_reports_the_receivers_own_words_and_the_likely_cause(
+    recording_receiver: RunningRecordingReceiver, deliver_to: Any
+) -> None:
+    recording_receiver.script(
+        ScriptedAnswer(401, {"success": False, "error": "Invalid webhook signature"})
+    )
+
+    outcome = deliver_to(recording_receiver.url)
+
+    assert "401" in outcome.message and "Invalid webhook signature" in outcome.message
+    assert "same webhook secret" in outcome.message
+    assert SECRET not in outcome.message
+
+
+def test_a_refused_connection_is_retried_until_the_attempts_run_out(
+    dead_url: str, deliver_to: Any, fast_policy: DeliveryPolicy, sleeps: list[float]
+) -> None:
+    outcome = deliver_to(dead_url)
+
+    assert not outcome.delivered and outcome.reason is DeliveryReason.UNREACHABLE
+    assert outcome.attempts == fast_policy.max_attempts
+    assert len(sleeps) == fast_policy.max_attempts - 1
+    assert "Connection refused" in outcome.message
+    assert outcome.last_status_code is None
+
+
+def test_a_stall_longer_than_the_read_timeout_is_retried(
+    recording_receiver: RunningRecordingReceiver, deliver_to: Any, fast_policy: DeliveryPolicy
+) -> None:
+    recording_receiver.script(ScriptedAnswer(delay=fast_policy.read_timeout + 2))
+
+    outcome = deliver_to(recording_receiver.url)
+
+    assert outcome.delivered and outcome.attempts == 2
+    assert len(recording_receiver.requests) == 2
+
+
+def test_a_receiver_that_always_stalls_ends_timed_out(
+    recording_receiver: RunningRecordingReceiver, deliver_to: Any, fast_policy: DeliveryPolicy
+) -> None:
+    recording_receiver.app.default = ScriptedAnswer(delay=fast_policy.read_timeout + 2)
+
+    outcome = deliver_to(recording_receiver.url)
+
+    assert not outcome.delivered and outcome.reason is DeliveryReason.TIMED_OUT
+    assert outcome.attempts == len(recording_receiver.requests) == fast_policy.max_attempts
+
+
+def test_retry_after_in_seconds_is_waited_instead_of_the_backoff(
+    recording_receiver: RunningRecordingReceiver, deliver_to: Any, sleeps: list[float]
+) -> None:
+    recording_receiver.script(ScriptedAnswer(503, headers={"Retry-After": "2"}))
+
+    outcome = deliver_to(recording_receiver.url)
+
+    assert outcome.delivered and outcome.attempts == 2
+    assert sleeps == [2.0]
+
+
+def test_retry_after_as_an_http_date_is_waited(
+    recording_receiver: RunningRecordingReceiver, deliver_to: Any, sleeps: list[float]
+) -> None:
+    later = datetime.now(timezone.utc) + timedelta(seconds=3)
+    recording_receiver.script(
+        ScriptedAnswer(429, headers={"Retry-After": email.utils.format_datetime(later, True)})
+    )
+
+    outcome = deliver_to(recording_receiver.url)
+
+    assert outcome.delivered
+    assert len(sleeps) == 1 and 1.0 <= sleeps[0] <= 3.0
+
+
+def test_retry_after_past_the_deadline_ends_the_delivery_without_waiting(
+    recording_receiver: RunningRecordingReceiver, deliver_to: Any, sleeps: list[float]
+) -> None:
+    recording_receiver.script(ScriptedAnswer(503, headers={"Retry-After": "3600"}))
+
+    outcome = deliver_to(recording_receiver.url)
+
+    assert not outcome.delivered and outcome.reason is DeliveryReason.SERVER_ERROR
+    assert outcome.attempts == 1 and sleeps == []
+    assert "Retry-After" in outcome.message and "deadline" in outcome.message
+
+
+def test_the_deadline_bounds_a_delivery_to_a_stalling_receiver(
+    recording_receiver: RunningRecordingReceiver, deliver_to: Any
+) -> None:
+    recording_receiver.app.default = ScriptedAnswer(delay=5)
+    policy = DeliveryPolicy(read_timeout=10, max_attempts=50, base_delay=0.01, deadline=0.5)
+
+    outcome = deliver_to(recording_receiver.url, policy)
+
+    assert not outcome.delivered and outcome.reason is DeliveryReason.TIMED_OUT
+    assert outcome.attempts == 1
+    assert "deadline" in outcome.message
+
+
+def test_a_redirect_is_reported_not_followed(
+    recording_receiver: RunningRecordingReceiver, deliver_to: Any
+) -> None:
+    recording_receiver.script(ScriptedAnswer(308, headers={"Location": "https://elsewhere/"}))
+
+    outcome = deliver_to(recording_receiver.url)
+
+    assert not outcome.delivered and outcome.reason is DeliveryReason.REJECTED
+    assert "https://elsewhere/" in outcome.message
+    assert len(recording_receiver.requests) == 1
+
+
+def test_a_delivery_never_goes_out_unsigned() -> None:
+    with pytest.raises(ValueError, match="never sends unsigned"):
+        WebhookDelivery("http://127.0.0.1:9/", "")
+
+
+@given(
+    failures=st.integers(min_value=1, max_value=200),
+    base=st.floats(min_value=0, max_value=10),
+    cap=st.floats(min_value=0, max_value=60),
+    seed=st.integers(),
+)
+def test_full_jitter_stays_between_zero_and_the_capped_exponential(
+    failures: int, base: float, cap: float, seed: int
+) -> None:
+    import random
+
+    policy = DeliveryPolicy(base_delay=base, max_delay=cap)
+    delay = backoff_delay(failures, policy, random.Random(seed))
+    assert 0 <= delay <= min(cap, base * 2.0 ** min(failures - 1, 60))
+
+
+@given(st.integers(min_value=0, max_value=10**9))
+def test_retry_after_seconds_read_as_that_many_seconds(seconds: int) -> None:
+    assert parse_retry_after(str(seconds)) == seconds
+
+
+@given(st.integers(min_value=0, max_value=10**6))
+def test_retry_after_dates_read_as_the_seconds_until_then(seconds: int) -> None:
+    now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    header = email.utils.format_datetime(now + timedelta(seconds=seconds), usegmt=True)
+    assert parse_retry_after(header, now) == seconds
+
+
+@pytest.mark.parametrize("value", [None, "", "  ", "soon", "-5", "1.5", "Mon, 99 Foo 2026"])
+def test_an_unreadable_retry_after_is_ignored(value: str | None) -> None:
+    assert parse_retry_after(value) is None
+
+
+def test_a_retry_after_date_in_the_past_means_no_wait() -> None:
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
