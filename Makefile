@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 help:
 	@echo "make contract-test   real MLflow server + reference sender + stub site: prove they agree"
 	@echo "make test            the whole test suite (Python and Node.js)"
-	@echo "make check-receiver URL=... SECRET=... TOKEN=...   judge any receiver by its URL"
+	@echo "make check-receiver URL=... SECRET=... TOKEN=... [STATE_URL=...]   judge any receiver by its URL"
 	@echo "make lint            ruff and mypy"
 	@echo "make bench           benchmarks, written to reports/bench.json"
 	@echo "make soak            the long reliability run"
@@ -35,8 +35,8 @@ contract-test: $(STAMP)
 	$(BIN)/python -m contracts.conformance.contract_test
 
 check-receiver: $(STAMP)
-	@test -n "$(URL)" || (echo "usage: make check-receiver URL=http://host/api/mlflow/registered SECRET=NAME_OF_ENV_VAR TOKEN=LSCOR"; exit 2)
-	$(BIN)/hokusai-contract check-receiver --url "$(URL)" --secret-env "$(or $(SECRET),WEBHOOK_SECRET)" --token "$(or $(TOKEN),LSCOR)" --junit reports/check-receiver.xml
+	@test -n "$(URL)" || (echo "usage: make check-receiver URL=http://host/api/mlflow/registered SECRET=NAME_OF_ENV_VAR TOKEN=LSCOR [STATE_URL='http://host/api/tokens/{token_id}']"; exit 2)
+	$(BIN)/hokusai-contract check-receiver --url "$(URL)" --secret-env "$(or $(SECRET),WEBHOOK_SECRET)" --token "$(or $(TOKEN),LSCOR)" $(if $(STATE_URL),--state-url "$(STATE_URL)") --junit reports/check-receiver.xml
 
 lint: $(STAMP)
 	$(BIN)/ruff check contracts tests benchmarks

@@ -1,1 +1,56 @@
-"""The conformance room."""
+"""Conformance: judge any receiver by its URL, any sender by what it put on the wire.
+
+::
+
+    from contracts.conformance import Verdict, diagnose, run_receiver_checks
+
+    results = run_receiver_checks(url, secret, "LSCOR", state_url=".../api/tokens/{token_id}")
+    failed = [r for r in results if r.verdict is Verdict.FAIL]   # r.why, r.fix in plain words
+
+    diagnosis = diagnose(body, header_value, secret)            # .cause, .explanation, .fix
+
+Names are loaded on first use, so importing this package (as the CLI does) pulls in neither
+``requests`` nor Schemathesis.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from contracts.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from contracts.conformance.checklist import Check, Checklist
+    from contracts.conformance.checks import RECEIVER_CHECKS
+    from contracts.conformance.diagnosis import Cause, Diagnosis, diagnose
+    from contracts.conformance.results import CheckResult, Finding, SuiteResult, Verdict
+    from contracts.conformance.runner import receiver_suite, run_receiver_checks
+    from contracts.conformance.sender_checks import SENDER_CHECKS
+
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "contracts.conformance.checklist": ["Check", "Checklist"],
+        "contracts.conformance.checks": ["RECEIVER_CHECKS"],
+        "contracts.conformance.diagnosis": ["Cause", "Diagnosis", "diagnose"],
+        "contracts.conformance.results": ["CheckResult", "Finding", "SuiteResult", "Verdict"],
+        "contracts.conformance.runner": ["receiver_suite", "run_receiver_checks"],
+        "contracts.conformance.sender_checks": ["SENDER_CHECKS"],
+    },
+)
+
+__all__ = [
+    "RECEIVER_CHECKS",
+    "SENDER_CHECKS",
+    "Cause",
+    "Check",
+    "CheckResult",
+    "Checklist",
+    "Diagnosis",
+    "Finding",
+    "SuiteResult",
+    "Verdict",
+    "diagnose",
+    "receiver_suite",
+    "run_receiver_checks",
+]

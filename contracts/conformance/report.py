@@ -1,0 +1,173 @@
+"""Results for people and for CI: progress lines, a table that fits the terminal, JUnit, JSON.
+
+Nothing here sees a secret: reports are built from check results only.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+import xml.etree.ElementTree as ElementTree
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from contracts.conformance.results import CheckResult, SuiteResult, Verdict
+
+TABLE_WIDTH = 100
+_GAP = "  "
+_MAX_FIXED_COLUMN = 30
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def verdict_label(verdict: Verdict) -> str:
+    return verdict.value.upper()
+
+
+def progress_line(result: CheckResult, suite: str | None = None, width: int = TABLE_WIDTH) -> str:
+    """One line per finished check: verdict, name, time, title."""
+    where = f"[{suite}] " if suite else ""
+    line = (
+        f"{verdict_label(result.verdict):<4}  {where}{result.check_id:<26} "
+        f"{result.duration_s:6.2f}s  {result.title}"
+    )
+    return _clip(line, width)
+
+
+def render_table(
+    headers: Sequence[str], rows: Sequence[Sequence[str]], width: int = TABLE_WIDTH
+) -> str:
+    """A plain-text table no wider than ``width``; the last column wraps."""
+    fixed = [
+        min(max([len(header)] + [len(row[index]) for row in rows]), _MAX_FIXED_COLUMN)
+        for index, header in enumerate(headers[:-1])
+    ]
+    last = max(width - sum(fixed) - len(_GAP) * len(fixed), 20)
+    indent = " " * (sum(fixed) + len(_GAP) * len(fixed))
+
+    def line(cells: Sequence[str]) -> list[str]:
+        head = _GAP.join(
+            _clip(cell, size).ljust(size) for cell, size in zip(cells, fixed, strict=False)
+        )
+        wrapped = textwrap.wrap(cells[-1], last, break_long_words=True) or [""]
+        first = f"{head}{_GAP}{wrapped[0]}" if fixed else wrapped[0]
+        return [first.rstrip()] + [(indent + more).rstrip() for more in wrapped[1:]]
+
+    rule = _GAP.join("-" * size for size in [*fixed, last])
+    lines = [*line(headers), rule]
+    for row in rows:
+        lines += line(row)
+    return "\n".join(lines)
+
+
+def results_table(suites: Sequence[SuiteResult], width: int = TABLE_WIDTH) -> str:
+    """The summary table; with more than one suite, a suite column comes first."""
+    with_suite = len(suites) > 1
+    headers = ["suite", "check", "verdict", "why"] if with_suite else ["check", "verdict", "why"]
+    rows = []
+    for suite in suites:
+        for result in suite.results:
+            cells = [result.check_id, verdict_label(result.verdict), result.why]
+            rows.append([suite.name, *cells] if with_suite else cells)
+    return render_table(headers, rows, width)
+
+
+def summary_line(suites: Sequence[SuiteResult]) -> str:
+    results = [result for suite in suites for result in suite.results]
+    counts = ", ".join(
+        f"{sum(r.verdict is verdict for r in results)} {verdict.value}" for verdict in Verdict
+    )
+    return f"{len(results)} checks: {counts}"
+
+
+def fixes_section(suites: Sequence[SuiteResult], width: int = TABLE_WIDTH) -> str:
+    """How to fix each failed check, wrapped to ``width``; empty when nothing failed."""
+    lines: list[str] = []
+    for suite in suites:
+        for result in suite.results:
+            if result.failed and result.fix:
+                name = f"{suite.name}/{result.check_id}" if len(suites) > 1 else result.check_id
+                lines += textwrap.wrap(f"- {name}: {result.fix}", width, subsequent_indent="    ")
+    return "\n".join(["How to fix:", *lines]) if lines else ""
+
+
+# --- machine-readable -----------------------------------------------------------------------
+
+
+def junit_xml(suites: Sequence[SuiteResult]) -> bytes:
+    """JUnit XML: one testsuite per suite, one testcase per check."""
+    root = ElementTree.Element("testsuites", name="hokusai-contract")
+    for suite in suites:
+        element = ElementTree.SubElement(
+            root,
+            "testsuite",
+            name=suite.name,
+            tests=str(len(suite.results)),
+            failures=str(suite.count(Verdict.FAIL)),
+            errors="0",
+            skipped=str(suite.count(Verdict.SKIP)),
+            time=f"{sum(r.duration_s for r in suite.results):.3f}",
+        )
+        for result in suite.results:
+            _testcase(element, suite.name, result)
+    ElementTree.indent(root)
+    document: bytes = ElementTree.tostring(root, encoding="utf-8", xml_declaration=True)
+    return document
+
+
+def _testcase(parent: ElementTree.Element, suite: str, result: CheckResult) -> None:
+    case = ElementTree.SubElement(
+        parent,
+        "testcase",
+        classname=suite,
+        name=result.check_id,
+        time=f"{result.duration_s:.3f}",
+    )
+    if result.verdict is Verdict.FAIL:
+        message = result.why + (f" -- fix: {result.fix}" if result.fix else "")
+        failure = ElementTree.SubElement(case, "failure", message=message, type="contract")
+        failure.text = json.dumps(result.details, indent=2, default=str) if result.details else None
+    elif result.verdict is Verdict.SKIP:
+        ElementTree.SubElement(case, "skipped", message=result.why)
+    else:
+        ElementTree.SubElement(case, "system-out").text = result.why
+
+
+def report_dict(suites: Sequence[SuiteResult], **context: Any) -> dict[str, Any]:
+    """A JSON-ready report: every suite's results plus the run's context."""
+    return {
+        "tool": "hokusai-contract",
+        **context,
+        "ok": not any(suite.failed for suite in suites),
+        "summary": summary_line(suites),
+        "suites": [
+            {
+                "name": suite.name,
+                "ok": not suite.failed,
+                "results": [result.as_dict() for result in suite.results],
+            }
+            for suite in suites
+        ],
+    }
+
+
+def write_file(path: str | Path, content: bytes | str) -> Path:
+    """Write a report, creating its folder."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(content, str):
+        target.write_text(content, encoding="utf-8")
+    else:
+        target.write_bytes(content)
+    return target
+
+
+def write_json(path: str | Path, suites: Sequence[SuiteResult], **context: Any) -> Path:
+    return write_file(path, json.dumps(report_dict(suites, **context), indent=2, default=str))
+
+
+def write_junit(path: str | Path, suites: Sequence[SuiteResult]) -> Path:
+    return write_file(path, junit_xml(suites))

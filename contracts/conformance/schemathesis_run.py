@@ -1,0 +1,269 @@
+"""Schemathesis against a receiver: generated requests from ``schemas/openapi.yaml``.
+
+Every request is signed over its exact bytes by a ``requests`` auth object registered with the
+schema's ``auth.set_from_requests`` (it runs after serialization, so it sees the bytes on the
+wire); negative cases that negate the signature header go out unsigned and must get 401.
+
+Positive cases carry a fresh timestamp (a receiver with a replay window would refuse generated
+dates) and, most of the time, the token under test, so that acceptance is really exercised.
+Each mode becomes one row of the results table.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+
+from contracts.conformance.results import CheckResult, Finding
+from contracts.envelope import DEFAULT_PATH, EVENT_HEADER, IDEMPOTENCY_KEY_HEADER
+from contracts.payload import EVENT_TYPE, format_timestamp
+from contracts.schema import openapi_path
+from contracts.signing import SIGNATURE_HEADER, sign
+
+DEFAULT_MAX_EXAMPLES = 50
+_MAX_FLOAT = 1.7976931348623157e308
+_EXPECTED = {"positive": frozenset({200, 404}), "negative": frozenset({400, 401})}
+_EXPECTED_WORDS = {
+    "positive": "200 (the token under test) or 404 (a generated token id)",
+    "negative": "400 (invalid body) or 401 (invalid signature)",
+}
+
+
+class SignedBody(requests.auth.AuthBase):
+    """Sign the exact bytes a request carries with the shared secret."""
+
+    def __init__(self, secret: str) -> None:
+        self._secret = secret
+
+    def __repr__(self) -> str:
+        return "SignedBody(secret=***)"
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        body = request.body or b""
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        request.headers[SIGNATURE_HEADER] = sign(body, self._secret)
+        return request
+
+
+class _Unreachable(Exception):
+    """The receiver stopped answering; the run ends early."""
+
+
+@dataclass
+class _ModeTally:
+    """What one mode observed: status counts and the distinct failures (first example each)."""
+
+    statuses: Counter[int] = field(default_factory=Counter)
+    failures: dict[str, str] = field(default_factory=dict)
+    sent: int = 0
+    unreachable: str | None = None
+
+    def record_failure(self, title: str, example: str) -> None:
+        self.failures.setdefault(title, example)
+
+
+def _contract_status(mode: str) -> Any:
+    """A per-response check: the status the contract gives this kind of request."""
+
+    def contract_status(ctx: Any, response: Any, case: Any) -> None:
+        meta = case.meta
+        actual = meta.generation.mode.value if meta is not None else mode
+        if response.status_code not in _EXPECTED[actual]:
+            raise AssertionError(
+                f"{actual} case answered {response.status_code}, expected {_EXPECTED_WORDS[actual]}"
+            )
+
+    return contract_status
+
+
+def split_url(url: str) -> tuple[str, str]:
+    """The base URL Schemathesis prefixes and the path of the webhook under it."""
+    parts = urlsplit(url)
+    path = parts.path or "/"
+    base_path = path[: -len(DEFAULT_PATH)] if path.endswith(DEFAULT_PATH) else ""
+    webhook_path = DEFAULT_PATH if path.endswith(DEFAULT_PATH) else path
+    base = urlunsplit((parts.scheme, parts.netloc, base_path, "", ""))
+    return base, webhook_path
+
+
+def _load_operation(webhook_path: str, secret: str) -> Any:
+    import schemathesis
+
+    schema = schemathesis.openapi.from_path(openapi_path(), config=schemathesis.Config())
+    if webhook_path != DEFAULT_PATH:
+        # A handler mounted elsewhere: the same operation under its real path.
+        paths = schema.raw_schema["paths"]
+        schema.raw_schema["paths"] = {webhook_path: paths[DEFAULT_PATH]}
+    schema.auth.set_from_requests(SignedBody(secret))
+    return schema[webhook_path]["POST"]
+
+
+def _fit_positive(token: str) -> Any:
+    """Give a positive case what the schema cannot say: a current timestamp, a real token."""
+
+    def fit(drawn: tuple[Any, bool]) -> Any:
+        case, use_token = drawn
+        body = case.body
+        if isinstance(body, dict):
+            fitted = {**body, "timestamp": format_timestamp()}
+            if use_token:
+                fitted["token_id"] = token
+            value = fitted.get("baseline_value")
+            if isinstance(value, int) and not isinstance(value, bool) and abs(value) > _MAX_FLOAT:
+                fitted["baseline_value"] = 0.5  # JSON allows it; a 64-bit float cannot hold it
+            case.body = fitted
+        case.headers[IDEMPOTENCY_KEY_HEADER] = str(uuid.uuid4())
+        return case
+
+    return fit
+
+
+def _run_mode(
+    operation: Any, mode_name: str, base_url: str, token: str, max_examples: int, timeout: float
+) -> _ModeTally:
+    from hypothesis import HealthCheck, Phase, given, settings
+    from hypothesis import strategies as st
+    from schemathesis import GenerationMode
+    from schemathesis.core.failures import FailureGroup
+    from schemathesis.specs.openapi import checks as openapi_checks
+
+    mode = GenerationMode(mode_name)
+    headers = {EVENT_HEADER: EVENT_TYPE, IDEMPOTENCY_KEY_HEADER: str(uuid.uuid4())}
+    strategy = operation.as_strategy(generation_mode=mode, headers=headers)
+    if mode is GenerationMode.POSITIVE:
+        strategy = st.tuples(strategy, st.booleans()).map(_fit_positive(token))
+    checks = [
+        openapi_checks.status_code_conformance,
+        openapi_checks.content_type_conformance,
+        openapi_checks.response_schema_conformance,
+        openapi_checks.ignored_auth,
+        _contract_status(mode_name),
+    ]
+    tally = _ModeTally()
+    session = requests.Session()
+
+    @settings(
+        max_examples=max_examples,
+        phases=[Phase.explicit, Phase.generate],
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+        derandomize=True,
+        report_multiple_bugs=False,
+    )
+    @given(case=strategy)
+    def exercise(case: Any) -> None:
+        if tally.unreachable is not None:
+            return
+        tally.sent += 1
+        transport = {"base_url": base_url, "session": session, "timeout": timeout}
+        try:
+            response = case.call(base_url, session, timeout=timeout)
+        except requests.RequestException as error:
+            tally.unreachable = f"{type(error).__name__}: {error}"[:200]
+            return
+        tally.statuses[response.status_code] += 1
+        try:
+            case.validate_response(response, checks=checks, transport_kwargs=transport)
+        except FailureGroup as group:
+            for failure in group.exceptions:
+                tally.record_failure(_title(failure), _example(failure, case, response))
+
+    try:
+        exercise()
+    finally:
+        session.close()
+    return tally
+
+
+def _title(failure: Any) -> str:
+    title = str(failure.title)
+    return "status outside the contract" if title.startswith("Custom check failed") else title
+
+
+def _example(failure: Any, case: Any, response: Any) -> str:
+    message = " ".join(str(failure.message).split())
+    body = response.request.body or b""
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    sent = body[:160].decode("utf-8", "replace")
+    return f"{message}; answer {response.status_code}; sent {sent}"
+
+
+def _finding(mode_name: str, tally: _ModeTally) -> Finding:
+    seen = ", ".join(f"{count}x{status}" for status, count in sorted(tally.statuses.items()))
+    details: dict[str, Any] = {
+        "requests": tally.sent,
+        "statuses": dict(tally.statuses),
+        "failures": tally.failures,
+    }
+    if tally.unreachable is not None:
+        return Finding.failed(
+            f"{mode_name}: the receiver stopped answering after {tally.sent} requests "
+            f"({tally.unreachable})",
+            "look at the handler's log: a generated request made it hang or crash",
+            **details,
+        )
+    if mode_name == "positive" and tally.statuses and set(tally.statuses) == {401}:
+        return Finding.failed(
+            f"positive: every signed request got 401 ({tally.sent} sent): the receiver accepts "
+            "none of the contract's signatures (missing auth)",
+            "use the same secret on both sides and verify HMAC-SHA256 over the raw body",
+            **details,
+        )
+    if tally.failures:
+        first_example = next(iter(tally.failures.values()))
+        titles = "; ".join(tally.failures)
+        return Finding.failed(
+            f"{mode_name}: {len(tally.failures)} kind(s) of failure in {tally.sent} generated "
+            f"requests ({seen}): {titles}. First: {first_example}",
+            "answer as schemas/openapi.yaml documents: the listed status codes, JSON bodies of "
+            "the documented shape, Content-Type application/json, never 5xx",
+            **details,
+        )
+    return Finding.passed(
+        f"{mode_name}: {tally.sent} generated requests, all answered as documented ({seen})",
+        **details,
+    )
+
+
+SCHEMATHESIS_CHECKS = (
+    ("schemathesis-positive", "Schemathesis: valid signed requests are answered as documented"),
+    ("schemathesis-negative", "Schemathesis: invalid requests are refused as documented"),
+)
+_MODES = ("positive", "negative")
+
+
+def run_schemathesis(
+    url: str,
+    secret: str,
+    token: str,
+    *,
+    max_examples: int = DEFAULT_MAX_EXAMPLES,
+    timeout: float = 10.0,
+) -> list[CheckResult]:
+    """Fuzz the webhook operation in positive and negative mode; one result per mode."""
+    base_url, webhook_path = split_url(url)
+    operation = _load_operation(webhook_path, secret)
+    results = []
+    for (check_id, title), mode_name in zip(SCHEMATHESIS_CHECKS, _MODES, strict=True):
+        started = time.perf_counter()
+        finding = _finding(
+            mode_name, _run_mode(operation, mode_name, base_url, token, max_examples, timeout)
+        )
+        results.append(finding.result(check_id, title, time.perf_counter() - started))
+    return results
+
+
+def skipped_schemathesis(why: str) -> list[CheckResult]:
+    """The Schemathesis rows when the run cannot or should not happen."""
+    return [
+        Finding.skipped(why).result(check_id, title, 0.0) for check_id, title in SCHEMATHESIS_CHECKS
+    ]

@@ -1,0 +1,136 @@
+"""``hokusai-contract check-receiver`` end to end: progress, a table that fits 100 columns,
+JUnit and JSON reports, exit codes, and no secret anywhere in what it prints or writes."""
+
+from __future__ import annotations
+
+import json
+import socket
+import xml.etree.ElementTree as ElementTree
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from contracts.cli import main
+from contracts.conformance import RECEIVER_CHECKS
+from contracts.receiver.server import serving
+from contracts.receiver.testing import RunningStubSite, running_stub_site
+from tests.conformance.receivers import WEBHOOK_PATH, Flaw, FlawedReceiver
+
+SECRET = "check-receiver secret 0d7c"
+
+
+@pytest.fixture(autouse=True)
+def secret_in_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOOK_SECRET", SECRET)
+
+
+def check_receiver(url: str, *options: str) -> int:
+    return main(["check-receiver", "--url", url, "--secret-env", "HOOK_SECRET", *options])
+
+
+@pytest.fixture
+def stub_site(tmp_path: Path) -> Iterator[RunningStubSite]:
+    with running_stub_site(tmp_path / "site.sqlite3", SECRET) as site:
+        yield site
+
+
+def test_checking_the_stub_passes_and_writes_reports_that_fit_and_parse(
+    stub_site: RunningStubSite, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    junit, report = tmp_path / "out" / "receiver.xml", tmp_path / "out" / "receiver.json"
+    code = check_receiver(
+        stub_site.webhook_url,
+        "--token",
+        "lscor",
+        "--state-url",
+        stub_site.state_url_template,
+        "--junit",
+        str(junit),
+        "--json",
+        str(report),
+        "--max-examples",
+        "15",
+    )
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert max(len(line) for line in out.splitlines()) <= 100
+    assert "check" in out and "verdict" in out and "why" in out
+    assert f"{len(RECEIVER_CHECKS) + 2} checks: {len(RECEIVER_CHECKS) + 2} pass" in out
+    suite = ElementTree.parse(junit).getroot().find("testsuite")
+    assert suite is not None
+    cases = suite.findall("testcase")
+    assert [case.get("name") for case in cases][: len(RECEIVER_CHECKS)] == RECEIVER_CHECKS.ids
+    assert {case.get("name") for case in cases} >= {
+        "schemathesis-positive",
+        "schemathesis-negative",
+    }
+    assert suite.get("failures") == "0"
+    document = json.loads(report.read_text())
+    assert document["ok"] is True and document["token"] == "LSCOR"
+    for text in (out, junit.read_text(), report.read_text()):
+        assert SECRET not in text
+
+
+def test_a_failing_receiver_exits_one_with_the_fix_in_the_junit_failure(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    junit = tmp_path / "receiver.xml"
+    with serving(FlawedReceiver(SECRET, ["LSCOR"], Flaw.CASE_SENSITIVE_TOKEN_IDS)) as server:
+        code = check_receiver(
+            server.url(WEBHOOK_PATH), "--token", "LSCOR", "--junit", str(junit), "--no-schemathesis"
+        )
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "How to fix:" in out and "upper-case the token id" in out
+    failures = {
+        case.get("name"): case.find("failure")
+        for case in ElementTree.parse(junit).getroot().iter("testcase")
+    }
+    failure = failures["lowercase-token-id"]
+    assert failure is not None
+    assert "looks the id up as sent" in str(failure.get("message"))
+    assert "fix: upper-case the token id" in str(failure.get("message"))
+
+
+def test_progress_is_printed_one_line_per_check_as_they_finish(
+    stub_site: RunningStubSite, capsys: pytest.CaptureFixture[str]
+) -> None:
+    check_receiver(stub_site.webhook_url, "--token", "LSCOR", "--no-schemathesis")
+    lines = capsys.readouterr().out.splitlines()
+    progress = [line for line in lines if line.startswith(("PASS  ", "FAIL  ", "SKIP  "))]
+    assert [line.split()[1] for line in progress] == [
+        *RECEIVER_CHECKS.ids,
+        "schemathesis-positive",
+        "schemathesis-negative",
+    ]
+    assert all(line.split()[2].endswith("s") for line in progress)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--url", "example.com/hook", "--token", "LSCOR"], "does not start with http"),
+        (["--url", "http://127.0.0.1:9/x", "--token", "LS_COR"], "--token: token id"),
+        (
+            ["--url", "http://127.0.0.1:9/x", "--token", "LSCOR", "--secret-env", "UNSET_X"],
+            "UNSET_X is not set",
+        ),
+    ],
+)
+def test_bad_arguments_are_clear_usage_errors(
+    arguments: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["check-receiver", "--secret-env", "HOOK_SECRET", *arguments]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_a_password_in_the_url_is_never_printed(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://user:hunter2-pass@127.0.0.1:{port}{WEBHOOK_PATH}"
+    assert check_receiver(url, "--token", "LSCOR", "--no-schemathesis") == 1
+    out = capsys.readouterr().out
+    assert "connection refused" in out and "user:***@127.0.0.1" in out
+    assert "hunter2-pass" not in out

@@ -1,0 +1,73 @@
+"""The Schemathesis rows: every request signed over its exact bytes, flaws found, runs bounded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import requests
+
+from contracts import sign, verify
+from contracts.conformance import Verdict
+from contracts.conformance.schemathesis_run import SignedBody, run_schemathesis, split_url
+from contracts.receiver.server import serving
+from contracts.receiver.testing import running_stub_site
+from tests.conformance.receivers import WEBHOOK_PATH, Flaw, FlawedReceiver
+
+SECRET = "schemathesis secret 5e0a"
+EXAMPLES = 15
+
+
+def fuzz(flaw: Flaw) -> dict[str, tuple[Verdict, str]]:
+    with serving(FlawedReceiver(SECRET, ["LSCOR"], flaw)) as server:
+        results = run_schemathesis(server.url(WEBHOOK_PATH), SECRET, "LSCOR", max_examples=EXAMPLES)
+    return {result.check_id: (result.verdict, result.why) for result in results}
+
+
+def test_a_correct_receiver_passes_both_modes() -> None:
+    rows = fuzz(Flaw.NONE)
+    assert rows["schemathesis-positive"][0] is Verdict.PASS, rows
+    assert rows["schemathesis-negative"][0] is Verdict.PASS, rows
+    assert "200" in rows["schemathesis-positive"][1]  # the token under test was accepted
+
+
+def test_a_receiver_that_ignores_signatures_fails_the_negative_mode() -> None:
+    verdict, why = fuzz(Flaw.IGNORES_SIGNATURES)["schemathesis-negative"]
+    assert verdict is Verdict.FAIL
+    assert "expected 400 (invalid body) or 401 (invalid signature)" in why
+
+
+def test_a_receiver_that_verifies_a_reserialization_refuses_every_signature() -> None:
+    verdict, why = fuzz(Flaw.VERIFIES_RESERIALIZED_JSON)["schemathesis-positive"]
+    assert verdict is Verdict.FAIL
+    assert "missing auth" in why
+
+
+def test_the_auth_object_signs_the_exact_bytes_on_the_wire() -> None:
+    prepared = requests.Request(
+        "POST", "http://127.0.0.1/x", data=b'{"a": 1}', auth=SignedBody(SECRET)
+    ).prepare()
+    assert prepared.headers["X-Hokusai-Signature"] == sign(b'{"a": 1}', SECRET)
+    assert verify(b'{"a": 1}', prepared.headers["X-Hokusai-Signature"], SECRET)
+    assert SECRET not in repr(SignedBody(SECRET))
+
+
+@pytest.mark.parametrize(
+    ("url", "base", "path"),
+    [
+        ("http://h:1/api/mlflow/registered", "http://h:1", "/api/mlflow/registered"),
+        ("https://h/site/api/mlflow/registered", "https://h/site", "/api/mlflow/registered"),
+        ("https://h/hooks/hokusai", "https://h", "/hooks/hokusai"),
+    ],
+)
+def test_a_handler_mounted_anywhere_is_fuzzed_at_its_own_path(
+    url: str, base: str, path: str
+) -> None:
+    assert split_url(url) == (base, path)
+
+
+def test_a_stub_mounted_at_another_path_is_fuzzed_there(tmp_path: Path) -> None:
+    with running_stub_site(tmp_path / "site.sqlite3", SECRET, path="/hooks/hokusai") as site:
+        results = run_schemathesis(site.webhook_url, SECRET, "LSCOR", max_examples=EXAMPLES)
+        assert site.token("LSCOR")["status"] == "REGISTERED"
+    assert [result.verdict for result in results] == [Verdict.PASS, Verdict.PASS]
