@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 help:
 	@echo "make contract-test   real MLflow server + reference sender + stub site: prove they agree"
 	@echo "make test            the whole test suite (Python and Node.js)"
-	@echo "make check-receiver URL=... SECRET=... TOKEN=... [STATE_URL=...]   judge any receiver by its URL"
+	@echo "make check-receiver URL=... TOKEN=... [SECRET_ENV=NAME|SECRET=...] [STATE_URL=...]   judge any receiver"
 	@echo "make lint            ruff and mypy"
 	@echo "make bench           benchmarks, written to reports/bench.json"
 	@echo "make soak            the long reliability run"
@@ -34,9 +34,16 @@ node-test:
 contract-test: $(STAMP)
 	$(BIN)/python -m contracts.conformance.contract_test
 
+# SECRET=value is handed over in a private variable and never echoed; SECRET_ENV=NAME names a
+# variable that already holds it (default WEBHOOK_SECRET).
+check-receiver: export HOKUSAI_CHECK_RECEIVER_SECRET = $(SECRET)
 check-receiver: $(STAMP)
-	@test -n "$(URL)" || (echo "usage: make check-receiver URL=http://host/api/mlflow/registered SECRET=NAME_OF_ENV_VAR TOKEN=LSCOR [STATE_URL='http://host/api/tokens/{token_id}']"; exit 2)
-	$(BIN)/hokusai-contract check-receiver --url "$(URL)" --secret-env "$(or $(SECRET),WEBHOOK_SECRET)" --token "$(or $(TOKEN),LSCOR)" $(if $(STATE_URL),--state-url "$(STATE_URL)") --junit reports/check-receiver.xml
+	@test -n "$(URL)" || (echo "usage: make check-receiver URL=http://host/api/mlflow/registered TOKEN=LSCOR [SECRET_ENV=NAME | SECRET=value] [STATE_URL='http://host/api/tokens/{token_id}']"; exit 2)
+	@echo "hokusai-contract check-receiver --url $(URL) --token $(or $(TOKEN),LSCOR) ..."
+	@$(BIN)/hokusai-contract check-receiver --url "$(URL)" \
+		--secret-env "$(if $(SECRET),HOKUSAI_CHECK_RECEIVER_SECRET,$(or $(SECRET_ENV),WEBHOOK_SECRET))" \
+		--token "$(or $(TOKEN),LSCOR)" $(if $(STATE_URL),--state-url "$(STATE_URL)") \
+		--junit reports/check-receiver.xml
 
 lint: $(STAMP)
 	$(BIN)/ruff check contracts tests benchmarks

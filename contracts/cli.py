@@ -12,6 +12,7 @@ import argparse
 import importlib
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -28,6 +29,7 @@ ROOM_COMMAND_MODULES = (
     "contracts.conformance.send_test",
 )
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -49,6 +51,12 @@ def secret_from_env(name: str, *, stderr: TextIO | None = None) -> str:
     Warns (on stderr) when the value has whitespace around it, the most common pasting mistake,
     and uses it exactly as set: the contract keys HMAC with the exact bytes.
     """
+    if not _ENV_NAME.fullmatch(name):
+        # Most likely the secret itself was passed: say so without repeating it.
+        raise CommandError(
+            "--secret-env takes the NAME of an environment variable (letters, digits and _), "
+            "not the secret itself; export the secret in a variable and pass that variable's name"
+        )
     value = os.environ.get(name)
     if value is None:
         raise CommandError(
@@ -97,6 +105,39 @@ def checked_url(url: str, option: str = "--url") -> str:
             f"address, for example {EXAMPLE_WEBHOOK_URL}"
         )
     return url
+
+
+def seconds(text: str) -> float:
+    """An argparse type: a positive, finite number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a positive number of seconds")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def port_number(text: str) -> int:
+    """An argparse type: a TCP port from 0 (any free port) to 65535."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port from 0 to 65535")
+    return value
 
 
 def add_secret_env_option(parser: argparse.ArgumentParser, default: str = "WEBHOOK_SECRET") -> None:

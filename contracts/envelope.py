@@ -18,6 +18,9 @@ from contracts.signing import SIGNATURE_HEADER, Secret, sign
 EVENT_HEADER = "X-Hokusai-Event"
 IDEMPOTENCY_KEY_HEADER = "X-Hokusai-Idempotency-Key"
 DEFAULT_PATH = "/api/mlflow/registered"
+MAX_BODY_BYTES = 1024 * 1024
+"""The contract's largest body limit: receivers refuse (413) anything larger, and accept at
+least 64 KiB. An event is a few hundred bytes."""
 _IDEMPOTENCY_NAMESPACE = uuid.UUID("0f6b6c3e-6f8e-5a43-9a53-686f6b757361")
 
 

@@ -260,18 +260,40 @@ def _json_path(parts: Any) -> str:
     return path
 
 
+FIELD_RULES = {
+    "event_type": 'must be "model_registered"',
+    "timestamp": "must be an RFC 3339 date-time such as 2025-08-21T14:42:23Z",
+    "token_id": "must be 1-64 of A-Z, 0-9 and '-', not starting or ending with '-'",
+    "model_name": "must be a non-empty string",
+    "model_version": 'must be the MLflow version as a string of digits, such as "4"',
+    "mlflow_run_id": "must be the MLflow run id as a non-empty string, or null",
+    "metric_name": "must be a non-empty string",
+    "baseline_value": "must be a finite JSON number (not a boolean, not a string)",
+    "status": 'must be "REGISTERED" (any letter case)',
+    "tags": "must be an object whose values are strings, numbers, booleans or null",
+}
+"""Each field's rule in plain words, as violations state it."""
+
+
+def _shown(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=repr)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def _describe(error: Any) -> str:
-    field = error.path[-1] if error.path else None
-    if error.validator == "pattern" and field == "timestamp":
-        return f"{error.instance!r} is not an RFC 3339 date-time such as 2025-08-21T14:42:23Z"
-    if error.validator == "pattern" and field == "token_id":
-        return (
-            f"{error.instance!r} is not a token id: 1-64 of A-Z, 0-9 and '-', "
-            "not starting or ending with '-'"
-        )
     if error.validator == "required":
         return "is missing; every model_registered event carries it"
-    return str(error.message)
+    path = list(error.path)
+    if not path:
+        return f"the body must be a JSON object, got {_shown(error.instance)}"
+    rule = FIELD_RULES.get(str(path[0]))
+    if rule is None:
+        return str(error.message)
+    if len(path) > 1:  # inside tags
+        return (
+            f"got {_shown(error.instance)}; tag values must be strings, numbers, booleans or null"
+        )
+    return f"got {_shown(error.instance)}; {path[0]} {rule}"
 
 
 def _semantic_violations(payload: Mapping[str, Any]) -> list[Violation]:
@@ -308,8 +330,34 @@ def _error_path(error: Any) -> str:
     return path
 
 
+@functools.cache
+def _compiled_validator() -> Any | None:
+    """jsonschema-rs's compiled validator when it is installed (the receiver extra brings it).
+
+    It answers "valid or not" in about a microsecond, against tens for ``jsonschema``; the
+    pure-Python validator still lists the violations of an invalid payload.
+    """
+    try:
+        import jsonschema_rs
+    except ImportError:
+        return None
+    return jsonschema_rs.validator_for(load_schema())
+
+
+def _schema_says_valid(payload: Any) -> bool:
+    compiled = _compiled_validator()
+    if compiled is None:
+        return False
+    try:
+        return bool(compiled.is_valid(payload))
+    except Exception:  # values it cannot convert (lone surrogates, say): ask jsonschema
+        return False
+
+
 def payload_violations(payload: Any) -> list[Violation]:
     """Every way ``payload`` (already parsed) breaks the contract; empty when it is valid."""
+    if _schema_says_valid(payload):
+        return _semantic_violations(payload)
     errors = sorted(_validator().iter_errors(payload), key=lambda e: [str(p) for p in e.path])
     violations = [Violation(_error_path(error), _describe(error)) for error in errors]
     if isinstance(payload, Mapping):

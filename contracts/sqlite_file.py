@@ -1,48 +1,92 @@
 """One SQLite file shared safely by threads and processes (the stub's store, the outbox).
 
-A connection per operation and ``BEGIN IMMEDIATE`` for writes: concurrent writers queue on the
-file lock instead of failing halfway, and WAL keeps readers off the writers' backs. Standard
-library only.
+Writes take ``BEGIN IMMEDIATE``, so concurrent writers queue on the file lock instead of
+failing halfway, and WAL keeps readers off the writers' backs. Connections are kept open and
+reused: opening one costs a read of the WAL index, and closing the last one checkpoints and
+syncs the file, which would otherwise dominate every short operation. Standard library only.
 """
 
 from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
+from pathlib import Path
 
 DEFAULT_BUSY_TIMEOUT = 30.0
+DEFAULT_KEEP_OPEN = 8
 
 
-@contextmanager
-def connect(
-    path: str | os.PathLike[str], *, timeout: float = DEFAULT_BUSY_TIMEOUT
-) -> Iterator[sqlite3.Connection]:
-    """A connection in autocommit mode, closed when the block ends."""
-    connection = sqlite3.connect(path, timeout=timeout, isolation_level=None)
-    with closing(connection):
-        # WAL (set once per file by use_wal) with NORMAL sync: a killed process loses nothing
-        # committed.
+class Database:
+    """A small pool of open connections to one SQLite file in WAL mode.
+
+    A connection is used by one thread at a time and handed back when its block ends; up to
+    ``keep_open`` idle connections stay open for the next operation.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        timeout: float = DEFAULT_BUSY_TIMEOUT,
+        keep_open: int = DEFAULT_KEEP_OPEN,
+    ) -> None:
+        self.path = Path(path)
+        self.timeout = timeout
+        self._keep_open = keep_open
+        self._idle: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        with self.connection() as connection:
+            # The journal mode is stored in the file; it cannot change inside a transaction.
+            connection.execute("PRAGMA journal_mode=WAL")
+
+    def __repr__(self) -> str:
+        return f"Database({str(self.path)!r})"
+
+    def _open(self) -> sqlite3.Connection:
+        connection = sqlite3.connect(
+            self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
+        )
+        # NORMAL sync in WAL mode: a killed process loses nothing that was committed.
         connection.execute("PRAGMA synchronous = NORMAL")
-        yield connection
+        return connection
 
-
-@contextmanager
-def immediate_transaction(
-    path: str | os.PathLike[str], *, timeout: float = DEFAULT_BUSY_TIMEOUT
-) -> Iterator[sqlite3.Connection]:
-    """A write-locking transaction: committed when the block succeeds, rolled back otherwise."""
-    with connect(path, timeout=timeout) as connection:
-        connection.execute("BEGIN IMMEDIATE")
+    @contextmanager
+    def connection(self) -> Iterator[sqlite3.Connection]:
+        """An open connection in autocommit mode, returned to the pool when the block ends."""
+        with self._lock:
+            connection = self._idle.pop() if self._idle else None
+        if connection is None:
+            connection = self._open()
+        reusable = False
         try:
             yield connection
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
-        connection.execute("COMMIT")
+            reusable = not connection.in_transaction
+        finally:
+            with self._lock:
+                if reusable and len(self._idle) < self._keep_open:
+                    self._idle.append(connection)
+                    connection = None
+            if connection is not None:
+                connection.close()
 
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write-locking transaction: committed when the block succeeds, rolled back otherwise."""
+        with self.connection() as connection:
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                yield connection
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+            connection.execute("COMMIT")
 
-def use_wal(connection: sqlite3.Connection) -> None:
-    """Switch the file to write-ahead logging; the mode is stored in the file and persists."""
-    connection.execute("PRAGMA journal_mode=WAL")
+    def close(self) -> None:
+        """Close the idle connections; the file stays as it is and can be opened again."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for connection in idle:
+            connection.close()

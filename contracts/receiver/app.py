@@ -14,7 +14,7 @@ import logging
 import os
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from enum import Enum
 from typing import TYPE_CHECKING, Any
@@ -24,7 +24,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 from werkzeug.wsgi import get_input_stream
 
-from contracts.envelope import DEFAULT_PATH, IDEMPOTENCY_KEY_HEADER
+from contracts.envelope import DEFAULT_PATH, IDEMPOTENCY_KEY_HEADER, MAX_BODY_BYTES
 from contracts.payload import (
     PayloadError,
     Violation,
@@ -35,21 +35,21 @@ from contracts.payload import (
 )
 from contracts.receiver.store import (
     DEFAULT_DELIVERIES_LIMIT,
+    AcceptedRegistration,
     DeliveryRecord,
     RegisterResult,
-    Registration,
     TokenStore,
     Transition,
 )
 from contracts.signing import SIGNATURE_HEADER, FailureReason, verify
-from contracts.tokens import is_valid_token_id, normalize_token_id
+from contracts.tokens import normalize_token_id, token_id_problem
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
 logger = logging.getLogger("contracts.receiver")
 
-DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+DEFAULT_MAX_BODY_BYTES = MAX_BODY_BYTES
 NO_SECRET_ERROR = "Webhook secret not configured"
 SIGNATURE_PREFIX_KEPT = 15
 """How much of a signature header the log keeps: ``sha256=`` and 8 hex digits, never more."""
@@ -132,6 +132,8 @@ class _Answer:
     token_id: str | None = None
     secret_index: int | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    logged: bool = False
+    """True when the store already wrote this delivery to the log (with its transition)."""
 
     def response(self) -> Response:
         return Response(
@@ -225,22 +227,27 @@ class StubSite:
     # --- the webhook ----------------------------------------------------------------------
 
     def _deliver(self, request: Request) -> _Answer:
-        received_at = format_timestamp(self.config.clock())
         key = _idempotency_key(request)
-        answer = self._judge(request, key)
         signature = request.headers.get(SIGNATURE_HEADER)
         signature_prefix = signature[:SIGNATURE_PREFIX_KEPT] if signature else None
-        self.store.record_delivery(
-            DeliveryRecord(
-                received_at=received_at,
-                verdict=answer.verdict,
-                status_code=answer.status,
-                token_id=answer.token_id,
-                idempotency_key=key,
-                signature_prefix=signature_prefix,
-                secret_index=answer.secret_index,
-            )
+        log = DeliveryRecord(
+            received_at=format_timestamp(self.config.clock()),
+            verdict="",
+            status_code=0,
+            idempotency_key=key,
+            signature_prefix=signature_prefix,
         )
+        answer = self._judge(request, log)
+        if not answer.logged:
+            self.store.record_delivery(
+                replace(
+                    log,
+                    verdict=answer.verdict,
+                    status_code=answer.status,
+                    token_id=answer.token_id,
+                    secret_index=answer.secret_index,
+                )
+            )
         logger.info(
             "delivery %s %s -> %d %s token=%s key=%s%s signature=%s secret_index=%s",
             request.method,
@@ -255,7 +262,7 @@ class StubSite:
         )
         return answer
 
-    def _judge(self, request: Request, key: str | None) -> _Answer:
+    def _judge(self, request: Request, log: DeliveryRecord) -> _Answer:
         """Every row of the receiver table, in the contract's order."""
         if request.method != "POST":
             return _refusal(
@@ -286,7 +293,7 @@ class StubSite:
             _check_storable_text(payload)
         except PayloadError as error:
             return _violations_answer(RejectReason.SCHEMA_VIOLATION, error)
-        answer = self._register(payload, key)
+        answer = self._register(payload, replace(log, secret_index=verification.secret_index))
         answer.secret_index = verification.secret_index
         return answer
 
@@ -316,9 +323,9 @@ class StubSite:
             field="$.timestamp",
         )
 
-    def _register(self, payload: Mapping[str, Any], key: str | None) -> _Answer:
+    def _register(self, payload: Mapping[str, Any], log: DeliveryRecord) -> _Answer:
         token_id = normalize_token_id(payload["token_id"])
-        registration = Registration(
+        registration = AcceptedRegistration(
             model_name=payload["model_name"],
             model_version=payload["model_version"],
             mlflow_run_id=payload["mlflow_run_id"],
@@ -326,7 +333,9 @@ class StubSite:
             baseline_value=payload["baseline_value"],
             registered_at=format_timestamp(self.config.clock()),
         )
-        result = self.store.register(token_id, registration, key)
+        result = self.store.register(
+            token_id, registration, log.idempotency_key, log_as=replace(log, status_code=200)
+        )
         if result is None:
             answer = _refusal(
                 RejectReason.UNKNOWN_TOKEN,
@@ -335,12 +344,19 @@ class StubSite:
             )
             answer.token_id = token_id
             return answer
-        return _accepted(result)
+        answer = _accepted(result)
+        answer.logged = True
+        return answer
 
     # --- read endpoints -------------------------------------------------------------------
 
     def _token(self, token_id: str) -> _Answer:
-        record = self.store.token(token_id) if is_valid_token_id(token_id) else None
+        problem = token_id_problem(token_id)
+        if problem is not None:
+            return _refusal(
+                RejectReason.UNKNOWN_TOKEN, f"{problem}; no such token can exist on this site"
+            )
+        record = self.store.token(token_id)
         if record is None:
             return _refusal(
                 RejectReason.UNKNOWN_TOKEN,

@@ -22,34 +22,17 @@ from contracts.cli import (
     CommandError,
     add_secret_env_option,
     new_command,
+    port_number,
+    positive_int,
+    seconds,
     secret_from_env,
 )
+from contracts.envelope import MAX_BODY_BYTES
+from contracts.receiver.store import DEFAULT_DB_PATH
 from contracts.tokens import TokenIdError
 
 if TYPE_CHECKING:
     from contracts.receiver.store import TokenRecord, TokenStore
-
-DEFAULT_DB = "hokusai-stub.sqlite3"
-
-
-def _positive_number(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"{text!r} must be a positive number of seconds")
-    return value
-
-
-def _positive_integer(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of bytes") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1 byte")
-    return value
 
 
 def _open_store(db: str, *, must_exist: bool = False) -> TokenStore:
@@ -189,7 +172,7 @@ def _add_db_option(parser: argparse.ArgumentParser, default: Any) -> None:
         "--db",
         default=default,
         metavar="PATH",
-        help=f"the SQLite token store, one file (default: ./{DEFAULT_DB})",
+        help=f"the SQLite token store, one file (default: ./{DEFAULT_DB_PATH})",
     )
 
 
@@ -218,7 +201,7 @@ def register(subparsers: Any) -> None:
     )
     stub_site.add_argument("--host", default="127.0.0.1", help="address to listen on")
     stub_site.add_argument(
-        "--port", type=int, default=8000, help="port to listen on (0 picks a free one)"
+        "--port", type=port_number, default=8000, help="port to listen on (0 picks a free one)"
     )
     add_secret_env_option(stub_site)
     stub_site.add_argument(
@@ -233,20 +216,21 @@ def register(subparsers: Any) -> None:
         metavar="TOKEN_ID",
         help="create this token as DRAFT if the store lacks it (repeat for more)",
     )
-    _add_db_option(stub_site, DEFAULT_DB)
+    _add_db_option(stub_site, str(DEFAULT_DB_PATH))
     stub_site.add_argument(
         "--timestamp-tolerance",
-        type=_positive_number,
+        type=seconds,
         metavar="SECONDS",
         help="refuse (401) deliveries whose timestamp is further than this from the clock "
         "(default: off)",
     )
     stub_site.add_argument(
         "--max-body-bytes",
-        type=_positive_integer,
-        default=1024 * 1024,
+        type=positive_int,
+        default=MAX_BODY_BYTES,
         metavar="N",
-        help="refuse (413) bodies larger than this (default: 1048576)",
+        help=f"refuse (413) bodies larger than this (default, the contract maximum: "
+        f"{MAX_BODY_BYTES})",
     )
 
     actions = stub_site.add_subparsers(dest="stub_site_action", metavar="ACTION")

@@ -1,7 +1,7 @@
 """The stub site's token store: one SQLite file (WAL mode) holding tokens and a deliveries log.
 
-Every operation opens its own short-lived connection, so any number of server threads can use
-one store. The DRAFT -> REGISTERED move is a single conditional ``UPDATE ... WHERE status =
+Operations borrow a connection from a small pool, so any number of server threads can use one
+store. The DRAFT -> REGISTERED move is a single conditional ``UPDATE ... WHERE status =
 'DRAFT'`` inside an immediate transaction: of any number of concurrent deliveries for one
 token, exactly one makes the transition. Nothing here ever sees a secret.
 """
@@ -13,12 +13,12 @@ import os
 import sqlite3
 from collections.abc import Iterable
 from contextlib import AbstractContextManager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from contracts import sqlite_file
+from contracts.sqlite_file import Database
 from contracts.tokens import normalize_token_id
 
 DEFAULT_DB_PATH = Path("hokusai-stub.sqlite3")
@@ -62,7 +62,7 @@ class Transition(str, Enum):
 
 
 @dataclass(frozen=True)
-class Registration:
+class AcceptedRegistration:
     """The fields an accepted delivery writes onto its token."""
 
     model_name: str
@@ -131,18 +131,22 @@ class TokenStore:
                 f"the folder of the token store {self.path} does not exist; create it or pass "
                 "another path"
             )
-        with self._connection() as connection:
-            sqlite_file.use_wal(connection)
-            connection.executescript(_SCHEMA)
+        self._database = Database(self.path, timeout=busy_timeout)
+        with self._database.connection() as connection:
+            connection.executescript(_SCHEMA)  # idempotent; executescript commits by itself
 
     def __repr__(self) -> str:
         return f"TokenStore({str(self.path)!r})"
 
+    def close(self) -> None:
+        """Close the open connections; the file keeps every token and delivery."""
+        self._database.close()
+
     def _connection(self) -> AbstractContextManager[sqlite3.Connection]:
-        return sqlite_file.connect(self.path, timeout=self.busy_timeout)
+        return self._database.connection()
 
     def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
-        return sqlite_file.immediate_transaction(self.path, timeout=self.busy_timeout)
+        return self._database.transaction()
 
     # --- tokens ---------------------------------------------------------------------------
 
@@ -189,64 +193,56 @@ class TokenStore:
         return [_token_from_row(row) for row in rows]
 
     def register(
-        self, token_id: str, registration: Registration, idempotency_key: str | None = None
+        self,
+        token_id: str,
+        registration: AcceptedRegistration,
+        idempotency_key: str | None = None,
+        *,
+        log_as: DeliveryRecord | None = None,
     ) -> RegisterResult | None:
         """Move a DRAFT token to REGISTERED with ``registration``'s fields, exactly once.
 
         Returns ``None`` for an unknown token. A token already REGISTERED is left untouched and
-        reported as a duplicate, whoever registered it.
+        reported as a duplicate, whoever registered it. With ``log_as``, the delivery is logged
+        in the same transaction (its verdict set to the transition): one commit, not two.
         """
         token_id = token_id.upper()
         with self._transaction() as connection:
-            before = _select_token(connection, token_id)
-            if before is None:
-                return None
-            key_seen = idempotency_key is not None and (
-                _token_from_row(before).idempotency_key == idempotency_key
-                or _key_accepted_before(connection, token_id, idempotency_key)
-            )
-            moved = 0
-            if not key_seen:
-                moved = connection.execute(
-                    "UPDATE tokens SET status = ?, model_name = ?, model_version = ?, "
-                    "mlflow_run_id = ?, metric_name = ?, baseline_value = ?, "
-                    "registered_at = ?, idempotency_key = ? "
-                    "WHERE token_id = ? AND status = ?",
-                    (
-                        REGISTERED,
-                        registration.model_name,
-                        registration.model_version,
-                        registration.mlflow_run_id,
-                        registration.metric_name,
-                        json.dumps(registration.baseline_value),
-                        registration.registered_at,
-                        idempotency_key,
-                        token_id,
-                        DRAFT,
-                    ),
-                ).rowcount
             row = _select_token(connection, token_id)
-        transition = Transition.REGISTERED if moved == 1 else Transition.DUPLICATE
-        return RegisterResult(transition, _token_from_row(row), key_seen)
+            if row is None:
+                return None
+            token = _token_from_row(row)
+            key_seen = False
+            # The immediate transaction holds the write lock: the status read above cannot
+            # change before the conditional UPDATE below.
+            if token.status == DRAFT and _move_to_registered(
+                connection, token_id, registration, idempotency_key
+            ):
+                transition = Transition.REGISTERED
+                token = replace(
+                    token,
+                    status=REGISTERED,
+                    idempotency_key=idempotency_key,
+                    **vars(registration),
+                )
+            else:
+                transition = Transition.DUPLICATE
+                key_seen = idempotency_key is not None and (
+                    token.idempotency_key == idempotency_key
+                    or _key_accepted_before(connection, token_id, idempotency_key)
+                )
+            if log_as is not None:
+                _insert_delivery(
+                    connection, replace(log_as, verdict=transition.value, token_id=token_id)
+                )
+        return RegisterResult(transition, token, key_seen)
 
     # --- deliveries -----------------------------------------------------------------------
 
     def record_delivery(self, delivery: DeliveryRecord) -> None:
         """Append one line to the deliveries log."""
         with self._transaction() as connection:
-            connection.execute(
-                "INSERT INTO deliveries (received_at, idempotency_key, token_id, verdict, "
-                "status_code, signature_prefix, secret_index) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    delivery.received_at,
-                    delivery.idempotency_key,
-                    delivery.token_id,
-                    delivery.verdict,
-                    delivery.status_code,
-                    delivery.signature_prefix,
-                    delivery.secret_index,
-                ),
-            )
+            _insert_delivery(connection, delivery)
 
     def deliveries(
         self, token_id: str | None = None, *, limit: int = DEFAULT_DELIVERIES_LIMIT
@@ -270,6 +266,49 @@ _SELECT_TOKEN = (
     "SELECT token_id, status, model_name, model_version, mlflow_run_id, metric_name, "
     "baseline_value, registered_at, idempotency_key FROM tokens"
 )
+
+
+def _move_to_registered(
+    connection: sqlite3.Connection,
+    token_id: str,
+    registration: AcceptedRegistration,
+    idempotency_key: str | None,
+) -> bool:
+    """The one DRAFT -> REGISTERED transition; False when the token was not DRAFT."""
+    moved = connection.execute(
+        "UPDATE tokens SET status = ?, model_name = ?, model_version = ?, mlflow_run_id = ?, "
+        "metric_name = ?, baseline_value = ?, registered_at = ?, idempotency_key = ? "
+        "WHERE token_id = ? AND status = ?",
+        (
+            REGISTERED,
+            registration.model_name,
+            registration.model_version,
+            registration.mlflow_run_id,
+            registration.metric_name,
+            json.dumps(registration.baseline_value),
+            registration.registered_at,
+            idempotency_key,
+            token_id,
+            DRAFT,
+        ),
+    ).rowcount
+    return bool(moved == 1)
+
+
+def _insert_delivery(connection: sqlite3.Connection, delivery: DeliveryRecord) -> None:
+    connection.execute(
+        "INSERT INTO deliveries (received_at, idempotency_key, token_id, verdict, "
+        "status_code, signature_prefix, secret_index) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (
+            delivery.received_at,
+            delivery.idempotency_key,
+            delivery.token_id,
+            delivery.verdict,
+            delivery.status_code,
+            delivery.signature_prefix,
+            delivery.secret_index,
+        ),
+    )
 
 
 def _select_token(connection: sqlite3.Connection, token_id: str) -> Any:

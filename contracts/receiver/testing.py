@@ -83,6 +83,7 @@ class RunningStubSite:
         if not self._stopped:
             self._stopped = True
             self.server.stop()
+            self.store.close()
 
 
 @contextmanager

@@ -89,3 +89,12 @@ def test_verify_accepts_any_of_several_secrets_during_rotation(
     argv = ["verify", str(body_file), "--header", GITHUB_HEADER]
     assert main(argv) == 1
     assert main([*argv, "--also-secret-env", "NEW_WEBHOOK_SECRET"]) == 0
+
+
+def test_a_secret_passed_where_a_variable_name_belongs_is_refused_without_echoing_it(
+    body_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["sign", str(body_file), "--secret-env", "s3cr3t value!"]) == 2
+    err = capsys.readouterr().err
+    assert "NAME of an environment variable" in err
+    assert "s3cr3t" not in err

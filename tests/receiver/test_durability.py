@@ -11,7 +11,7 @@ import requests
 
 import contracts
 from contracts.receiver import RunningStubSite, TokenStore, running_stub_site
-from contracts.receiver.store import Registration, Transition
+from contracts.receiver.store import AcceptedRegistration, Transition
 from tests.receiver.support import SECRET, deliver, registration
 
 CONCURRENT_DELIVERIES = 50
@@ -74,7 +74,9 @@ def test_baseline_values_are_stored_without_losing_size_or_precision(
 ) -> None:
     store = TokenStore(tmp_path / "site.sqlite3")
     store.add_tokens(["LSCOR"])
-    store.register("lscor", Registration("m", "1", None, "accuracy", value, "2026-01-01T00:00:00Z"))
+    store.register(
+        "lscor", AcceptedRegistration("m", "1", None, "accuracy", value, "2026-01-01T00:00:00Z")
+    )
     reopened = TokenStore(tmp_path / "site.sqlite3").token("LSCOR")
     assert reopened is not None
     assert reopened.baseline_value == value
