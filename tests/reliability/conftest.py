@@ -1,0 +1,18 @@
+"""Fixtures of the reliability tests: a sender environment that reads nothing from the machine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture
+def isolated_sender_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No webhook settings from the machine, no ``.env``, no home outbox; returns the outbox."""
+    outbox = tmp_path / "outbox.sqlite3"
+    monkeypatch.delenv("WEBHOOK_URL", raising=False)
+    monkeypatch.delenv("WEBHOOK_SECRET", raising=False)
+    monkeypatch.setenv("HOKUSAI_OUTBOX", str(outbox))
+    monkeypatch.chdir(tmp_path)
+    return outbox

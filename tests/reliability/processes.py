@@ -1,0 +1,118 @@
+"""The ``hokusai-contract`` command as real child processes: the stub site and one-shot runs."""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import contracts
+
+START_TIMEOUT_S = 30.0
+SERVING_LINE = "stub site: serving "
+
+
+def hokusai_contract() -> list[str]:
+    """The installed console script, or the module when only the source tree is importable."""
+    script = Path(sys.executable).with_name("hokusai-contract")
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "contracts.cli"]
+
+
+def run_command(
+    arguments: Sequence[str], env: Mapping[str, str], timeout: float = 120.0
+) -> subprocess.CompletedProcess[str]:
+    """Run one ``hokusai-contract`` subcommand to its end; output captured as text."""
+    return subprocess.run(
+        [*hokusai_contract(), *arguments],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+class StubSiteProcess:
+    """``hokusai-contract stub-site`` as a child process; everything it prints is kept."""
+
+    def __init__(
+        self, db_path: Path, *, port: int, secret_env: str, secret: str, tokens: Sequence[str] = ()
+    ) -> None:
+        command = [
+            *hokusai_contract(),
+            "stub-site",
+            "--port",
+            str(port),
+            "--secret-env",
+            secret_env,
+            "--db",
+            str(db_path),
+        ]
+        for token_id in tokens:
+            command += ["--token", token_id]
+        self.process = subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, secret_env: secret},
+            text=True,
+        )
+        self.transcript: list[str] = []
+        self._lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._pump, daemon=True).start()
+        self.base_url = self._wait_until_serving()
+
+    @property
+    def webhook_url(self) -> str:
+        return self.base_url + contracts.DEFAULT_PATH
+
+    @property
+    def port(self) -> int:
+        return int(self.base_url.rsplit(":", 1)[1])
+
+    @property
+    def output(self) -> str:
+        """Everything the process printed so far (stdout and stderr)."""
+        return "".join(self.transcript)
+
+    def _pump(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.transcript.append(line)
+            self._lines.put(line)
+
+    def _wait_until_serving(self) -> str:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            try:
+                line = self._lines.get(timeout=0.1)
+            except queue.Empty:
+                if self.process.poll() is not None:
+                    break
+                continue
+            if line.startswith(SERVING_LINE):
+                url = line.removeprefix(SERVING_LINE).strip()
+                return url.removesuffix(contracts.DEFAULT_PATH)
+        self.kill()
+        raise AssertionError("the stub site did not start:\n" + self.output)
+
+    def kill(self) -> None:
+        """SIGKILL: no handler runs, no connection is closed politely, nothing is flushed."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        """SIGTERM, the way an operator stops it; SIGKILL if it does not end in time."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kill()

@@ -1,0 +1,79 @@
+"""The benchmark harness measures fairly and reports honestly (no timing is asserted here)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from benchmarks.contract_test import parse_time_split
+from benchmarks.loadgen import run_load
+from benchmarks.receiver import noop_app, signed_deliveries
+from benchmarks.results import Direction, Figure, Goal, Report, render_markdown, render_table
+from benchmarks.timing import interleaved
+from contracts.receiver.server import serving
+
+
+def test_interleaving_times_every_case_once_per_round_in_rotating_order() -> None:
+    calls: list[str] = []
+    cases = {name: (lambda name=name: calls.append(name)) for name in ("a", "b", "c")}
+
+    samples = interleaved(cases, rounds=3, batch=1)
+
+    assert {name: len(sample.per_round_ns) for name, sample in samples.items()} == dict.fromkeys(
+        "abc", 3
+    )
+    timed = calls[3:]  # after one warm-up call each
+    assert timed == ["a", "b", "c", "b", "c", "a", "c", "a", "b"]
+
+
+def test_a_goal_is_judged_on_the_ratio_in_its_direction() -> None:
+    ceiling = Goal(Direction.AT_MOST, 1.3, "at most 1.3x")
+    floor = Goal(Direction.AT_LEAST, 0.6, "at least 0.6x")
+
+    def figure(candidate: float, goal: Goal) -> Figure:
+        return Figure("g", "n", "ours", "base", "ns/op", candidate, 100.0, goal)
+
+    assert figure(129.0, ceiling).goal_met is True
+    assert figure(131.0, ceiling).goal_met is False
+    assert figure(60.0, floor).goal_met is True
+    assert figure(59.0, floor).goal_met is False
+
+
+def test_the_report_carries_machine_figures_and_verdicts(tmp_path: Path) -> None:
+    missed = Figure(
+        "receiver", "c1", "stub", "noop", "deliveries/s", 50.0, 100.0,
+        Goal(Direction.AT_LEAST, 0.6, "at least 0.6x"),
+    )  # fmt: skip
+    report = Report(machine={"cpu_model": "x"}, mode="quick", figures=[missed])
+
+    report.write(tmp_path / "bench.json")
+    written = json.loads((tmp_path / "bench.json").read_text(encoding="utf-8"))
+
+    assert written["machine"] == {"cpu_model": "x"}
+    assert written["goals_met"] is False
+    assert written["figures"][0]["ratio"] == 0.5
+    assert "NOT met" in render_table(report.figures)
+    assert "**0.50x**" in render_markdown(report.figures)
+
+
+def test_the_contract_test_time_line_is_read_into_its_parts() -> None:
+    output = "57 checks: 57 pass\nTime: MLflow start 4.8 s, sender suite 1.8 s, receiver suite 4.5 s; total 12.3 s\n"  # noqa: E501
+
+    assert parse_time_split(output) == {
+        "MLflow start": 4.8,
+        "sender suite": 1.8,
+        "receiver suite": 4.5,
+        "total": 12.3,
+    }
+    assert parse_time_split("no time line") == {}
+
+
+def test_the_load_generator_sends_every_prepared_delivery_over_real_http() -> None:
+    requests = signed_deliveries([f"LOAD-{number}" for number in range(12)])
+
+    with serving(noop_app) as server:
+        result = run_load(server.host, server.port, requests, concurrency=3, time_limit_s=30)
+
+    assert result.errors == []
+    assert result.completed == 12
+    assert dict(result.statuses) == {200: 12}
