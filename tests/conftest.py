@@ -1,8 +1,17 @@
-"""Suite-wide options: ``--soak`` runs the long reliability variants (``make soak``)."""
+"""Suite-wide settings.
+
+``--soak`` runs the long reliability variants (``make soak``). Hypothesis runs without its
+per-example deadline: speed is measured by the benchmarks, never asserted by a test, and a
+loaded two-core machine must not turn a correct property into a failure.
+"""
 
 from __future__ import annotations
 
 import pytest
+from hypothesis import settings
+
+settings.register_profile("suite", deadline=None, print_blob=True)
+settings.load_profile("suite")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -2,37 +2,62 @@
 
 The order matters. Requests that must be refused run first, while the token is still DRAFT, so
 that ``rejections-change-no-state`` can prove none of them changed anything; then deliveries
-that must be accepted. :data:`RECEIVER_CHECKS` is that ordered list; the CLI, the reports and
-the tests all iterate it. A handler with no secret configured, or one that does not answer,
-ends the run with that one diagnosis.
+that must be accepted, the first of them on the DRAFT token (so that its transition is seen).
+:data:`RECEIVER_CHECKS` is that ordered list; the CLI, the reports and the tests all iterate it.
+A handler with no secret configured, one that does not answer, and a token that does not exist
+end the run with that one diagnosis.
+
+A receiver may short-cut a delivery for a token that is already REGISTERED ("duplicate")
+before it looks at anything else, so a rule is never judged by such deliveries alone: where a
+rule holds before the lookup (signature, serialization, timestamp), it is probed with a token
+that does not exist, where the contract's answer is 404 once every earlier rule passed; where
+it needs a transition, it is probed on a DRAFT token (``--spare-token``).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from contracts.conformance.answers import (
+    REPLAY_REASON,
+    TokenStateReading,
+    says_no_secret_configured,
+    says_not_the_handler,
+)
 from contracts.conformance.checklist import Checklist, StopRun
 from contracts.conformance.probe import (
     Exchange,
     Probe,
     ReceiverUnreachable,
-    TokenState,
     idempotency_key_of,
     timestamp_ago,
 )
 from contracts.conformance.results import Finding
-from contracts.envelope import DEFAULT_PATH, SignedDelivery
-from contracts.payload import ordered, serialize
+from contracts.envelope import DEFAULT_PATH, MAX_BODY_BYTES, SignedDelivery
+from contracts.payload import STATUS_REGISTERED, ordered, serialize
 from contracts.signing import SIGNATURE_HEADER, SIGNATURE_PREFIX, sign
 from contracts.urls import redacted_url
 
-MAX_BODY_BYTES = 1024 * 1024
 OVERSIZED_BODY_BYTES = MAX_BODY_BYTES + 1024
+UNKNOWN_TOKEN = "NOSUCHTOKEN-CONFORMANCE"
+"""A token id no receiver has: requests for it must never change anything."""
+WRONG_SECRET = "not-the-shared-secret"
 NON_ASCII_MODEL_NAME = "Modèle de scoring été 日本"
 OTHER_SIGNATURE_HEADER = "X-MLflow-Signature"
+DRAFT = "DRAFT"
+REGISTRATION_FIELDS = (
+    "status",
+    "model_name",
+    "model_version",
+    "mlflow_run_id",
+    "metric_name",
+    "baseline_value",
+    "registered_at",
+)
+"""The fields of a token's state that only a transition may change."""
 
 NO_SECRET_WHY = (
     "your handler has no secret configured; set WEBHOOK_SECRET (the same value the SDK uses) "
@@ -53,6 +78,11 @@ ORDER_FIX = (
     "check in this order: signature on the raw bytes (401), JSON and schema (400), token lookup "
     "(404); change state only after all of them passed"
 )
+SIZE_FIX = (
+    f"the contract's body limit is at most 1 MiB ({MAX_BODY_BYTES:,} bytes): refuse a larger "
+    "body with 413 before reading it whole (check Content-Length and cap the read); accept "
+    "bodies up to at least 64 KiB"
+)
 
 
 @dataclass
@@ -60,7 +90,34 @@ class ReceiverRun:
     """What the checks share during one run: the probe and what was learnt on the way."""
 
     probe: Probe
-    initial_state: TokenState | None = None
+    spare_tokens: tuple[str, ...] = ()
+    """Further DRAFT tokens for the checks that need to see a transition of their own."""
+    initial_states: dict[str, TokenStateReading] = field(default_factory=dict)
+    """Each token's state as the state URL read it before any delivery."""
+    token_exists: bool = False
+    """A valid delivery for the token under test was accepted, so a later 404 is not "missing"."""
+    lookup_comes_last: bool = False
+    """An unknown token gets 404 when signed right and 401 when not: so a 404 for the unknown
+    token means every rule before the lookup passed."""
+    _unused_spares: list[str] | None = field(default=None, init=False, repr=False)
+
+    @property
+    def initial_state(self) -> TokenStateReading | None:
+        return self.initial_states.get(self.probe.token)
+
+    def take_spare(self, *, with_letters: bool = False) -> str | None:
+        """A DRAFT spare token no check has used yet, or ``None``."""
+        if self._unused_spares is None:
+            self._unused_spares = [
+                token
+                for token in self.spare_tokens
+                if token not in self.initial_states or self.initial_states[token].status == DRAFT
+            ]
+        for token in self._unused_spares:
+            if not with_letters or token.lower() != token:
+                self._unused_spares.remove(token)
+                return token
+        return None
 
 
 RECEIVER_CHECKS: Checklist[ReceiverRun] = Checklist()
@@ -73,6 +130,7 @@ def receiver_check(
 
     def register(function: Callable[[ReceiverRun], Finding]) -> Callable[[ReceiverRun], Finding]:
         def guarded(run: ReceiverRun) -> Finding:
+            run.probe.current_check = check_id
             try:
                 return function(run)
             except ReceiverUnreachable as error:
@@ -91,21 +149,8 @@ def receiver_check(
 # --- reading answers ------------------------------------------------------------------------
 
 
-def is_no_secret_answer(exchange: Exchange) -> bool:
-    """The handler's way of saying it has no webhook secret configured."""
-    if exchange.status < 400:
-        return False
-    if exchange.field("reason") == "no_secret_configured":
-        return True
-    error = exchange.field("error")
-    text = (error if isinstance(error, str) else exchange.body.decode("utf-8", "replace")).lower()
-    return "secret" in text and any(
-        phrase in text for phrase in ("not configured", "not set", "missing", "no secret")
-    )
-
-
 def _accepted(exchange: Exchange) -> bool:
-    return 200 <= exchange.status < 300 and exchange.success is not False
+    return exchange.status == 200 and exchange.success is not False
 
 
 def _refusal(
@@ -125,7 +170,7 @@ def _refusal(
 
 def _acceptance_problem(exchange: Exchange, what: str) -> Finding | None:
     """``None`` when a valid delivery got 200 with success true; else the failure."""
-    if _accepted(exchange) and exchange.status == 200:
+    if _accepted(exchange):
         return None
     if exchange.status == 401:
         return Finding.failed(
@@ -149,78 +194,152 @@ def _acceptance_problem(exchange: Exchange, what: str) -> Finding | None:
     )
 
 
-def _state_after_acceptance(run: ReceiverRun, what: str) -> Finding | None:
-    """When a state URL is known: the token must read REGISTERED now."""
+def _seed_fix(token: str, option: str = "--token") -> str:
+    return f"seed token {token} as DRAFT on the receiver, or pass {option} with one that exists"
+
+
+def _stop_when_token_missing(run: ReceiverRun, exchange: Exchange, check_id: str) -> None:
+    """A 404 to the first valid deliveries for the token under test: it is not there at all."""
+    token = run.probe.token
+    if exchange.status != 404 or run.token_exists:
+        return
+    known = run.initial_state
+    elsewhere = (
+        f" (yet the state URL reads it as {known.status}: the webhook and the state URL look "
+        "in different places)"
+        if known is not None and known.status is not None
+        else ""
+    )
+    finding = Finding.failed(
+        f"token {token} does not exist on the receiver: a valid delivery for it got "
+        f"{exchange.summary(60)}{elsewhere}",
+        _seed_fix(token),
+        answer=exchange.summary(),
+    )
+    raise StopRun(finding, f"skipped: token {token} does not exist on the receiver ({check_id})")
+
+
+def _state_after_acceptance(run: ReceiverRun, token: str, what: str) -> Finding | None:
+    """When a state URL is known: ``token`` must read REGISTERED now."""
     if not run.probe.has_state_url:
         return None
-    state = run.probe.token_state()
-    if state.status == "REGISTERED":
+    state = run.probe.token_state(token)
+    if state.registered:
         return None
     return Finding.failed(
-        f"{what}: answered 200 but the token {run.probe.token} reads "
-        f"{state.status or state.problem} afterwards",
+        f"{what}: answered 200 but the token {token} reads {state.in_words} afterwards",
         "move the token to REGISTERED (upper-cased id) before answering 200",
     )
+
+
+def _registration_changes(before: TokenStateReading, after: TokenStateReading) -> list[str]:
+    """What changed in the fields only a transition may change, as ``field: old -> new``."""
+    return [
+        f"{name}: {json.dumps(before.document.get(name))} -> {json.dumps(after.document.get(name))}"
+        for name in REGISTRATION_FIELDS
+        if before.document.get(name) != after.document.get(name)
+    ]
 
 
 # --- preflight ------------------------------------------------------------------------------
 
 
-def _not_the_handler(exchange: Exchange) -> bool:
-    """A 404/405 that is not about the token: the URL misses the webhook route."""
-    if exchange.status not in (404, 405):
-        return False
-    reason = exchange.field("reason")
-    return exchange.success is None or reason not in (None, "unknown_token")
-
-
-@receiver_check("receiver-ready", "the handler answers and has a webhook secret configured")
+@receiver_check("receiver-ready", "the handler answers and verifies with the shared secret")
 def receiver_ready(run: ReceiverRun) -> Finding:
     probe = run.probe
-    unknown = "NOSUCHTOKEN-CONFORMANCE"
-    delivery = probe.signed(probe.payload(token_id=unknown))
+    delivery = probe.signed(probe.payload(token_id=UNKNOWN_TOKEN))
     exchange = probe.deliver(delivery, "signed delivery for an unknown token")
-    if is_no_secret_answer(exchange):
+    if says_no_secret_configured(exchange.status, exchange.body):
         finding = Finding.failed(
             f"{NO_SECRET_WHY} (it answered {exchange.summary(80)})",
             "set WEBHOOK_SECRET in the handler's environment to the SDK's secret and restart it",
             answer=exchange.summary(),
         )
         raise StopRun(finding, "skipped: the handler has no secret configured (receiver-ready)")
-    if _not_the_handler(exchange):
+    if says_not_the_handler(exchange.status, exchange.body):
         finding = Finding.failed(
             f"{redacted_url(probe.url)} answered {exchange.summary(80)}: this does not look like "
-            "the webhook handler",
+            'the webhook handler, whose answers are JSON with a boolean "success"',
             f"check the URL; the contract's path is {DEFAULT_PATH}",
             answer=exchange.summary(),
         )
         raise StopRun(finding, "skipped: the URL does not reach the handler (receiver-ready)")
+    if exchange.status == 401 and exchange.field("reason") == REPLAY_REASON:
+        finding = Finding.failed(
+            f"a delivery stamped now was refused as a replay ({exchange.summary(80)}): the "
+            "handler's clock and this machine's disagree by more than its tolerance",
+            "synchronize both clocks (NTP); timestamps are written in UTC with a Z suffix",
+            answer=exchange.summary(),
+        )
+        raise StopRun(finding, "skipped: the handler's clock is off (receiver-ready)")
+    if exchange.status == 401:
+        finding = Finding.failed(
+            f"a correctly signed delivery got {exchange.summary(80)}: the handler holds another "
+            "secret (watch for whitespace around it), reads the signature differently, or "
+            "verifies something other than the raw body, so it would refuse every valid "
+            "delivery",
+            "use the same secret on both sides and verify HMAC-SHA256 over the raw request "
+            "bytes; 'hokusai-contract diagnose' names the mistake from the body and the "
+            "signature the handler computed",
+            answer=exchange.summary(),
+        )
+        raise StopRun(finding, "skipped: the handler refuses correct signatures (receiver-ready)")
     return Finding.passed(
         f"answered {exchange.status} to a signed delivery for an unknown token",
         answer=exchange.summary(),
     )
 
 
-@receiver_check("state-url", "the token's state can be read through the state URL")
+@receiver_check("state-url", "the tokens' state can be read through the state URL")
 def state_url(run: ReceiverRun) -> Finding:
     probe = run.probe
+    token = probe.token
     if not probe.has_state_url:
         return Finding.skipped(
             "no state URL given, so state changes are judged by the answers alone; pass "
             "--state-url 'https://host/api/tokens/{token_id}' for the stronger checks"
         )
-    run.initial_state = state = probe.token_state()
+    run.initial_states = {each: probe.token_state(each) for each in (token, *run.spare_tokens)}
+    state = run.initial_states[token]
+    if state.token_missing:
+        finding = Finding.failed(
+            f"token {token} does not exist on the receiver: {state.problem}",
+            _seed_fix(token) + "; if it does exist, check the --state-url template",
+        )
+        raise StopRun(finding, f"skipped: token {token} does not exist on the receiver (state-url)")
     if state.status is None:
+        probe.state_url_template = None  # the later checks judge by the answers alone
         return Finding.failed(
-            str(state.problem),
+            f"{state.problem}; the later checks judge state changes by the answers alone",
             "pass a URL template with {token_id} that answers GET with JSON holding the "
             "token's status",
         )
-    if state.status == "DRAFT":
-        return Finding.passed(f"token {probe.token} is DRAFT")
+    missing = [spare for spare in run.spare_tokens if run.initial_states[spare].token_missing]
+    if missing:
+        return Finding.failed(
+            f"spare token(s) {', '.join(missing)} do not exist on the receiver (the state URL "
+            "answers 404)",
+            f"seed {', '.join(missing)} as DRAFT on the receiver, or drop those --spare-token "
+            "options",
+        )
+    notes = [
+        f"spare token {spare} is {run.initial_states[spare].in_words}, so it is not used"
+        for spare in run.spare_tokens
+        if run.initial_states[spare].status != DRAFT
+    ]
+    drafts = [spare for spare in run.spare_tokens if run.initial_states[spare].status == DRAFT]
+    if drafts:
+        notes.insert(0, f"spare token(s) {', '.join(drafts)} DRAFT")
+    if state.status == DRAFT:
+        return Finding.passed("; ".join([f"token {token} is DRAFT", *notes]))
     return Finding.passed(
-        f"token {probe.token} is already {state.status}, so a rejected request that wrongly "
-        "registers it cannot be noticed; use a fresh DRAFT token for the stronger check",
+        "; ".join(
+            [
+                f"token {token} is already {state.status}, so a rejected request that wrongly "
+                "registers it cannot be noticed; use a fresh DRAFT token for the stronger check",
+                *notes,
+            ]
+        ),
         weaker_state_check=True,
     )
 
@@ -259,9 +378,7 @@ SIGNATURE_MISTAKES = (
         "signature-wrong-secret",
         "a signature made with another secret gets 401",
         "signed with another secret",
-        lambda probe, delivery: probe.with_signature(
-            delivery, sign(delivery.body, "not-the-shared-secret")
-        ),
+        lambda probe, delivery: probe.with_signature(delivery, sign(delivery.body, WRONG_SECRET)),
     ),
     SignatureMistake(
         "signature-without-prefix",
@@ -367,42 +484,75 @@ def schema_violations(run: ReceiverRun) -> Finding:
     )
 
 
-@receiver_check("unknown-token", "a valid delivery for an unknown token gets 404")
+@receiver_check("unknown-token", "an unknown token gets 404, and only after the signature passed")
 def unknown_token(run: ReceiverRun) -> Finding:
     probe = run.probe
-    delivery = probe.signed(probe.payload(token_id="NOSUCHTOKEN-CHECK"))
+    delivery = probe.signed(probe.payload(token_id=UNKNOWN_TOKEN))
     exchange = probe.deliver(delivery, "unknown token")
-    return _refusal(
+    refused = _refusal(
         exchange,
         404,
-        what="token NOSUCHTOKEN-CHECK, which does not exist",
+        what=f"token {UNKNOWN_TOKEN}, which does not exist",
         if_accepted="the handler does not look the token up",
         fix="look the upper-cased token id up and answer 404 when there is no such token",
+    )
+    if exchange.status != 404:
+        return refused
+    forged = probe.with_signature(delivery, sign(delivery.body, WRONG_SECRET))
+    unsigned = probe.send("unknown token, signed with another secret", delivery.body, forged)
+    if unsigned.status == 401:
+        run.lookup_comes_last = True
+        return Finding.passed(
+            f"token {UNKNOWN_TOKEN} got 404 when correctly signed and 401 when signed with "
+            "another secret: the lookup comes after the signature",
+            answer=exchange.summary(),
+        )
+    if unsigned.status == 404:
+        return Finding.failed(
+            f"a delivery for {UNKNOWN_TOKEN} signed with another secret got 404, not 401: the "
+            "handler looks the token up before it verifies the signature, so it acts on "
+            "unverified bytes and tells anyone which tokens exist",
+            ORDER_FIX,
+            answer=unsigned.summary(),
+        )
+    return Finding.failed(
+        f"a delivery for {UNKNOWN_TOKEN} signed with another secret got {unsigned.summary(60)}, "
+        "expected 401",
+        SIGNATURE_FIX,
+        answer=unsigned.summary(),
     )
 
 
 @receiver_check("oversized-body", "a correctly signed body over 1 MiB gets 413")
 def oversized_body(run: ReceiverRun) -> Finding:
     probe = run.probe
-    payload = probe.payload()
-    padding = OVERSIZED_BODY_BYTES - len(serialize(payload))
-    big = {**payload, "tags": {**payload["tags"], "padding": "x" * max(padding, 0)}}
+    payload = probe.payload(token_id=UNKNOWN_TOKEN)
+    unpadded = {**payload, "tags": {**payload["tags"], "padding": ""}}
+    padding = "x" * (OVERSIZED_BODY_BYTES - len(serialize(unpadded)))
+    big = {**payload, "tags": {**payload["tags"], "padding": padding}}
     body = serialize(big)
     exchange = probe.deliver(probe.signed(big, body=body), "oversized body")
+    what = f"a {len(body):,}-byte body (over the contract's 1 MiB maximum)"
+    if exchange.status == 404:
+        return Finding.failed(
+            f"{what}: answered 404 for its unknown token, so the handler read and parsed it all; "
+            "expected 413",
+            SIZE_FIX,
+            answer=exchange.summary(),
+        )
     return _refusal(
         exchange,
         413,
-        what=f"a {len(body)}-byte body",
+        what=what,
         if_accepted="the handler has no body size limit",
-        fix="refuse bodies over 1 MiB with 413 before reading them whole (check Content-Length "
-        "and cap the read)",
+        fix=SIZE_FIX,
     )
 
 
 @receiver_check("wrong-method", "GET and PUT get 405")
 def wrong_method(run: ReceiverRun) -> Finding:
     probe = run.probe
-    delivery = probe.signed(probe.payload())
+    delivery = probe.signed(probe.payload(token_id=UNKNOWN_TOKEN))
     answers = {
         "GET": probe.send("GET", None, {"Accept": "application/json"}, method="GET"),
         "PUT": probe.deliver(delivery, "PUT", method="PUT"),
@@ -419,25 +569,40 @@ def wrong_method(run: ReceiverRun) -> Finding:
     )
 
 
+def _answered_2xx(exchanges: list[Exchange]) -> list[str]:
+    return [f"{e.check_id} ({e.label}: {e.status})" for e in exchanges if 200 <= e.status < 300]
+
+
 @receiver_check("rejections-change-no-state", "refused requests left the token in DRAFT")
 def rejections_change_no_state(run: ReceiverRun) -> Finding:
     probe = run.probe
     initial = run.initial_state
-    if not probe.has_state_url:
-        return Finding.skipped("no state URL given; pass --state-url to verify this")
-    if initial is None or initial.status is None:
-        return Finding.skipped("the state URL could not be read (see state-url)")
-    if initial.status != "DRAFT":
+    accepted = _answered_2xx(probe.exchanges)
+    also = f"; answered 2xx although they had to be refused: {', '.join(accepted)}"
+    also = also if accepted else ""
+    if initial is not None and initial.status is None:
+        return Finding.skipped(f"the state URL could not be read (see state-url){also}")
+    if initial is None or not probe.has_state_url:
+        return Finding.skipped(f"no state URL given; pass --state-url to verify this{also}")
+    if initial.status != DRAFT:
         return Finding.skipped(
             f"token {probe.token} was already {initial.status} at the start, so this cannot be "
-            "verified; use a fresh DRAFT token"
+            f"verified; use a fresh DRAFT token{also}"
         )
     now = probe.token_state()
-    if now.status == "DRAFT":
+    if now.status == DRAFT:
         return Finding.passed(f"token {probe.token} is still DRAFT after every refused request")
+    if accepted:
+        return Finding.failed(
+            f"token {probe.token} is {now.in_words} although every request so far had to be "
+            f"refused; these were answered 2xx, so any of them may have registered it: "
+            f"{', '.join(accepted)}",
+            "refuse each of them as its own check says; " + ORDER_FIX,
+            accepted=accepted,
+        )
     return Finding.failed(
-        f"token {probe.token} is {now.status or now.problem} although every request so far had "
-        "to be refused: the handler changes state before verifying or validating",
+        f"token {probe.token} is {now.in_words} although every request so far was refused: the "
+        "handler changes state before verifying or validating",
         ORDER_FIX,
     )
 
@@ -445,46 +610,52 @@ def rejections_change_no_state(run: ReceiverRun) -> Finding:
 # --- deliveries that must be accepted -------------------------------------------------------
 
 
-@receiver_check("lowercase-token-id", "a lower-case token id lands on the upper-case token")
-def lowercase_token_id(run: ReceiverRun) -> Finding:
+@receiver_check("lowercase-status", "a lower-case status 'registered' registers the DRAFT token")
+def lowercase_status(run: ReceiverRun) -> Finding:
     probe = run.probe
-    lower = probe.token.lower()
-    if lower == probe.token:
-        return Finding.skipped(f"token id {probe.token} has no letters to lower-case")
-    payload = {**probe.payload(), "token_id": lower}
-    exchange = probe.deliver(probe.signed(payload, body=serialize(payload)), "lower-case token")
-    if exchange.status == 404:
-        return Finding.failed(
-            f"token id {lower!r} got 404 although {probe.token} exists: the handler looks the "
-            "id up as sent",
-            "upper-case the token id before the lookup (token_id.toUpperCase() / .upper())",
-            answer=exchange.summary(),
-        )
-    problem = _acceptance_problem(exchange, f"token id {lower!r}")
+    payload = {**probe.payload(), "status": STATUS_REGISTERED.lower()}
+    exchange = probe.deliver(probe.signed(payload, body=serialize(payload)), "lower-case status")
+    _stop_when_token_missing(run, exchange, "lowercase-status")
+    problem = _acceptance_problem(exchange, 'status "registered"')
     if problem is not None:
+        if exchange.status == 400:
+            return Finding.failed(
+                problem.why,
+                "compare the status case-insensitively (one real sender wrote 'registered')",
+                answer=exchange.summary(),
+            )
         return problem
-    reported = exchange.field("token_id")
-    if isinstance(reported, str) and reported != probe.token:
-        return Finding.failed(
-            f"token id {lower!r} was accepted but the answer names token {reported!r}, not "
-            f"{probe.token}",
-            "upper-case the token id before the lookup and in the answer",
-        )
-    landed = _state_after_acceptance(run, f"token id {lower!r}")
+    run.token_exists = True
+    landed = _state_after_acceptance(run, probe.token, 'status "registered"')
     if landed is not None:
         return landed
-    where = " (the state URL confirms it)" if probe.has_state_url else ""
-    return Finding.passed(f"token id {lower!r} accepted and landed on {probe.token}{where}")
+    initial = run.initial_state
+    if initial is None or initial.status is None:
+        return Finding.passed(
+            'status "registered" accepted (pass --state-url to see it register the token)'
+        )
+    if initial.status == DRAFT:
+        return Finding.passed(
+            f'status "registered" moved token {probe.token} from DRAFT to REGISTERED (the state '
+            "URL confirms it)"
+        )
+    return Finding.passed(
+        f'status "registered" accepted; token {probe.token} was already {initial.status}, so '
+        "no transition was seen",
+        weaker_state_check=True,
+    )
 
 
 @receiver_check("valid-delivery", "a valid signed delivery gets 200 with success true")
 def valid_delivery(run: ReceiverRun) -> Finding:
     probe = run.probe
     exchange = probe.deliver(probe.signed(probe.payload()), "valid delivery")
+    _stop_when_token_missing(run, exchange, "valid-delivery")
     problem = _acceptance_problem(exchange, "a valid signed delivery")
     if problem is not None:
         return problem
-    landed = _state_after_acceptance(run, "a valid signed delivery")
+    run.token_exists = True
+    landed = _state_after_acceptance(run, probe.token, "a valid signed delivery")
     if landed is not None:
         return landed
     return Finding.passed(
@@ -495,21 +666,105 @@ def valid_delivery(run: ReceiverRun) -> Finding:
     )
 
 
-@receiver_check("lowercase-status", "a lower-case status 'registered' is accepted")
-def lowercase_status(run: ReceiverRun) -> Finding:
-    probe = run.probe
-    payload = {**probe.payload(), "status": "registered"}
-    exchange = probe.deliver(probe.signed(payload, body=serialize(payload)), "lower-case status")
-    problem = _acceptance_problem(exchange, 'status "registered"')
+_CASE_SENSITIVE_FIX = (
+    "upper-case the token id before the lookup (token_id.toUpperCase() / .upper())"
+)
+
+
+def _lowercase_delivery(probe: Probe, token: str) -> tuple[str, Exchange]:
+    lower = token.lower()
+    payload = {**probe.payload(token_id=token), "token_id": lower}
+    delivery = probe.signed(payload, body=serialize(payload))
+    return lower, probe.deliver(delivery, "lower-case token")
+
+
+def _named_another_token(exchange: Exchange, lower: str, token: str) -> Finding | None:
+    reported = exchange.field("token_id")
+    if isinstance(reported, str) and reported != token:
+        return Finding.failed(
+            f"token id {lower!r} was accepted but the answer names token {reported!r}, not {token}",
+            "upper-case the token id before the lookup and in the answer",
+        )
+    return None
+
+
+def _spare_missing(spare: str, exchange: Exchange) -> Finding:
+    return Finding.failed(
+        f"spare token {spare} does not exist on the receiver: a valid delivery for it got "
+        f"{exchange.summary(60)}",
+        _seed_fix(spare, "--spare-token"),
+        answer=exchange.summary(),
+    )
+
+
+def _lowercase_missed(run: ReceiverRun, spare: str, lower: str, exchange: Exchange) -> Finding:
+    """A 404 for the lower-case id: a case-sensitive lookup, unless the token is not there."""
+    known = run.initial_states.get(spare)
+    if known is None or known.status is None:
+        probe = run.probe
+        upper = probe.deliver(probe.signed(probe.payload(token_id=spare)), "spare, upper-case")
+        if upper.status == 404:
+            return _spare_missing(spare, upper)
+    return Finding.failed(
+        f"token id {lower!r} got 404 although {spare} exists: the handler looks the id up as sent",
+        _CASE_SENSITIVE_FIX,
+        answer=exchange.summary(),
+    )
+
+
+@receiver_check("lowercase-token-id", "a lower-case token id lands on the upper-case token")
+def lowercase_token_id(run: ReceiverRun) -> Finding:
+    spare = run.take_spare(with_letters=True)
+    if spare is None:
+        return _lowercase_on_the_registered_token(run)
+    lower, exchange = _lowercase_delivery(run.probe, spare)
+    if exchange.status == 404:
+        return _lowercase_missed(run, spare, lower, exchange)
+    problem = _acceptance_problem(exchange, f"token id {lower!r}") or _named_another_token(
+        exchange, lower, spare
+    )
     if problem is not None:
-        if exchange.status == 400:
-            return Finding.failed(
-                problem.why,
-                "compare the status case-insensitively (one real sender wrote 'registered')",
-                answer=exchange.summary(),
-            )
         return problem
-    return Finding.passed('status "registered" accepted')
+    landed = _state_after_acceptance(run, spare, f"token id {lower!r}")
+    if landed is not None:
+        return landed
+    if run.probe.has_state_url:
+        return Finding.passed(
+            f"token id {lower!r} moved DRAFT token {spare} to REGISTERED (the state URL confirms)"
+        )
+    return Finding.passed(
+        f"token id {lower!r} accepted for DRAFT token {spare} (pass --state-url to confirm it "
+        "landed there)"
+    )
+
+
+def _lowercase_on_the_registered_token(run: ReceiverRun) -> Finding:
+    """Without a spare DRAFT token: the lookup is seen, the transition is not."""
+    probe = run.probe
+    if probe.token.lower() == probe.token:
+        return Finding.skipped(f"token id {probe.token} has no letters to lower-case")
+    lower, exchange = _lowercase_delivery(probe, probe.token)
+    if exchange.status == 404:
+        return Finding.failed(
+            f"token id {lower!r} got 404 although {probe.token} exists: the handler looks the "
+            "id up as sent",
+            _CASE_SENSITIVE_FIX,
+            answer=exchange.summary(),
+        )
+    problem = _acceptance_problem(exchange, f"token id {lower!r}") or _named_another_token(
+        exchange, lower, probe.token
+    )
+    if problem is not None:
+        return problem
+    landed = _state_after_acceptance(run, probe.token, f"token id {lower!r}")
+    if landed is not None:
+        return landed
+    return Finding.passed(
+        f"token id {lower!r} accepted for {probe.token}; weaker evidence: {probe.token} was "
+        "already REGISTERED, so this shows the lookup but not a transition (pass --spare-token "
+        "with another DRAFT token to see one)",
+        weaker_state_check=True,
+    )
 
 
 def _serializations(payload: Mapping[str, Any]) -> dict[str, bytes]:
@@ -528,6 +783,7 @@ def _serializations(payload: Mapping[str, Any]) -> dict[str, bytes]:
     }
 
 
+_ACCEPTED_SERIALIZATION = "raw UTF-8"
 _JSON_STRINGIFY_MISSES = frozenset({"spaced", "\\u escapes", "baseline 1.0"})
 _PYTHON_DUMPS_MISSES = frozenset({"spaced", "raw UTF-8"})
 
@@ -543,24 +799,82 @@ def _reserializer_hint(refused: set[str]) -> str:
     return ""
 
 
+@dataclass(frozen=True)
+class _PastVerification:
+    """Where to send a request that should pass every rule before the token lookup.
+
+    To the unknown token when its 404 is known to come last (then 404 means "passed", whatever
+    the receiver does with known tokens); else to the token under test, already REGISTERED,
+    where 200 means "passed" but a receiver answering duplicates early proves less.
+    """
+
+    token: str
+    status: int
+    meaning: str
+
+    @classmethod
+    def of(cls, run: ReceiverRun) -> _PastVerification:
+        if run.lookup_comes_last:
+            return cls(UNKNOWN_TOKEN, 404, f"404 for the unknown token {UNKNOWN_TOKEN}")
+        return cls(run.probe.token, 200, f"200 for the already REGISTERED token {run.probe.token}")
+
+    def passed(self, exchange: Exchange) -> bool:
+        return _accepted(exchange) if self.status == 200 else exchange.status == self.status
+
+    @property
+    def weaker(self) -> str:
+        if self.status == 404:
+            return ""
+        return (
+            "; weaker evidence: the unknown token could not be used (see unknown-token), and a "
+            "handler may answer an already REGISTERED token before verifying anything"
+        )
+
+
 @receiver_check("raw-body-verified", "any serialization signed over its own bytes is accepted")
 def raw_body_verified(run: ReceiverRun) -> Finding:
     probe = run.probe
+    past = _PastVerification.of(run)
+    payload = probe.payload(token_id=past.token)
     answers = {
-        name: probe.deliver(probe.signed(probe.payload(), body=body), f"serialized {name}")
-        for name, body in _serializations(probe.payload()).items()
+        name: probe.deliver(probe.signed(payload, body=body), f"serialized {name}")
+        for name, body in _serializations(payload).items()
     }
     statuses = {name: a.status for name, a in answers.items()}
-    refused = {name for name, a in answers.items() if not (_accepted(a) and a.status == 200)}
-    if not refused:
-        return Finding.passed(
-            f"all {len(answers)} serializations accepted: the raw body is verified",
-            statuses=statuses,
+    refused = {name for name, a in answers.items() if not past.passed(a)}
+    if refused:
+        return _serialization_failure(answers, refused, past, statuses)
+    if past.status == 404:
+        own = probe.payload()
+        body = _serializations(own)[_ACCEPTED_SERIALIZATION]
+        exchange = probe.deliver(
+            probe.signed(own, body=body), f"serialized {_ACCEPTED_SERIALIZATION}"
         )
+        problem = _acceptance_problem(
+            exchange, f"the {_ACCEPTED_SERIALIZATION} serialization for token {probe.token}"
+        )
+        if problem is not None:
+            return problem
+        statuses[f"{_ACCEPTED_SERIALIZATION} for {probe.token}"] = exchange.status
+    return Finding.passed(
+        f"all {len(answers)} serializations passed the signature check ({past.meaning})"
+        + (f" and the {_ACCEPTED_SERIALIZATION} one was accepted" if past.status == 404 else "")
+        + f": the raw body is verified{past.weaker}",
+        statuses=statuses,
+    )
+
+
+def _serialization_failure(
+    answers: dict[str, Exchange],
+    refused: set[str],
+    past: _PastVerification,
+    statuses: dict[str, int],
+) -> Finding:
     if "compact" in refused:
         return Finding.failed(
-            f"even the compact serialization the reference sender uses was refused "
-            f"({answers['compact'].summary(60)}); see valid-delivery first",
+            f"even the compact serialization the reference sender uses got "
+            f"{answers['compact'].summary(60)}, not {past.status}; see valid-delivery and "
+            "unknown-token first",
             statuses=statuses,
         )
     listing = ", ".join(sorted(refused))
@@ -573,7 +887,7 @@ def raw_body_verified(run: ReceiverRun) -> Finding:
             statuses=statuses,
         )
     return Finding.failed(
-        "refused correctly signed serializations: "
+        f"correctly signed serializations got other than {past.status}: "
         + ", ".join(f"{name} ({answers[name].status})" for name in sorted(refused)),
         "decode the raw body as UTF-8 JSON, whatever its whitespace, key order or escapes; "
         + RAW_BODY_FIX,
@@ -587,7 +901,7 @@ def signature_uppercase_hex(run: ReceiverRun) -> Finding:
     delivery = probe.signed(probe.payload())
     upper = SIGNATURE_PREFIX + delivery.signature[len(SIGNATURE_PREFIX) :].upper()
     exchange = probe.send("upper-case hex", delivery.body, probe.with_signature(delivery, upper))
-    if _accepted(exchange) and exchange.status == 200:
+    if _accepted(exchange):
         return Finding.passed("upper-case hex digest accepted")
     return Finding.failed(
         f"an upper-case hex digest got {exchange.summary(60)}; the contract accepts either case",
@@ -602,7 +916,7 @@ def timestamp_without_offset(run: ReceiverRun) -> Finding:
     payload = probe.payload()
     naive = str(payload["timestamp"]).rstrip("Z")
     exchange = probe.deliver(probe.signed({**payload, "timestamp": naive}), "timestamp no offset")
-    if _accepted(exchange) and exchange.status == 200:
+    if _accepted(exchange):
         return Finding.passed(f"timestamp {naive!r} (no offset, as older senders wrote) accepted")
     return Finding.failed(
         f"timestamp {naive!r} got {exchange.summary(60)}; older senders wrote "
@@ -612,63 +926,144 @@ def timestamp_without_offset(run: ReceiverRun) -> Finding:
     )
 
 
-@receiver_check("duplicate-delivery", "the same delivery twice is answered 200, no second change")
-def duplicate_delivery(run: ReceiverRun) -> Finding:
-    probe = run.probe
-    delivery = probe.signed(probe.payload(model_version="2"))
-    first = probe.deliver(delivery, "delivery")
-    second = probe.deliver(delivery, "repeat of the delivery")
-    key = idempotency_key_of(delivery)
+_DUPLICATE_FIX = (
+    "remember idempotency keys (or see that the token is already REGISTERED) and answer a "
+    "repeat 200 with duplicate: true without changing anything"
+)
+
+
+def _repeat_problem(first: Exchange, second: Exchange, key: str) -> Finding | None:
     for exchange, what in ((first, "the delivery"), (second, "its exact repeat")):
         problem = _acceptance_problem(exchange, what)
         if problem is not None:
             return problem
-    duplicate = second.field("duplicate")
-    if duplicate is False:
+    if second.field("duplicate") is False:
         return Finding.failed(
             f"the exact repeat (idempotency key {key}) was answered as a new registration "
             "(duplicate: false)",
-            "remember idempotency keys (or see that the token is already REGISTERED) and answer "
-            "a repeat 200 with duplicate: true without changing anything",
+            _DUPLICATE_FIX,
             first=first.summary(),
             second=second.summary(),
         )
-    landed = _state_after_acceptance(run, "the repeat")
-    if landed is not None:
-        return landed
-    reported = (
-        "reported as duplicate"
-        if duplicate is True
-        else "the handler does not report duplicates (the optional 'duplicate' field)"
+    return None
+
+
+def _second_transition(token: str, before: TokenStateReading, after: TokenStateReading) -> Finding:
+    return Finding.failed(
+        f"token {token} changed on a repeat although it was already REGISTERED "
+        f"({'; '.join(_registration_changes(before, after))}): a second transition",
+        _DUPLICATE_FIX,
     )
-    return Finding.passed(f"both answered 200; {reported}", second=second.summary())
+
+
+def _reported(second: Exchange) -> str:
+    if second.field("duplicate") is True:
+        return "the repeat reported as duplicate"
+    return "the handler does not report duplicates (the optional 'duplicate' field)"
+
+
+@receiver_check("duplicate-delivery", "the same delivery twice: 200 both times, one transition")
+def duplicate_delivery(run: ReceiverRun) -> Finding:
+    spare = run.take_spare()
+    if spare is None:
+        return _repeats_on_the_registered_token(run)
+    probe = run.probe
+    delivery = probe.signed(probe.payload(token_id=spare))
+    first = probe.deliver(delivery, "delivery for a DRAFT spare token")
+    if first.status == 404:
+        return _spare_missing(spare, first)
+    problem = _acceptance_problem(first, f"the delivery for DRAFT token {spare}")
+    if problem is not None:
+        return problem
+    after_first = probe.token_state(spare) if probe.has_state_url else None
+    if after_first is not None and not after_first.registered:
+        return Finding.failed(
+            f"the delivery for DRAFT token {spare} got 200 but it reads {after_first.in_words}",
+            "move the token to REGISTERED (upper-cased id) before answering 200",
+        )
+    second = probe.deliver(delivery, "its exact repeat")
+    problem = _repeat_problem(first, second, idempotency_key_of(delivery))
+    if problem is not None:
+        return problem
+    if after_first is None:
+        return Finding.passed(
+            f"the delivery for DRAFT token {spare} and its exact repeat got 200; "
+            f"{_reported(second)} (pass --state-url to see a single transition)",
+            second=second.summary(),
+        )
+    after_repeat = probe.token_state(spare)
+    if _registration_changes(after_first, after_repeat):
+        return _second_transition(spare, after_first, after_repeat)
+    return Finding.passed(
+        f"the delivery moved {spare} from DRAFT to REGISTERED; its exact repeat (same "
+        f"idempotency key) got 200 and changed nothing (the state URL confirms); "
+        f"{_reported(second)}",
+        second=second.summary(),
+    )
+
+
+def _repeats_on_the_registered_token(run: ReceiverRun) -> Finding:
+    """Without a spare DRAFT token: a later version and its repeat must change nothing."""
+    probe = run.probe
+    before = probe.token_state() if probe.has_state_url else None
+    delivery = probe.signed(probe.payload(model_version="2"))
+    first = probe.deliver(delivery, "new delivery for the registered token")
+    second = probe.deliver(delivery, "its exact repeat")
+    problem = _repeat_problem(first, second, idempotency_key_of(delivery))
+    if problem is not None:
+        return problem
+    if run.token_exists and first.field("duplicate") is False:
+        return Finding.failed(
+            f"a delivery for token {probe.token}, already REGISTERED, was answered as a new "
+            "registration (duplicate: false)",
+            _DUPLICATE_FIX,
+            first=first.summary(),
+        )
+    after = probe.token_state() if before is not None else None
+    if before is not None and after is not None and before.registered:
+        if _registration_changes(before, after):
+            return _second_transition(probe.token, before, after)
+        confirmed = "nothing changed (the state URL confirms)"
+    else:
+        confirmed = "pass --state-url to see that nothing changed"
+    return Finding.passed(
+        f"a delivery for the already REGISTERED token {probe.token} and its exact repeat got "
+        f"200; {_reported(second)}; {confirmed}; weaker evidence than a DRAFT token's single "
+        "transition (pass a second --spare-token)",
+        second=second.summary(),
+        weaker_state_check=True,
+    )
 
 
 @receiver_check("stale-timestamp", "old timestamps: the receiver's replay policy is observed")
 def stale_timestamp(run: ReceiverRun) -> Finding:
     probe = run.probe
+    past = _PastVerification.of(run)
     ages = {"1 hour": 3600.0, "1 day": 86400.0}
     answers = {
         label: probe.deliver(
-            probe.signed(probe.payload(timestamp=timestamp_ago(seconds))), f"{label} old"
+            probe.signed(probe.payload(token_id=past.token, timestamp=timestamp_ago(seconds))),
+            f"{label} old",
         )
         for label, seconds in ages.items()
     }
     statuses = {label: a.status for label, a in answers.items()}
-    bad = {label: a for label, a in answers.items() if a.status not in (200, 401)}
+    bad = {label: a for label, a in answers.items() if not past.passed(a) and a.status != 401}
     if bad:
         listing = ", ".join(f"{label} old got {a.summary(50)}" for label, a in bad.items())
         return Finding.failed(
-            f"{listing}; an old timestamp is either accepted (200) or refused as a replay (401)",
-            "refuse a timestamp outside your tolerance with 401 and reason "
-            "timestamp_outside_tolerance, or accept it",
+            f"{listing}; an old timestamp either passes ({past.meaning}) or is refused as a "
+            "replay (401)",
+            "refuse a timestamp outside your tolerance with 401 (reason "
+            f"{REPLAY_REASON}), or accept it",
             statuses=statuses,
         )
     refused = [label for label, a in answers.items() if a.status == 401]
     if not refused:
         return Finding.passed(
-            "accepted deliveries stamped 1 hour and 1 day ago: no replay tolerance enforced "
-            "(allowed by the contract; duplicates are still idempotent)",
+            f"deliveries stamped 1 hour and 1 day ago passed ({past.meaning}): no replay "
+            "tolerance enforced (allowed by the contract; duplicates are still idempotent)"
+            + past.weaker,
             statuses=statuses,
             tolerance="none",
         )
@@ -701,7 +1096,7 @@ def _answer_problem(exchange: Exchange) -> str | None:
 def answers_are_json(run: ReceiverRun) -> Finding:
     exchanges = run.probe.exchanges
     problems = {
-        f"{e.label} ({e.status})": problem
+        f"{e.check_id}: {e.label} ({e.status})": problem
         for e in exchanges
         if (problem := _answer_problem(e)) is not None
     }

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import textwrap
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from contracts.cli import (
@@ -15,13 +17,16 @@ from contracts.cli import (
     EXIT_OK,
     CommandError,
     add_secret_env_option,
+    checked_url,
     new_command,
+    positive_int,
     read_body,
+    seconds,
     secret_from_env,
 )
 from contracts.signing import SIGNATURE_HEADER
 from contracts.tokens import TokenIdError, normalize_token_id
-from contracts.urls import EXAMPLE_WEBHOOK_URL, http_url_problem, redacted_url
+from contracts.urls import redacted_url
 
 _WIDTH = 100
 
@@ -45,8 +50,8 @@ def _register_check_receiver(subparsers: Any) -> None:
         "raw-body verification, case rules, duplicates, error codes, state changes. Then "
         "Schemathesis fuzzes it from schemas/openapi.yaml. Exit 0 when nothing failed.",
         example="WEBHOOK_SECRET=... hokusai-contract check-receiver --url "
-        "http://127.0.0.1:8000/api/mlflow/registered --token LSCOR "
-        "--state-url 'http://127.0.0.1:8000/api/tokens/{token_id}'",
+        "http://127.0.0.1:8000/api/mlflow/registered --token LSCOR --spare-token OTHER "
+        "--spare-token SPARE --state-url 'http://127.0.0.1:8000/api/tokens/{token_id}'",
         handler=_check_receiver,
     )
     parser.add_argument("--url", required=True, help="the receiver's webhook URL")
@@ -55,6 +60,15 @@ def _register_check_receiver(subparsers: Any) -> None:
         "--token",
         required=True,
         help="a token that exists on the receiver, ideally still DRAFT (it ends up REGISTERED)",
+    )
+    parser.add_argument(
+        "--spare-token",
+        action="append",
+        default=[],
+        metavar="TOKEN",
+        help="another DRAFT token (repeat for a second one): lowercase-token-id and "
+        "duplicate-delivery each register one to see a transition of their own; without, "
+        "they judge the already REGISTERED --token and say their evidence is weaker",
     )
     parser.add_argument(
         "--state-url",
@@ -67,64 +81,92 @@ def _register_check_receiver(subparsers: Any) -> None:
     parser.add_argument("--no-schemathesis", action="store_true", help="skip the Schemathesis run")
     parser.add_argument(
         "--max-examples",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         metavar="N",
         help="Schemathesis examples per mode (default 50)",
     )
     parser.add_argument(
         "--timeout",
-        type=_positive_float,
+        type=seconds,
         default=10.0,
         metavar="S",
         help="seconds to wait for each answer (default 10)",
     )
 
 
-def _positive_float(text: str) -> float:
+def checked_token(value: str, option: str) -> str:
+    """The upper-cased token id, or a usage error naming the option."""
     try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError("must be more than 0")
-    return value
+        return normalize_token_id(value)
+    except TokenIdError as error:
+        raise CommandError(f"{option}: {error}") from None
 
 
-def _positive_int(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
-    return int(text)
-
-
-def _checked_url(url: str) -> str:
-    problem = http_url_problem(url)
-    if problem is not None:
+def checked_spare_tokens(values: Sequence[str], token: str, option: str) -> tuple[str, ...]:
+    """Spare tokens, upper-cased: valid, none twice, none the token under test."""
+    spares = tuple(checked_token(value, option) for value in values)
+    repeated = sorted({spare for spare in spares if spares.count(spare) > 1 or spare == token})
+    if repeated:
         raise CommandError(
-            f"--url {redacted_url(url)!r} cannot be checked: {problem}; pass the full webhook "
-            f"URL, e.g. {EXAMPLE_WEBHOOK_URL}"
+            f"{option} {', '.join(repeated)}: each spare token must be a different DRAFT token, "
+            f"not the token under test ({token}) and not given twice"
         )
-    return url
+    return spares
+
+
+def checked_state_url(template: str | None, option: str = "--state-url") -> str | None:
+    """A state URL template that gives an http(s) URL once its ``{token_id}`` is filled in."""
+    from contracts.conformance.answers import state_url_for
+
+    if template:
+        checked_url(state_url_for(template, "TOKEN"), option)
+    return template or None
+
+
+def checked_report_path(path: str | None, option: str) -> str | None:
+    """A report path that can be written (its folder is created now), or a usage error."""
+    from contracts.conformance.report import report_path_problem
+
+    problem = report_path_problem(path) if path else None
+    if problem is not None:
+        raise CommandError(f"{option} {path}: {problem}")
+    return path
+
+
+def write_report(option: str, path: str | Path, content: bytes | str) -> Path:
+    """Write one report; a failure (disk full, permissions) is a clear error, not a traceback."""
+    from contracts.conformance.report import write_file
+
+    try:
+        return write_file(path, content)
+    except OSError as error:
+        raise CommandError(
+            f"{option} {path}: the report could not be written ({error.strerror or error})"
+        ) from None
 
 
 def _check_receiver(args: argparse.Namespace) -> int:
     from contracts.conformance import report
     from contracts.conformance.runner import receiver_suite
 
-    url = _checked_url(args.url)
+    url = checked_url(args.url, "--url")
+    state_url_template = checked_state_url(args.state_url)
+    token = checked_token(args.token, "--token")
+    spares = checked_spare_tokens(args.spare_token, token, "--spare-token")
     secret = secret_from_env(args.secret_env)
-    try:
-        token = normalize_token_id(args.token)
-    except TokenIdError as error:
-        raise CommandError(f"--token: {error}") from None
-    state_url = redacted_url(args.state_url) if args.state_url else "not given"
+    junit = checked_report_path(args.junit, "--junit")
+    json_path = checked_report_path(args.json, "--json")
+    state_url = redacted_url(state_url_template) if state_url_template else "not given"
     print(f"Checking {redacted_url(url)}", flush=True)
-    print(f"  token {token}; state URL {state_url}", flush=True)
+    spare_words = f"; spare tokens {', '.join(spares)}" if spares else ""
+    print(f"  token {token}{spare_words}; state URL {state_url}", flush=True)
     suite = receiver_suite(
         url,
         secret,
         token,
-        args.state_url,
+        state_url_template,
+        spare_tokens=spares,
         timeout=args.timeout,
         schemathesis=not args.no_schemathesis,
         max_examples=args.max_examples,
@@ -138,11 +180,11 @@ def _check_receiver(args: argparse.Namespace) -> int:
     if fixes:
         print()
         print(fixes)
-    if args.junit:
-        print(f"JUnit XML: {report.write_junit(args.junit, [suite])}")
-    if args.json:
-        written = report.write_json(args.json, [suite], url=redacted_url(url), token=token)
-        print(f"JSON report: {written}")
+    if junit:
+        print(f"JUnit XML: {write_report('--junit', junit, report.junit_xml([suite]))}")
+    if json_path:
+        document = report.json_report([suite], url=redacted_url(url), token=token)
+        print(f"JSON report: {write_report('--json', json_path, document)}")
     return EXIT_FAILED if suite.failed else EXIT_OK
 
 

@@ -8,11 +8,14 @@ One command on a fresh machine:
    bytes and headers and answers the first attempt of one registration with a 503; judge every
    captured request with the sender checks;
 3. RECEIVER suites: the ``check-receiver`` checks and Schemathesis against the stub site, and
-   against the Node.js reference handler when ``node`` is on PATH - or, with ``RECEIVER_URL``
-   (plus ``RECEIVER_SECRET_ENV``, ``RECEIVER_TOKEN``, ``RECEIVER_STATE_URL``), against that
-   receiver instead;
-4. one summary table, JUnit XML per suite under ``reports/``, the time split, and a non-zero
-   exit status when anything failed.
+   against the Node.js reference handler when ``node`` is on PATH, each seeded with the token
+   under test and two spare DRAFT tokens - or, with ``RECEIVER_URL`` (plus
+   ``RECEIVER_SECRET_ENV``, ``RECEIVER_TOKEN``, ``RECEIVER_SPARE_TOKENS``,
+   ``RECEIVER_STATE_URL``), against that receiver instead;
+4. one summary table, JUnit XML per suite under ``reports/`` (replacing those of earlier runs),
+   the time split, and a non-zero exit status when anything failed.
+
+Every setting is checked before anything starts: a mistake costs no MLflow start.
 """
 
 from __future__ import annotations
@@ -34,9 +37,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from contracts.cli import CommandError, secret_from_env
+from contracts.cli import CommandError, checked_url, positive_int, secret_from_env
 from contracts.conformance import report
 from contracts.conformance.checklist import OnResult
+from contracts.conformance.commands import (
+    checked_report_path,
+    checked_spare_tokens,
+    checked_state_url,
+    checked_token,
+    write_report,
+)
 from contracts.conformance.results import Finding, SuiteResult, any_failed
 from contracts.conformance.runner import receiver_suite
 from contracts.envelope import DEFAULT_PATH
@@ -50,6 +60,9 @@ if TYPE_CHECKING:
 NODE_HANDLER = Path(__file__).resolve().parents[2] / "clients" / "node" / "examples" / "server.mjs"
 NODE_START_TIMEOUT = 20.0
 RECEIVER_TOKEN = "LSCOR"
+SPARE_TOKENS = ("OTHER", "SPARE")
+"""Seeded as DRAFT beside the token under test, so that the transition checks see their own."""
+JUNIT_PATTERN = "contract-test-*.xml"
 Say = Callable[[str], None]
 ProgressFor = Callable[[str], OnResult]
 
@@ -175,20 +188,28 @@ class ExternalReceiver:
     secret: str
     token: str
     state_url: str | None
+    spare_tokens: tuple[str, ...] = ()
 
 
 def external_receiver(environ: dict[str, str]) -> ExternalReceiver | None:
-    """The receiver named by ``RECEIVER_URL`` and friends, or ``None`` when not set."""
+    """The receiver named by ``RECEIVER_URL`` and friends (each checked), or ``None``."""
     url = environ.get("RECEIVER_URL", "").strip()
     if not url:
         return None
-    secret = secret_from_env(environ.get("RECEIVER_SECRET_ENV") or "WEBHOOK_SECRET")
-    token = environ.get("RECEIVER_TOKEN") or RECEIVER_TOKEN
-    return ExternalReceiver(url, secret, token, environ.get("RECEIVER_STATE_URL") or None)
+    checked_url(url, "RECEIVER_URL")
+    token = checked_token(environ.get("RECEIVER_TOKEN") or RECEIVER_TOKEN, "RECEIVER_TOKEN")
+    spares = [spare.strip() for spare in environ.get("RECEIVER_SPARE_TOKENS", "").split(",")]
+    return ExternalReceiver(
+        url,
+        secret_from_env(environ.get("RECEIVER_SECRET_ENV") or "WEBHOOK_SECRET"),
+        token,
+        checked_state_url(environ.get("RECEIVER_STATE_URL"), "RECEIVER_STATE_URL"),
+        checked_spare_tokens([s for s in spares if s], token, "RECEIVER_SPARE_TOKENS"),
+    )
 
 
 @contextmanager
-def node_reference_handler(secret: str, token: str, log_path: Path) -> Iterator[str]:
+def node_reference_handler(secret: str, tokens: Sequence[str], log_path: Path) -> Iterator[str]:
     """Run ``clients/node/examples/server.mjs``; yield its base URL; stop it afterwards."""
     node = shutil.which("node")
     assert node is not None
@@ -197,7 +218,7 @@ def node_reference_handler(secret: str, token: str, log_path: Path) -> Iterator[
         "PORT": "0",
         "HOST": "127.0.0.1",
         "WEBHOOK_SECRET": secret,
-        "TOKENS": token,
+        "TOKENS": ",".join(tokens),
     }
     with log_path.open("ab") as log:
         process = subprocess.Popen(
@@ -257,23 +278,26 @@ def receiver_suites(
     """The receiver checks and Schemathesis against each receiver in scope."""
     from contracts.receiver.testing import running_stub_site
 
-    def judge(name: str, url: str, key: str, token: str, state_url: str | None) -> SuiteResult:
+    def judge(name: str, receiver: ExternalReceiver) -> SuiteResult:
         return receiver_suite(
-            url,
-            key,
-            token,
-            state_url,
+            receiver.url,
+            receiver.secret,
+            receiver.token,
+            receiver.state_url,
+            spare_tokens=receiver.spare_tokens,
             name=name,
             max_examples=max_examples,
             on_result=progress_for(name),
         )
 
     if external is not None:
-        return [
-            judge("receiver", external.url, external.secret, external.token, external.state_url)
-        ]
-    with running_stub_site(workdir / "receiver-site.sqlite3", secret) as site:
-        suites = [judge("stub", site.webhook_url, secret, RECEIVER_TOKEN, site.state_url_template)]
+        return [judge("receiver", external)]
+    tokens = (RECEIVER_TOKEN, *SPARE_TOKENS)
+    with running_stub_site(workdir / "receiver-site.sqlite3", secret, tokens) as site:
+        stub = ExternalReceiver(
+            site.webhook_url, secret, RECEIVER_TOKEN, site.state_url_template, SPARE_TOKENS
+        )
+        suites = [judge("stub", stub)]
     if shutil.which("node") is None or not NODE_HANDLER.is_file():
         why = "node is not on PATH" if NODE_HANDLER.is_file() else f"no {NODE_HANDLER}"
         skipped = Finding.skipped(f"skipped: {why}").result(
@@ -282,16 +306,15 @@ def receiver_suites(
         progress_for("node")(skipped)
         return [*suites, SuiteResult("node", (skipped,))]
     try:
-        with node_reference_handler(secret, RECEIVER_TOKEN, workdir / "node.log") as base:
-            suites.append(
-                judge(
-                    "node",
-                    base + DEFAULT_PATH,
-                    secret,
-                    RECEIVER_TOKEN,
-                    base + "/api/tokens/{token_id}",
-                )
+        with node_reference_handler(secret, tokens, workdir / "node.log") as base:
+            node = ExternalReceiver(
+                base + DEFAULT_PATH,
+                secret,
+                RECEIVER_TOKEN,
+                base + "/api/tokens/{token_id}",
+                SPARE_TOKENS,
             )
+            suites.append(judge("node", node))
     except RuntimeError as error:
         failed = Finding.failed(str(error)).result(
             "node-handler", "the Node.js reference handler starts", 0.0
@@ -313,7 +336,7 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--reports", default="reports", help="folder for JUnit XML and JSON")
     parser.add_argument(
-        "--max-examples", type=int, default=None, help="Schemathesis examples per mode"
+        "--max-examples", type=positive_int, default=None, help="Schemathesis examples per mode"
     )
     return parser.parse_args(argv)
 
@@ -322,9 +345,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _arguments(argv)
     try:
         external = external_receiver(dict(os.environ))
+        checked_report_path(str(Path(args.reports) / "contract-test.json"), "--reports")
+        return _run(args, external)
     except CommandError as error:
         print(f"contract-test: error: {error}", file=sys.stderr)
         return error.exit_code
+
+
+def _run(args: argparse.Namespace, external: ExternalReceiver | None) -> int:
     from contracts.sender.mlflow_server import MlflowServerError, running_mlflow_server
 
     started = time.perf_counter()
@@ -383,9 +411,13 @@ def finish_run(
     if fixes:
         say("")
         say(fixes)
+    for stale in reports_dir.glob(JUNIT_PATTERN):
+        stale.unlink()
     for suite in suites:
-        report.write_junit(reports_dir / f"contract-test-{suite.name}.xml", [suite])
-    report.write_json(reports_dir / "contract-test.json", suites, timings=timings)
+        junit = reports_dir / f"contract-test-{suite.name}.xml"
+        write_report("--reports", junit, report.junit_xml([suite]))
+    summary = reports_dir / "contract-test.json"
+    write_report("--reports", summary, report.json_report(suites, timings=timings))
     split = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in timings.items())
     say(f"JUnit XML: {reports_dir}/contract-test-<suite>.xml (one per suite)")
     say(f"Time: {split}; total {total:.1f} s")

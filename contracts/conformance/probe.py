@@ -19,6 +19,7 @@ from typing import Any
 
 import requests
 
+from contracts.conformance.answers import TokenStateReading, read_token_state, state_url_for
 from contracts.envelope import IDEMPOTENCY_KEY_HEADER, SignedDelivery, signed_delivery
 from contracts.payload import build_payload, format_timestamp
 from contracts.signing import SIGNATURE_HEADER
@@ -66,6 +67,7 @@ class Exchange:
     body: bytes
     content_type: str
     elapsed_s: float
+    check_id: str = ""
 
     @property
     def json(self) -> Any:
@@ -99,14 +101,6 @@ class Exchange:
         return f"{self.status} {text}" if text else str(self.status)
 
 
-@dataclass(frozen=True)
-class TokenState:
-    """What the state URL said about the token: its status, or why it could not be read."""
-
-    status: str | None
-    problem: str | None = None
-
-
 @dataclass
 class Probe:
     """A receiver under test: where it is, the shared secret, the token to use."""
@@ -118,19 +112,22 @@ class Probe:
     timeout: float = 10.0
     session: requests.Session = field(default_factory=requests.Session, repr=False)
     exchanges: list[Exchange] = field(default_factory=list, repr=False)
+    current_check: str = ""
+    """The check now sending; each exchange is labelled with it."""
 
     # --- building ---------------------------------------------------------------------------
 
     def payload(self, **overrides: Any) -> dict[str, Any]:
-        """A contract-valid payload for the token under test, stamped now."""
+        """A contract-valid payload, stamped now, for the token under test unless overridden."""
+        token = str(overrides.get("token_id", self.token))
         fields: dict[str, Any] = {
-            "token_id": self.token,
+            "token_id": token,
             "model_name": CHECK_MODEL_NAME,
             "model_version": "1",
             "metric_name": CHECK_METRIC,
             "baseline_value": CHECK_BASELINE,
             "mlflow_run_id": None,
-            "tags": {"hokusai_token_id": self.token, "benchmark_metric": CHECK_METRIC},
+            "tags": {"hokusai_token_id": token.upper(), "benchmark_metric": CHECK_METRIC},
         }
         fields.update(overrides)
         return build_payload(**fields)
@@ -188,6 +185,7 @@ class Probe:
             body=response.content,
             content_type=response.headers.get("Content-Type", ""),
             elapsed_s=time.perf_counter() - started,
+            check_id=self.current_check,
         )
         if url is None:
             self.exchanges.append(exchange)
@@ -209,22 +207,13 @@ class Probe:
 
     def state_url(self, token: str | None = None) -> str:
         assert self.state_url_template is not None
-        return self.state_url_template.replace("{token_id}", token or self.token)
+        return state_url_for(self.state_url_template, token or self.token)
 
-    def token_state(self) -> TokenState:
-        """Read the token's status through the state URL (``GET``, JSON with ``status``)."""
-        if not self.state_url_template:
-            return TokenState(None, "no state URL given")
-        url = self.state_url()
+    def token_state(self, token: str | None = None) -> TokenStateReading:
+        """Read a token's status (the token under test by default) through the state URL."""
+        url = self.state_url(token)
         exchange = self.send("state", None, {"Accept": "application/json"}, method="GET", url=url)
-        status = exchange.field("status")
-        if exchange.status != 200 or not isinstance(status, str):
-            return TokenState(
-                None,
-                f"GET {redacted_url(url)} answered {exchange.summary(80)}; expected 200 with "
-                'JSON holding "status" (DRAFT or REGISTERED)',
-            )
-        return TokenState(status.upper())
+        return read_token_state(url, exchange.status, exchange.body)
 
 
 def idempotency_key_of(delivery: SignedDelivery) -> str:

@@ -8,7 +8,6 @@ forwarding, to watch the sender retry.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -28,7 +27,12 @@ _RELAYED = ("Content-Type", "Retry-After", "Allow")
 
 
 class RecordingProxy:
-    """The WSGI application: record, then answer an armed fault or forward upstream."""
+    """The WSGI application: record, then answer an armed fault or forward upstream.
+
+    Like :class:`~contracts.sender.testing.RecordingReceiver` it keeps :class:`RecordedRequest`
+    values and answers with :meth:`ScriptedAnswer.response`; unlike it, the status to record is
+    known only once the receiver behind it has answered, so the loop is its own.
+    """
 
     def __init__(self, upstream: str, timeout: float = 30.0) -> None:
         self.upstream = upstream
@@ -58,18 +62,12 @@ class RecordingProxy:
         headers = dict(request.headers)
         with self._lock:
             fault = self._faults.pop(0) if self._faults else None
-        response = self._answer(fault) if fault else self._forward(request.method, headers, body)
+        response = fault.response() if fault else self._forward(request.method, headers, body)
         with self._lock:
             self._requests.append(
                 RecordedRequest(request.method, request.path, headers, body, response.status_code)
             )
         return response(environ, start_response)
-
-    def _answer(self, fault: ScriptedAnswer) -> Response:
-        text = fault.body if isinstance(fault.body, str) else json.dumps(dict(fault.body))
-        return Response(
-            text, status=fault.status, headers=dict(fault.headers), mimetype="application/json"
-        )
 
     def _forward(self, method: str, headers: dict[str, str], body: bytes) -> Response:
         forwarded = {k: v for k, v in headers.items() if k.lower() not in _NOT_FORWARDED}
@@ -83,8 +81,8 @@ class RecordingProxy:
                 allow_redirects=False,
             )
         except requests.RequestException as error:
-            answer = {"success": False, "error": f"the proxy could not reach the receiver: {error}"}
-            return Response(json.dumps(answer), status=502, mimetype="application/json")
+            why = f"the proxy could not reach the receiver: {error}"
+            return ScriptedAnswer(502, {"success": False, "error": why}).response()
         relayed = {name: upstream.headers[name] for name in _RELAYED if name in upstream.headers}
         return Response(upstream.content, status=upstream.status_code, headers=relayed)
 

@@ -6,6 +6,7 @@ Nothing here sees a secret: reports are built from check results only.
 from __future__ import annotations
 
 import json
+import os
 import textwrap
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Sequence
@@ -154,6 +155,28 @@ def report_dict(suites: Sequence[SuiteResult], **context: Any) -> dict[str, Any]
     }
 
 
+def report_path_problem(path: str | Path) -> str | None:
+    """Why a report cannot be written at ``path``, or ``None``; creates its folder if missing.
+
+    Asked before a run, so that a mistyped path is refused at once instead of after the run.
+    """
+    target = Path(path)
+    if target.is_dir():
+        return "it is a folder; name a file in it"
+    existing = next(folder for folder in target.parents if folder.exists())
+    if not existing.is_dir():
+        return f"{existing} is not a folder"
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        return f"its folder {target.parent} cannot be created ({error.strerror or error})"
+    if not os.access(target.parent, os.W_OK | os.X_OK):
+        return f"its folder {target.parent} is not writable"
+    if target.exists() and not os.access(target, os.W_OK):
+        return "the file exists and is not writable"
+    return None
+
+
 def write_file(path: str | Path, content: bytes | str) -> Path:
     """Write a report, creating its folder."""
     target = Path(path)
@@ -165,8 +188,13 @@ def write_file(path: str | Path, content: bytes | str) -> Path:
     return target
 
 
+def json_report(suites: Sequence[SuiteResult], **context: Any) -> str:
+    """The JSON report as text."""
+    return json.dumps(report_dict(suites, **context), indent=2, default=str)
+
+
 def write_json(path: str | Path, suites: Sequence[SuiteResult], **context: Any) -> Path:
-    return write_file(path, json.dumps(report_dict(suites, **context), indent=2, default=str))
+    return write_file(path, json_report(suites, **context))
 
 
 def write_junit(path: str | Path, suites: Sequence[SuiteResult]) -> Path:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from contracts.conformance.checklist import OnResult
 from contracts.conformance.checks import RECEIVER_CHECKS, ReceiverRun
 from contracts.conformance.probe import Probe
@@ -20,6 +22,7 @@ def run_receiver_checks(
     token: str,
     state_url: str | None = None,
     *,
+    spare_tokens: Sequence[str] = (),
     timeout: float = 10.0,
     on_result: OnResult | None = None,
 ) -> list[CheckResult]:
@@ -27,11 +30,14 @@ def run_receiver_checks(
 
     ``token`` names a token that exists on the receiver (ideally still DRAFT); ``state_url`` is
     an optional template such as ``https://host/api/tokens/{token_id}`` answering JSON with
-    ``status``, which makes the state checks possible.
+    ``status``, which makes the state checks possible. ``spare_tokens`` are further DRAFT
+    tokens: with one, ``lowercase-token-id`` sees a transition of its own; with two,
+    ``duplicate-delivery`` does too.
     """
     probe = Probe(url, secret, normalize_token_id(token), state_url, timeout)
+    spares = tuple(normalize_token_id(spare) for spare in spare_tokens)
     try:
-        return RECEIVER_CHECKS.run(ReceiverRun(probe), on_result)
+        return RECEIVER_CHECKS.run(ReceiverRun(probe, spares), on_result)
     finally:
         probe.session.close()
 
@@ -42,6 +48,7 @@ def receiver_suite(
     token: str,
     state_url: str | None = None,
     *,
+    spare_tokens: Sequence[str] = (),
     name: str = "receiver",
     timeout: float = 10.0,
     schemathesis: bool = True,
@@ -50,7 +57,13 @@ def receiver_suite(
 ) -> SuiteResult:
     """The receiver checks, then (unless the run stopped early) Schemathesis, as one suite."""
     results = run_receiver_checks(
-        url, secret, token, state_url, timeout=timeout, on_result=on_result
+        url,
+        secret,
+        token,
+        state_url,
+        spare_tokens=spare_tokens,
+        timeout=timeout,
+        on_result=on_result,
     )
     if not schemathesis:
         extra = skipped_schemathesis("skipped: --no-schemathesis")

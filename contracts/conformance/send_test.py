@@ -2,16 +2,16 @@
 
 The pieces are kept apart so each can be reasoned about alone: building the delivery is the
 core's job (:func:`contracts.build_payload`, :func:`contracts.signed_delivery`); :func:`interpret`
-and :func:`read_token_state` turn an answer into a typed verdict without any I/O; :func:`deliver`
-and :func:`fetch_token_state` are the only functions that touch the network; :func:`render` turns
-a result into the lines the command prints.
+turns an answer into a typed :class:`Interpretation` without any I/O, reading it by the same
+rules as ``check-receiver`` (:mod:`contracts.conformance.answers`); :func:`deliver` and
+:func:`fetch_token_state` are the only functions that touch the network; :func:`render` turns a
+result into the lines the command prints.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import shlex
 import socket
 import ssl
@@ -28,23 +28,30 @@ from contracts.cli import (
     add_secret_env_option,
     checked_url,
     new_command,
+    seconds,
     secret_from_env,
 )
+from contracts.conformance.answers import (
+    REPLAY_REASON,
+    TokenStateReading,
+    json_object,
+    read_token_state,
+    says_no_secret_configured,
+    says_not_the_handler,
+    state_url_for,
+    unreadable_token_state,
+)
 from contracts.envelope import DEFAULT_PATH, SignedDelivery, signed_delivery
-from contracts.payload import STATUS_REGISTERED, PayloadError, build_payload
+from contracts.payload import PayloadError, build_payload
 from contracts.signing import SIGNATURE_HEADER, FailureReason
 from contracts.tokens import TokenIdError, normalize_token_id
 
 if TYPE_CHECKING:
     import requests
 
-SECRET_NOT_CONFIGURED_MESSAGE = "Webhook secret not configured"
-TOKEN_ID_PLACEHOLDER = "{token_id}"
 DEFAULT_TIMEOUT_SECONDS = 10.0
 _SHOWN_BODY_LIMIT = 2000
 REDACTED = "[secret hidden]"
-_REPLAY_REASON = "timestamp_outside_tolerance"
-_UNKNOWN_PATH_REASON = "unknown_path"
 
 
 class Outcome(str, Enum):
@@ -66,14 +73,6 @@ class Outcome(str, Enum):
     @property
     def accepted(self) -> bool:
         return self in (Outcome.ACCEPTED, Outcome.ACCEPTED_DUPLICATE)
-
-
-class TokenState(str, Enum):
-    """What the receiver's token-state URL said after an accepted delivery."""
-
-    REGISTERED = "registered"
-    NOT_REGISTERED = "not_registered"
-    UNREADABLE = "unreadable"
 
 
 @dataclass(frozen=True)
@@ -99,15 +98,11 @@ class Reply:
 
     def json_object(self) -> Mapping[str, Any] | None:
         """The body parsed as a JSON object, or ``None`` when it is not one."""
-        try:
-            document = json.loads(self.body)
-        except (ValueError, RecursionError):
-            return None
-        return document if isinstance(document, dict) else None
+        return json_object(self.body)
 
 
 @dataclass(frozen=True)
-class Verdict:
+class Interpretation:
     """An outcome with its meaning in words and what to do next (sentences or command lines)."""
 
     outcome: Outcome
@@ -116,29 +111,20 @@ class Verdict:
 
 
 @dataclass(frozen=True)
-class StateCheck:
-    """The token's state as read back from the receiver after it accepted the delivery."""
-
-    url: str
-    state: TokenState
-    explanation: str
-
-
-@dataclass(frozen=True)
 class SendTestResult:
     """Everything one send-test did: what was sent, what came back, what it means."""
 
     target: Target
     delivery: SignedDelivery
-    verdict: Verdict
+    interpretation: Interpretation
     reply: Reply | None = None
-    state: StateCheck | None = None
+    state: TokenStateReading | None = None
 
     @property
     def succeeded(self) -> bool:
         """Accepted, and (when the state was checked) the token reads REGISTERED."""
-        return self.verdict.outcome.accepted and (
-            self.state is None or self.state.state is TokenState.REGISTERED
+        return self.interpretation.outcome.accepted and (
+            self.state is None or self.state.registered
         )
 
 
@@ -242,7 +228,7 @@ _SIGNATURE_CAUSES = {
 }
 
 
-def _signature_rejected(target: Target, answer: Mapping[str, Any] | None) -> Verdict:
+def _signature_rejected(target: Target, answer: Mapping[str, Any] | None) -> Interpretation:
     reason = _reason_code(answer)
     cause = _SIGNATURE_CAUSES.get(reason)
     if cause is None:
@@ -252,7 +238,7 @@ def _signature_rejected(target: Target, answer: Mapping[str, Any] | None) -> Ver
             "a trailing newline or space counts), or it verifies a re-serialization of the "
             "parsed JSON instead of the raw body"
         )
-    return Verdict(
+    return Interpretation(
         Outcome.SIGNATURE_REJECTED,
         f"the receiver refused the signature (401{', ' + reason if reason else ''}): {cause}.",
         signature_next_steps(target),
@@ -268,60 +254,52 @@ def _wrong_path_hint(target: Target) -> tuple[str, ...]:
 
 def _not_the_handler(target: Target) -> tuple[str, ...]:
     return (
-        "the answer is not the contract's JSON error, so the URL may not reach the webhook "
-        "handler at all",
+        "make sure --url reaches the webhook handler itself (not a web page, a proxy or a "
+        "catch-all route), and pass --state-url to see the token's state",
         *_wrong_path_hint(target),
     )
 
 
-_UNCONFIRMED = (
-    "the answer is not JSON, as the contract's answers are: make sure --url reaches the webhook "
-    "handler, and pass --state-url to confirm the token's state"
-)
-
-
-def interpret(reply: Reply, target: Target) -> Verdict:
-    """What the receiver's answer to a valid, correctly signed delivery means, in words."""
-    answer = reply.json_object()
-    error, reason, token = _error_text(answer), _reason_code(answer), target.token_id
-    status = reply.status
-    if status == 200 and answer is not None and answer.get("success") is False:
-        return Verdict(
+def _answer_to_200(answer: Mapping[str, Any] | None, target: Target) -> Interpretation:
+    token = target.token_id
+    if answer is not None and answer.get("success") is False:
+        error = _error_text(answer)
+        return Interpretation(
             Outcome.UNEXPECTED,
             "the receiver answered 200 but with success false, so it is unclear whether it "
             f"registered token {token}; the contract answers a refusal with a 4xx or 5xx status."
             + (f" It said: {error}" if error else ""),
             ("check it with:", check_receiver_command(target)),
         )
+    if answer is None or answer.get("success") is not True:
+        return Interpretation(
+            Outcome.UNEXPECTED,
+            "the receiver answered 200 without the contract's answer (a JSON object with "
+            '"success": true), so it is probably not the webhook handler, and nothing says '
+            f"token {token} was registered.",
+            _not_the_handler(target),
+        )
+    if answer.get("duplicate") is True:
+        return Interpretation(
+            Outcome.ACCEPTED_DUPLICATE,
+            f"the receiver accepted the delivery as a duplicate: token {token} was already "
+            "REGISTERED (or this idempotency key was seen before), so nothing changed.",
+        )
+    return Interpretation(
+        Outcome.ACCEPTED,
+        f"the receiver accepted the delivery: token {token} should now be REGISTERED.",
+    )
+
+
+def interpret(reply: Reply, target: Target) -> Interpretation:
+    """What the receiver's answer to a valid, correctly signed delivery means, in words."""
+    answer = reply.json_object()
+    error, reason, token = _error_text(answer), _reason_code(answer), target.token_id
+    status = reply.status
     if status == 200:
-        unconfirmed = () if answer is not None else (_UNCONFIRMED,)
-        if answer is not None and answer.get("duplicate") is True:
-            return Verdict(
-                Outcome.ACCEPTED_DUPLICATE,
-                f"the receiver accepted the delivery as a duplicate: token {token} was already "
-                "REGISTERED (or this idempotency key was seen before), so nothing changed.",
-            )
-        return Verdict(
-            Outcome.ACCEPTED,
-            f"the receiver accepted the delivery: token {token} should now be REGISTERED.",
-            unconfirmed,
-        )
-    if status == 401 and reason == _REPLAY_REASON:
-        tolerance = answer.get("tolerance_seconds") if answer is not None else None
-        within = f" ({tolerance:g} s)" if isinstance(tolerance, (int, float)) else ""
-        return Verdict(
-            Outcome.REPLAY_REFUSED,
-            "the receiver refused the delivery as a replay: its clock and this machine's "
-            f"disagree by more than its timestamp tolerance{within}.",
-            ("synchronize both clocks (NTP); timestamps are written in UTC with a Z suffix",),
-        )
-    if status == 401:
-        return _signature_rejected(target, answer)
-    if status == 500 and (
-        SECRET_NOT_CONFIGURED_MESSAGE.lower() in reply.text.lower()
-        or reason == FailureReason.NO_SECRET_CONFIGURED.value
-    ):
-        return Verdict(
+        return _answer_to_200(answer, target)
+    if says_no_secret_configured(status, reply.body):
+        return Interpretation(
             Outcome.SECRET_NOT_CONFIGURED,
             "the receiver has no webhook secret configured, so it refuses every delivery "
             "(fail closed).",
@@ -330,50 +308,61 @@ def interpret(reply: Reply, target: Target) -> Verdict:
                 "(the same bytes, no trailing newline), restart it, and send again",
             ),
         )
-    if status == 404 and reason == _UNKNOWN_PATH_REASON:
-        return Verdict(
+    if status == 401 and reason == REPLAY_REASON:
+        tolerance = answer.get("tolerance_seconds") if answer is not None else None
+        within = f" ({tolerance:g} s)" if isinstance(tolerance, (int, float)) else ""
+        return Interpretation(
+            Outcome.REPLAY_REFUSED,
+            "the receiver refused the delivery as a replay: its clock and this machine's "
+            f"disagree by more than its timestamp tolerance{within}.",
+            ("synchronize both clocks (NTP); timestamps are written in UTC with a Z suffix",),
+        )
+    if status == 401:
+        return _signature_rejected(target, answer)
+    if status == 404 and says_not_the_handler(status, reply.body):
+        return Interpretation(
             Outcome.UNEXPECTED,
-            f"the receiver answered 404: nothing is served at {urlsplit(target.url).path}.",
-            _wrong_path_hint(target) or ("check the receiver's route for the webhook",),
+            "the receiver answered 404, but not as the webhook handler does (a JSON object "
+            'with a boolean "success"), or it said the path is unknown: nothing handles the '
+            f"webhook at {urlsplit(target.url).path or '/'}.",
+            _not_the_handler(target),
         )
     if status == 404:
-        not_contract = () if answer is not None else _not_the_handler(target)
-        return Verdict(
+        return Interpretation(
             Outcome.UNKNOWN_TOKEN,
             f"the receiver answered 404: token {token} does not exist there.",
             (
                 f"seed token {token} in DRAFT on the receiver, or check the id (receivers "
                 "upper-case it before looking it up)",
-                *not_contract,
             ),
         )
     if status == 400:
         said = f" It said: {error}" if error else ""
-        return Verdict(
+        return Interpretation(
             Outcome.INVALID_PAYLOAD,
             "the receiver refused the body as invalid, but this body is valid against the "
             f"contract's schema, so the receiver's validation disagrees with the contract.{said}",
             ("see which rule it breaks, with:", check_receiver_command(target)),
         )
     if status == 413:
-        return Verdict(
+        return Interpretation(
             Outcome.TOO_LARGE,
             "the receiver refused the body as too large; a model_registered event is a few "
             "hundred bytes, so its size limit is set far too low.",
         )
     if status == 405:
-        return Verdict(
+        return Interpretation(
             Outcome.METHOD_NOT_ALLOWED,
             "the URL does not take POST requests: it is probably not the webhook handler.",
             _wrong_path_hint(target) or ("check the handler's route accepts POST",),
         )
     if 300 <= status < 400:
-        return Verdict(
+        return Interpretation(
             Outcome.UNEXPECTED,
             f"the receiver redirected ({status}); a redirected POST loses its body or method.",
             ("point --url at the final URL the redirect names",),
         )
-    return Verdict(
+    return Interpretation(
         Outcome.UNEXPECTED,
         f"the receiver answered {status}, which the contract does not define for a valid, "
         "correctly signed delivery.",
@@ -381,43 +370,31 @@ def interpret(reply: Reply, target: Target) -> Verdict:
     )
 
 
-def unreachable(failure: DeliveryFailed, target: Target, timeout: float) -> Verdict:
+def unreachable(failure: DeliveryFailed, target: Target, timeout: float) -> Interpretation:
     """The verdict when no answer came back at all."""
     if failure.outcome is Outcome.TIMEOUT:
-        return Verdict(
+        return Interpretation(
             Outcome.TIMEOUT,
             f"no answer from {target.url} within {timeout:g} s.",
             ("check the receiver is up and not stuck; raise --timeout if it is just slow",),
         )
-    return Verdict(
+    return Interpretation(
         Outcome.CONNECTION_REFUSED,
         f"could not connect to {target.url}: {failure.detail}.",
         ("check that the receiver is running and that the host and port are right",),
     )
 
 
-def read_token_state(status: int, body: bytes) -> tuple[TokenState, str]:
-    """Whether a token-state answer (JSON with a top-level ``status``) says REGISTERED."""
-    if status != 200:
-        return TokenState.UNREADABLE, f"the state URL answered {status}, not 200"
-    try:
-        document = json.loads(body)
-    except (ValueError, RecursionError):
-        return TokenState.UNREADABLE, "the state URL did not answer JSON"
-    state = document.get("status") if isinstance(document, dict) else None
-    if not isinstance(state, str):
-        return TokenState.UNREADABLE, "the state URL's JSON has no top-level 'status' string"
-    if state.upper() == STATUS_REGISTERED:
-        return TokenState.REGISTERED, f"status is {state}: confirmed, the token is REGISTERED"
-    return (
-        TokenState.NOT_REGISTERED,
-        f"status is {state}: the token is NOT REGISTERED although the receiver answered 200",
-    )
-
-
-def state_url_for(template: str, token_id: str) -> str:
-    """The token-state URL: ``{token_id}`` in the template replaced by the token id."""
-    return template.replace(TOKEN_ID_PLACEHOLDER, token_id)
+def state_in_words(state: TokenStateReading) -> str:
+    """What the token's state read after an accepted delivery means."""
+    if state.registered:
+        return f"status is {state.status}: confirmed, the token is REGISTERED"
+    if state.status is not None:
+        return (
+            f"status is {state.status}: the token is NOT REGISTERED although the receiver "
+            "answered 200"
+        )
+    return f"could not confirm the token's state: {state.problem}"
 
 
 # --- I/O ------------------------------------------------------------------------------------
@@ -471,17 +448,15 @@ def deliver(url: str, delivery: SignedDelivery, timeout: float) -> Reply:
     return Reply(response.status_code, response.reason or "", response.content)
 
 
-def fetch_token_state(url: str, timeout: float) -> StateCheck:
-    """GET the token-state URL and say whether it reads REGISTERED."""
+def fetch_token_state(url: str, timeout: float) -> TokenStateReading:
+    """GET the token-state URL and read the token's status from it."""
     import requests
 
     try:
         response = requests.get(url, timeout=timeout, headers={"Accept": "application/json"})
     except requests.RequestException as error:
-        failure = _failure(error)
-        return StateCheck(url, TokenState.UNREADABLE, f"could not read it: {failure.detail}")
-    state, explanation = read_token_state(response.status_code, response.content)
-    return StateCheck(url, state, explanation)
+        return unreadable_token_state(url, f"no answer ({_failure(error).detail})")
+    return read_token_state(url, response.status_code, response.content)
 
 
 def run_send_test(
@@ -496,11 +471,11 @@ def run_send_test(
         reply = deliver(target.url, delivery, timeout)
     except DeliveryFailed as failure:
         return SendTestResult(target, delivery, unreachable(failure, target, timeout))
-    verdict = interpret(reply, target)
+    interpretation = interpret(reply, target)
     state = None
-    if verdict.outcome.accepted and state_url_template:
+    if interpretation.outcome.accepted and state_url_template:
         state = fetch_token_state(state_url_for(state_url_template, target.token_id), timeout)
-    return SendTestResult(target, delivery, verdict, reply, state)
+    return SendTestResult(target, delivery, interpretation, reply, state)
 
 
 # --- rendering (pure) -----------------------------------------------------------------------
@@ -541,12 +516,12 @@ def render(result: SendTestResult, *, show_request: bool = False) -> list[str]:
         lines += ["  " + line for line in shown.splitlines()] if shown else ["  (empty body)"]
     else:
         lines.append("answer: none")
-    verdict = result.verdict
-    lines.append(f"result: {verdict.outcome.name}: {verdict.explanation}")
+    interpretation = result.interpretation
+    lines.append(f"result: {interpretation.outcome.name}: {interpretation.explanation}")
     if result.state is not None:
         lines.append(f"state: GET {result.state.url}")
-        lines.append(f"  {result.state.explanation}")
-    lines += [_indented_step(step) for step in verdict.next_steps]
+        lines.append(f"  {state_in_words(result.state)}")
+    lines += [_indented_step(step) for step in interpretation.next_steps]
     return lines
 
 
@@ -562,12 +537,6 @@ def redact(lines: list[str], *secrets: str) -> list[str]:
 
 
 # --- command --------------------------------------------------------------------------------
-
-
-def _checked_timeout(value: float) -> float:
-    if not math.isfinite(value) or value <= 0:
-        raise CommandError(f"--timeout must be a positive number of seconds, got {value:g}")
-    return value
 
 
 def _delivery_from_args(args: argparse.Namespace, secret: str) -> SignedDelivery:
@@ -592,14 +561,13 @@ def _send_test(args: argparse.Namespace) -> int:
     url = checked_url(args.url, "--url")
     if args.state_url:
         checked_url(state_url_for(args.state_url, "T"), "--state-url")
-    timeout = _checked_timeout(args.timeout)
     secret = secret_from_env(args.secret_env)
     delivery = _delivery_from_args(args, secret)
     token_id = json.loads(delivery.body)["token_id"]
     result = run_send_test(
         Target(url, token_id, args.secret_env),
         delivery,
-        timeout=timeout,
+        timeout=args.timeout,
         state_url_template=args.state_url,
     )
     passwords = [urlsplit(url).password for url in (args.url, args.state_url or "")]
@@ -649,7 +617,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--timeout",
-        type=float,
+        type=seconds,
         default=DEFAULT_TIMEOUT_SECONDS,
         metavar="S",
         help=f"seconds to wait for each answer (default: {DEFAULT_TIMEOUT_SECONDS:g})",

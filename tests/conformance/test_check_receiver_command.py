@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from contracts.cli import main
+from contracts.cli import CommandError, main
 from contracts.conformance import RECEIVER_CHECKS
+from contracts.conformance.commands import write_report
 from contracts.receiver.server import serving
 from contracts.receiver.testing import RunningStubSite, running_stub_site
 from tests.conformance.receivers import WEBHOOK_PATH, Flaw, FlawedReceiver
@@ -31,7 +32,7 @@ def check_receiver(url: str, *options: str) -> int:
 
 @pytest.fixture
 def stub_site(tmp_path: Path) -> Iterator[RunningStubSite]:
-    with running_stub_site(tmp_path / "site.sqlite3", SECRET) as site:
+    with running_stub_site(tmp_path / "site.sqlite3", SECRET, ["LSCOR", "OTHER", "SPARE"]) as site:
         yield site
 
 
@@ -116,6 +117,31 @@ def test_progress_is_printed_one_line_per_check_as_they_finish(
             ["--url", "http://127.0.0.1:9/x", "--token", "LSCOR", "--secret-env", "UNSET_X"],
             "UNSET_X is not set",
         ),
+        (
+            ["--url", "http://127.0.0.1:9/x", "--token", "LSCOR", "--state-url", "/api/{token_id}"],
+            "--state-url '/api/TOKEN' is not an http(s) URL",
+        ),
+        (
+            ["--url", "http://127.0.0.1:9/x", "--token", "LSCOR", "--spare-token", "OTHER_1"],
+            "--spare-token: token id",
+        ),
+        (
+            ["--url", "http://127.0.0.1:9/x", "--token", "LSCOR", "--spare-token", "lscor"],
+            "--spare-token LSCOR: each spare token must be a different DRAFT token",
+        ),
+        (
+            [
+                "--url",
+                "http://127.0.0.1:9/x",
+                "--token",
+                "A",
+                "--spare-token",
+                "B",
+                "--spare-token",
+                "b",
+            ],
+            "--spare-token B: each spare token",
+        ),
     ],
 )
 def test_bad_arguments_are_clear_usage_errors(
@@ -134,3 +160,57 @@ def test_a_password_in_the_url_is_never_printed(capsys: pytest.CaptureFixture[st
     out = capsys.readouterr().out
     assert "connection refused" in out and "user:***@127.0.0.1" in out
     assert "hunter2-pass" not in out
+
+
+def test_spare_tokens_each_see_a_transition_of_their_own(
+    stub_site: RunningStubSite, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = check_receiver(
+        stub_site.webhook_url,
+        "--token", "LSCOR", "--spare-token", "other", "--spare-token", "SPARE",
+        "--state-url", stub_site.state_url_template, "--no-schemathesis",
+    )  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "token LSCOR; spare tokens OTHER, SPARE;" in out
+    assert [stub_site.token(t)["status"] for t in ("OTHER", "SPARE")] == ["REGISTERED"] * 2
+
+
+@pytest.fixture
+def a_file(tmp_path: Path) -> Path:
+    path = tmp_path / "a-file"
+    path.write_text("not a folder")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("option", "where", "complaint"),
+    [
+        ("--json", "{tmp}", "it is a folder; name a file in it"),
+        ("--junit", "/proc/nope/x.xml", "its folder /proc/nope cannot be created"),
+        ("--junit", "{tmp}/a-file/x.xml", "{tmp}/a-file is not a folder"),
+    ],
+)
+def test_report_paths_that_cannot_be_written_are_refused_before_any_request(
+    stub_site: RunningStubSite,
+    a_file: Path,
+    option: str,
+    where: str,
+    complaint: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = where.format(tmp=a_file.parent)
+    code = check_receiver(stub_site.webhook_url, "--token", "LSCOR", option, path)
+    captured = capsys.readouterr()
+    assert code == 2
+    assert f"{option} {path}: {complaint.format(tmp=a_file.parent)}" in captured.err
+    assert "Checking" not in captured.out
+    assert stub_site.deliveries() == []
+
+
+def test_a_report_that_cannot_be_written_after_the_run_is_a_clear_error(a_file: Path) -> None:
+    a_file.chmod(0o444)
+    with pytest.raises(
+        CommandError, match=r"--json .*a-file/x.json: the report could not be written"
+    ):
+        write_report("--json", a_file / "x.json", "{}")

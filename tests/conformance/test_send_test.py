@@ -9,6 +9,7 @@ import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import given
@@ -16,18 +17,21 @@ from hypothesis import strategies as st
 
 import contracts
 from contracts.cli import build_parser, main
+from contracts.conformance.answers import read_token_state
 from contracts.conformance.send_test import (
     REDACTED,
     Outcome,
     Reply,
     Target,
-    TokenState,
     interpret,
-    read_token_state,
     redact,
     signature_next_steps,
 )
+from contracts.receiver.server import serving
 from contracts.receiver.testing import RunningStubSite, running_stub_site
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
 SHARED_SECRET = "send-test shared secret 7f3a"
 OTHER_SECRET = "a secret the site does not hold"
@@ -54,7 +58,10 @@ def send_test(capsys: pytest.CaptureFixture[str]) -> Iterator[SendTest]:
     """Run ``hokusai-contract send-test ARGS``; every run is checked never to print a secret."""
 
     def run(*args: str) -> Run:
-        exit_code = main(["send-test", *args])
+        try:
+            exit_code = main(["send-test", *args])
+        except SystemExit as usage_error:  # argparse refused an option's value
+            exit_code = int(usage_error.code or 0)
         captured = capsys.readouterr()
         for secret in (SHARED_SECRET, OTHER_SECRET):
             assert secret not in captured.out + captured.err
@@ -119,6 +126,24 @@ def test_an_accepted_delivery_exits_zero_and_the_state_url_shows_registered(
     assert f"state: GET {site.base_url}/api/tokens/LSCOR" in run.out
     assert "confirmed, the token is REGISTERED" in run.out
     assert site.token("LSCOR")["status"] == "REGISTERED"
+
+
+def _html_home_page(environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
+    start_response("200 OK", [("Content-Type", "text/html")])
+    return [b"<html><body>Welcome to the marketplace</body></html>"]
+
+
+def test_a_web_page_answering_200_is_unexpected_with_a_hint_at_the_path(
+    send_test: SendTest,
+) -> None:
+    with serving(_html_home_page) as server:
+        run = send_test("--url", server.url("/"), "--token", "LSCOR")
+    assert_refused(
+        run,
+        "200",
+        "UNEXPECTED: the receiver answered 200 without the contract's answer",
+        "the contract's path is /api/mlflow/registered; --url points at /",
+    )
 
 
 def test_sending_again_is_accepted_as_a_duplicate(
@@ -313,7 +338,8 @@ def answer(status: int, **body: object) -> Reply:
         (answer(200, success=True, duplicate=False), Outcome.ACCEPTED),
         (answer(200, success=True, duplicate=True), Outcome.ACCEPTED_DUPLICATE),
         (answer(200, success=False, error="token is locked"), Outcome.UNEXPECTED),
-        (Reply(200, "OK", b"<html>welcome</html>"), Outcome.ACCEPTED),
+        (Reply(200, "OK", b"<html>welcome</html>"), Outcome.UNEXPECTED),
+        (answer(200, ok=True), Outcome.UNEXPECTED),
         (answer(401, success=False, error="x", reason="mismatch"), Outcome.SIGNATURE_REJECTED),
         (
             answer(401, success=False, error="x", reason="timestamp_outside_tolerance"),
@@ -321,6 +347,14 @@ def answer(status: int, **body: object) -> Reply:
         ),
         (Reply(500, "", b'{"success":false,"error":"Webhook secret not configured"}'),
          Outcome.SECRET_NOT_CONFIGURED),
+        (answer(401, success=False, error="webhook secret not configured"),
+         Outcome.SECRET_NOT_CONFIGURED),
+        (answer(401, success=False, error="Missing or invalid signature: check the secret"),
+         Outcome.SIGNATURE_REJECTED),
+        (answer(404, success=False, error="Token not found", reason="token_not_found"),
+         Outcome.UNKNOWN_TOKEN),
+        (answer(404, error="Token not found"), Outcome.UNEXPECTED),
+        (Reply(404, "Not Found", b"<html>not found</html>"), Outcome.UNEXPECTED),
         (answer(500, success=False, error="boom"), Outcome.UNEXPECTED),
         (answer(404, success=False, error="x", reason="unknown_token"), Outcome.UNKNOWN_TOKEN),
         (answer(404, success=False, error="x", reason="unknown_path"), Outcome.UNEXPECTED),
@@ -358,32 +392,42 @@ def test_any_answer_gets_a_verdict_and_only_200_is_acceptance(status: int, body:
         assert status == 200
 
 
-def test_a_200_that_is_not_json_is_accepted_but_flagged_as_unconfirmed() -> None:
-    verdict = interpret(Reply(200, "OK", b"<html>welcome</html>"), TARGET)
-    assert "pass --state-url to confirm" in verdict.next_steps[0]
+def test_a_200_that_is_not_the_contract_answer_points_at_the_path() -> None:
+    target = Target("http://127.0.0.1:8000/", "LSCOR", "WEBHOOK_SECRET")
+    interpretation = interpret(Reply(200, "OK", b"<html>welcome</html>"), target)
+    assert interpretation.outcome is Outcome.UNEXPECTED
+    assert "the contract's path is /api/mlflow/registered; --url points at /" in (
+        interpretation.next_steps
+    )
 
 
 def test_deeply_nested_json_in_an_answer_is_read_as_not_json() -> None:
     nested = b"[" * 100_000 + b"]" * 100_000
-    assert interpret(Reply(404, "", nested), TARGET).outcome is Outcome.UNKNOWN_TOKEN
-    assert read_token_state(200, nested)[0] is TokenState.UNREADABLE
+    assert interpret(Reply(404, "", nested), TARGET).outcome is Outcome.UNEXPECTED
+    assert read_token_state("http://h/api/tokens/LSCOR", 200, nested).status is None
+
+
+STATE_URL = "http://127.0.0.1:8000/api/tokens/LSCOR"
 
 
 @pytest.mark.parametrize(
     ("status", "body", "state"),
     [
-        (200, b'{"token_id":"LSCOR","status":"REGISTERED"}', TokenState.REGISTERED),
-        (200, b'{"status":"registered"}', TokenState.REGISTERED),
-        (200, b'{"status":"DRAFT"}', TokenState.NOT_REGISTERED),
-        (200, b'{"token":{"status":"REGISTERED"}}', TokenState.UNREADABLE),
-        (200, b"<html></html>", TokenState.UNREADABLE),
-        (404, b'{"status":"REGISTERED"}', TokenState.UNREADABLE),
+        (200, b'{"token_id":"LSCOR","status":"REGISTERED"}', "REGISTERED"),
+        (200, b'{"status":"registered"}', "REGISTERED"),
+        (200, b'{"status":"DRAFT"}', "DRAFT"),
+        (200, b'{"token":{"status":"REGISTERED"}}', None),
+        (200, b"<html></html>", None),
+        (404, b'{"status":"REGISTERED"}', None),
     ],
 )
-def test_the_token_state_reads_registered_only_from_a_top_level_status(
-    status: int, body: bytes, state: TokenState
+def test_the_token_state_is_read_only_from_a_top_level_status(
+    status: int, body: bytes, state: str | None
 ) -> None:
-    assert read_token_state(status, body)[0] is state
+    reading = read_token_state(STATE_URL, status, body)
+    assert reading.status == state
+    assert reading.registered is (state == "REGISTERED")
+    assert (reading.problem is None) is (state is not None)
 
 
 @given(

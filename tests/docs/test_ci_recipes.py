@@ -86,9 +86,17 @@ def test_the_website_recipe_checks_the_receiver_and_keeps_the_report_even_on_fai
     workflow = load_workflow(REPO / "examples" / "ci" / "website-check-receiver.yml")
     (check,) = invocations(workflow, "hokusai-contract")
     assert check[0] == "check-receiver"
-    options = dict(zip(check[1::2], check[2::2], strict=True))
+    pairs = list(zip(check[1::2], check[2::2], strict=True))
+    options = dict(pairs)
     assert options["--secret-env"] == "WEBHOOK_SECRET"
     assert options["--token"] == "LSCOR"
+    assert options["--state-url"] == "$STATE_URL"
+    assert "{token_id}" in workflow["env"]["STATE_URL"]
+    spares = [value for option, value in pairs if option == "--spare-token"]
+    assert len(spares) == 2
+    seeding = next(s["run"] for s in steps(workflow) if str(s.get("name", "")).startswith("Seed"))
+    for token in (options["--token"], *spares):
+        assert f"--token {token} --status DRAFT" in seeding, token
     install = [args for args in invocations(workflow, "pip") if args[:1] == ["install"]]
     assert install == [["install", "hokusai-contracts[harness]"]]
     upload = step_using(workflow, "actions/upload-artifact")

@@ -14,14 +14,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import contracts
+from contracts.envelope import MAX_BODY_BYTES
 from contracts.schema import load_json
 from tests.docs.commands import assert_cli_accepts
 from tests.docs.markdown import REPO, fenced_blocks, read, relative_links, section
 
 PAGE = "docs/contract.md"
 ANSWERS_HEADING = "The receiver's answers"
+BODY_HEADING = "The body"
 SIGNATURE_CASES = load_json("vectors/signatures.v1.json")["cases"]
 
 
@@ -71,6 +75,106 @@ def test_the_readme_links_to_the_contract_page() -> None:
 def test_every_schema_field_is_on_the_page(page: str) -> None:
     missing = [name for name in contracts.SCHEMA["properties"] if f"| `{name}` |" not in page]
     assert not missing, f"fields in the schema but not in the field table of {PAGE}: {missing}"
+
+
+def field_rows(page: str) -> dict[str, tuple[str, str]]:
+    """The body's field table: field name -> (required cell, rule cell)."""
+    rows = {}
+    for line in section(page, BODY_HEADING).splitlines():
+        match = re.match(r"^\| `(\w+)` \| ([^|]+) \| (.+?) \| .+ \|$", line)
+        if match:
+            rows[match.group(1)] = (match.group(2).strip(), match.group(3).strip())
+    return rows
+
+
+def test_the_required_column_says_exactly_what_the_schema_requires(page: str) -> None:
+    rows = field_rows(page)
+    assert set(rows) == set(contracts.SCHEMA["properties"])
+    said_required = {name for name, (required, _) in rows.items() if required.startswith("yes")}
+    assert said_required == set(contracts.SCHEMA["required"])
+    for name, (required, _) in rows.items():
+        nullable = "null" in contracts.SCHEMA["properties"][name].get("type", [])
+        assert ("may be `null`" in required) is (nullable and name in said_required), name
+
+
+_DIGITS = re.compile(r"^\^\[0-9\]\{(\d+),(\d+)\}\$$")
+
+
+def stated_bounds(rule: dict[str, Any]) -> list[str]:
+    """The words a field's rule cell must contain for each bound the schema sets."""
+    words = []
+    if "const" in rule:
+        words.append(f"exactly `{rule['const']}`")
+    if "maxLength" in rule:
+        words.append(f"{rule.get('minLength', 0)} to {rule['maxLength']} characters")
+    elif rule.get("minLength") == 1:
+        words.append("not empty")
+    pattern = rule.get("pattern", "")
+    if pattern == "\\S":
+        words.append("not only whitespace")
+    digits = _DIGITS.match(pattern)
+    if digits:
+        words.append(f"a string of {digits.group(1)} to {digits.group(2)} digits")
+    if rule.get("type") == "number":
+        words.append("a finite JSON number")
+    return words
+
+
+def test_every_bound_the_schema_sets_is_stated_with_the_same_numbers(page: str) -> None:
+    rows = field_rows(page)
+    missing = {
+        name: [words for words in stated_bounds(rule) if words not in rows[name][1]]
+        for name, rule in contracts.SCHEMA["properties"].items()
+    }
+    assert {name: words for name, words in missing.items() if words} == {}
+    assert stated_bounds(contracts.SCHEMA["properties"]["token_id"]) == ["1 to 64 characters"]
+
+
+def test_the_tag_value_types_on_the_page_are_the_schemas(page: str) -> None:
+    rule = field_rows(page)["tags"][1]
+    plural = {"strings": "string", "numbers": "number", "booleans": "boolean", "`null`": "null"}
+    said = {kind for word, kind in plural.items() if word in rule}
+    types = contracts.SCHEMA["properties"]["tags"]["additionalProperties"]["type"]
+    assert said == set(types)
+
+
+def _token_rule_on_the_page(page: str) -> re.Pattern[str]:
+    """The token id rule as the page words it, made into a regular expression."""
+    rule = field_rows(page)["token_id"][1]
+    words = re.search(r"(\d+) to (\d+) characters of (.+?), neither first nor last (.+?)[.;]", rule)
+    assert words is not None, rule
+    low, high = int(words.group(1)), int(words.group(2))
+    classes = re.findall(r"`([^`]+)`", words.group(3))
+    (not_at_edges,) = re.findall(r"`([^`]+)`", words.group(4))
+    inner = "".join(re.escape(c) if len(c) == 1 else c for c in classes)
+    edge = "".join(re.escape(c) if len(c) == 1 else c for c in classes if c != not_at_edges)
+    return re.compile(rf"(?=.{{{low},{high}}}$)[{edge}](?:[{inner}]*[{edge}])?")
+
+
+@given(st.text(alphabet="AZaz09-_ .", max_size=70))
+def test_the_token_id_rule_in_words_accepts_what_the_schema_accepts(candidate: str) -> None:
+    stated = _token_rule_on_the_page(read(PAGE))
+    schema = contracts.SCHEMA["properties"]["token_id"]
+    upper = candidate.upper()
+    by_schema = (
+        schema["minLength"] <= len(upper) <= schema["maxLength"]
+        and re.search(schema["pattern"], upper) is not None
+    )
+    assert (stated.fullmatch(upper) is not None) is by_schema
+
+
+def test_the_size_limits_on_the_page_are_the_contracts(page: str) -> None:
+    (row,) = [line for line in section(page, ANSWERS_HEADING).splitlines() if "| `413` |" in line]
+    described = contracts.OPENAPI["paths"]["/api/mlflow/registered"]["post"]["responses"]["413"]
+    assert f"1 MiB ({MAX_BODY_BYTES:,} bytes)" in described["description"]
+    assert f"at most 1 MiB ({MAX_BODY_BYTES:,} bytes) and at least 64 KiB" in row
+    assert "64 KiB" in described["description"]
+
+
+def test_the_page_says_reason_codes_are_optional(page: str) -> None:
+    error = contracts.OPENAPI["components"]["schemas"]["Error"]
+    assert "reason" not in error["required"]
+    assert "the `reason` codes below are optional" in section(page, ANSWERS_HEADING)
 
 
 def test_every_header_of_the_openapi_document_is_on_the_page(page: str) -> None:

@@ -8,15 +8,14 @@ import re
 
 import pytest
 
+from contracts.conformance.answers import read_token_state
 from contracts.conformance.send_test import (
     Outcome,
     Reply,
     SendTestResult,
-    StateCheck,
     Target,
     build_test_delivery,
     interpret,
-    read_token_state,
     render,
 )
 from tests.docs.commands import assert_cli_accepts, calls_of
@@ -49,8 +48,8 @@ def replay(transcript: str, secret_env: str) -> list[str]:
     state = None
     state_url = re.search(r"^state: GET (\S+)$", transcript, re.MULTILINE)
     if state_url:
-        state_value, words = read_token_state(200, json.dumps({"status": "REGISTERED"}).encode())
-        state = StateCheck(state_url.group(1), state_value, words)
+        registered = json.dumps({"status": "REGISTERED"}).encode()
+        state = read_token_state(state_url.group(1), 200, registered)
     delivery = build_test_delivery(
         "any secret",
         token_id=token,
