@@ -898,13 +898,17 @@ def _serialization_failure(
 @receiver_check("signature-uppercase-hex", "a signature in upper-case hex is accepted")
 def signature_uppercase_hex(run: ReceiverRun) -> Finding:
     probe = run.probe
-    delivery = probe.signed(probe.payload())
+    past = _PastVerification.of(run)
+    delivery = probe.signed(probe.payload(token_id=past.token))
     upper = SIGNATURE_PREFIX + delivery.signature[len(SIGNATURE_PREFIX) :].upper()
     exchange = probe.send("upper-case hex", delivery.body, probe.with_signature(delivery, upper))
-    if _accepted(exchange):
-        return Finding.passed("upper-case hex digest accepted")
+    if past.passed(exchange):
+        return Finding.passed(
+            f"upper-case hex digest passed the signature check ({past.meaning}){past.weaker}"
+        )
     return Finding.failed(
-        f"an upper-case hex digest got {exchange.summary(60)}; the contract accepts either case",
+        f"an upper-case hex digest got {exchange.summary(60)}, not {past.status}; the contract "
+        "accepts either case",
         "decode the hex digest to bytes and compare bytes in constant time (not the strings)",
         answer=exchange.summary(),
     )
@@ -913,14 +917,18 @@ def signature_uppercase_hex(run: ReceiverRun) -> Finding:
 @receiver_check("timestamp-without-offset", "a timestamp without offset is read as UTC")
 def timestamp_without_offset(run: ReceiverRun) -> Finding:
     probe = run.probe
-    payload = probe.payload()
+    past = _PastVerification.of(run)
+    payload = probe.payload(token_id=past.token)
     naive = str(payload["timestamp"]).rstrip("Z")
     exchange = probe.deliver(probe.signed({**payload, "timestamp": naive}), "timestamp no offset")
-    if _accepted(exchange):
-        return Finding.passed(f"timestamp {naive!r} (no offset, as older senders wrote) accepted")
+    if past.passed(exchange):
+        return Finding.passed(
+            f"timestamp {naive!r} (no offset, as older senders wrote) passed validation "
+            f"({past.meaning}){past.weaker}"
+        )
     return Finding.failed(
-        f"timestamp {naive!r} got {exchange.summary(60)}; older senders wrote "
-        "datetime.utcnow().isoformat(), which the contract reads as UTC",
+        f"timestamp {naive!r} got {exchange.summary(60)}, not {past.status}; older senders "
+        "wrote datetime.utcnow().isoformat(), which the contract reads as UTC",
         "parse a timestamp without offset as UTC, not as local time and not as an error",
         answer=exchange.summary(),
     )

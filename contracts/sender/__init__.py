@@ -38,6 +38,7 @@ if TYPE_CHECKING:
         NotifyMode,
         Registration,
         RegistrationInputError,
+        TrackingServerUnreachableError,
     )
 
 __getattr__, __dir__ = lazy_exports(
@@ -60,6 +61,7 @@ __getattr__, __dir__ = lazy_exports(
             "NotifyMode",
             "Registration",
             "RegistrationInputError",
+            "TrackingServerUnreachableError",
         ],
     },
 )
@@ -80,5 +82,6 @@ __all__ = [
     "Registration",
     "RegistrationInputError",
     "ResendResult",
+    "TrackingServerUnreachableError",
     "WebhookDelivery",
 ]

@@ -13,6 +13,8 @@ from contracts.cli import (
     CommandError,
     add_secret_env_option,
     new_command,
+    positive_int,
+    seconds,
     secret_from_env,
 )
 
@@ -47,19 +49,20 @@ def register(subparsers: Any) -> None:
         "--url",
         metavar="URL",
         help="deliver here instead of the URL stored with each notification "
-        "(default: the stored URL, else $WEBHOOK_URL)",
+        "(default: the stored URL, else $WEBHOOK_URL); the outbox never stores a URL's user "
+        "name or password, so such a notification needs them here or in $WEBHOOK_URL",
     )
     add_secret_env_option(resend)
     resend.add_argument(
         "--attempts",
-        type=_positive_int,
+        type=positive_int,
         default=6,
         metavar="N",
         help="attempts per notification, retries included (default: 6)",
     )
     resend.add_argument(
         "--deadline",
-        type=_positive_float,
+        type=seconds,
         default=60.0,
         metavar="SECONDS",
         help="longest time spent on one notification, waits included (default: 60)",
@@ -82,20 +85,6 @@ def register(subparsers: Any) -> None:
         metavar="NAME",
         help="with --from-mlflow: only versions of this registered model",
     )
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
-    return value
 
 
 def _policy(args: argparse.Namespace) -> DeliveryPolicy:
@@ -166,6 +155,8 @@ def _resend_outbox(
     notifier = Notifier(outbox, settings.webhook_url, secret, _policy(args))
     try:
         results = notifier.resend_pending(args.url, token_id=token)
+    except OutboxError as error:
+        raise CommandError(str(error), EXIT_FAILED) from None
     finally:
         notifier.close()
     if not results:
@@ -176,18 +167,25 @@ def _resend_outbox(
 
 def _resend_from_mlflow(args: argparse.Namespace, secret: str, token: str) -> ResendResult:
     from contracts.sender.config import ConfigurationError
-    from contracts.sender.registry import ModelRegistry, ModelVersionNotFoundError
+    from contracts.sender.outbox import OutboxError
+    from contracts.sender.registry import (
+        ModelRegistry,
+        ModelVersionNotFoundError,
+        TrackingServerUnreachableError,
+    )
 
     try:
         registry = ModelRegistry(
             args.tracking_uri, args.url, secret, delivery=_policy(args), outbox_path=args.outbox
         )
-    except ConfigurationError as error:
+    except (ConfigurationError, OutboxError) as error:
         raise CommandError(str(error)) from None
     from mlflow.exceptions import MlflowException
 
     try:
         return registry.resend_from_mlflow(token, args.model_name)
+    except TrackingServerUnreachableError as error:
+        raise CommandError(str(error)) from None
     except ModelVersionNotFoundError as error:
         raise CommandError(str(error), EXIT_FAILED) from None
     except MlflowException as error:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from contracts.urls import EXAMPLE_WEBHOOK_URL, http_url_problem, redacted_url
@@ -59,12 +59,23 @@ class SettingSource:
 
 @dataclass(frozen=True)
 class SenderSettings:
-    """The resolved settings; ``repr`` never shows the secret."""
+    """The resolved settings; ``repr`` shows neither the secret nor a password in a URL."""
 
     tracking_uri: str | None
     webhook_url: str | None
-    webhook_secret: str | None = field(repr=False)
+    webhook_secret: str | None
     outbox_path: Path
+
+    def __repr__(self) -> str:
+        def shown(url: str | None) -> str | None:
+            return None if url is None else redacted_url(url)
+
+        return (
+            f"SenderSettings(tracking_uri={shown(self.tracking_uri)!r}, "
+            f"webhook_url={shown(self.webhook_url)!r}, "
+            f"webhook_secret={'***' if self.webhook_secret else None!r}, "
+            f"outbox_path={self.outbox_path!r})"
+        )
 
 
 def resolve_settings(

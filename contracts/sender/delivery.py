@@ -7,6 +7,8 @@ acted can answer "duplicate" instead of acting twice.
 
 Retried: connection errors, timeouts, 429, 500, 502, 503, 504 (honouring ``Retry-After``), with
 exponential backoff and full jitter. Not retried: any other answer, which retrying cannot fix.
+The deadline is a hard budget: no wait runs past it and every attempt's timeouts are capped by
+what is left of it.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from enum import Enum
 from typing import Any
 
 import requests
+import urllib3
 
 import contracts
 from contracts.envelope import signed_delivery
@@ -53,6 +56,10 @@ class DeliveryReason(str, Enum):
     """The receiver kept answering 429 or 5xx until the attempts or the deadline ran out."""
     UNREACHABLE = "unreachable"
     TIMED_OUT = "timed_out"
+    OUTBOX_ERROR = "outbox_error"
+    """The outbox could not write the notification down, so it was not sent."""
+    SENDER_ERROR = "sender_error"
+    """The sender itself failed unexpectedly; the notification waits in the outbox."""
 
 
 @dataclass(frozen=True)
@@ -159,38 +166,58 @@ class WebhookDelivery:
         self._session.close()
 
     def deliver(self, payload: Mapping[str, Any], key: str) -> NotificationOutcome:
-        """Deliver ``payload`` under idempotency ``key``; never raises for network trouble."""
+        """Deliver ``payload`` under idempotency ``key``; never raises for network trouble.
+
+        Ends within the deadline, give or take the last attempt's capped timeouts.
+        """
         started = self._clock()
         failures = 0
         while True:
-            remaining = self.policy.deadline - (self._clock() - started)
-            attempt = self._attempt(payload, key, remaining)
+            attempt = self._attempt(payload, key, self._remaining(started))
             if attempt.reason is DeliveryReason.DELIVERED:
                 return self._outcome(attempt, failures + 1, key)
             failures += 1
             _log.info("delivery attempt %d for %s failed: %s", failures, key, attempt.message)
-            stop = self._why_stop(attempt, failures, started)
+            stop, wait = self._next_wait(attempt, failures, self._remaining(started))
+            if stop is None:
+                self._sleep(wait)
+                stop = None if self._remaining(started) > 0 else self._deadline_passed
             if stop is not None:
                 elapsed = self._clock() - started
                 words = f"{attempt.message}; {stop} (after {failures} attempt(s), {elapsed:.1f} s)"
                 return self._outcome(attempt, failures, key, words)
-            delay = backoff_delay(failures, self.policy, self._rng)
-            self._sleep(attempt.retry_after if attempt.retry_after is not None else delay)
 
-    def _why_stop(self, attempt: _Attempt, failures: int, started: float) -> str | None:
+    def _remaining(self, started: float) -> float:
+        return self.policy.deadline - (self._clock() - started)
+
+    @property
+    def _deadline_passed(self) -> str:
+        return f"gave up: the {self.policy.deadline:g} s delivery deadline passed"
+
+    def _next_wait(
+        self, attempt: _Attempt, failures: int, remaining: float
+    ) -> tuple[str | None, float]:
+        """Why to stop now, or ``None`` and how long to wait: a wait never outlasts the deadline."""
         if not attempt.retryable:
-            return "not retried: retrying cannot change this answer"
+            return "not retried: retrying cannot change this answer", 0.0
         if failures >= self.policy.max_attempts:
-            return f"gave up: all {self.policy.max_attempts} attempts used"
-        remaining = self.policy.deadline - (self._clock() - started)
-        if attempt.retry_after is not None and attempt.retry_after >= remaining:
-            return (
-                f"gave up: the receiver asked to wait {attempt.retry_after:.0f} s (Retry-After), "
-                f"past the {self.policy.deadline:g} s delivery deadline"
-            )
+            return f"gave up: all {self.policy.max_attempts} attempts used", 0.0
         if remaining <= 0:
-            return f"gave up: the {self.policy.deadline:g} s delivery deadline passed"
-        return None
+            return self._deadline_passed, 0.0
+        if attempt.retry_after is not None:
+            if attempt.retry_after >= remaining:
+                return (
+                    f"gave up: the receiver asked to wait {attempt.retry_after:.0f} s "
+                    f"(Retry-After), past the {self.policy.deadline:g} s delivery deadline"
+                ), 0.0
+            return None, attempt.retry_after
+        wait = backoff_delay(failures, self.policy, self._rng)
+        if wait >= remaining:
+            return (
+                f"gave up: the next retry would wait {wait:.1f} s, past the "
+                f"{self.policy.deadline:g} s delivery deadline"
+            ), 0.0
+        return None, wait
 
     def _outcome(
         self, attempt: _Attempt, attempts: int, key: str, message: str | None = None
@@ -230,7 +257,7 @@ class WebhookDelivery:
         except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as error:
             return _Attempt(
                 DeliveryReason.UNREACHABLE,
-                f"could not reach {redacted_url(self.url)}: {_root_cause(error)}",
+                f"could not reach {redacted_url(self.url)}: {describe_failure(error)}",
                 retryable=True,
             )
         except requests.RequestException as error:
@@ -239,7 +266,7 @@ class WebhookDelivery:
             )
 
 
-def _root_cause(error: BaseException) -> str:
+def describe_failure(error: BaseException) -> str:
     """The operating system's words ("Connection refused") rather than urllib3's wrapping."""
     text = str(error)
     found = _OS_ERROR.search(text)
@@ -286,8 +313,17 @@ def _judge(response: requests.Response) -> _Attempt:
 
 
 def _error_text(response: requests.Response) -> str:
-    """The receiver's own error words: ``error`` of a JSON body, else the start of the text."""
-    raw = response.raw.read(_ERROR_BODY_LIMIT, decode_content=True) if response.raw else b""
+    """The receiver's own error words: ``error`` of a JSON body, else the start of the text.
+
+    A body cut short, stalled or wrongly encoded is only reported: the status code alone
+    decides what happens next.
+    """
+    try:
+        raw = next(response.iter_content(_ERROR_BODY_LIMIT), b"")
+    except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as error:
+        return f"(its body could not be read: {_body_problem(error)})"
+    if isinstance(raw, str):
+        raw = raw.encode("utf-8")
     text = raw.decode("utf-8", errors="replace").strip()
     try:
         parsed = json.loads(text)
@@ -298,3 +334,14 @@ def _error_text(response: requests.Response) -> str:
     if len(text) > _ERROR_TEXT_LIMIT:
         text = text[:_ERROR_TEXT_LIMIT] + "..."
     return repr(text) if text else "(no body)"
+
+
+def _body_problem(error: BaseException) -> str:
+    """The innermost cause of a failed body read, in its own short words."""
+    cause = error
+    while cause.args and isinstance(cause.args[0], BaseException):
+        cause = cause.args[0]
+    if isinstance(cause, (urllib3.exceptions.ReadTimeoutError, TimeoutError)):
+        return "it stalled past the read timeout"
+    words = cause.args[0] if cause.args and isinstance(cause.args[0], str) else str(cause)
+    return words[:_ERROR_TEXT_LIMIT]

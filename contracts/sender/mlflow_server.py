@@ -105,7 +105,8 @@ def start_mlflow_server(
     workdir.mkdir(parents=True, exist_ok=True)
     template = template_path()
     database = workdir / DATABASE_FILE
-    from_template = template.is_file() and not database.exists()
+    existed = database.exists()
+    from_template = template.is_file() and not existed
     if from_template:
         shutil.copyfile(template, database)
     for attempt in range(1, _PORT_ATTEMPTS + 1):
@@ -117,7 +118,8 @@ def start_mlflow_server(
                     f"no free port for the MLflow server after {attempt} tries"
                 ) from None
             continue
-        if not from_template:
+        if not existed and not from_template:
+            # Only a database this launch created holds nothing but MLflow's own migrations.
             _save_template(database, template)
         return server
     raise AssertionError("unreachable")  # pragma: no cover

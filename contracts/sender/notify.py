@@ -3,6 +3,8 @@
 A notification is written to the outbox before anything is sent, so nothing is lost when the
 secret or URL is missing, the receiver is down, or the process dies mid-delivery. Unsigned
 notifications are never sent: without a secret the notification only waits in the outbox.
+Nothing here raises because of the webhook: every failure, the outbox's own included, ends as
+a :class:`NotificationOutcome` with a reason.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import requests
@@ -24,11 +26,14 @@ from contracts.sender.delivery import (
     NotificationOutcome,
     WebhookDelivery,
 )
-from contracts.sender.outbox import Outbox, OutboxEntry
+from contracts.sender.outbox import Outbox, OutboxEntry, OutboxError, without_credentials
+from contracts.urls import redacted_url
 
 _log = logging.getLogger("contracts.sender")
 
 RESEND_HINT = "run 'hokusai-contract resend' once fixed"
+CLAIM_MARGIN_SECONDS = 5.0
+"""Lease beyond the longest delivery and the outbox's busy wait: room to record the outcome."""
 
 
 @dataclass(frozen=True)
@@ -67,9 +72,16 @@ class Notifier:
         return f"Notifier(outbox={str(self.outbox.path)!r}, policy={self._policy!r})"
 
     @property
-    def _claim_seconds(self) -> float:
-        """Long enough to finish one delivery, retries included, with room to record it."""
-        return self._policy.deadline + self._policy.connect_timeout + self._policy.read_timeout
+    def claim_seconds(self) -> float:
+        """How long a notification being sent stays claimed: longer than any delivery lasts.
+
+        A delivery ends by its deadline, give or take its last attempt's timeouts, and recording
+        it waits at most the outbox's busy timeout, so a resend running at the same time can
+        never send the same notification too.
+        """
+        policy = self._policy
+        delivery = policy.deadline + policy.connect_timeout + policy.read_timeout
+        return delivery + self.outbox.busy_timeout + CLAIM_MARGIN_SECONDS
 
     def close(self) -> None:
         """Close pooled HTTP connections."""
@@ -80,7 +92,10 @@ class Notifier:
         """Record ``payload`` in the outbox, deliver it if possible, record the outcome."""
         key = idempotency_key(payload["token_id"], payload["model_name"], payload["model_version"])
         target = url or self.url
-        self.outbox.add(payload, key, target, self._claim_seconds)
+        try:
+            self.outbox.add(payload, key, target, self.claim_seconds)
+        except OutboxError as error:
+            return _not_written_down(payload, key, error)
         return self._send(payload, key, target)
 
     def resend_pending(
@@ -88,17 +103,43 @@ class Notifier:
     ) -> list[ResendResult]:
         """Deliver every outbox entry not delivered yet (of one token, if given).
 
-        ``url`` overrides the URL stored with each entry.
+        ``url`` overrides the URL stored with each entry. Raises :class:`OutboxError` only when
+        the outbox cannot even be read.
         """
-        entries = self.outbox.claim_pending(self._claim_seconds, token_id)
+        entries = self.outbox.claim_pending(self.claim_seconds, token_id)
         return [self._resend(entry, url) for entry in entries]
 
     def _resend(self, entry: OutboxEntry, url: str | None) -> ResendResult:
-        target = url or entry.url or self.url
-        if target != entry.url:
-            self.outbox.add(entry.payload, entry.idempotency_key, target, self._claim_seconds)
-        outcome = self._send(entry.payload, entry.idempotency_key, target)
+        target = url or self._stored_target(entry)
+        outcome: NotificationOutcome | None = None
+        if target is None and entry.url_credentials_dropped:
+            outcome = _not_sent(
+                DeliveryReason.NO_WEBHOOK_URL,
+                f"not sent: its webhook URL {entry.url} needs the user name and password the "
+                f"outbox never stores; pass --url with them, or set {WEBHOOK_URL_ENV} to it",
+                entry.idempotency_key,
+            )
+        elif target is not None and target != entry.url:
+            try:
+                self.outbox.add(entry.payload, entry.idempotency_key, target, self.claim_seconds)
+            except OutboxError as error:
+                outcome = _not_sent(
+                    DeliveryReason.OUTBOX_ERROR, f"not sent: {error}", entry.idempotency_key
+                )
+        if outcome is None:
+            outcome = self._send(entry.payload, entry.idempotency_key, target)
+        else:
+            outcome = self._recorded(outcome, entry.payload)
         return ResendResult(entry.token_id, entry.model_name, entry.model_version, outcome)
+
+    def _stored_target(self, entry: OutboxEntry) -> str | None:
+        """The entry's own URL; for one stored without its credentials, the configured URL
+        when that is the same address (it carries them)."""
+        if not entry.url_credentials_dropped:
+            return entry.url or self.url
+        if self.url is not None and without_credentials(self.url)[0] == entry.url:
+            return self.url
+        return None
 
     def _send(self, payload: Mapping[str, Any], key: str, url: str | None) -> NotificationOutcome:
         if url is None:
@@ -115,25 +156,56 @@ class Notifier:
                 key,
             )
         else:
-            outcome = self._delivery(url).deliver(payload, key)
-        self.outbox.record(outcome)
+            outcome = self._deliver(payload, key, url)
+        return self._recorded(outcome, payload)
+
+    def _deliver(self, payload: Mapping[str, Any], key: str, url: str) -> NotificationOutcome:
+        """The delivery's outcome; a failure of the sender itself becomes one too."""
+        try:
+            return self._delivery(url).deliver(payload, key)
+        except Exception as error:  # best effort: a sender bug must not cost the registration
+            words = self._scrubbed(f"{type(error).__name__}: {error}", url)
+            return _not_sent(
+                DeliveryReason.SENDER_ERROR,
+                f"not delivered: the sender failed unexpectedly ({words})",
+                key,
+            )
+
+    def _recorded(
+        self, outcome: NotificationOutcome, payload: Mapping[str, Any]
+    ) -> NotificationOutcome:
+        """Record ``outcome`` (releasing the claim) and word it for the caller."""
+        try:
+            self.outbox.record(outcome)
+        except OutboxError as error:
+            unrecorded = f"; the outbox could not record this ({error})"
+            if outcome.delivered:
+                _log.warning("notification %s delivered%s", outcome.idempotency_key, unrecorded)
+                return replace(outcome, message=outcome.message + unrecorded)
+            return self._waiting(outcome, payload, unrecorded)
         if outcome.delivered:
             return outcome
+        return self._waiting(outcome, payload, "")
+
+    def _waiting(
+        self, outcome: NotificationOutcome, payload: Mapping[str, Any], unrecorded: str
+    ) -> NotificationOutcome:
         _log.warning(
-            "notification %s for token %s not delivered: %s",
-            key,
+            "notification %s for token %s not delivered: %s%s",
+            outcome.idempotency_key,
             payload.get("token_id"),
             outcome.message,
+            unrecorded,
         )
-        waiting = f"; it waits in the outbox {self.outbox.path}: {RESEND_HINT}"
-        return NotificationOutcome(
-            delivered=False,
-            reason=outcome.reason,
-            message=outcome.message + waiting,
-            attempts=outcome.attempts,
-            last_status_code=outcome.last_status_code,
-            idempotency_key=key,
-        )
+        waiting = f"{unrecorded}; it waits in the outbox {self.outbox.path}: {RESEND_HINT}"
+        return replace(outcome, message=outcome.message + waiting)
+
+    def _scrubbed(self, text: str, url: str) -> str:
+        """``text`` without the secret or the URL's password."""
+        text = text.replace(url, redacted_url(url))
+        if self._secret:
+            text = text.replace(self._secret, "***")
+        return text
 
     def _delivery(self, url: str) -> WebhookDelivery:
         delivery = self._deliveries.get(url)
@@ -161,3 +233,15 @@ def _not_sent(reason: DeliveryReason, message: str, key: str) -> NotificationOut
         last_status_code=None,
         idempotency_key=key,
     )
+
+
+def _not_written_down(
+    payload: Mapping[str, Any], key: str, error: OutboxError
+) -> NotificationOutcome:
+    """Nothing is sent that the outbox could not write down first."""
+    message = (
+        f"not sent: {error}. Once the outbox works: hokusai-contract resend --from-mlflow "
+        f"--token {payload['token_id']}"
+    )
+    _log.warning("notification %s not sent: %s", key, message)
+    return _not_sent(DeliveryReason.OUTBOX_ERROR, message, key)

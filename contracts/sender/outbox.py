@@ -3,7 +3,8 @@
 One SQLite file holds each notification (the payload, its idempotency key, the URL, attempts,
 the last error) until it is delivered; delivered ones are marked and never resent. A crash, a
 receiver that is down, or a missing secret loses nothing: ``hokusai-contract resend`` delivers
-what is left. Secrets are never stored here.
+what is left. Secrets are never stored here: neither the webhook secret nor a user name or
+password in the webhook URL (the URL is stored without them, and the entry says so).
 
 A process that is about to send a notification claims it for a while (a lease), so a resend
 running at the same time skips it; a claim left by a process that died simply runs out.
@@ -12,18 +13,19 @@ running at the same time skips it; a claim left by a process that died simply ru
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import time
-from collections.abc import Mapping
-from contextlib import AbstractContextManager
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import contracts
-from contracts import sqlite_file
 from contracts.payload import format_timestamp
 from contracts.sender.delivery import DeliveryReason, NotificationOutcome
+from contracts.sqlite_file import DEFAULT_BUSY_TIMEOUT, Database
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS notifications (
@@ -40,13 +42,17 @@ CREATE TABLE IF NOT EXISTS notifications (
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL,
     delivered_at TEXT,
-    claimed_until REAL
+    claimed_until REAL,
+    url_credentials_dropped INTEGER NOT NULL DEFAULT 0
 )
 """
+_ADDED_COLUMNS = {"url_credentials_dropped": "INTEGER NOT NULL DEFAULT 0"}
 _COLUMNS = (
     "idempotency_key, token_id, model_name, model_version, payload, url, attempts, "
-    "last_reason, last_error, last_status_code, created_at, updated_at, delivered_at"
+    "last_reason, last_error, last_status_code, created_at, updated_at, delivered_at, "
+    "url_credentials_dropped"
 )
+_USERINFO = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@")
 
 
 class OutboxError(RuntimeError):
@@ -70,6 +76,8 @@ class OutboxEntry:
     created_at: str
     updated_at: str
     delivered_at: str | None
+    url_credentials_dropped: bool = False
+    """The URL had a user name or password, which the outbox does not keep."""
 
     @property
     def delivered(self) -> bool:
@@ -80,22 +88,38 @@ class OutboxEntry:
 class Outbox:
     """The notifications outbox in one SQLite file (created with its folder on first use)."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT
+    ) -> None:
+        """Open (or create) the outbox; ``busy_timeout``: seconds to wait for another writer."""
         self.path = Path(path).expanduser()
+        self.busy_timeout = busy_timeout
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with sqlite_file.connect(self.path) as connection:
-                sqlite_file.use_wal(connection)
+            self._database = Database(self.path, timeout=busy_timeout)
+            with self._database.transaction() as connection:
                 connection.execute(_SCHEMA)
+                _add_missing_columns(connection)
         except (OSError, sqlite3.Error) as error:
             raise OutboxError(
                 f"cannot use the notification outbox at {self.path}: {error}; point "
                 "HOKUSAI_OUTBOX (or outbox_path=) at a writable file"
             ) from error
 
-    def _connection(self) -> AbstractContextManager[sqlite3.Connection]:
-        """One connection per operation, one transaction per ``with``: safe across processes."""
-        return sqlite_file.immediate_transaction(self.path)
+    def __repr__(self) -> str:
+        return f"Outbox({str(self.path)!r})"
+
+    @contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        """One transaction per ``with``, safe across processes; SQLite errors as OutboxError."""
+        try:
+            with self._database.transaction() as connection:
+                yield connection
+        except sqlite3.Error as error:
+            raise OutboxError(
+                f"the notification outbox at {self.path} failed: {error}; check that the file "
+                "is writable and not held by another program"
+            ) from error
 
     def add(
         self, payload: Mapping[str, Any], key: str, url: str | None, claim_seconds: float = 0
@@ -103,17 +127,21 @@ class Outbox:
         """Write a notification down before sending it; a pending one gets the new payload/URL.
 
         With ``claim_seconds``, the caller also claims it for that long (it is about to send it).
-        A notification that was already delivered stays as it was.
+        A notification that was already delivered stays as it was. The URL is stored without
+        any user name or password.
         """
         now = format_timestamp()
         claimed_until = time.time() + claim_seconds if claim_seconds > 0 else None
+        stored_url, dropped = without_credentials(url) if url is not None else (None, False)
         with self._connection() as connection:
             connection.execute(
                 "INSERT INTO notifications (idempotency_key, token_id, model_name, "
-                "model_version, payload, url, created_at, updated_at, claimed_until) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "model_version, payload, url, url_credentials_dropped, created_at, updated_at, "
+                "claimed_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (idempotency_key) DO UPDATE SET payload = excluded.payload, "
-                "url = COALESCE(excluded.url, url), updated_at = excluded.updated_at, "
+                "url = COALESCE(excluded.url, url), url_credentials_dropped = CASE WHEN "
+                "excluded.url IS NULL THEN url_credentials_dropped ELSE "
+                "excluded.url_credentials_dropped END, updated_at = excluded.updated_at, "
                 "claimed_until = excluded.claimed_until "
                 "WHERE delivered_at IS NULL",
                 (
@@ -122,7 +150,8 @@ class Outbox:
                     payload["model_name"],
                     payload["model_version"],
                     contracts.serialize(payload).decode("ascii"),
-                    url,
+                    stored_url,
+                    dropped,
                     now,
                     now,
                     claimed_until,
@@ -190,8 +219,23 @@ class Outbox:
         return [_entry(row) for row in rows]
 
 
+def without_credentials(url: str) -> tuple[str, bool]:
+    """``url`` without the ``user:password@`` part, and whether it had one."""
+    stripped = _USERINFO.sub(r"\g<scheme>", url, count=1)
+    return stripped, stripped != url
+
+
+def _add_missing_columns(connection: sqlite3.Connection) -> None:
+    """Bring an outbox file written by an older version up to the current columns."""
+    present = {row[1] for row in connection.execute("PRAGMA table_info(notifications)")}
+    for name, definition in _ADDED_COLUMNS.items():
+        if name not in present:
+            connection.execute(f"ALTER TABLE notifications ADD COLUMN {name} {definition}")
+
+
 def _entry(row: tuple[Any, ...]) -> OutboxEntry:
-    (key, token, name, version, payload, url, attempts, reason, error, status, *stamps) = row
+    (key, token, name, version, payload, url, attempts, reason, error, status, *rest) = row
+    created_at, updated_at, delivered_at, credentials_dropped = rest
     return OutboxEntry(
         idempotency_key=key,
         token_id=token,
@@ -203,7 +247,8 @@ def _entry(row: tuple[Any, ...]) -> OutboxEntry:
         last_reason=DeliveryReason(reason) if reason else None,
         last_error=error,
         last_status_code=status,
-        created_at=stamps[0],
-        updated_at=stamps[1],
-        delivered_at=stamps[2],
+        created_at=created_at,
+        updated_at=updated_at,
+        delivered_at=delivered_at,
+        url_credentials_dropped=bool(credentials_dropped),
     )

@@ -1,7 +1,8 @@
 """Register a model version in MLflow for a token, then tell the website.
 
-``ModelRegistry.register_tokenized_model`` checks every input before MLflow is touched, registers
-the version with the token's tags, builds the payload from what MLflow returned, and sends it
+``ModelRegistry.register_tokenized_model`` checks every input before MLflow is touched (with
+MLflow's own rules for names and tags), makes sure the tracking server answers, registers the
+version with the token's tags, builds the payload from what MLflow returned, and sends it
 through the outbox. The registration stands whatever happens to the notification.
 """
 
@@ -16,6 +17,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import requests
 
 from contracts.payload import PayloadError, build_payload, run_id_from_model_uri
 from contracts.sender.config import (
@@ -24,10 +28,11 @@ from contracts.sender.config import (
     SenderSettings,
     resolve_settings,
 )
-from contracts.sender.delivery import DeliveryPolicy, NotificationOutcome
+from contracts.sender.delivery import DeliveryPolicy, NotificationOutcome, describe_failure
 from contracts.sender.notify import Notifier, ResendResult
 from contracts.sender.outbox import Outbox
 from contracts.tokens import normalize_token_id
+from contracts.urls import redacted_url
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -37,8 +42,8 @@ TOKEN_TAG = "hokusai_token_id"
 METRIC_TAG = "benchmark_metric"
 VALUE_TAG = "benchmark_value"
 RESERVED_TAGS = (TOKEN_TAG, METRIC_TAG, VALUE_TAG)
-MAX_TAG_KEY_LENGTH = 250
 DEFAULT_AWAIT_READY_SECONDS = 300
+TRACKING_PROBE_SECONDS = 5.0
 _LOGGED_MODEL_URI = re.compile(r"^models:/(m-[0-9a-f]+)/?$")
 _TAG_VALUE_TYPES = "strings, numbers or booleans (MLflow stores tags as strings)"
 
@@ -62,6 +67,10 @@ class RegistrationInputError(ValueError):
 
 class MlflowRegistrationError(RuntimeError):
     """MLflow refused or failed the registration; no notification was sent."""
+
+
+class TrackingServerUnreachableError(MlflowRegistrationError):
+    """The MLflow tracking server did not answer; nothing was registered or sent."""
 
 
 class ModelVersionNotFoundError(LookupError):
@@ -180,12 +189,15 @@ class ModelRegistry:
         """Register ``model_uri`` as a new version of ``model_name`` for ``token_id``; notify.
 
         Raises :class:`contracts.TokenIdError` or :class:`RegistrationInputError` for bad input
-        (before MLflow is touched), :class:`MlflowRegistrationError` when MLflow fails, and, in
-        ``notify="required"`` mode only, :class:`NotificationError` when the website was not told.
+        (before MLflow is touched), :class:`MlflowRegistrationError` when MLflow fails (its
+        subclass :class:`TrackingServerUnreachableError` when the server does not answer), and,
+        in ``notify="required"`` mode only, :class:`NotificationError` when the website was not
+        told. In the default best-effort mode nothing about the webhook raises.
         """
         request = _checked_request(
             model_uri, model_name, token_id, metric_name, baseline_value, additional_tags
         )
+        check_tracking_server(self.tracking_uri)
         version = self._create_version(request)
         run_id = (version.run_id or None) if request.run_id else None
         tags = {str(key): str(value) for key, value in (version.tags or request.tags).items()}
@@ -224,6 +236,7 @@ class ModelRegistry:
 
         For versions registered before the webhook existed (their token stuck in DRAFT).
         """
+        check_tracking_server(self.tracking_uri)
         version = find_token_version(self.client, token_id, model_name)
         payload = payload_from_version(version)
         outcome = self._notifier.notify(payload)
@@ -234,8 +247,9 @@ class ModelRegistry:
     def _create_version(self, request: _Request) -> ModelVersion:
         from mlflow.exceptions import MlflowException
 
+        created = False
         try:
-            self._ensure_registered_model(request.model_name)
+            created = self._ensure_registered_model(request.model_name)
             version = self.client.create_model_version(
                 request.model_name,
                 request.model_uri,
@@ -245,6 +259,8 @@ class ModelRegistry:
                 model_id=request.model_id,
             )
         except MlflowException as error:
+            if created:
+                self._remove_if_empty(request.model_name)
             raise MlflowRegistrationError(
                 f"MLflow at {self.tracking_uri} did not register {request.model_uri} as "
                 f"{request.model_name!r}: {error.message}"
@@ -257,7 +273,8 @@ class ModelRegistry:
             )
         return version
 
-    def _ensure_registered_model(self, name: str) -> None:
+    def _ensure_registered_model(self, name: str) -> bool:
+        """Create the registered model unless it exists; True when this call created it."""
         from mlflow.exceptions import MlflowException
 
         try:
@@ -265,6 +282,45 @@ class ModelRegistry:
         except MlflowException as error:
             if error.error_code not in ("RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS"):
                 raise
+            return False
+        return True
+
+    def _remove_if_empty(self, name: str) -> None:
+        """Delete a registered model this call created, unless a version landed in it since."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            if not self.client.get_registered_model(name).latest_versions:
+                self.client.delete_registered_model(name)
+        except MlflowException:
+            pass  # the error being raised matters more than an empty model left behind
+
+
+def check_tracking_server(tracking_uri: str, timeout: float = TRACKING_PROBE_SECONDS) -> None:
+    """Raise :class:`TrackingServerUnreachableError` unless an http(s) server answers in time.
+
+    MLflow's client retries an unreachable server for minutes without a word; this asks
+    ``/health`` once. Other URIs (``file:``, ``sqlite:``, ``databricks``...) are not probed.
+    """
+    if urlsplit(tracking_uri).scheme not in ("http", "https"):
+        return
+    try:
+        answer = requests.get(
+            tracking_uri.rstrip("/") + "/health", timeout=timeout, allow_redirects=False
+        )
+        answer.close()
+    except requests.Timeout:
+        why = f"no answer within {timeout:g} s"
+    except requests.RequestException as error:
+        why = describe_failure(error)
+    else:
+        if answer.status_code < 500:
+            return
+        why = f"its /health answered {answer.status_code}"
+    raise TrackingServerUnreachableError(
+        f"MLflow at {redacted_url(tracking_uri)} is not reachable: {why}; check --tracking-uri, "
+        f"tracking_uri= or {TRACKING_URI_ENV}"
+    )
 
 
 # --- input checks ---------------------------------------------------------------------------
@@ -306,6 +362,7 @@ def _checked_request(
         )
     except PayloadError as error:
         raise _input_error(error) from None
+    _check_mlflow_rules(model_name, tags)  # type: ignore[arg-type]  # a str: build_payload said so
     logged_model = _LOGGED_MODEL_URI.match(model_uri)
     return _Request(
         token_id=token,
@@ -365,11 +422,10 @@ def _version_tags(
 
 
 def _check_tag(key: object, value: object) -> None:
-    if not isinstance(key, str) or not key.strip() or len(key) > MAX_TAG_KEY_LENGTH:
+    if not isinstance(key, str) or not key.strip():
         raise RegistrationInputError(
             "additional_tags",
-            f"additional_tags has an invalid tag name {key!r}; tag names are non-empty "
-            f"strings of at most {MAX_TAG_KEY_LENGTH} characters",
+            f"additional_tags has an invalid tag name {key!r}; tag names are non-empty strings",
         )
     if key in RESERVED_TAGS:
         raise RegistrationInputError(
@@ -384,6 +440,35 @@ def _check_tag(key: object, value: object) -> None:
             f"additional_tags[{key!r}] is {value!r}; tag values must be {_TAG_VALUE_TYPES}, "
             "and numbers finite",
         )
+
+
+_TAG_PARAMETERS = {TOKEN_TAG: "token_id", METRIC_TAG: "metric_name", VALUE_TAG: "baseline_value"}
+
+
+def _check_mlflow_rules(model_name: str, tags: Mapping[str, str]) -> None:
+    """MLflow's own rules for the model name and the version's tags, applied up front.
+
+    The server applies the same rules, but only after the registered model exists.
+    """
+    from mlflow.exceptions import MlflowException
+    from mlflow.utils.validation import _validate_model_name, _validate_model_version_tag
+
+    try:
+        _validate_model_name(model_name)
+    except MlflowException as error:
+        raise RegistrationInputError(
+            "model_name", f"model_name {model_name!r} is not accepted by MLflow: {error.message}"
+        ) from None
+    for key, value in tags.items():
+        try:
+            _validate_model_version_tag(key, value)  # type: ignore[no-untyped-call]
+        except MlflowException as error:
+            parameter = _TAG_PARAMETERS.get(key, "additional_tags")
+            where = parameter if key in _TAG_PARAMETERS else f"additional_tags[{key!r}]"
+            raise RegistrationInputError(
+                parameter,
+                f"{where} is not accepted by MLflow as a model version tag: {error.message}",
+            ) from None
 
 
 # --- rebuilding a payload from MLflow -------------------------------------------------------

@@ -9,12 +9,15 @@
 
 Each request takes the next scripted answer; once the script is used up, every request gets
 the default answer (200 with ``{"success": true}``). An answer can stall before it is sent, to
-outlast a sender's read timeout.
+outlast a sender's read timeout, or break off midway: its headers promise the whole body, only
+the first bytes come, and the connection closes (after a stall, if one is scripted).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -32,12 +35,17 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class ScriptedAnswer:
-    """What the receiver answers to one request, after stalling ``delay`` seconds."""
+    """What the receiver answers to one request, after stalling ``delay`` seconds.
+
+    With ``cut_after``, only that many bytes of the body are sent, though ``Content-Length``
+    promises all of it; the stall then comes after them, and the connection closes.
+    """
 
     status: int = 200
     body: Mapping[str, Any] | str = field(default_factory=lambda: {"success": True})
     headers: Mapping[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    cut_after: int | None = None
 
     def response(self) -> Response:
         """This answer as a werkzeug response (JSON unless ``body`` is given as text)."""
@@ -109,9 +117,25 @@ class RecordingReceiver:
                     request.method, request.path, dict(request.headers), body, answer.status
                 )
             )
+        if answer.cut_after is not None:
+            return self._broken_off(answer, environ, start_response)
         if answer.delay:
             self._stopping.wait(answer.delay)
         return answer.response()(environ, start_response)
+
+    def _broken_off(
+        self, answer: ScriptedAnswer, environ: WSGIEnvironment, start_response: StartResponse
+    ) -> Iterator[bytes]:
+        """The first ``cut_after`` bytes of the answer, a stall, then a closed connection."""
+        response = answer.response()
+        body = response.get_data()
+        headers = [(k, v) for k, v in response.headers.items() if k.lower() != "content-length"]
+        start_response(response.status, [*headers, ("Content-Length", str(len(body)))])
+        yield body[: answer.cut_after]
+        self._stopping.wait(answer.delay)
+        connection: socket.socket = environ["werkzeug.socket"]
+        with contextlib.suppress(OSError):
+            connection.shutdown(socket.SHUT_RDWR)
 
 
 class RunningRecordingReceiver:

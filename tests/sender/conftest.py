@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,12 +41,21 @@ def fast_policy() -> DeliveryPolicy:
 
 
 @pytest.fixture
-def dead_url() -> str:
+def dead_address() -> Iterator[str]:
+    """``http://127.0.0.1:<port>`` where nothing listens (connection refused), for the test.
+
+    The port stays bound but not listening while the test runs, so no other process can take
+    it and answer.
+    """
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        yield f"http://127.0.0.1:{holder.getsockname()[1]}"
+
+
+@pytest.fixture
+def dead_url(dead_address: str) -> str:
     """A webhook URL on a local port where nothing listens (connection refused)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"http://127.0.0.1:{port}/api/mlflow/registered"
+    return f"{dead_address}/api/mlflow/registered"
 
 
 @pytest.fixture

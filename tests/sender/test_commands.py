@@ -63,3 +63,47 @@ def test_from_mlflow_without_a_tracking_server_says_how_to_name_one(
 
     assert main(["resend", "--from-mlflow", "--token", "LSCOR"]) == 2
     assert "MLFLOW_TRACKING_URI" in capsys.readouterr().err
+
+
+def test_an_outbox_that_cannot_be_created_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("")
+    outbox = not_a_folder / "outbox.sqlite3"
+
+    exit_code = main(
+        [
+            "resend",
+            "--outbox",
+            str(outbox),
+            "--from-mlflow",
+            "--token",
+            "LSCOR",
+            "--tracking-uri",
+            "http://127.0.0.1:9",
+        ]
+    )
+
+    assert exit_code == 2
+    error = capsys.readouterr().err
+    assert f"cannot use the notification outbox at {outbox}" in error
+    assert "HOKUSAI_OUTBOX" in error
+
+
+@pytest.mark.parametrize(
+    ("arguments", "complaint"),
+    [
+        (["--attempts", "abc"], "argument --attempts: 'abc' is not a whole number"),
+        (["--attempts", "0"], "argument --attempts: '0' must be at least 1"),
+        (["--deadline", "soon"], "argument --deadline: 'soon' is not a number of seconds"),
+    ],
+)
+def test_a_bad_number_is_refused_by_name(
+    arguments: list[str], complaint: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["resend", *arguments])
+
+    assert exited.value.code == 2
+    assert complaint in capsys.readouterr().err

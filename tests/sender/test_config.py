@@ -58,6 +58,16 @@ def test_the_secret_never_appears_in_a_repr(outbox_path: Path) -> None:
     assert "do-not-print-me" not in repr(registry) + repr(registry.settings)
 
 
+def test_a_password_in_the_webhook_url_never_appears_in_a_repr(outbox_path: Path) -> None:
+    url = "https://hook:hunter2@example.com/api/mlflow/registered"
+    registry = ModelRegistry("http://127.0.0.1:9", url, "s3cr3t", outbox_path=outbox_path)
+
+    shown = repr(registry) + repr(registry.settings)
+
+    assert "hunter2" not in shown and "s3cr3t" not in shown
+    assert "https://hook:***@example.com/api/mlflow/registered" in shown
+
+
 @pytest.mark.parametrize("url", ["ftp://example.com/hook", "/api/mlflow/registered", "http://"])
 def test_a_webhook_url_that_is_not_absolute_http_is_refused(url: str) -> None:
     with pytest.raises(ConfigurationError, match="WEBHOOK_URL"):

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import email.utils
+import random
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import contracts
@@ -202,6 +203,92 @@ def test_the_deadline_bounds_a_delivery_to_a_stalling_receiver(
     assert not outcome.delivered and outcome.reason is DeliveryReason.TIMED_OUT
     assert outcome.attempts == 1
     assert "deadline" in outcome.message
+
+
+class FakeClock:
+    """Monotonic seconds that pass only while the delivery sleeps (the HTTP stays real)."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.waits: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        self.now += seconds
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    deadline=st.floats(min_value=0.5, max_value=60),
+    base_delay=st.floats(min_value=0, max_value=20),
+    max_delay=st.floats(min_value=0, max_value=60),
+    seed=st.integers(),
+)
+def test_no_wait_between_attempts_runs_past_the_deadline(
+    recording_receiver: RunningRecordingReceiver,
+    deadline: float,
+    base_delay: float,
+    max_delay: float,
+    seed: int,
+) -> None:
+    recording_receiver.app.default = ScriptedAnswer(503)
+    policy = DeliveryPolicy(
+        max_attempts=6, base_delay=base_delay, max_delay=max_delay, deadline=deadline
+    )
+    clock = FakeClock()
+    delivery = WebhookDelivery(
+        recording_receiver.url,
+        SECRET,
+        policy,
+        sleep=clock.sleep,
+        clock=clock,
+        rng=random.Random(seed),
+    )
+    try:
+        outcome = delivery.deliver(PAYLOAD, KEY)
+    finally:
+        delivery.close()
+
+    assert not outcome.delivered and outcome.reason is DeliveryReason.SERVER_ERROR
+    assert clock.now < deadline
+    assert outcome.attempts == len(clock.waits) + 1
+    if outcome.attempts < policy.max_attempts:
+        assert "deadline" in outcome.message
+
+
+@pytest.mark.parametrize(
+    ("answer", "reason", "attempts"),
+    [
+        (ScriptedAnswer(500, cut_after=5), DeliveryReason.SERVER_ERROR, 3),
+        (ScriptedAnswer(503, cut_after=1, delay=1.0), DeliveryReason.SERVER_ERROR, 3),
+        (
+            ScriptedAnswer(400, "not gzip", headers={"Content-Encoding": "gzip"}),
+            DeliveryReason.REJECTED,
+            1,
+        ),
+    ],
+    ids=["cut short", "stalled midway", "not really gzip"],
+)
+def test_an_error_answer_whose_body_cannot_be_read_is_judged_by_its_status(
+    recording_receiver: RunningRecordingReceiver,
+    deliver_to: Any,
+    answer: ScriptedAnswer,
+    reason: DeliveryReason,
+    attempts: int,
+) -> None:
+    recording_receiver.app.default = answer
+
+    outcome = deliver_to(recording_receiver.url)
+
+    assert not outcome.delivered and outcome.reason is reason
+    assert outcome.attempts == len(recording_receiver.requests) == attempts
+    assert outcome.last_status_code == answer.status
+    assert f"answered {answer.status}: (its body could not be read" in outcome.message
 
 
 def test_a_redirect_is_reported_not_followed(

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import urllib.request
+from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from contracts.sender.mlflow_server import (
+    CACHE_ENV,
+    DATABASE_FILE,
     MlflowServerError,
     running_mlflow_server,
     start_mlflow_server,
+    template_path,
 )
 
 
@@ -67,3 +73,26 @@ def test_a_server_not_healthy_in_time_is_killed_and_its_log_quoted(tmp_path: Pat
     assert "did not answer" in str(raised.value)
     assert str(workdir / "mlflow-server.log") in str(raised.value)
     assert processes_mentioning(str(workdir)) == []
+
+
+@pytest.mark.mlflow
+def test_a_database_that_already_held_data_never_becomes_the_template(
+    mlflow_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    migrated = template_path()
+    if not migrated.is_file():
+        pytest.skip("no migrated template on this machine (the tracking server is external)")
+    workdir = tmp_path / "reused-workdir"
+    workdir.mkdir()
+    with (
+        closing(sqlite3.connect(migrated)) as source,
+        closing(sqlite3.connect(workdir / DATABASE_FILE)) as database,
+    ):
+        source.backup(database)
+        database.execute("CREATE TABLE data_of_an_earlier_run (value TEXT)")
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "empty-cache"))
+
+    with running_mlflow_server(workdir) as server:
+        assert not server.from_template
+
+    assert not template_path().exists()

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import random
+import sqlite3
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack, closing, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +15,13 @@ import pytest
 
 import contracts
 from contracts.envelope import idempotency_key
-from contracts.sender import DeliveryReason, NotificationOutcome, Outbox
+from contracts.sender import (
+    DeliveryPolicy,
+    DeliveryReason,
+    NotificationOutcome,
+    Outbox,
+    OutboxEntry,
+)
 from contracts.sender.notify import Notifier
 from contracts.sender.outbox import OutboxError
 from contracts.sender.testing import RunningRecordingReceiver, ScriptedAnswer
@@ -128,3 +139,150 @@ def test_a_claim_can_be_limited_to_one_token(outbox_path: Path) -> None:
 
     assert [entry.token_id for entry in outbox.claim_pending(60, "OTHER")] == ["OTHER"]
     assert [entry.token_id for entry in outbox.pending()] == ["LSCOR", "OTHER"]
+
+
+@contextmanager
+def outbox_held_by_another_writer(path: Path) -> Iterator[None]:
+    """Another program holds the outbox's write lock until the block ends."""
+    holder = sqlite3.connect(path, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        yield
+        holder.execute("ROLLBACK")
+    finally:
+        holder.close()
+
+
+def with_credentials(url: str, userinfo: str = "hook:hunter2") -> str:
+    return url.replace("http://", f"http://{userinfo}@", 1)
+
+
+def test_a_notification_the_outbox_cannot_write_down_is_not_sent_and_nothing_raises(
+    outbox_path: Path, recording_receiver: RunningRecordingReceiver
+) -> None:
+    notifier = Notifier(Outbox(outbox_path, busy_timeout=0.1), recording_receiver.url, "s3cr3t")
+
+    with outbox_held_by_another_writer(outbox_path):
+        result = notifier.notify(PAYLOAD)
+
+    assert not result.delivered and result.reason is DeliveryReason.OUTBOX_ERROR
+    assert str(outbox_path) in result.message and "locked" in result.message
+    assert "hokusai-contract resend --from-mlflow --token LSCOR" in result.message
+    assert recording_receiver.requests == []
+
+
+def test_an_outcome_the_outbox_cannot_record_is_still_reported(
+    outbox_path: Path, recording_receiver: RunningRecordingReceiver
+) -> None:
+    recording_receiver.script(ScriptedAnswer(503))
+    with ExitStack() as held:
+        notifier = Notifier(
+            Outbox(outbox_path, busy_timeout=0.1),
+            recording_receiver.url,
+            "s3cr3t",
+            sleep=lambda _: held.enter_context(outbox_held_by_another_writer(outbox_path)),
+        )
+        result = notifier.notify(PAYLOAD)
+
+    assert result.delivered and result.attempts == 2
+    assert "the outbox could not record this" in result.message
+
+
+def test_a_failure_inside_the_delivery_becomes_an_outcome_and_frees_the_notification(
+    outbox_path: Path, recording_receiver: RunningRecordingReceiver
+) -> None:
+    def broken_sleep(seconds: float) -> None:
+        raise OSError("the clock broke")
+
+    recording_receiver.script(ScriptedAnswer(503))
+    notifier = Notifier(Outbox(outbox_path), recording_receiver.url, "s3cr3t", sleep=broken_sleep)
+
+    result = notifier.notify(PAYLOAD)
+
+    assert not result.delivered and result.reason is DeliveryReason.SENDER_ERROR
+    assert "OSError: the clock broke" in result.message and "s3cr3t" not in result.message
+    (entry,) = Outbox(outbox_path).claim_pending(60)
+    assert entry.last_reason is DeliveryReason.SENDER_ERROR
+
+
+def test_an_answer_broken_off_midway_leaves_the_notification_free_for_a_resend(
+    outbox_path: Path, recording_receiver: RunningRecordingReceiver
+) -> None:
+    recording_receiver.app.default = ScriptedAnswer(500, cut_after=3)
+    policy = DeliveryPolicy(max_attempts=2, base_delay=0)
+    notifier = Notifier(Outbox(outbox_path), recording_receiver.url, "s3cr3t", policy)
+
+    result = notifier.notify(PAYLOAD)
+
+    assert not result.delivered and result.reason is DeliveryReason.SERVER_ERROR
+    (entry,) = Outbox(outbox_path).claim_pending(60)
+    assert entry.attempts == 2 and entry.last_status_code == 500
+
+
+def test_a_resend_during_a_delivery_never_gets_the_notification(
+    outbox_path: Path, recording_receiver: RunningRecordingReceiver
+) -> None:
+    recording_receiver.app.default = ScriptedAnswer(503)
+    policy = DeliveryPolicy(
+        connect_timeout=0.1,
+        read_timeout=0.1,
+        max_attempts=5,
+        base_delay=1,
+        max_delay=1,
+        deadline=0.3,
+    )
+    seed = next(s for s in range(1000) if random.Random(s).uniform(0, 1) > 0.95)
+    notifier = Notifier(
+        Outbox(outbox_path), recording_receiver.url, "s3cr3t", policy, rng=random.Random(seed)
+    )
+    delivering = threading.Thread(target=notifier.notify, args=(PAYLOAD,))
+    claimed: list[OutboxEntry] = []
+
+    delivering.start()
+    while delivering.is_alive():
+        claimed.extend(Outbox(outbox_path).claim_pending(60))
+    delivering.join()
+
+    claimed_mid_delivery = [entry for entry in claimed if entry.attempts == 0]
+    assert claimed_mid_delivery == []
+    (entry,) = Outbox(outbox_path).pending()
+    assert entry.attempts == len(recording_receiver.requests) == 1
+
+
+def test_the_outbox_never_holds_a_password_from_the_webhook_url(
+    outbox_path: Path, recording_receiver: RunningRecordingReceiver
+) -> None:
+    recording_receiver.app.default = ScriptedAnswer(500)
+    url = with_credentials(recording_receiver.url)
+    notifier = Notifier(Outbox(outbox_path), url, "s3cr3t", DeliveryPolicy(max_attempts=1))
+
+    result = notifier.notify(PAYLOAD)
+
+    assert recording_receiver.requests[0].header("Authorization") is not None
+    (entry,) = Outbox(outbox_path).pending()
+    assert entry.url == recording_receiver.url and entry.url_credentials_dropped
+    assert "hunter2" not in result.message
+    for path in outbox_path.parent.glob(outbox_path.name + "*"):
+        assert b"hunter2" not in path.read_bytes()
+
+
+def test_an_outbox_file_from_before_credentials_were_tracked_still_opens(
+    outbox_path: Path,
+) -> None:
+    with closing(sqlite3.connect(outbox_path)) as old, old:
+        old.execute(
+            "CREATE TABLE notifications (idempotency_key TEXT PRIMARY KEY, token_id TEXT NOT "
+            "NULL, model_name TEXT NOT NULL, model_version TEXT NOT NULL, payload TEXT NOT NULL, "
+            "url TEXT, attempts INTEGER NOT NULL DEFAULT 0, last_reason TEXT, last_error TEXT, "
+            "last_status_code INTEGER, created_at TEXT NOT NULL, updated_at TEXT NOT NULL, "
+            "delivered_at TEXT, claimed_until REAL)"
+        )
+        old.execute(
+            "INSERT INTO notifications (idempotency_key, token_id, model_name, model_version, "
+            "payload, url, created_at, updated_at) VALUES (?, 'LSCOR', ?, '4', ?, NULL, 'a', 'a')",
+            (KEY, PAYLOAD["model_name"], contracts.serialize(PAYLOAD).decode()),
+        )
+
+    (entry,) = Outbox(outbox_path).pending()
+
+    assert entry.idempotency_key == KEY and not entry.url_credentials_dropped

@@ -14,11 +14,14 @@ from contracts.envelope import idempotency_key
 from contracts.receiver.testing import RunningStubSite
 from contracts.sender import (
     DeliveryReason,
+    MlflowRegistrationError,
     ModelRegistry,
     NotificationError,
     Registration,
     RegistrationInputError,
+    TrackingServerUnreachableError,
 )
+from contracts.sender.registry import check_tracking_server
 from contracts.sender.testing import RunningRecordingReceiver, ScriptedAnswer
 from tests.sender.conftest import Resend
 
@@ -128,6 +131,10 @@ def test_a_token_typed_in_any_case_is_registered_and_sent_upper_cased(
         ({"baseline_value": "0.9"}, RegistrationInputError, "baseline_value"),
         ({"additional_tags": {"owner": ["a", "b"]}}, RegistrationInputError, "additional_tags"),
         ({"additional_tags": {"hokusai_token_id": "X"}}, RegistrationInputError, "additional_tags"),
+        ({"additional_tags": {"team/../x": "a"}}, RegistrationInputError, "additional_tags"),
+        ({"additional_tags": {"bad\nkey": "v"}}, RegistrationInputError, "additional_tags"),
+        ({"additional_tags": {"note": "x" * 100_001}}, RegistrationInputError, "additional_tags"),
+        ({"metric_name": "m" * 100_001}, RegistrationInputError, "metric_name"),
     ],
 )
 def test_bad_input_raises_a_typed_error_and_leaves_mlflow_untouched(
@@ -155,16 +162,69 @@ def test_bad_input_raises_a_typed_error_and_leaves_mlflow_untouched(
     assert len(recording_receiver.requests) == 1
 
 
-def test_a_bad_model_name_creates_no_registered_model(
-    registry_for: RegistryFor, tiny_model_uri: str, mlflow_client: Any
+@pytest.mark.parametrize(
+    ("name", "tags", "parameter"),
+    [
+        ("   ", None, "model_name"),
+        ("team/model", None, "model_name"),
+        ("../model", None, "model_name"),
+        ("fresh model", {"team/../x": "a"}, "additional_tags"),
+        ("fresh model", {"bad\nkey": "v"}, "additional_tags"),
+    ],
+    ids=["blank", "slash", "path-like", "path-like tag", "newline in tag"],
+)
+def test_input_mlflow_would_refuse_creates_no_registered_model(
+    registry_for: RegistryFor,
+    tiny_model_uri: str,
+    mlflow_client: Any,
+    name: str,
+    tags: dict[str, str] | None,
+    parameter: str,
 ) -> None:
     registry = registry_for(None, None)
     models_before = len(mlflow_client.search_registered_models())
 
-    with pytest.raises(RegistrationInputError, match="model_name"):
-        register(registry, tiny_model_uri, "   ")
+    with pytest.raises(RegistrationInputError) as raised:
+        register(registry, tiny_model_uri, name, additional_tags=tags)
 
+    assert raised.value.parameter == parameter and parameter in str(raised.value)
     assert len(mlflow_client.search_registered_models()) == models_before
+
+
+def test_a_version_mlflow_refuses_leaves_no_empty_registered_model_behind(
+    registry_for: RegistryFor,
+    recording_receiver: RunningRecordingReceiver,
+    model_name: str,
+    mlflow_client: Any,
+    webhook_secret: str,
+) -> None:
+    registry = registry_for(recording_receiver.url, webhook_secret)
+
+    with pytest.raises(MlflowRegistrationError, match="Invalid model version source"):
+        register(registry, "/no/such/model", model_name)
+
+    assert mlflow_client.search_registered_models(f"name = '{model_name}'") == []
+    assert recording_receiver.requests == [] and registry.outbox.entries() == []
+
+
+def test_an_unreachable_tracking_server_fails_fast_and_says_what_to_check(
+    dead_address: str, outbox_path: Path, tiny_model_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    registry = ModelRegistry(dead_address, None, None, outbox_path=outbox_path)
+
+    with pytest.raises(TrackingServerUnreachableError) as raised:
+        register(registry, tiny_model_uri, "any model")
+
+    message = str(raised.value)
+    assert f"MLflow at {dead_address} is not reachable: Connection refused" in message
+    assert "--tracking-uri" in message and "MLFLOW_TRACKING_URI" in message
+    assert registry.outbox.entries() == []
+
+
+@pytest.mark.parametrize("uri", ["file:///no/such/mlruns", "sqlite:///no/such/mlflow.db"])
+def test_tracking_uris_that_are_not_http_are_not_probed(uri: str) -> None:
+    check_tracking_server(uri, timeout=0.001)
 
 
 def test_without_a_secret_the_registration_stands_and_the_notification_waits_in_the_outbox(
@@ -219,8 +279,9 @@ def test_required_mode_raises_with_the_registration_when_the_receiver_refuses(
         (ScriptedAnswer(500, {"success": False, "error": "boom"}), "server_error", 3),
         (ScriptedAnswer(401, {"success": False, "error": "no"}), "rejected", 1),
         (ScriptedAnswer(delay=3), "timed_out", 3),
+        (ScriptedAnswer(500, cut_after=3), "server_error", 3),
     ],
-    ids=["500", "401", "stall"],
+    ids=["500", "401", "stall", "500 cut short"],
 )
 def test_best_effort_mode_never_raises_and_the_outbox_keeps_the_attempts(
     registry_for: RegistryFor,
@@ -342,3 +403,40 @@ def test_resend_from_mlflow_for_a_token_no_version_carries_exits_one(
 
     assert exit_code == 1
     assert "no model version in MLflow carries the tag hokusai_token_id=NO-SUCH-TOKEN" in report
+
+
+def test_resend_from_mlflow_against_an_unreachable_server_is_a_usage_error(
+    dead_address: str, monkeypatch: pytest.MonkeyPatch, resend: Resend
+) -> None:
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+
+    exit_code, report = resend("--from-mlflow", "--token", "LSCOR", "--tracking-uri", dead_address)
+
+    assert exit_code == 2
+    assert f"MLflow at {dead_address} is not reachable: Connection refused" in report
+
+
+def test_resend_needs_the_credentials_the_outbox_dropped_and_uses_them_when_given(
+    registry_for: RegistryFor,
+    recording_receiver: RunningRecordingReceiver,
+    webhook_secret: str,
+    tiny_model_uri: str,
+    model_name: str,
+    outbox_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    resend: Resend,
+) -> None:
+    url = recording_receiver.url.replace("http://", "http://hook:hunter2@", 1)
+    recording_receiver.script(*[ScriptedAnswer(503)] * 3)
+    register(registry_for(url, webhook_secret), tiny_model_uri, model_name)
+
+    refused, advice = resend("--outbox", str(outbox_path))
+    monkeypatch.setenv("WEBHOOK_URL", url)
+    delivered, report = resend("--outbox", str(outbox_path))
+
+    assert refused == 1 and "NOT delivered (no_webhook_url)" in advice
+    assert "needs the user name and password the outbox never stores" in advice
+    assert "--url" in advice and "WEBHOOK_URL" in advice and "hunter2" not in advice
+    assert delivered == 0 and "1 delivered" in report
+    last = recording_receiver.requests[-1]
+    assert last.succeeded and last.header("Authorization") == "Basic aG9vazpodW50ZXIy"
