@@ -38,6 +38,7 @@ class Database:
         self._keep_open = keep_open
         self._idle: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
         with self.connection() as connection:
             # The journal mode is stored in the file; it cannot change inside a transaction.
             connection.execute("PRAGMA journal_mode=WAL")
@@ -75,7 +76,9 @@ class Database:
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """A write-locking transaction: committed when the block succeeds, rolled back otherwise."""
-        with self.connection() as connection:
+        # Threads of this process queue here; only other processes meet SQLite's busy handler,
+        # whose sleeps (up to 100 ms each) would otherwise dominate under concurrency.
+        with self._write_lock, self.connection() as connection:
             connection.execute("BEGIN IMMEDIATE")
             try:
                 yield connection

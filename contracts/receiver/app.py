@@ -20,8 +20,9 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from werkzeug.exceptions import MethodNotAllowed, NotFound, RequestEntityTooLarge
+from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.routing import Map, Rule
-from werkzeug.wrappers import Request, Response
+from werkzeug.wrappers import Request
 from werkzeug.wsgi import get_input_stream
 
 from contracts.envelope import DEFAULT_PATH, IDEMPOTENCY_KEY_HEADER, MAX_BODY_BYTES
@@ -135,13 +136,16 @@ class _Answer:
     logged: bool = False
     """True when the store already wrote this delivery to the log (with its transition)."""
 
-    def response(self) -> Response:
-        return Response(
-            json.dumps(self.body, ensure_ascii=False),
-            status=self.status,
-            headers=self.headers,
-            content_type="application/json; charset=utf-8",
-        )
+    def respond(self, start_response: StartResponse) -> list[bytes]:
+        """Answer straight through WSGI: a JSON body and its headers, nothing else to build."""
+        body = json.dumps(self.body, ensure_ascii=False).encode("utf-8")
+        headers = [
+            ("Content-Type", "application/json; charset=utf-8"),
+            ("Content-Length", str(len(body))),
+            *self.headers.items(),
+        ]
+        start_response(f"{self.status} {HTTP_STATUS_CODES.get(self.status, '')}".rstrip(), headers)
+        return [body]
 
 
 def _refusal(reason: RejectReason, error: str, **extra: Any) -> _Answer:
@@ -197,9 +201,11 @@ class StubSite:
                 f"the stub site failed ({type(error).__name__}); see its log, and report the "
                 "problem if resending does not help",
             )
-        return answer.response()(environ, start_response)
+        return answer.respond(start_response)
 
     def _dispatch(self, request: Request) -> _Answer:
+        if request.path == self.config.path:  # the webhook: every method is answered there
+            return self._deliver(request)
         adapter = self._routes.bind_to_environ(request.environ)
         try:
             endpoint, arguments = adapter.match()

@@ -208,25 +208,18 @@ class TokenStore:
         """
         token_id = token_id.upper()
         with self._transaction() as connection:
-            row = _select_token(connection, token_id)
-            if row is None:
-                return None
-            token = _token_from_row(row)
             key_seen = False
-            # The immediate transaction holds the write lock: the status read above cannot
-            # change before the conditional UPDATE below.
-            if token.status == DRAFT and _move_to_registered(
-                connection, token_id, registration, idempotency_key
-            ):
+            if _move_to_registered(connection, token_id, registration, idempotency_key):
                 transition = Transition.REGISTERED
-                token = replace(
-                    token,
-                    status=REGISTERED,
-                    idempotency_key=idempotency_key,
-                    **vars(registration),
+                token = TokenRecord(
+                    token_id, REGISTERED, **vars(registration), idempotency_key=idempotency_key
                 )
-            else:
+            else:  # unknown, or REGISTERED already
+                row = _select_token(connection, token_id)
+                if row is None:
+                    return None
                 transition = Transition.DUPLICATE
+                token = _token_from_row(row)
                 key_seen = idempotency_key is not None and (
                     token.idempotency_key == idempotency_key
                     or _key_accepted_before(connection, token_id, idempotency_key)
