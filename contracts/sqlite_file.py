@@ -20,10 +20,10 @@ DEFAULT_KEEP_OPEN = 8
 
 
 class Database:
-    """A small pool of open connections to one SQLite file in WAL mode.
+    """Open connections to one SQLite file in WAL mode: one writer, a small pool of readers.
 
     A connection is used by one thread at a time and handed back when its block ends; up to
-    ``keep_open`` idle connections stay open for the next operation.
+    ``keep_open`` idle reading connections stay open for the next operation.
     """
 
     def __init__(
@@ -39,6 +39,7 @@ class Database:
         self._idle: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
+        self._writer: sqlite3.Connection | None = None
         with self.connection() as connection:
             # The journal mode is stored in the file; it cannot change inside a transaction.
             connection.execute("PRAGMA journal_mode=WAL")
@@ -75,15 +76,25 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write-locking transaction: committed when the block succeeds, rolled back otherwise."""
-        # Threads of this process queue here; only other processes meet SQLite's busy handler,
-        # whose sleeps (up to 100 ms each) would otherwise dominate under concurrency.
-        with self._write_lock, self.connection() as connection:
+        """A write-locking transaction: committed when the block succeeds, rolled back otherwise.
+
+        Threads of this process queue for one writer connection, so only other processes meet
+        SQLite's busy handler (whose sleeps of up to 100 ms would dominate under concurrency),
+        and the writer's page cache stays valid from one write to the next.
+        """
+        with self._write_lock:
+            if self._writer is None:
+                self._writer = self._open()
+            connection = self._writer
             connection.execute("BEGIN IMMEDIATE")
             try:
                 yield connection
             except BaseException:
-                connection.execute("ROLLBACK")
+                try:
+                    connection.execute("ROLLBACK")
+                except sqlite3.Error:
+                    self._writer = None
+                    connection.close()
                 raise
             connection.execute("COMMIT")
 
@@ -91,5 +102,9 @@ class Database:
         """Close the idle connections; the file stays as it is and can be opened again."""
         with self._lock:
             idle, self._idle = self._idle, []
+        with self._write_lock:
+            if self._writer is not None:
+                idle.append(self._writer)
+                self._writer = None
         for connection in idle:
             connection.close()
