@@ -236,10 +236,11 @@ class StubSite:
         key = _idempotency_key(request)
         signature = request.headers.get(SIGNATURE_HEADER)
         signature_prefix = signature[:SIGNATURE_PREFIX_KEPT] if signature else None
+        # What an accepted delivery logs; the store fills in its verdict (the transition).
         log = DeliveryRecord(
             received_at=format_timestamp(self.config.clock()),
             verdict="",
-            status_code=0,
+            status_code=200,
             idempotency_key=key,
             signature_prefix=signature_prefix,
         )
@@ -337,11 +338,9 @@ class StubSite:
             mlflow_run_id=payload["mlflow_run_id"],
             metric_name=payload["metric_name"],
             baseline_value=payload["baseline_value"],
-            registered_at=format_timestamp(self.config.clock()),
+            registered_at=log.received_at,
         )
-        result = self.store.register(
-            token_id, registration, log.idempotency_key, log_as=replace(log, status_code=200)
-        )
+        result = self.store.register(token_id, registration, log.idempotency_key, log_as=log)
         if result is None:
             answer = _refusal(
                 RejectReason.UNKNOWN_TOKEN,
