@@ -169,7 +169,7 @@ def receiver_figures(
 ) -> tuple[list[Figure], dict[str, Any]]:
     """Deliveries per second and latency at each concurrency level, stub beside no-op."""
     plan = (
-        Plan(rounds=3, requests_per_round=150) if quick else Plan(rounds=5, requests_per_round=500)
+        Plan(rounds=3, requests_per_round=150) if quick else Plan(rounds=9, requests_per_round=400)
     )
     tokens = {
         (level, round_index): _token_ids(level, round_index, plan.requests_per_round)

@@ -39,7 +39,7 @@ CREATE TABLE IF NOT EXISTS tokens (
     idempotency_key TEXT
 );
 CREATE TABLE IF NOT EXISTS deliveries (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    id INTEGER PRIMARY KEY,  -- the rowid: increasing, without AUTOINCREMENT's extra write
     received_at TEXT NOT NULL,
     idempotency_key TEXT,
     token_id TEXT,
