@@ -7,8 +7,12 @@ loaded two-core machine must not turn a correct property into a failure.
 
 from __future__ import annotations
 
+import textwrap
+
 import pytest
 from hypothesis import settings
+
+from tests.reliability.conftest import PROVEN
 
 settings.register_profile("suite", deadline=None, print_blob=True)
 settings.load_profile("suite")
@@ -22,6 +26,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="run the long reliability runs marked soak (make soak); without it they are "
         "deselected",
     )
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """End with what the reliability tests proved, as counts, one block per test."""
+    proven = [
+        (report.nodeid, [(name, value) for name, value in report.user_properties])
+        for report in terminalreporter.stats.get("passed", [])
+        if any(str(name).startswith(PROVEN) for name, _ in report.user_properties)
+    ]
+    if not proven:
+        return
+    terminalreporter.write_sep("=", "reliability: what was proven")
+    for nodeid, facts in proven:
+        terminalreporter.write_line(nodeid.split("::", 1)[-1][:100])
+        listing = ", ".join(f"{str(name)[len(PROVEN) :]}: {value}" for name, value in facts)
+        for line in textwrap.wrap(listing, width=96):
+            terminalreporter.write_line(f"    {line}")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

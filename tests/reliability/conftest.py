@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+PROVEN = "proven: "
+
+
+@pytest.fixture
+def proven(record_property: Callable[[str, object], None]) -> Callable[..., None]:
+    """Record what a test proved, after its assertions: ``make test`` and ``make soak`` end
+    with a table of these facts."""
+
+    def record(**facts: object) -> None:
+        for name, value in facts.items():
+            record_property(f"{PROVEN}{name.replace('_', ' ')}", value)
+
+    return record
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -157,7 +157,7 @@ def _store_never_accepted_without_a_signature(site: RunningStubSite) -> None:
     "examples", [pytest.param(700, id="700"), pytest.param(9000, marks=pytest.mark.soak)]
 )
 def test_generated_bad_requests_never_get_a_5xx_or_change_state_unsigned(
-    fuzzed_site: RunningStubSite, examples: int
+    fuzzed_site: RunningStubSite, examples: int, proven: Callable[..., None]
 ) -> None:
     tally = Tally()
     session = requests.Session()
@@ -195,6 +195,10 @@ def test_generated_bad_requests_never_get_a_5xx_or_change_state_unsigned(
     registered = {t.token_id for t in fuzzed_site.store.tokens() if t.status == REGISTERED}
     assert registered <= tally.accepted_tokens
     _store_never_accepted_without_a_signature(fuzzed_site)
+    proven(
+        requests=sum(tally.statuses.values()),
+        answers=", ".join(f"{count}x{status}" for status, count in sorted(tally.statuses.items())),
+    )
 
 
 @pytest.mark.parametrize(
@@ -202,7 +206,7 @@ def test_generated_bad_requests_never_get_a_5xx_or_change_state_unsigned(
     [pytest.param(150, id="150-per-mode"), pytest.param(500, marks=pytest.mark.soak)],
 )
 def test_schemathesis_requests_from_the_openapi_document_are_refused_as_documented(
-    fuzzed_site: RunningStubSite, examples_per_mode: int
+    fuzzed_site: RunningStubSite, examples_per_mode: int, proven: Callable[..., None]
 ) -> None:
     results = run_schemathesis(
         fuzzed_site.webhook_url, SECRET, TOKENS[0], max_examples=examples_per_mode
@@ -216,3 +220,11 @@ def test_schemathesis_requests_from_the_openapi_document_are_refused_as_document
     assert negative["requests"] >= examples_per_mode // 2
     assert not any(status >= 500 for status in negative["statuses"])
     _store_never_accepted_without_a_signature(fuzzed_site)
+    answers: dict[int, int] = {}
+    for result in results:
+        for status, count in result.details["statuses"].items():
+            answers[int(status)] = answers.get(int(status), 0) + count
+    proven(
+        requests=sum(result.details["requests"] for result in results),
+        answers=", ".join(f"{count}x{status}" for status, count in sorted(answers.items())),
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from tests.reliability.support import (
     [pytest.param(100, 20, id="100-over-20"), pytest.param(1000, 50, marks=pytest.mark.soak)],
 )
 def test_concurrent_deliveries_make_one_transition_per_token_and_log_every_delivery(
-    tmp_path: Path, deliveries: int, tokens: int
+    tmp_path: Path, deliveries: int, tokens: int, proven: Callable[..., None]
 ) -> None:
     token_ids = [f"CONC-{number}" for number in range(tokens)]
     # Several different registrations per token (distinct idempotency keys), all at once.
@@ -56,3 +57,4 @@ def test_concurrent_deliveries_make_one_transition_per_token_and_log_every_deliv
     assert half_written_tokens(tokens_after) == []
     winners = {answer["token_id"]: answer["model_version"] for answer in first_time}
     assert {token["token_id"]: token["model_version"] for token in tokens_after} == winners
+    proven(deliveries=deliveries, tokens=tokens, transitions=len(first_time), log_rows=len(log))

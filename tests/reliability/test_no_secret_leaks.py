@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -130,6 +130,7 @@ def test_no_secret_appears_in_logs_output_errors_reports_or_stored_files(
     tmp_path: Path,
     isolated_sender_environment: Path,
     caplog: pytest.LogCaptureFixture,
+    proven: Callable[..., None],
 ) -> None:
     caplog.set_level(logging.DEBUG)
     outbox = isolated_sender_environment
@@ -161,3 +162,4 @@ def test_no_secret_appears_in_logs_output_errors_reports_or_stored_files(
     searched = [needle for secret in (CANARY, WRONG_CANARY) for needle in needles(secret)]
     leaks = [name for name, data in sources if any(needle in data for needle in searched)]
     assert leaks == []
+    proven(places_searched=len(sources), leaks=0)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +72,7 @@ def test_every_token_ends_registered_exactly_once_through_random_receiver_faults
     isolated_sender_environment: Path,
     monkeypatch: pytest.MonkeyPatch,
     registrations: int,
+    proven: Callable[..., None],
 ) -> None:
     outbox_path = isolated_sender_environment
     token_ids = [f"FAULT-{number}" for number in range(registrations)]
@@ -124,4 +126,12 @@ def test_every_token_ends_registered_exactly_once_through_random_receiver_faults
     assert {token.token_id: token.model_version for token in tokens if token} == versions
     assert transitions_per_token(log) == dict.fromkeys(token_ids, 1)
     client = MlflowClient(tracking_uri=mlflow_server.tracking_uri)
-    assert len(client.search_model_versions(f"name = '{model_name}'")) == registrations
+    mlflow_versions = len(client.search_model_versions(f"name = '{model_name}'"))
+    assert mlflow_versions == registrations
+    proven(
+        registrations=registrations,
+        faults_injected=sum(faulty.injected.values()),
+        left_for_resend=len(waiting),
+        transitions=len(transitions_per_token(log)),
+        mlflow_versions=mlflow_versions,
+    )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -107,7 +107,11 @@ def stub_site_process(token_store_path: Path) -> Iterator[list[StubSiteProcess]]
     [pytest.param(200, 1, id="200-tokens-1-kill"), pytest.param(2000, 3, marks=pytest.mark.soak)],
 )
 def test_sigkill_mid_load_loses_no_acknowledged_registration_and_half_writes_nothing(
-    token_store_path: Path, stub_site_process: list[StubSiteProcess], tokens: int, kills: int
+    token_store_path: Path,
+    stub_site_process: list[StubSiteProcess],
+    tokens: int,
+    kills: int,
+    proven: Callable[..., None],
 ) -> None:
     token_ids = [f"KILL-{number}" for number in range(tokens)]
     TokenStore(token_store_path).add_tokens(token_ids)
@@ -151,3 +155,10 @@ def test_sigkill_mid_load_loses_no_acknowledged_registration_and_half_writes_not
         )
     log_rows = [delivery.as_dict() for delivery in store.deliveries(limit=10 * tokens)]
     assert max(transitions_per_token(log_rows).values()) == 1
+    proven(
+        tokens=tokens,
+        sigkills=kills,
+        acknowledged_and_registered=len(log.acknowledged),
+        requests_that_met_an_outage=log.transport_errors,
+        integrity_check="ok",
+    )
