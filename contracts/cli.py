@@ -1,9 +1,8 @@
-"""``hokusai-contract``: the command line over the contract and its rooms.
+"""``hokusai-contract``: the command line over the contract, the sender, the receiver and checks.
 
-Core subcommands (``sign``, ``verify``, ``schema``) live here; the receiver, sender and
-conformance rooms add theirs through a ``register(subparsers)`` function in their
-``commands`` module, imported only when the CLI starts so that their heavy dependencies load
-only when one of their commands runs.
+Core subcommands (``sign``, ``verify``, ``schema``) live here; the receiver, the sender and the
+conformance checks add theirs through a ``register(subparsers)`` function in their command
+modules, which import their heavy dependencies only when one of their commands runs.
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ from contracts import signing
 from contracts.schema import load_openapi, load_schema, openapi_path, schema_path, schemas_dir
 from contracts.urls import EXAMPLE_WEBHOOK_URL, http_url_problem, redacted_url
 
-ROOM_COMMAND_MODULES = (
+COMMAND_MODULES = (
     "contracts.receiver.commands",
     "contracts.sender.commands",
     "contracts.conformance.commands",
@@ -42,7 +41,7 @@ class CommandError(Exception):
         self.exit_code = exit_code
 
 
-# --- helpers shared by every room's commands ------------------------------------------------
+# --- helpers shared by every subcommand ----------------------------------------------------
 
 
 def secret_from_env(name: str, *, stderr: TextIO | None = None) -> str:
@@ -248,7 +247,7 @@ def _register_core(subparsers: Any) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The full parser: core commands plus every room's."""
+    """The full parser: the core commands plus those of the sender, receiver and checks."""
     parser = argparse.ArgumentParser(
         prog="hokusai-contract",
         description="Contract tools for the Hokusai model-registration webhook "
@@ -256,7 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     _register_core(subparsers)
-    for module_name in ROOM_COMMAND_MODULES:
+    for module_name in COMMAND_MODULES:
         importlib.import_module(module_name).register(subparsers)
     return parser
 
@@ -289,4 +288,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the module under its own name, so that the errors the subcommands raise are the very
+    # classes main() catches (python -m would otherwise load this file twice).
+    from contracts.cli import main as cli_main
+
+    sys.exit(cli_main())

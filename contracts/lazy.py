@@ -1,6 +1,6 @@
 """Names a package exports but imports only on first use.
 
-The command line imports every room's package on each start; the rooms' heavy dependencies
+The command line imports every subpackage on each start; their heavy dependencies
 (werkzeug, requests, MLflow, Schemathesis) load only when one of their names is used.
 """
 

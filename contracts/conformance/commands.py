@@ -1,4 +1,4 @@
-"""``hokusai-contract`` subcommands of the conformance room: ``check-receiver`` and ``diagnose``.
+"""``hokusai-contract`` subcommands of the conformance checks: ``check-receiver`` and ``diagnose``.
 
 Registering them imports nothing heavy; the handlers import the checks (``requests``,
 Schemathesis) when they run.
@@ -32,7 +32,7 @@ _WIDTH = 100
 
 
 def register(subparsers: Any) -> None:
-    """Add this room's subcommands to the CLI."""
+    """Add the checks' subcommands to the CLI."""
     _register_check_receiver(subparsers)
     _register_diagnose(subparsers)
 
@@ -117,8 +117,13 @@ def checked_spare_tokens(values: Sequence[str], token: str, option: str) -> tupl
 
 def checked_state_url(template: str | None, option: str = "--state-url") -> str | None:
     """A state URL template that gives an http(s) URL once its ``{token_id}`` is filled in."""
-    from contracts.conformance.answers import state_url_for
+    from contracts.conformance.answers import TOKEN_ID_PLACEHOLDER, state_url_for
 
+    if template and TOKEN_ID_PLACEHOLDER not in template:
+        raise CommandError(
+            f"{option} {redacted_url(template)!r} has no {TOKEN_ID_PLACEHOLDER} in it; write the "
+            f"token's place, for example https://example.com/api/tokens/{TOKEN_ID_PLACEHOLDER}"
+        )
     if template:
         checked_url(state_url_for(template, "TOKEN"), option)
     return template or None

@@ -41,6 +41,7 @@ from contracts.conformance.answers import (
     state_url_for,
     unreadable_token_state,
 )
+from contracts.conformance.commands import checked_state_url
 from contracts.envelope import DEFAULT_PATH, SignedDelivery, signed_delivery
 from contracts.payload import PayloadError, build_payload
 from contracts.signing import SIGNATURE_HEADER, FailureReason
@@ -559,8 +560,7 @@ def _delivery_from_args(args: argparse.Namespace, secret: str) -> SignedDelivery
 
 def _send_test(args: argparse.Namespace) -> int:
     url = checked_url(args.url, "--url")
-    if args.state_url:
-        checked_url(state_url_for(args.state_url, "T"), "--state-url")
+    checked_state_url(args.state_url)
     secret = secret_from_env(args.secret_env)
     delivery = _delivery_from_args(args, secret)
     token_id = json.loads(delivery.body)["token_id"]

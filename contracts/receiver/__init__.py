@@ -1,4 +1,4 @@
-"""The receiver room: the stub site, a reference for the website's webhook handler.
+"""The receiver: the stub site, a reference for the website's webhook handler.
 
 A test double, not a production website: a WSGI application (werkzeug) over a SQLite token
 store that answers deliveries exactly as the contract says.

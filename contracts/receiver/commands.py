@@ -12,7 +12,9 @@ Werkzeug and SQLite are imported inside the handlers, so the CLI starts without 
 from __future__ import annotations
 
 import argparse
+import errno
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -100,10 +102,13 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         server = RunningServer(app, args.host, args.port)
     except OSError as error:
-        raise CommandError(
-            f"cannot listen on {args.host}:{args.port} ({error.strerror or error}); pick another "
-            "port with --port (0 picks a free one)"
-        ) from None
+        why = os.strerror(error.errno) if error.errno else str(error)
+        hint = (
+            "pick another port with --port (0 picks a free one)"
+            if error.errno == errno.EADDRINUSE
+            else "check --host: it must be an address of this machine, such as 127.0.0.1"
+        )
+        raise CommandError(f"cannot listen on {args.host}:{args.port} ({why}); {hint}") from None
 
     logging.basicConfig(format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("contracts.receiver").setLevel(logging.INFO)

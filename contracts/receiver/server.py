@@ -7,6 +7,7 @@ fault-injecting receivers the harness judges: all of them speak real HTTP on 127
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -39,11 +40,20 @@ class RunningServer:
         access_log: bool = False,
     ) -> None:
         handler = WSGIRequestHandler if access_log else _QuietRequestHandler
-        self._server: BaseWSGIServer = make_server(
-            host, port, app, threaded=threaded, request_handler=handler
-        )
+        # Bind here so that a taken port or an unknown address raises OSError to the caller
+        # (werkzeug would print its own message and exit the process).
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.create_server((host, port), family=family) as listening:
+            self.port: int = listening.getsockname()[1]
+            self._server: BaseWSGIServer = make_server(
+                host,
+                self.port,
+                app,
+                threaded=threaded,
+                request_handler=handler,
+                fd=listening.fileno(),
+            )
         self.host = host
-        self.port = self._server.server_port
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.05},  # stop() waits at most this long for the loop

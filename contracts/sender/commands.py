@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 
 def register(subparsers: Any) -> None:
-    """Add this room's subcommands to the CLI."""
+    """Add the sender's subcommands to the CLI."""
     resend = new_command(
         subparsers,
         "resend",

@@ -122,6 +122,17 @@ def test_progress_is_printed_one_line_per_check_as_they_finish(
             "--state-url '/api/TOKEN' is not an http(s) URL",
         ),
         (
+            [
+                "--url",
+                "http://127.0.0.1:9/x",
+                "--token",
+                "LSCOR",
+                "--state-url",
+                "http://h/t/LSCOR",
+            ],
+            "has no {token_id} in it",
+        ),
+        (
             ["--url", "http://127.0.0.1:9/x", "--token", "LSCOR", "--spare-token", "OTHER_1"],
             "--spare-token: token id",
         ),

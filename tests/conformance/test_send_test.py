@@ -160,9 +160,13 @@ def test_an_accepted_delivery_whose_token_does_not_read_registered_fails(
     site: RunningStubSite, send_test: SendTest
 ) -> None:
     run = send_test(
-        "--url", site.webhook_url, "--token", "LSCOR",
-        "--state-url", f"{site.base_url}/api/tokens/OTHER",
-    )  # fmt: skip
+        "--url",
+        site.webhook_url,
+        "--token",
+        "LSCOR",
+        "--state-url",
+        f"{site.base_url}/api/tokens/OTHER?asked={{token_id}}",
+    )  # fmt: skip  (a template that reads another, still DRAFT, token)
     assert run.exit_code == 1
     assert "result: ACCEPTED:" in run.out
     assert "status is DRAFT: the token is NOT REGISTERED" in run.out
@@ -279,6 +283,10 @@ def test_a_secret_with_a_trailing_newline_is_warned_about_and_never_printed(
     [
         (("--url", "localhost:8000", "--token", "LSCOR"), "is not an http(s) URL"),
         (("--url", "http://127.0.0.1:9/", "--token", "LS_COR"), "--token: token id"),
+        (
+            ("--url", "http://127.0.0.1:9/", "--token", "LSCOR", "--state-url", "http://h/t/X"),
+            "has no {token_id} in it",
+        ),
         (("--url", "http://127.0.0.1:9/", "--token", "LSCOR", "--timeout", "0"), "--timeout"),
         (
             ("--url", "http://127.0.0.1:9/", "--token", "LSCOR", "--baseline-value", "nan"),

@@ -7,6 +7,7 @@ import os
 import re
 import shlex
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -164,3 +165,26 @@ def test_every_stub_site_command_in_the_readme_is_accepted_by_the_parser() -> No
     for words in commands:
         args = build_parser().parse_args(words)
         assert args.command == "stub-site"
+
+
+def test_a_port_already_taken_is_a_clear_error_naming_the_option(tmp_path: Path) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "contracts.cli",
+                "stub-site",
+                "--port",
+                str(port),
+                "--db",
+                str(tmp_path / "site.sqlite3"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port} (Address already in use)" in result.stderr
+    assert "--port" in result.stderr and "Traceback" not in result.stderr
