@@ -10,6 +10,8 @@ Fixtures, all usable from an SDK's own tests:
 - ``mlflow_client``: an ``MlflowClient`` bound to it (explicit URIs, no global state).
 - ``tiny_model_uri``: a real pyfunc model logged in a fresh run; its ``runs:/<id>/model`` URI.
 - ``webhook_secret``: a fresh random secret.
+- ``signed_delivery``: signs a payload (or exact body bytes) with ``webhook_secret``; gives
+  ``.body`` and ``.headers``, ready for ``requests.post(url, data=d.body, headers=d.headers)``.
 - ``stub_site``: the stub website over real HTTP with token ``LSCOR`` in DRAFT, verifying with
   ``webhook_secret``; ``stub_site.token("LSCOR")["status"]`` tells whether it was notified.
 - ``recording_receiver``: a receiver that records exact bytes and answers per a script.
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from contracts.envelope import SignedDelivery
     from contracts.receiver.testing import RunningStubSite
     from contracts.sender.testing import RunningRecordingReceiver
 
@@ -98,6 +101,19 @@ def tiny_model_uri(mlflow_server: Any, tiny_model_dir: Path) -> str:
 def webhook_secret() -> str:
     """A fresh random webhook secret shared by the sender and the receiver under test."""
     return secrets.token_urlsafe(32)
+
+
+@pytest.fixture
+def signed_delivery(webhook_secret: str) -> Callable[..., SignedDelivery]:
+    """Sign ``payload`` (serialized once, or the exact ``body`` given) with ``webhook_secret``."""
+    from contracts.envelope import signed_delivery as sign
+
+    def signed(
+        payload: Mapping[str, Any], *, body: bytes | None = None, key: str | None = None
+    ) -> SignedDelivery:
+        return sign(payload, webhook_secret, body=body, key=key)
+
+    return signed
 
 
 @pytest.fixture
