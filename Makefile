@@ -38,7 +38,7 @@ contract-test: $(STAMP)
 # variable that already holds it (default WEBHOOK_SECRET).
 check-receiver: export HOKUSAI_CHECK_RECEIVER_SECRET = $(SECRET)
 check-receiver: $(STAMP)
-	@test -n "$(URL)" || (echo "usage: make check-receiver URL=http://host/api/mlflow/registered TOKEN=LSCOR [SECRET_ENV=NAME | SECRET=value] [STATE_URL='http://host/api/tokens/{token_id}'] [SPARE_TOKENS='OTHER SPARE']"; exit 2)
+	@test -n "$(URL)" || (echo "usage: make check-receiver URL=http://host/api/mlflow/registered TOKEN=LSCOR [SECRET_ENV=NAME | SECRET=value] [STATE_URL='http://host/api/tokens/{token_id}'] [SPARE_TOKENS='OTHER SPARE THIRD']"; exit 2)
 	@echo "hokusai-contract check-receiver --url $(URL) --token $(or $(TOKEN),LSCOR) ..."
 	@$(BIN)/hokusai-contract check-receiver --url "$(URL)" \
 		--secret-env "$(if $(SECRET),HOKUSAI_CHECK_RECEIVER_SECRET,$(or $(SECRET_ENV),WEBHOOK_SECRET))" \

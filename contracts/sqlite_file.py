@@ -17,6 +17,8 @@ from pathlib import Path
 
 DEFAULT_BUSY_TIMEOUT = 30.0
 DEFAULT_KEEP_OPEN = 8
+_INHERITED: list[sqlite3.Connection] = []
+"""Connections a forked child inherited from its parent: held so that nothing closes them."""
 
 
 class Database:
@@ -36,16 +38,31 @@ class Database:
         self.path = Path(path)
         self.timeout = timeout
         self._keep_open = keep_open
-        self._idle: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
-        self._write_lock = threading.Lock()
-        self._writer: sqlite3.Connection | None = None
+        self._start_in_this_process()
         with self.connection() as connection:
             # The journal mode is stored in the file; it cannot change inside a transaction.
             connection.execute("PRAGMA journal_mode=WAL")
 
     def __repr__(self) -> str:
         return f"Database({str(self.path)!r})"
+
+    def _start_in_this_process(self) -> None:
+        self._pid = os.getpid()
+        self._idle: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self._writer: sqlite3.Connection | None = None
+
+    def _after_fork(self) -> None:
+        """In a forked child: forget the parent's connections and locks, never touch them.
+
+        SQLite connections must not cross fork(), and a lock held by a parent thread at the
+        moment of the fork would stay held in the child forever.
+        """
+        if self._pid != os.getpid():
+            with_parent = [*self._idle, *([self._writer] if self._writer is not None else [])]
+            _INHERITED.extend(with_parent)  # kept, never closed: closing is using them too
+            self._start_in_this_process()
 
     def _open(self) -> sqlite3.Connection:
         connection = sqlite3.connect(
@@ -58,6 +75,7 @@ class Database:
     @contextmanager
     def connection(self) -> Iterator[sqlite3.Connection]:
         """An open connection in autocommit mode, returned to the pool when the block ends."""
+        self._after_fork()
         with self._lock:
             connection = self._idle.pop() if self._idle else None
         if connection is None:
@@ -82,6 +100,7 @@ class Database:
         SQLite's busy handler (whose sleeps of up to 100 ms would dominate under concurrency),
         and the writer's page cache stays valid from one write to the next.
         """
+        self._after_fork()
         with self._write_lock:
             if self._writer is None:
                 self._writer = self._open()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 EXAMPLE_WEBHOOK_URL = "https://example.com/api/mlflow/registered"
 
@@ -24,13 +24,15 @@ def http_url_problem(url: str) -> str | None:
 
 
 def redacted_url(url: str) -> str:
-    """``url`` with any password in it replaced by ``***``, for messages and reports."""
-    try:
-        parts = urlsplit(url)
-        password = parts.password
-    except ValueError:
+    """``url`` with its user-info (``user:password@`` or a bare token ``user@``) shown as
+    ``***@``, for messages, logs and reports. Works on text no URL parser accepts, too."""
+    start = url.find("//")
+    if start < 0:
         return url
-    if password is None:
+    start += 2
+    ends = [index for index in (url.find(mark, start) for mark in "/?#") if index >= 0]
+    end = min(ends, default=len(url))
+    authority = url[start:end]
+    if "@" not in authority:
         return url
-    netloc = parts.netloc.replace(f":{password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
+    return f"{url[:start]}***@{authority.rsplit('@', 1)[1]}{url[end:]}"

@@ -914,26 +914,6 @@ def signature_uppercase_hex(run: ReceiverRun) -> Finding:
     )
 
 
-@receiver_check("timestamp-without-offset", "a timestamp without offset is read as UTC")
-def timestamp_without_offset(run: ReceiverRun) -> Finding:
-    probe = run.probe
-    past = _PastVerification.of(run)
-    payload = probe.payload(token_id=past.token)
-    naive = str(payload["timestamp"]).rstrip("Z")
-    exchange = probe.deliver(probe.signed({**payload, "timestamp": naive}), "timestamp no offset")
-    if past.passed(exchange):
-        return Finding.passed(
-            f"timestamp {naive!r} (no offset, as older senders wrote) passed validation "
-            f"({past.meaning}){past.weaker}"
-        )
-    return Finding.failed(
-        f"timestamp {naive!r} got {exchange.summary(60)}, not {past.status}; older senders "
-        "wrote datetime.utcnow().isoformat(), which the contract reads as UTC",
-        "parse a timestamp without offset as UTC, not as local time and not as an error",
-        answer=exchange.summary(),
-    )
-
-
 _DUPLICATE_FIX = (
     "remember idempotency keys (or see that the token is already REGISTERED) and answer a "
     "repeat 200 with duplicate: true without changing anything"
@@ -1040,6 +1020,61 @@ def _repeats_on_the_registered_token(run: ReceiverRun) -> Finding:
         "transition (pass a second --spare-token)",
         second=second.summary(),
         weaker_state_check=True,
+    )
+
+
+_NAIVE_TIMESTAMP_FIX = (
+    "parse a timestamp without offset as UTC, not as local time and not as an error"
+)
+
+
+@receiver_check("timestamp-without-offset", "a timestamp without offset is read as UTC")
+def timestamp_without_offset(run: ReceiverRun) -> Finding:
+    spare = run.take_spare()
+    if spare is not None:
+        return _naive_timestamp_registers(run, spare)
+    probe = run.probe
+    past = _PastVerification.of(run)
+    payload = probe.payload(token_id=past.token)
+    naive = str(payload["timestamp"]).rstrip("Z")
+    exchange = probe.deliver(probe.signed({**payload, "timestamp": naive}), "timestamp no offset")
+    if past.passed(exchange):
+        return Finding.passed(
+            f"timestamp {naive!r} (no offset, as older senders wrote) passed validation "
+            f"({past.meaning}){past.weaker}; weaker evidence than a DRAFT token registered "
+            "with it (pass a third --spare-token)",
+            weaker_state_check=True,
+        )
+    return Finding.failed(
+        f"timestamp {naive!r} got {exchange.summary(60)}, not {past.status}; older senders "
+        "wrote datetime.utcnow().isoformat(), which the contract reads as UTC",
+        _NAIVE_TIMESTAMP_FIX,
+        answer=exchange.summary(),
+    )
+
+
+def _naive_timestamp_registers(run: ReceiverRun, spare: str) -> Finding:
+    """The whole way: a DRAFT token registered by a delivery stamped without an offset."""
+    probe = run.probe
+    payload = probe.payload(token_id=spare)
+    naive = str(payload["timestamp"]).rstrip("Z")
+    exchange = probe.deliver(probe.signed({**payload, "timestamp": naive}), "timestamp no offset")
+    if exchange.status == 404:
+        return _spare_missing(spare, exchange)
+    problem = _acceptance_problem(exchange, f"a delivery stamped {naive!r} (no offset)")
+    if problem is not None:
+        return Finding.failed(
+            f"{problem.why}; older senders wrote datetime.utcnow().isoformat(), which the "
+            "contract reads as UTC",
+            _NAIVE_TIMESTAMP_FIX,
+            answer=exchange.summary(),
+        )
+    landed = _state_after_acceptance(run, spare, f"a delivery stamped {naive!r}")
+    if landed is not None:
+        return landed
+    return Finding.passed(
+        f"timestamp {naive!r} (no offset, as older senders wrote) registered DRAFT token {spare}"
+        + (" (the state URL confirms it)" if probe.has_state_url else "")
     )
 
 

@@ -51,7 +51,7 @@ def _register_check_receiver(subparsers: Any) -> None:
         "Schemathesis fuzzes it from schemas/openapi.yaml. Exit 0 when nothing failed.",
         example="WEBHOOK_SECRET=... hokusai-contract check-receiver --url "
         "http://127.0.0.1:8000/api/mlflow/registered --token LSCOR --spare-token OTHER "
-        "--spare-token SPARE --state-url 'http://127.0.0.1:8000/api/tokens/{token_id}'",
+        "--spare-token SPARE --spare-token THIRD --state-url 'http://127.0.0.1:8000/api/tokens/{token_id}'",
         handler=_check_receiver,
     )
     parser.add_argument("--url", required=True, help="the receiver's webhook URL")
@@ -66,9 +66,9 @@ def _register_check_receiver(subparsers: Any) -> None:
         action="append",
         default=[],
         metavar="TOKEN",
-        help="another DRAFT token (repeat for a second one): lowercase-token-id and "
-        "duplicate-delivery each register one to see a transition of their own; without, "
-        "they judge the already REGISTERED --token and say their evidence is weaker",
+        help="another DRAFT token (repeat, up to three): lowercase-token-id, duplicate-delivery "
+        "and timestamp-without-offset each register one to see a transition of their own; "
+        "without, they judge the REGISTERED --token or the unknown token, with weaker evidence",
     )
     parser.add_argument(
         "--state-url",

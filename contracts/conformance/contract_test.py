@@ -60,7 +60,7 @@ if TYPE_CHECKING:
 NODE_HANDLER = Path(__file__).resolve().parents[2] / "clients" / "node" / "examples" / "server.mjs"
 NODE_START_TIMEOUT = 20.0
 RECEIVER_TOKEN = "LSCOR"
-SPARE_TOKENS = ("OTHER", "SPARE")
+SPARE_TOKENS = ("OTHER", "SPARE", "THIRD")
 """Seeded as DRAFT beside the token under test, so that the transition checks see their own."""
 JUNIT_PATTERN = "contract-test-*.xml"
 Say = Callable[[str], None]

@@ -48,7 +48,7 @@ def _json(http_status: int, fields: Mapping[str, Any]) -> Response:
     return Response(json.dumps(fields), status=http_status, mimetype="application/json")
 
 
-def _error(http_status: int, reason: str, message: str) -> Response:
+def error_answer(http_status: int, reason: str, message: str) -> Response:
     return _json(http_status, {"success": False, "error": message, "reason": reason})
 
 
@@ -89,13 +89,13 @@ class FlawedReceiver:
         elif request.path == WEBHOOK_PATH:
             response = self._answer(request)
         else:
-            response = _error(404, "not_found", "no such path")
+            response = error_answer(404, "not_found", "no such path")
         return response(environ, start_response)
 
     def _state(self, token: str) -> Response:
         status = self.tokens.get(token.upper())
         if status is None:
-            return _error(404, "unknown_token", f"no token {token}")
+            return error_answer(404, "unknown_token", f"no token {token}")
         record = {
             "token_id": token.upper(),
             "status": status,
@@ -109,35 +109,35 @@ class FlawedReceiver:
 
     def _webhook(self, request: Request) -> Response:
         if request.method != "POST" and Flaw.ANY_METHOD_IS_A_DELIVERY not in self.flaws:
-            return _error(405, "method_not_allowed", "only POST is allowed")
+            return error_answer(405, "method_not_allowed", "only POST is allowed")
         if (request.content_length or 0) > MAX_BODY and Flaw.NO_BODY_LIMIT not in self.flaws:
-            return _error(413, "body_too_large", "body over 1 MiB")
+            return error_answer(413, "body_too_large", "body over 1 MiB")
         body = request.get_data()
         if Flaw.ANSWERS_DUPLICATES_FIRST in self.flaws:
             token = _token_of(body)
             if token is not None and self.tokens.get(token) == "REGISTERED":
                 return _json(200, {"success": True, "duplicate": True})
         if Flaw.LOOKS_UP_BEFORE_VERIFYING in self.flaws and _token_of(body) not in self.tokens:
-            return _error(404, "unknown_token", "no such token")
+            return error_answer(404, "unknown_token", "no such token")
         if Flaw.CHANGES_STATE_BEFORE_VERIFYING in self.flaws:
             self._register_early(body)
         if self.secret is None:
-            return _error(500, "no_secret_configured", "Webhook secret not configured")
+            return error_answer(500, "no_secret_configured", "Webhook secret not configured")
         if Flaw.CRASHES_ON_BAD_JSON in self.flaws:
             json.loads(body)  # an unguarded parse: bad JSON escapes as a 500
         if not self._signature_ok(body, request.headers.get(SIGNATURE_HEADER)):
-            return _error(401, "mismatch", "signature does not verify")
+            return error_answer(401, "mismatch", "signature does not verify")
         if self._outside_tolerance(body):
-            return _error(401, "timestamp_outside_tolerance", "the timestamp is too far off")
+            return error_answer(401, "timestamp_outside_tolerance", "the timestamp is too far off")
         try:
             payload = validate_payload(body)
         except PayloadError as error:
-            return _error(400, "schema_violation", str(error))
+            return error_answer(400, "schema_violation", str(error))
         token = payload["token_id"]
         if Flaw.CASE_SENSITIVE_TOKEN_IDS not in self.flaws:
             token = token.upper()
         if token not in self.tokens:
-            return _error(404, "unknown_token", f"no token {token}")
+            return error_answer(404, "unknown_token", f"no token {token}")
         return self._register(token, payload, json.loads(body)["status"])
 
     def _register(self, token: str, payload: Mapping[str, Any], status_sent: str) -> Response:
@@ -147,7 +147,7 @@ class FlawedReceiver:
             return _json(200, {"success": True, "token_id": token, "status": "REGISTERED"})
         strict_status = Flaw.CASE_SENSITIVE_STATUS in self.flaws
         if not duplicate and strict_status and status_sent != "REGISTERED":
-            return _error(400, "schema_violation", "status must be REGISTERED")
+            return error_answer(400, "schema_violation", "status must be REGISTERED")
         if not duplicate:
             self._write(token, payload)
         answer = {"token_id": token, "status": "REGISTERED", "duplicate": duplicate}

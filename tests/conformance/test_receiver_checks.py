@@ -6,8 +6,9 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -23,14 +24,18 @@ from tests.conformance.receivers import (
     Flaw,
     FlawedReceiver,
     RewordedReceiver,
+    error_answer,
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
+    from werkzeug.wrappers import Response
 
 SECRET = "conformance shared secret 41b2"
 TOKEN = "LSCOR"
-SPARES = ("OTHER", "SPARE")
+SPARES = ("OTHER", "SPARE", "THIRD")
 ACCEPTANCE_CHECKS = RECEIVER_CHECKS.ids[RECEIVER_CHECKS.ids.index("lowercase-status") :]
 
 
@@ -94,6 +99,7 @@ def test_the_stub_site_passes_every_check_and_each_spare_token_sees_its_transiti
     assert "moved DRAFT token OTHER to REGISTERED" in checks["lowercase-token-id"].why
     assert "moved SPARE from DRAFT to REGISTERED" in checks["duplicate-delivery"].why
     assert "moved token LSCOR from DRAFT to REGISTERED" in checks["lowercase-status"].why
+    assert "registered DRAFT token THIRD" in checks["timestamp-without-offset"].why
     assert not any(result.details.get("weaker_state_check") for result in results)
 
 
@@ -102,14 +108,14 @@ def test_without_spare_tokens_the_transition_checks_pass_and_say_their_evidence_
 ) -> None:
     checks = by_id(check_stub(stub_site))
     assert not_passed(checks.values()) == []
-    for check_id in ("lowercase-token-id", "duplicate-delivery"):
+    for check_id in ("lowercase-token-id", "duplicate-delivery", "timestamp-without-offset"):
         assert checks[check_id].details["weaker_state_check"] is True
         assert "weaker evidence" in checks[check_id].why
         assert "--spare-token" in checks[check_id].why
     assert stub_site.token("OTHER")["status"] == "DRAFT"
 
 
-@pytest.mark.parametrize("spares", [(), SPARES], ids=["no spares", "two spares"])
+@pytest.mark.parametrize("spares", [(), SPARES], ids=["no spares", "three spares"])
 def test_the_correct_flawless_test_receiver_passes_too(spares: tuple[str, ...]) -> None:
     assert not_passed(check_flawed(spares=spares)) == []
 
@@ -146,7 +152,7 @@ EXPECTED_FAILURES: dict[tuple[Flaw, ...], set[str]] = {
 }
 
 
-@pytest.mark.parametrize("spares", [(), SPARES], ids=["no spares", "two spares"])
+@pytest.mark.parametrize("spares", [(), SPARES], ids=["no spares", "three spares"])
 @pytest.mark.parametrize(
     "flaws", list(EXPECTED_FAILURES), ids=lambda flaws: "+".join(flaw.value for flaw in flaws)
 )
@@ -468,3 +474,33 @@ def test_rejection_checks_run_before_the_state_check_and_acceptance_after() -> N
         assert ids.index(acceptance) > state
     assert ids[state + 1] == "lowercase-status"
     assert len(set(ids)) == len(ids)
+
+
+class CrashesOnNaiveTimestampsWhenRegistering(FlawedReceiver):
+    """Correct, except that it compares the timestamp with an aware clock only when it moves a
+    DRAFT token: a timestamp without offset crashes that comparison (500)."""
+
+    def _register(self, token: str, payload: Mapping[str, Any], status_sent: str) -> Response:
+        if self.tokens[token] == "DRAFT":
+            sent = datetime.fromisoformat(str(payload["timestamp"]).replace("Z", "+00:00"))
+            if sent.tzinfo is None:
+                return error_answer(500, "internal_error", "can't compare offset-naive datetimes")
+        return super()._register(token, payload, status_sent)
+
+
+def test_a_crash_on_naive_timestamps_after_the_lookup_is_caught_with_a_third_spare() -> None:
+    spares = ("OTHER", "SPARE", "THIRD")
+    receiver = CrashesOnNaiveTimestampsWhenRegistering(SECRET, ["LSCOR", *spares])
+    with serving(receiver) as server:
+        results = run_receiver_checks(
+            server.url(WEBHOOK_PATH),
+            SECRET,
+            "LSCOR",
+            server.base_url + STATE_URL_TEMPLATE,
+            spare_tokens=list(spares),
+        )
+    verdicts = {result.check_id: result.verdict for result in results}
+    assert verdicts["timestamp-without-offset"] is Verdict.FAIL
+    assert [check for check, verdict in verdicts.items() if verdict is Verdict.FAIL] == [
+        "timestamp-without-offset"
+    ]

@@ -93,7 +93,7 @@ def test_the_website_recipe_checks_the_receiver_and_keeps_the_report_even_on_fai
     assert options["--state-url"] == "$STATE_URL"
     assert "{token_id}" in workflow["env"]["STATE_URL"]
     spares = [value for option, value in pairs if option == "--spare-token"]
-    assert len(spares) == 2
+    assert len(spares) == 3
     seeding = next(s["run"] for s in steps(workflow) if str(s.get("name", "")).startswith("Seed"))
     for token in (options["--token"], *spares):
         assert f"--token {token} --status DRAFT" in seeding, token
