@@ -17,6 +17,7 @@ from contracts.cli import (
     seconds,
     secret_from_env,
 )
+from contracts.urls import redacted_url
 
 if TYPE_CHECKING:
     from contracts.sender.config import SenderSettings, SettingSource
@@ -190,7 +191,9 @@ def _resend_from_mlflow(args: argparse.Namespace, secret: str, token: str) -> Re
         raise CommandError(str(error), EXIT_FAILED) from None
     except MlflowException as error:
         raise CommandError(
-            f"MLflow at {registry.tracking_uri} failed: {error.message}", EXIT_FAILED
+            f"MLflow at {redacted_url(registry.tracking_uri)} failed: "
+            f"{registry.mlflow_words(error)}",
+            EXIT_FAILED,
         ) from None
     finally:
         registry.close()

@@ -7,17 +7,21 @@ acted can answer "duplicate" instead of acting twice.
 
 Retried: connection errors, timeouts, 429, 500, 502, 503, 504 (honouring ``Retry-After``), with
 exponential backoff and full jitter. Not retried: any other answer, which retrying cannot fix.
-The deadline is a hard budget: no wait runs past it and every attempt's timeouts are capped by
-what is left of it.
+The deadline is a hard budget: no wait runs past it, every attempt's timeouts are capped by
+what is left of it, and a receiver still answering when it runs out (say, a byte at a time,
+each within the read timeout) has its connection shut.
 """
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import json
 import logging
 import random
 import re
+import socket
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -27,6 +31,9 @@ from typing import Any
 
 import requests
 import urllib3
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 import contracts
 from contracts.envelope import signed_delivery
@@ -42,6 +49,7 @@ _DIGITS = re.compile(r"^[0-9]+$")
 _OS_ERROR = re.compile(r"\[Errno -?\d+\] ([^'\"()]+)")
 
 _log = logging.getLogger("contracts.sender")
+_watched = threading.local()
 
 
 class DeliveryReason(str, Enum):
@@ -56,6 +64,8 @@ class DeliveryReason(str, Enum):
     """The receiver kept answering 429 or 5xx until the attempts or the deadline ran out."""
     UNREACHABLE = "unreachable"
     TIMED_OUT = "timed_out"
+    IN_PROGRESS = "in_progress"
+    """Another sender holds this notification's claim and is delivering it; not sent twice."""
     OUTBOX_ERROR = "outbox_error"
     """The outbox could not write the notification down, so it was not sent."""
     SENDER_ERROR = "sender_error"
@@ -134,7 +144,8 @@ class WebhookDelivery:
     """Sends notifications to one URL with one secret; reuse it for many deliveries.
 
     ``sleep``, ``clock`` (monotonic seconds) and ``rng`` are plain parameters so callers can
-    keep waits short or reproducible; the HTTP is always real.
+    keep waits short or reproducible; the HTTP is always real. A given ``session`` gets an
+    adapter mounted for http(s) whose connections the deadline can cut off.
     """
 
     def __init__(
@@ -154,6 +165,9 @@ class WebhookDelivery:
         self._secret = secret
         self.policy = policy or DeliveryPolicy()
         self._session = session or requests.Session()
+        for prefix in ("http://", "https://"):
+            if not isinstance(self._session.get_adapter(prefix), _DeadlineAdapter):
+                self._session.mount(prefix, _DeadlineAdapter())
         self._sleep = sleep
         self._clock = clock
         self._rng = rng or random.Random()
@@ -168,7 +182,7 @@ class WebhookDelivery:
     def deliver(self, payload: Mapping[str, Any], key: str) -> NotificationOutcome:
         """Deliver ``payload`` under idempotency ``key``; never raises for network trouble.
 
-        Ends within the deadline, give or take the last attempt's capped timeouts.
+        Ends within the deadline: an answer still coming in when it passes is cut off.
         """
         started = self._clock()
         failures = 0
@@ -236,10 +250,26 @@ class WebhookDelivery:
         headers = {**signed.headers, "Accept": "application/json", "User-Agent": USER_AGENT}
         budget = max(remaining, 0.001)
         timeout = (min(self.policy.connect_timeout, budget), min(self.policy.read_timeout, budget))
+        with _Watchdog(budget) as watchdog:
+            attempt = self._send(signed.body, headers, timeout)
+        if watchdog.fired and attempt.reason is not DeliveryReason.DELIVERED:
+            return _Attempt(
+                DeliveryReason.TIMED_OUT,
+                f"no complete answer from {redacted_url(self.url)} within the "
+                f"{self.policy.deadline:g} s delivery deadline (it was still answering; the "
+                f"connection was shut): {attempt.message}",
+                retryable=True,
+                status_code=attempt.status_code,
+            )
+        return attempt
+
+    def _send(
+        self, body: bytes, headers: Mapping[str, str], timeout: tuple[float, float]
+    ) -> _Attempt:
         try:
             response = self._session.post(
                 self.url,
-                data=signed.body,
+                data=body,
                 headers=headers,
                 timeout=timeout,
                 allow_redirects=False,
@@ -264,6 +294,94 @@ class WebhookDelivery:
             return _Attempt(
                 DeliveryReason.UNREACHABLE, f"cannot send to {redacted_url(self.url)}: {error}"
             )
+
+
+class _Watchdog:
+    """Shuts the socket an attempt in this thread uses once its time is up.
+
+    Timeouts bound each socket read, not the whole answer: only shutting the socket ends a
+    receiver that keeps sending a byte now and then.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.fired = False
+        self._socket: socket.socket | None = None
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> _Watchdog:
+        _watched.watchdog = self
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._timer.cancel()
+        _watched.watchdog = None
+
+    def watch(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._socket = sock
+            if self.fired:
+                _shut(sock)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.fired = True
+            if self._socket is not None:
+                _shut(self._socket)
+
+
+def _shut(sock: socket.socket) -> None:
+    """End every read and write on ``sock`` now (its connection is then discarded)."""
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+def _watch_this(sock: socket.socket | None) -> None:
+    """Hand ``sock`` to the watchdog of the attempt running in this thread, if any."""
+    watchdog: _Watchdog | None = getattr(_watched, "watchdog", None)
+    if watchdog is not None and sock is not None:
+        watchdog.watch(sock)
+
+
+class _WatchedHTTPConnection(HTTPConnection):
+    def connect(self) -> None:
+        super().connect()
+        _watch_this(self.sock)
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        _watch_this(self.sock)  # a kept-alive connection is not connected again
+        super().request(*args, **kwargs)
+
+
+class _WatchedHTTPSConnection(HTTPSConnection):
+    def connect(self) -> None:
+        super().connect()
+        _watch_this(self.sock)
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        _watch_this(self.sock)
+        super().request(*args, **kwargs)
+
+
+class _WatchedHTTPConnectionPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _WatchedHTTPSConnectionPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+class _DeadlineAdapter(HTTPAdapter):
+    """requests' adapter, with connections an attempt's watchdog can shut."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": _WatchedHTTPConnectionPool,
+            "https": _WatchedHTTPSConnectionPool,
+        }
 
 
 def describe_failure(error: BaseException) -> str:

@@ -93,9 +93,11 @@ class Notifier:
         key = idempotency_key(payload["token_id"], payload["model_name"], payload["model_version"])
         target = url or self.url
         try:
-            self.outbox.add(payload, key, target, self.claim_seconds)
+            claimed = self.outbox.add(payload, key, target, self.claim_seconds)
         except OutboxError as error:
             return _not_written_down(payload, key, error)
+        if not claimed:
+            return self._in_progress(key)
         return self._send(payload, key, target)
 
     def resend_pending(
@@ -104,10 +106,15 @@ class Notifier:
         """Deliver every outbox entry not delivered yet (of one token, if given).
 
         ``url`` overrides the URL stored with each entry. Raises :class:`OutboxError` only when
-        the outbox cannot even be read.
+        the outbox cannot even be read. Each entry is claimed right before it is sent, and one
+        another sender holds by then is left to it (and not reported here).
         """
-        entries = self.outbox.claim_pending(self.claim_seconds, token_id)
-        return [self._resend(entry, url) for entry in entries]
+        results = []
+        for candidate in self.outbox.unclaimed(token_id):
+            entry = self.outbox.claim(candidate.idempotency_key, self.claim_seconds)
+            if entry is not None:
+                results.append(self._resend(entry, url))
+        return results
 
     def _resend(self, entry: OutboxEntry, url: str | None) -> ResendResult:
         target = url or self._stored_target(entry)
@@ -121,7 +128,7 @@ class Notifier:
             )
         elif target is not None and target != entry.url:
             try:
-                self.outbox.add(entry.payload, entry.idempotency_key, target, self.claim_seconds)
+                self.outbox.add(entry.payload, entry.idempotency_key, target)
             except OutboxError as error:
                 outcome = _not_sent(
                     DeliveryReason.OUTBOX_ERROR, f"not sent: {error}", entry.idempotency_key
@@ -131,6 +138,16 @@ class Notifier:
         else:
             outcome = self._recorded(outcome, entry.payload)
         return ResendResult(entry.token_id, entry.model_name, entry.model_version, outcome)
+
+    def _in_progress(self, key: str) -> NotificationOutcome:
+        """Another sender holds the claim: sending too would deliver it twice."""
+        message = (
+            f"not sent: another sender is delivering this notification right now (it holds "
+            f"its claim in the outbox {self.outbox.path}); if that delivery fails, the "
+            f"notification waits there: {RESEND_HINT}"
+        )
+        _log.info("notification %s %s", key, message)
+        return _not_sent(DeliveryReason.IN_PROGRESS, message, key)
 
     def _stored_target(self, entry: OutboxEntry) -> str | None:
         """The entry's own URL; for one stored without its credentials, the configured URL

@@ -109,6 +109,10 @@ class Outbox:
     def __repr__(self) -> str:
         return f"Outbox({str(self.path)!r})"
 
+    def close(self) -> None:
+        """Close the file's idle connections (the last one folds the write-ahead log in)."""
+        self._database.close()
+
     @contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:
         """One transaction per ``with``, safe across processes; SQLite errors as OutboxError."""
@@ -123,26 +127,25 @@ class Outbox:
 
     def add(
         self, payload: Mapping[str, Any], key: str, url: str | None, claim_seconds: float = 0
-    ) -> None:
+    ) -> bool:
         """Write a notification down before sending it; a pending one gets the new payload/URL.
 
-        With ``claim_seconds``, the caller also claims it for that long (it is about to send it).
-        A notification that was already delivered stays as it was. The URL is stored without
-        any user name or password.
+        With ``claim_seconds``, the caller also claims it for that long (it is about to send
+        it); ``False`` means another sender holds the claim, so the caller must not send it.
+        A notification that was already delivered keeps its record, and may be claimed again
+        to be sent once more. The URL is stored without any user name or password.
         """
         now = format_timestamp()
-        claimed_until = time.time() + claim_seconds if claim_seconds > 0 else None
         stored_url, dropped = without_credentials(url) if url is not None else (None, False)
         with self._connection() as connection:
             connection.execute(
                 "INSERT INTO notifications (idempotency_key, token_id, model_name, "
-                "model_version, payload, url, url_credentials_dropped, created_at, updated_at, "
-                "claimed_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "model_version, payload, url, url_credentials_dropped, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (idempotency_key) DO UPDATE SET payload = excluded.payload, "
                 "url = COALESCE(excluded.url, url), url_credentials_dropped = CASE WHEN "
                 "excluded.url IS NULL THEN url_credentials_dropped ELSE "
-                "excluded.url_credentials_dropped END, updated_at = excluded.updated_at, "
-                "claimed_until = excluded.claimed_until "
+                "excluded.url_credentials_dropped END, updated_at = excluded.updated_at "
                 "WHERE delivered_at IS NULL",
                 (
                     key,
@@ -154,28 +157,49 @@ class Outbox:
                     dropped,
                     now,
                     now,
-                    claimed_until,
                 ),
             )
+            if claim_seconds <= 0:
+                return True
+            return _take_claim(connection, key, claim_seconds, pending_only=False)
+
+    def claim(self, key: str, claim_seconds: float) -> OutboxEntry | None:
+        """Claim one pending notification for ``claim_seconds`` and return it as it is now.
+
+        ``None`` when it was delivered meanwhile or another sender holds a claim on it: the
+        claim is taken in one conditional write, so two senders never both get it.
+        """
+        with self._connection() as connection:
+            if not _take_claim(connection, key, claim_seconds, pending_only=True):
+                return None
+            row = connection.execute(
+                f"SELECT {_COLUMNS} FROM notifications WHERE idempotency_key = ?", (key,)
+            ).fetchone()
+        return _entry(row)
+
+    def unclaimed(self, token_id: str | None = None) -> list[OutboxEntry]:
+        """Pending notifications (of one token) nobody holds a claim on now, oldest first.
+
+        Claim each with :meth:`claim` right before sending it; until then another sender
+        may take it.
+        """
+        return self._select(
+            "WHERE delivered_at IS NULL AND (claimed_until IS NULL OR claimed_until <= ?) "
+            "AND token_id = COALESCE(?, token_id) ORDER BY created_at, rowid",
+            (time.time(), token_id),
+        )
 
     def claim_pending(self, claim_seconds: float, token_id: str | None = None) -> list[OutboxEntry]:
         """Claim every pending notification (of one token) nobody holds a claim on; return them.
 
-        Two resends running at once never get the same notification.
+        Two callers at once never get the same notification. Every claim starts now, so this
+        suits inspecting or handing over entries; to send them one after another, use
+        :meth:`unclaimed` and :meth:`claim` so that each claim starts right before its send.
         """
-        now = time.time()
-        with self._connection() as connection:
-            rows = connection.execute(
-                f"SELECT {_COLUMNS} FROM notifications WHERE delivered_at IS NULL "
-                "AND (claimed_until IS NULL OR claimed_until <= ?) "
-                "AND token_id = COALESCE(?, token_id) ORDER BY created_at, rowid",
-                (now, token_id),
-            ).fetchall()
-            connection.executemany(
-                "UPDATE notifications SET claimed_until = ? WHERE idempotency_key = ?",
-                [(now + claim_seconds, row[0]) for row in rows],
-            )
-        return [_entry(row) for row in rows]
+        claimed = (
+            self.claim(entry.idempotency_key, claim_seconds) for entry in self.unclaimed(token_id)
+        )
+        return [entry for entry in claimed if entry is not None]
 
     def record(self, outcome: NotificationOutcome) -> None:
         """Add an outcome's attempts and last error, release the claim, mark it delivered."""
@@ -225,12 +249,46 @@ def without_credentials(url: str) -> tuple[str, bool]:
     return stripped, stripped != url
 
 
+def _take_claim(
+    connection: sqlite3.Connection, key: str, claim_seconds: float, *, pending_only: bool
+) -> bool:
+    """Claim ``key`` unless another sender holds an unexpired claim; True when taken."""
+    now = time.time()
+    pending = "AND delivered_at IS NULL " if pending_only else ""
+    cursor = connection.execute(
+        "UPDATE notifications SET claimed_until = ? WHERE idempotency_key = ? "
+        f"{pending}AND (claimed_until IS NULL OR claimed_until <= ?)",
+        (now + claim_seconds, key, now),
+    )
+    return cursor.rowcount == 1
+
+
 def _add_missing_columns(connection: sqlite3.Connection) -> None:
     """Bring an outbox file written by an older version up to the current columns."""
     present = {row[1] for row in connection.execute("PRAGMA table_info(notifications)")}
     for name, definition in _ADDED_COLUMNS.items():
         if name not in present:
             connection.execute(f"ALTER TABLE notifications ADD COLUMN {name} {definition}")
+    if "url_credentials_dropped" not in present:
+        _drop_stored_credentials(connection)
+
+
+def _drop_stored_credentials(connection: sqlite3.Connection) -> None:
+    """Older files kept URLs with their user name and password: store them without, and say so.
+
+    Runs in the transaction that adds the column, so no file is left half converted.
+    """
+    rows = connection.execute(
+        "SELECT idempotency_key, url FROM notifications WHERE url IS NOT NULL"
+    )
+    for key, url in rows.fetchall():
+        stored_url, dropped = without_credentials(url)
+        if dropped:
+            connection.execute(
+                "UPDATE notifications SET url = ?, url_credentials_dropped = 1 "
+                "WHERE idempotency_key = ?",
+                (stored_url, key),
+            )
 
 
 def _entry(row: tuple[Any, ...]) -> OutboxEntry:

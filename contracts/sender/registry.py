@@ -37,6 +37,7 @@ from contracts.urls import redacted_url
 if TYPE_CHECKING:
     from mlflow import MlflowClient
     from mlflow.entities.model_registry import ModelVersion
+    from mlflow.exceptions import MlflowException
 
 TOKEN_TAG = "hokusai_token_id"
 METRIC_TAG = "benchmark_metric"
@@ -173,6 +174,10 @@ class ModelRegistry:
             self._client = MlflowClient(tracking_uri=uri, registry_uri=uri)
         return self._client
 
+    def mlflow_words(self, error: MlflowException) -> str:
+        """MLflow's error message, with the tracking URI's user name and password masked."""
+        return without_uri_credentials(error.message, self.tracking_uri)
+
     def close(self) -> None:
         """Close pooled webhook connections."""
         self._notifier.close()
@@ -262,8 +267,8 @@ class ModelRegistry:
             if created:
                 self._remove_if_empty(request.model_name)
             raise MlflowRegistrationError(
-                f"MLflow at {self.tracking_uri} did not register {request.model_uri} as "
-                f"{request.model_name!r}: {error.message}"
+                f"MLflow at {redacted_url(self.tracking_uri)} did not register "
+                f"{request.model_uri} as {request.model_name!r}: {self.mlflow_words(error)}"
             ) from error
         if version.status != "READY":
             raise MlflowRegistrationError(
@@ -294,6 +299,15 @@ class ModelRegistry:
                 self.client.delete_registered_model(name)
         except MlflowException:
             pass  # the error being raised matters more than an empty model left behind
+
+
+def without_uri_credentials(text: str, uri: str) -> str:
+    """``text`` with ``uri``, and its ``user:password@`` wherever it appears, masked."""
+    text = text.replace(uri.rstrip("/"), redacted_url(uri).rstrip("/"))
+    netloc = urlsplit(uri).netloc
+    if "@" in netloc:
+        text = text.replace(netloc.rsplit("@", 1)[0] + "@", "***@")
+    return text
 
 
 def check_tracking_server(tracking_uri: str, timeout: float = TRACKING_PROBE_SECONDS) -> None:

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import email.utils
 import random
+import threading
+import time
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import contracts
+from contracts.receiver.server import RunningServer, serving
 from contracts.sender.delivery import (
     USER_AGENT,
     DeliveryPolicy,
@@ -21,6 +25,9 @@ from contracts.sender.delivery import (
     parse_retry_after,
 )
 from contracts.sender.testing import RunningRecordingReceiver, ScriptedAnswer
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
 SECRET = "s3cr3t-for-delivery-tests"
 KEY = "0b8a3c6e-1d2f-5a4b-8c7d-9e0f1a2b3c4d"
@@ -203,6 +210,58 @@ def test_the_deadline_bounds_a_delivery_to_a_stalling_receiver(
     assert not outcome.delivered and outcome.reason is DeliveryReason.TIMED_OUT
     assert outcome.attempts == 1
     assert "deadline" in outcome.message
+
+
+class DrippingReceiver:
+    """Answers 503 with a body sent one byte every ``interval`` seconds: every socket read
+    gets a byte well within any read timeout, so only a deadline on the whole answer ends it."""
+
+    def __init__(self, length: int = 100, interval: float = 0.2) -> None:
+        self.length = length
+        self.interval = interval
+        self.bytes_sent = 0
+        self._stopping = threading.Event()
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        start_response("503 Service Unavailable", [("Content-Length", str(self.length))])
+        return self._drip()
+
+    def _drip(self) -> Iterator[bytes]:
+        for _ in range(self.length):
+            if self._stopping.wait(self.interval):
+                return
+            self.bytes_sent += 1
+            yield b"x"
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+
+@pytest.fixture
+def dripping_receiver() -> Iterator[tuple[DrippingReceiver, RunningServer]]:
+    receiver = DrippingReceiver()
+    with serving(receiver) as server:
+        try:
+            yield receiver, server
+        finally:
+            receiver.stop()
+
+
+def test_the_deadline_bounds_a_delivery_to_a_receiver_that_drips_its_answer(
+    dripping_receiver: tuple[DrippingReceiver, RunningServer], deliver_to: Any
+) -> None:
+    receiver, server = dripping_receiver
+    policy = DeliveryPolicy(connect_timeout=0.5, read_timeout=0.5, max_attempts=1, deadline=1.0)
+
+    started = time.monotonic()
+    outcome = deliver_to(server.url("/api/mlflow/registered"), policy)
+    took = time.monotonic() - started
+
+    assert not outcome.delivered and outcome.reason is DeliveryReason.TIMED_OUT
+    assert "1 s delivery deadline" in outcome.message
+    assert took < policy.deadline + 1.0
+    assert receiver.bytes_sent < receiver.length
 
 
 class FakeClock:

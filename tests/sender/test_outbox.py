@@ -141,6 +141,46 @@ def test_a_claim_can_be_limited_to_one_token(outbox_path: Path) -> None:
     assert [entry.token_id for entry in outbox.pending()] == ["LSCOR", "OTHER"]
 
 
+def test_two_resends_over_many_notifications_never_deliver_one_twice(
+    outbox_path: Path, recording_receiver: RunningRecordingReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # leases as short as they can be, so that sending them all outlasts one
+    monkeypatch.setattr("contracts.sender.notify.CLAIM_MARGIN_SECONDS", 0.0)
+    recording_receiver.app.default = ScriptedAnswer(delay=0.15)
+    policy = DeliveryPolicy(connect_timeout=0.1, read_timeout=0.5, deadline=0.5)
+    keys = [f"key-{number:02d}" for number in range(16)]
+    for key in keys:
+        Outbox(outbox_path).add(PAYLOAD, key, None)
+    first, second = (
+        Notifier(Outbox(outbox_path, busy_timeout=0.5), recording_receiver.url, "s3cr3t", policy)
+        for _ in range(2)
+    )
+    resending = threading.Thread(target=first.resend_pending)
+
+    resending.start()
+    time.sleep(first.claim_seconds + 0.2)  # longer than one lease: the first is still sending
+    second.resend_pending()
+    resending.join()
+
+    delivered = [request.idempotency_key for request in recording_receiver.requests]
+    assert sorted(delivered) == keys
+    assert Outbox(outbox_path).pending() == []
+
+
+def test_a_notification_another_sender_is_delivering_is_not_sent_again(
+    outbox_path: Path, recording_receiver: RunningRecordingReceiver
+) -> None:
+    Outbox(outbox_path).add(PAYLOAD, KEY, None, claim_seconds=60)
+    notifier = Notifier(Outbox(outbox_path), recording_receiver.url, "s3cr3t")
+
+    result = notifier.notify(PAYLOAD)
+
+    assert not result.delivered and result.reason is DeliveryReason.IN_PROGRESS
+    assert "another sender is delivering" in result.message
+    assert recording_receiver.requests == []
+    assert Outbox(outbox_path).claim_pending(60) == []  # the other sender keeps its claim
+
+
 @contextmanager
 def outbox_held_by_another_writer(path: Path) -> Iterator[None]:
     """Another program holds the outbox's write lock until the block ends."""
@@ -266,10 +306,9 @@ def test_the_outbox_never_holds_a_password_from_the_webhook_url(
         assert b"hunter2" not in path.read_bytes()
 
 
-def test_an_outbox_file_from_before_credentials_were_tracked_still_opens(
-    outbox_path: Path,
-) -> None:
-    with closing(sqlite3.connect(outbox_path)) as old, old:
+def write_an_outbox_from_before_credentials_were_tracked(path: Path, url: str | None) -> None:
+    """An outbox file as older versions wrote it: no ``url_credentials_dropped`` column."""
+    with closing(sqlite3.connect(path)) as old, old:
         old.execute(
             "CREATE TABLE notifications (idempotency_key TEXT PRIMARY KEY, token_id TEXT NOT "
             "NULL, model_name TEXT NOT NULL, model_version TEXT NOT NULL, payload TEXT NOT NULL, "
@@ -279,10 +318,31 @@ def test_an_outbox_file_from_before_credentials_were_tracked_still_opens(
         )
         old.execute(
             "INSERT INTO notifications (idempotency_key, token_id, model_name, model_version, "
-            "payload, url, created_at, updated_at) VALUES (?, 'LSCOR', ?, '4', ?, NULL, 'a', 'a')",
-            (KEY, PAYLOAD["model_name"], contracts.serialize(PAYLOAD).decode()),
+            "payload, url, created_at, updated_at) VALUES (?, 'LSCOR', ?, '4', ?, ?, 'a', 'a')",
+            (KEY, PAYLOAD["model_name"], contracts.serialize(PAYLOAD).decode(), url),
         )
+
+
+def test_an_outbox_file_from_before_credentials_were_tracked_still_opens(
+    outbox_path: Path,
+) -> None:
+    write_an_outbox_from_before_credentials_were_tracked(outbox_path, None)
 
     (entry,) = Outbox(outbox_path).pending()
 
     assert entry.idempotency_key == KEY and not entry.url_credentials_dropped
+
+
+def test_an_outbox_file_from_before_credentials_were_tracked_loses_their_passwords(
+    outbox_path: Path,
+) -> None:
+    url = "http://127.0.0.1:9/api/mlflow/registered"
+    write_an_outbox_from_before_credentials_were_tracked(outbox_path, with_credentials(url))
+
+    outbox = Outbox(outbox_path)
+    (entry,) = outbox.pending()
+    outbox.close()
+
+    assert entry.url == url and entry.url_credentials_dropped
+    for path in outbox_path.parent.glob(outbox_path.name + "*"):
+        assert b"hunter2" not in path.read_bytes()

@@ -23,6 +23,7 @@ from contracts.sender import (
 )
 from contracts.sender.registry import check_tracking_server
 from contracts.sender.testing import RunningRecordingReceiver, ScriptedAnswer
+from contracts.urls import redacted_url
 from tests.sender.conftest import Resend
 
 pytestmark = pytest.mark.mlflow
@@ -220,6 +221,21 @@ def test_an_unreachable_tracking_server_fails_fast_and_says_what_to_check(
     assert f"MLflow at {dead_address} is not reachable: Connection refused" in message
     assert "--tracking-uri" in message and "MLFLOW_TRACKING_URI" in message
     assert registry.outbox.entries() == []
+
+
+def test_a_password_in_the_tracking_uri_never_shows_in_mlflows_error(
+    mlflow_server: Any, outbox_path: Path, model_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    uri = mlflow_server.tracking_uri.replace("http://", "http://alice:hunter2-pw@", 1)
+    registry = ModelRegistry(uri, None, None, outbox_path=outbox_path)
+
+    with pytest.raises(MlflowRegistrationError) as raised:
+        register(registry, "models:/m-0123456789abcdef", model_name)
+
+    message = str(raised.value)
+    assert "hunter2-pw" not in message and "alice" not in message
+    assert f"MLflow at {redacted_url(uri)} did not register" in message
 
 
 @pytest.mark.parametrize("uri", ["file:///no/such/mlruns", "sqlite:///no/such/mlflow.db"])
