@@ -6,8 +6,9 @@ The common cases are one line each::
     if not contracts.verify(body, header, secrets): ...    # .reason says why
     payload = contracts.validate_payload(body)             # PayloadError lists violations
 
-This package (the pure core) needs only ``jsonschema`` and, for :data:`OPENAPI`, PyYAML. The
-sender, receiver and conformance checks live in subpackages with their own extras.
+This package (the pure core) needs only ``jsonschema``; :data:`OPENAPI` also needs PyYAML (the
+``openapi`` extra). The sender, receiver and conformance checks live in subpackages with their
+own extras.
 """
 
 from __future__ import annotations

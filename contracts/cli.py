@@ -274,9 +274,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"hokusai-contract {args.command}: error: {error}", file=sys.stderr)
         return error.exit_code
     except ModuleNotFoundError as error:
-        extra = {"requests": "sender", "mlflow": "sender", "werkzeug": "receiver"}.get(
-            (error.name or "").split(".")[0], "harness"
-        )
+        extra = {
+            "requests": "sender",
+            "mlflow": "sender",
+            "werkzeug": "receiver",
+            "yaml": "openapi",
+        }.get((error.name or "").split(".")[0], "harness")
         print(
             f"hokusai-contract {args.command}: error: this command needs the package "
             f"{error.name!r}; install it with: pip install 'hokusai-contracts[{extra}]'",

@@ -60,8 +60,16 @@ def load_schema() -> dict[str, Any]:
 
 @functools.cache
 def load_openapi() -> dict[str, Any]:
-    """The OpenAPI 3.1 document of the receiver (parsed once; needs PyYAML)."""
-    import yaml
+    """The OpenAPI 3.1 document of the receiver (parsed once; needs PyYAML, the openapi extra)."""
+    try:
+        import yaml
+    except ModuleNotFoundError:
+        raise ModuleNotFoundError(
+            "contracts.OPENAPI parses schemas/openapi.yaml with PyYAML, which is not installed: "
+            "pip install 'hokusai-contracts[openapi]', or read openapi_path() with any YAML "
+            "parser",
+            name="yaml",
+        ) from None
 
     document: dict[str, Any] = yaml.safe_load(openapi_path().read_text(encoding="utf-8"))
     return document

@@ -75,3 +75,18 @@ def test_importing_the_core_pulls_in_no_network_or_mlflow_code() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_without_pyyaml_the_core_works_and_openapi_says_what_to_install() -> None:
+    code = (
+        "import sys; sys.modules['yaml'] = None\n"
+        "import contracts\n"
+        "contracts.validate_payload(contracts.SCHEMA['examples'][0])\n"
+        "try:\n"
+        "    contracts.OPENAPI\n"
+        "except ModuleNotFoundError as error:\n"
+        "    print(error)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "pip install 'hokusai-contracts[openapi]'" in result.stdout
