@@ -13,13 +13,12 @@ import io
 import json
 import multiprocessing
 import pstats
-import sqlite3
 import statistics
 import tempfile
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import ExitStack, closing, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -211,53 +210,38 @@ def _in_process_ns(
     requests: Sequence[PreparedRequest],
     token_ids: Sequence[str],
     *,
-    hold_connection_open: bool,
     profiler: cProfile.Profile | None = None,
 ) -> int:
-    """Nanoseconds per delivery through the stub app called directly, on a fresh store.
-
-    With ``hold_connection_open``, one extra connection to the file stays open meanwhile, so
-    closing the store's own connections is never the last close (which checkpoints the WAL).
-    """
+    """Nanoseconds per delivery through the stub app called directly, on a fresh store."""
     with tempfile.TemporaryDirectory(prefix="hokusai-bench-profile-") as workdir:
-        path = Path(workdir) / "profile.sqlite3"
-        store = TokenStore(path)
+        store = TokenStore(Path(workdir) / "profile.sqlite3")
         store.add_tokens(token_ids)
         client = Client(create_app(store=store, secrets=[SECRET]))
-        with ExitStack() as stack:
-            if hold_connection_open:
-                held = stack.enter_context(closing(sqlite3.connect(path)))
-                held.execute("SELECT count(*) FROM tokens").fetchall()
-            started = time.perf_counter_ns()
-            if profiler is not None:
-                profiler.enable()
-            for request in requests:
-                answer = client.post(request.path, data=request.body, headers=dict(request.headers))
-                if answer.status_code != 200:
-                    raise RuntimeError(f"delivery refused: {answer.get_data(as_text=True)}")
-            if profiler is not None:
-                profiler.disable()
-            return (time.perf_counter_ns() - started) // len(requests)
+        started = time.perf_counter_ns()
+        if profiler is not None:
+            profiler.enable()
+        for request in requests:
+            answer = client.post(request.path, data=request.body, headers=dict(request.headers))
+            if answer.status_code != 200:
+                raise RuntimeError(f"delivery refused: {answer.get_data(as_text=True)}")
+        if profiler is not None:
+            profiler.disable()
+        elapsed = (time.perf_counter_ns() - started) // len(requests)
+        store.close()
+        return elapsed
 
 
 def stub_profile(deliveries: int = 300, rounds: int = 3, top: int = 12) -> dict[str, Any]:
-    """The stub app called in-process (no HTTP): where a delivery's time goes, and how much
-    of it the WAL checkpoint on every last close costs (rounds alternate both ways)."""
+    """The stub app called in-process (no HTTP): where a delivery's time goes."""
     token_ids = [f"PROFILE-{number}" for number in range(deliveries)]
     requests = signed_deliveries(token_ids)
     profiler = cProfile.Profile()
-    _in_process_ns(requests, token_ids, hold_connection_open=False, profiler=profiler)
-    timings: dict[bool, list[int]] = {False: [], True: []}
-    for round_index in range(rounds):
-        for held in (False, True) if round_index % 2 == 0 else (True, False):
-            timings[held].append(_in_process_ns(requests, token_ids, hold_connection_open=held))
+    _in_process_ns(requests, token_ids, profiler=profiler)
+    timings = [_in_process_ns(requests, token_ids) for _ in range(rounds)]
     out = io.StringIO()
     pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(top)
     return {
-        "in_process_ms_per_delivery": round(statistics.median(timings[False]) / 1e6, 3),
-        "in_process_ms_with_one_connection_held_open": round(
-            statistics.median(timings[True]) / 1e6, 3
-        ),
+        "in_process_ms_per_delivery": round(statistics.median(timings) / 1e6, 3),
         "rounds": rounds,
         "profile": out.getvalue(),
     }

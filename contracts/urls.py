@@ -23,16 +23,38 @@ def http_url_problem(url: str) -> str | None:
     return None
 
 
+def _authority_bounds(url: str) -> tuple[int, int] | None:
+    """Where the ``user:password@host:port`` part of ``url`` starts and ends, if it has one."""
+    start = url.find("//")
+    if start < 0:
+        return None
+    start += 2
+    ends = [index for index in (url.find(mark, start) for mark in "/?#") if index >= 0]
+    return start, min(ends, default=len(url))
+
+
+def url_credentials(url: str) -> str | None:
+    """The user-info of ``url`` (``user:password`` or a bare token), or ``None``."""
+    bounds = _authority_bounds(url)
+    authority = url[bounds[0] : bounds[1]] if bounds else ""
+    return authority.rsplit("@", 1)[0] if "@" in authority else None
+
+
+def url_secret(url: str) -> str | None:
+    """The secret part of ``url``'s user-info: the password, or a bare user that is a token."""
+    credentials = url_credentials(url)
+    if credentials is None:
+        return None
+    user, _, password = credentials.partition(":")
+    return password or user or None
+
+
 def redacted_url(url: str) -> str:
     """``url`` with its user-info (``user:password@`` or a bare token ``user@``) shown as
     ``***@``, for messages, logs and reports. Works on text no URL parser accepts, too."""
-    start = url.find("//")
-    if start < 0:
+    bounds = _authority_bounds(url)
+    if bounds is None or url_credentials(url) is None:
         return url
-    start += 2
-    ends = [index for index in (url.find(mark, start) for mark in "/?#") if index >= 0]
-    end = min(ends, default=len(url))
-    authority = url[start:end]
-    if "@" not in authority:
-        return url
-    return f"{url[:start]}***@{authority.rsplit('@', 1)[1]}{url[end:]}"
+    start, end = bounds
+    host = url[start:end].rsplit("@", 1)[1]
+    return f"{url[:start]}***@{host}{url[end:]}"

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from contracts.signing import SIGNATURE_HEADER, SIGNATURE_PREFIX, verify
+from contracts.signing import SIGNATURE_HEADER, parse_signature_header, verify
 
 _MIN_TRUNCATED_HEX = 8
 _RESERIALIZED = "re-serialized"
@@ -313,7 +313,7 @@ def diagnose(
     else:
         match = _find_match(body, value, secret)
         if match is None:
-            well_formed = value.startswith(SIGNATURE_PREFIX) and len(value) == 71
+            well_formed = isinstance(parse_signature_header(value), bytes)
             causes.append(Cause.WRONG_SECRET if well_formed else Cause.MALFORMED_HEADER)
         else:
             causes += match.reading.mistakes

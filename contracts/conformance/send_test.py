@@ -46,6 +46,7 @@ from contracts.envelope import DEFAULT_PATH, SignedDelivery, signed_delivery
 from contracts.payload import PayloadError, build_payload
 from contracts.signing import SIGNATURE_HEADER, FailureReason
 from contracts.tokens import TokenIdError, normalize_token_id
+from contracts.urls import url_secret
 
 if TYPE_CHECKING:
     import requests
@@ -570,9 +571,9 @@ def _send_test(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         state_url_template=args.state_url,
     )
-    passwords = [urlsplit(url).password for url in (args.url, args.state_url or "")]
+    url_secrets = [url_secret(url) for url in (args.url, args.state_url or "")]
     lines = render(result, show_request=args.show_request)
-    print("\n".join(redact(lines, secret, *(password for password in passwords if password))))
+    print("\n".join(redact(lines, secret, *(part for part in url_secrets if part))))
     return EXIT_OK if result.succeeded else EXIT_FAILED
 
 

@@ -179,7 +179,6 @@ class StubSite:
         self.config = config
         self._routes = Map(
             [
-                Rule(config.path, endpoint="webhook"),
                 Rule("/api/tokens/<token_id>", endpoint="token", methods=["GET"]),
                 Rule("/api/deliveries", endpoint="deliveries", methods=["GET"]),
                 Rule("/health", endpoint="health", methods=["GET"]),
@@ -222,8 +221,6 @@ class StubSite:
                 f"nothing is served at {request.path}; deliveries go to POST {self.config.path}, "
                 "token state is at GET /api/tokens/<token_id>",
             )
-        if endpoint == "webhook":
-            return self._deliver(request)
         if endpoint == "token":
             return self._token(arguments["token_id"])
         if endpoint == "deliveries":

@@ -446,3 +446,12 @@ def test_redaction_hides_the_secret_wherever_it_appears(secret: str, around: str
     (line,) = redact([around + secret + around], secret)
     assert secret not in line
     assert REDACTED in line
+
+
+def test_a_token_in_the_url_user_is_never_printed(
+    port_nobody_listens_on: int, send_test: SendTest
+) -> None:
+    url = f"http://ghp_token1234@127.0.0.1:{port_nobody_listens_on}/api/mlflow/registered"
+    run = send_test("--url", url, "--token", "LSCOR")
+    assert run.exit_code == 1
+    assert "ghp_token1234" not in run.out + run.err

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from contracts.urls import http_url_problem, redacted_url
+from contracts.urls import http_url_problem, redacted_url, url_secret
 
 
 @pytest.mark.parametrize(
@@ -52,3 +52,17 @@ def test_unusable_urls_are_named_with_the_reason(url: str, problem: str) -> None
 
 def test_an_absolute_http_url_has_no_problem() -> None:
     assert http_url_problem("https://example.com/api/mlflow/registered") is None
+
+
+@pytest.mark.parametrize(
+    ("url", "secret"),
+    [
+        ("https://user:s3cr3t@example.com/hook", "s3cr3t"),
+        ("https://ghp_TOKEN@example.com/hook", "ghp_TOKEN"),
+        ("https://example.com/hook", None),
+    ],
+)
+def test_the_secret_part_of_a_url_is_its_password_or_a_bare_token(
+    url: str, secret: str | None
+) -> None:
+    assert url_secret(url) == secret
