@@ -19,8 +19,8 @@ from datetime import datetime, timezone
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
-from werkzeug.exceptions import MethodNotAllowed, NotFound, RequestEntityTooLarge
-from werkzeug.http import HTTP_STATUS_CODES
+from werkzeug.exceptions import ClientDisconnected, MethodNotAllowed, NotFound
+from werkzeug.http import HTTP_STATUS_CODES, parse_set_header
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request
 from werkzeug.wsgi import get_input_stream
@@ -70,6 +70,8 @@ class RejectReason(str, Enum):
     SCHEMA_VIOLATION = "schema_violation"
     UNKNOWN_TOKEN = "unknown_token"
     BODY_TOO_LARGE = "body_too_large"
+    MALFORMED_REQUEST = "malformed_request"
+    """The body's framing is broken or ambiguous: cut short, bad chunks, two lengths."""
     METHOD_NOT_ALLOWED = "method_not_allowed"
     UNKNOWN_PATH = "unknown_path"
     """Not a delivery at all: nothing is served at that path."""
@@ -85,6 +87,7 @@ _STATUS_CODES = {
     RejectReason.NO_SECRET_CONFIGURED: 500,
     RejectReason.INVALID_JSON: 400,
     RejectReason.SCHEMA_VIOLATION: 400,
+    RejectReason.MALFORMED_REQUEST: 400,
     RejectReason.UNKNOWN_TOKEN: 404,
     RejectReason.UNKNOWN_PATH: 404,
     RejectReason.BODY_TOO_LARGE: 413,
@@ -203,22 +206,23 @@ class StubSite:
         return answer.respond(start_response)
 
     def _dispatch(self, request: Request) -> _Answer:
-        if request.path == self.config.path:  # the webhook: every method is answered there
-            return self._deliver(request)
         adapter = self._routes.bind_to_environ(request.environ)
+        path = adapter.path_info  # as sent: request.path folds "//" at its start into "/"
+        if path == self.config.path:  # the webhook: every method is answered there
+            return self._deliver(request)
         try:
             endpoint, arguments = adapter.match()
         except MethodNotAllowed as error:
             allowed = ", ".join(error.valid_methods or ())
             return _refusal(
                 RejectReason.METHOD_NOT_ALLOWED,
-                f"{request.method} is not allowed on {request.path}; use {allowed}",
+                f"{request.method} is not allowed on {path}; use {allowed}",
                 headers={"Allow": allowed},
             )
         except NotFound:
             return _refusal(
                 RejectReason.UNKNOWN_PATH,
-                f"nothing is served at {request.path}; deliveries go to POST {self.config.path}, "
+                f"nothing is served at {path}; deliveries go to POST {self.config.path}, "
                 "token state is at GET /api/tokens/<token_id>",
             )
         if endpoint == "token":
@@ -274,13 +278,9 @@ class StubSite:
                 f"{request.method} is not allowed on {self.config.path}; send the event with POST",
                 headers={"Allow": "POST"},
             )
-        body = _read_bounded(request, self.config.max_body_bytes)
-        if body is None:
-            return _refusal(
-                RejectReason.BODY_TOO_LARGE,
-                f"the body is larger than this receiver's limit of {self.config.max_body_bytes} "
-                "bytes; a model_registered event is a few hundred bytes, so send only the event",
-            )
+        body = _read_body(request, self.config.max_body_bytes)
+        if isinstance(body, _Answer):
+            return body
         verification = verify(body, request.headers.get(SIGNATURE_HEADER), self.config.secrets)
         if not verification:
             assert verification.reason is not None
@@ -414,16 +414,20 @@ def _accepted(result: RegisterResult) -> _Answer:
     return _Answer(200, body, result.transition.value, token_id=token.token_id)
 
 
-def _read_bounded(request: Request, limit: int) -> bytes | None:
-    """The raw body, or ``None`` when it is over ``limit`` bytes, whatever the headers claim.
+def _read_body(request: Request, limit: int) -> bytes | _Answer:
+    """The raw body, or the refusal when it is over ``limit`` bytes or not framed soundly.
 
-    A declared Content-Length over the limit is refused before reading; a chunked or lying
-    body is read at most one byte past the limit.
+    Framing is judged before reading; a declared Content-Length over the limit is refused
+    before reading too; a chunked or lying body is read at most one byte past the limit.
     """
+    problem = _framing_problem(request.environ)
+    if problem is not None:
+        return _refusal(RejectReason.MALFORMED_REQUEST, problem)
     declared = request.content_length
     if declared is not None and declared > limit:
-        return None
-    stream = get_input_stream(request.environ, max_content_length=limit)
+        return _too_large(limit)
+    # One byte past the limit tells a body exactly at the limit from one over it.
+    stream = get_input_stream(request.environ, max_content_length=limit + 1)
     chunks: list[bytes] = []
     size = 0
     try:
@@ -433,9 +437,51 @@ def _read_bounded(request: Request, limit: int) -> bytes | None:
                 break
             chunks.append(chunk)
             size += len(chunk)
-    except RequestEntityTooLarge:
+    except ClientDisconnected:  # werkzeug's word for a body cut short or badly chunked
+        return _refusal(RejectReason.MALFORMED_REQUEST, _cut_short(declared))
+    return b"".join(chunks) if size <= limit else _too_large(limit)
+
+
+def _too_large(limit: int) -> _Answer:
+    return _refusal(
+        RejectReason.BODY_TOO_LARGE,
+        f"the body is larger than this receiver's limit of {limit} bytes; a model_registered "
+        "event is a few hundred bytes, so send only the event",
+    )
+
+
+def _framing_problem(environ: WSGIEnvironment) -> str | None:
+    """Why the body's length is unclear (RFC 9112 section 6.3), or ``None`` when it is clear.
+
+    Two lengths are how requests are smuggled past a proxy, so neither is guessed at.
+    """
+    length = environ.get("CONTENT_LENGTH") or None
+    if length is None:
         return None
-    return b"".join(chunks) if size <= limit else None
+    if "chunked" in parse_set_header(environ.get("HTTP_TRANSFER_ENCODING")):
+        return (
+            "the request has both Transfer-Encoding: chunked and a Content-Length, so its "
+            "length is ambiguous; send one of them, not both"
+        )
+    if not (length.isascii() and length.strip(" \t").isdigit()):
+        return (
+            f"the Content-Length {length[:40]!r} is not one number of bytes (two Content-Length "
+            "headers are joined by a comma); send exactly one Content-Length, the body's size"
+        )
+    return None
+
+
+def _cut_short(declared: int | None) -> str:
+    """What went wrong with a body that could not be read to its end."""
+    if declared is None:
+        return (
+            "the chunked body broke off or has a malformed chunk; send each chunk as its size "
+            "in hex, CRLF, its bytes, CRLF, and end with a 0-size chunk"
+        )
+    return (
+        f"the body ended (the connection closed or went silent) before the {declared} bytes "
+        "its Content-Length declares; send the whole body, with a Content-Length of its size"
+    )
 
 
 def _idempotency_key(request: Request) -> str | None:
