@@ -192,7 +192,7 @@ def test_the_diagnose_example_names_the_cause_it_says(page: str) -> None:
     printed = io.StringIO()
     with redirect_stdout(printed):
         exec(compile(example, PAGE, "exec"), {})
-    assert "newline" in printed.getvalue()
+    assert "with a trailing newline" in printed.getvalue()  # what the comment says
 
 
 # --- send-test --------------------------------------------------------------------------------
