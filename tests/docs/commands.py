@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import re
 import shlex
 from collections.abc import Iterator
 
@@ -54,3 +55,50 @@ def calls_of(program: str, script: str) -> list[list[str]]:
             if program in words:
                 calls.append(words[words.index(program) + 1 :])
     return calls
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
+
+
+def subcommand(*path: str) -> argparse.ArgumentParser:
+    """The real parser of ``hokusai-contract PATH...`` (e.g. ``"stub-site", "tokens", "add"``)."""
+    parser = _parser()
+    for name in path:
+        parser = _subparsers(parser)[name]
+    return parser
+
+
+def subcommand_names() -> set[str]:
+    """Every first-level ``hokusai-contract`` subcommand."""
+    return set(_subparsers(_parser()))
+
+
+def options_of(parser: argparse.ArgumentParser) -> dict[str, argparse.Action]:
+    """Each long option of ``parser`` (help aside) with its action."""
+    return {
+        option: action
+        for action in parser._actions
+        if not isinstance(action, argparse._HelpAction)
+        for option in action.option_strings
+        if option.startswith("--")
+    }
+
+
+def is_the_default(action: argparse.Action, stated: str) -> bool:
+    """Whether ``stated`` is the option's default: the parser's, or the one its help names."""
+    if str(action.default) == stated:
+        return True
+    if isinstance(action.default, (int, float)) and not isinstance(action.default, bool):
+        try:
+            return float(stated) == action.default
+        except ValueError:
+            return False
+    if action.default is not None:
+        return False
+    named = re.search(r"default:? ([^);,]+)", action.help or "")
+    # an option whose default comes from the environment names the variable: $NAME
+    return named is not None and named.group(1).strip() in (stated, f"${stated}")

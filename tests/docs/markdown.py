@@ -38,3 +38,25 @@ def relative_links(text: str) -> list[str]:
     """Targets of Markdown links that point into the repository (not URLs, not anchors)."""
     targets = re.findall(r"\]\(([^)\s]+)\)", _without_code(text))
     return [t.split("#")[0] for t in targets if not re.match(r"[a-z]+:|#", t)]
+
+
+def table_rows(text: str) -> list[list[str]]:
+    """The body rows of every Markdown table in ``text``, each as its stripped cells.
+
+    Header rows (those followed by a ``|---|`` rule) and the rules themselves are left out.
+    """
+    lines = _without_code(text).splitlines()
+    rows = []
+    for index, line in enumerate(lines):
+        if not line.startswith("|") or re.fullmatch(r"\|(\s*:?-+:?\s*\|)+", line):
+            continue
+        following = lines[index + 1] if index + 1 < len(lines) else ""
+        if re.fullmatch(r"\|(\s*:?-+:?\s*\|)+", following):
+            continue
+        rows.append([cell.strip() for cell in line.strip().strip("|").split(" | ")])
+    return rows
+
+
+def code_spans(text: str) -> list[str]:
+    """The contents of every `inline code` span."""
+    return re.findall(r"`([^`\n]+)`", text)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shlex
 import signal
 import socket
 import subprocess
@@ -19,7 +18,7 @@ import pytest
 import requests
 
 import contracts
-from contracts.cli import build_parser, main
+from contracts.cli import main
 from tests.receiver.support import SECRET, registration
 
 SERVING = re.compile(r"serving (http://\S+)")
@@ -145,26 +144,6 @@ def test_a_file_that_is_not_a_store_is_a_clear_error(
     not_a_store.write_text("these are not the tokens you are looking for\n" * 100)
     assert main(["stub-site", "tokens", "add", "LSCOR", "--db", str(not_a_store)]) == 2
     assert "cannot be used as the token store" in capsys.readouterr().err
-
-
-def readme_stub_site_commands() -> list[list[str]]:
-    """Every ``hokusai-contract stub-site`` line of the README's stub site section, as words."""
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    section = readme.split("## The stub site (reference receiver)", 1)[1].split("\n## ", 1)[0]
-    lines = [line.split("#", 1)[0] for line in section.splitlines()]
-    return [
-        shlex.split(line.replace("[", " ").replace("]", " "))[1:]
-        for line in lines
-        if line.startswith("hokusai-contract stub-site")
-    ]
-
-
-def test_every_stub_site_command_in_the_readme_is_accepted_by_the_parser() -> None:
-    commands = readme_stub_site_commands()
-    assert len(commands) == 3
-    for words in commands:
-        args = build_parser().parse_args(words)
-        assert args.command == "stub-site"
 
 
 def test_a_port_already_taken_is_a_clear_error_naming_the_option(tmp_path: Path) -> None:

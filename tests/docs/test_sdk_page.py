@@ -1,0 +1,299 @@
+"""docs/sdk.md cannot drift from the code: its examples run as written against a real MLflow
+server and the stub site, its fixture, check, variable, reason and option tables list exactly
+what the code has, and its commands parse."""
+
+from __future__ import annotations
+
+import inspect
+import io
+import re
+from contextlib import redirect_stdout
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _pytest.fixtures import FixtureFunctionDefinition
+
+import contracts
+import contracts.pytest_plugin
+import contracts.sender
+from contracts.cli import CommandError
+from contracts.conformance import SENDER_CHECKS, contract_test
+from contracts.receiver.testing import RunningStubSite
+from contracts.sender.delivery import RETRYABLE_STATUS_CODES, DeliveryReason
+from tests.docs.commands import (
+    assert_cli_accepts,
+    calls_of,
+    is_the_default,
+    options_of,
+    subcommand,
+)
+from tests.docs.markdown import (
+    REPO,
+    code_spans,
+    fenced_blocks,
+    read,
+    relative_links,
+    section,
+    table_rows,
+)
+
+PAGE = "docs/sdk.md"
+CONTRACT_TEST = "`make contract-test`"
+ANOTHER_RECEIVER = "Judging a real website instead of the stub"
+PLUGIN = "The pytest plugin"
+OWN_SENDER = "Testing your own sender"
+SENDER = "The reference sender: `ModelRegistry`"
+RESEND = "`resend`"
+pytest_plugins = ["pytester"]
+
+
+@pytest.fixture(scope="module")
+def page() -> str:
+    return read(PAGE)
+
+
+def python_blocks(page: str, heading: str) -> list[str]:
+    return fenced_blocks(section(page, heading), "python")
+
+
+# --- make contract-test -----------------------------------------------------------------------
+
+
+def test_the_sender_checks_table_lists_exactly_the_sender_checks(page: str) -> None:
+    rows = table_rows(section(page, CONTRACT_TEST))
+    listed = [code for row in rows for code in code_spans(row[0]) if code.startswith("sender-")]
+    assert listed == SENDER_CHECKS.ids
+
+
+def variables_read_by_the_contract_test() -> set[str]:
+    return set(re.findall(r"\"(RECEIVER_[A-Z_]+)\"", inspect.getsource(contract_test)))
+
+
+def test_the_variables_table_lists_exactly_the_variables_the_contract_test_reads(
+    page: str,
+) -> None:
+    rows = table_rows(section(page, ANOTHER_RECEIVER))
+    listed = {code for row in rows for code in code_spans(row[0])}
+    assert listed == variables_read_by_the_contract_test()
+
+
+def test_the_example_sets_only_documented_variables(page: str) -> None:
+    (example,) = fenced_blocks(section(page, ANOTHER_RECEIVER), "sh")
+    assigned = set(re.findall(r"\b([A-Z_]+)=", example))
+    assert assigned == variables_read_by_the_contract_test()
+
+
+BAD_VALUES = {
+    "RECEIVER_URL": ("ftp://example.com/hook", "RECEIVER_URL"),
+    "RECEIVER_TOKEN": ("bad_token", "RECEIVER_TOKEN"),
+    "RECEIVER_SPARE_TOKENS": ("OTHER,bad_spare", "RECEIVER_SPARE_TOKENS"),
+    "RECEIVER_STATE_URL": ("https://example.com/api/tokens", "RECEIVER_STATE_URL"),
+    "RECEIVER_SECRET_ENV": ("NO_SUCH_SECRET_VARIABLE", "NO_SUCH_SECRET_VARIABLE"),
+}
+
+
+@pytest.mark.parametrize("variable", sorted(BAD_VALUES))
+def test_a_bad_documented_variable_is_refused_before_anything_starts_with_exit_2(
+    variable: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WEBHOOK_SECRET", "a secret")
+    monkeypatch.delenv("NO_SUCH_SECRET_VARIABLE", raising=False)
+    value, named = BAD_VALUES[variable]
+    environ = {"RECEIVER_URL": "https://example.com/api/mlflow/registered", variable: value}
+    with pytest.raises(CommandError) as refused:
+        contract_test.external_receiver(environ)
+    assert refused.value.exit_code == 2
+    assert named in str(refused.value)
+
+
+def test_every_documented_variable_has_a_bad_value_tried_above() -> None:
+    assert set(BAD_VALUES) == variables_read_by_the_contract_test()
+
+
+def test_the_contract_test_options_shown_exist_and_all_are_shown(page: str) -> None:
+    shown = re.search(r"`python -m contracts.conformance.contract_test\s+([^`]+)`", page)
+    assert shown is not None
+    contract_test._arguments(shown.group(1).split())
+    parser_source = inspect.getsource(contract_test._arguments)
+    options = set(re.findall(r"\"(--[a-z-]+)\"", parser_source))
+    assert options and options <= set(re.findall(r"--[a-z-]+", shown.group(1)))
+
+
+# --- the pytest plugin ------------------------------------------------------------------------
+
+
+def plugin_fixtures() -> set[str]:
+    return {
+        name
+        for name, value in vars(contracts.pytest_plugin).items()
+        if isinstance(value, FixtureFunctionDefinition)
+    }
+
+
+def test_the_fixture_table_lists_exactly_the_plugins_fixtures(page: str) -> None:
+    listed = {row[0].strip("`") for row in table_rows(section(page, PLUGIN)) if row[0][:1] == "`"}
+    assert listed == plugin_fixtures()
+
+
+def test_every_fixture_an_example_asks_for_is_the_plugins(page: str) -> None:
+    examples = python_blocks(page, PLUGIN)
+    assert len(examples) == 2
+    wanted = {
+        name.strip()
+        for example in examples
+        for signature in re.findall(r"^def test_\w+\(([^)]*)\)", example, re.MULTILINE)
+        for name in signature.split(",")
+    }
+    assert wanted and wanted <= plugin_fixtures()
+
+
+@pytest.mark.mlflow
+def test_the_plugin_example_passes_in_an_sdk_test_suite(
+    page: str, mlflow_server: Any, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plugin_example, _ = python_blocks(page, PLUGIN)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server.tracking_uri)  # reuse this server
+    pytester.makepyfile(
+        test_sdk="from contracts.sender import ModelRegistry\n\n\n" + plugin_example
+    )
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+CONFORMING_SENDER = """
+import requests
+
+import contracts
+
+
+def notify_website(url, secret, token_id):
+    payload = contracts.build_payload(
+        token_id=token_id, model_name="Sales lead scoring model", model_version=4,
+        metric_name="accuracy", baseline_value=0.933,
+    )
+    delivery = contracts.signed_delivery(payload, secret)
+    for _ in range(3):
+        answer = requests.post(url, data=delivery.body, headers=delivery.headers, timeout=10)
+        if answer.status_code < 500:
+            return
+"""
+
+RE_SERIALIZING_SENDER = """
+import json
+
+import requests
+
+import contracts
+
+
+def notify_website(url, secret, token_id):
+    payload = contracts.build_payload(
+        token_id=token_id, model_name="Sales lead scoring model", model_version=4,
+        metric_name="accuracy", baseline_value=0.933,
+    )
+    headers = dict(contracts.signed_delivery(payload, secret).headers)
+    requests.post(url, data=json.dumps(payload, indent=1), headers=headers, timeout=10)
+"""
+
+
+def run_own_sender_examples(page: str, pytester: pytest.Pytester, sender: str) -> Any:
+    (examples,) = python_blocks(page, OWN_SENDER)
+    pytester.makepyfile(my_sdk=sender, test_own_sender=examples)
+    return pytester.runpytest_subprocess("-p", "no:cacheprovider")
+
+
+def test_the_own_sender_examples_pass_for_a_sender_that_keeps_the_contract(
+    page: str, pytester: pytest.Pytester
+) -> None:
+    run_own_sender_examples(page, pytester, CONFORMING_SENDER).assert_outcomes(passed=3)
+
+
+def test_the_own_sender_examples_catch_a_sender_that_signs_other_bytes_and_never_retries(
+    page: str, pytester: pytest.Pytester
+) -> None:
+    result = run_own_sender_examples(page, pytester, RE_SERIALIZING_SENDER)
+    result.assert_outcomes(failed=3)
+
+
+# --- the reference sender ---------------------------------------------------------------------
+
+
+@pytest.mark.mlflow
+def test_the_sender_example_registers_and_flips_the_token(
+    page: str,
+    mlflow_server: Any,
+    stub_site: RunningStubSite,
+    webhook_secret: str,
+    tiny_model_uri: str,
+    outbox_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    (example,) = python_blocks(page, SENDER)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server.tracking_uri)
+    monkeypatch.setenv("WEBHOOK_URL", stub_site.webhook_url)
+    monkeypatch.setenv("WEBHOOK_SECRET", webhook_secret)
+    monkeypatch.setenv("HOKUSAI_OUTBOX", str(outbox_path))
+    printed = io.StringIO()
+
+    with redirect_stdout(printed):
+        exec(example.replace("runs:/<run_id>/model", tiny_model_uri), {})
+
+    assert printed.getvalue().split()[1:3] == ["True", "delivered"]
+    assert stub_site.token("LSCOR")["status"] == "REGISTERED"
+
+
+def test_the_reasons_table_lists_every_delivery_reason(page: str) -> None:
+    rows = table_rows(section(page, SENDER))
+    listed = {row[0].strip("`") for row in rows if re.fullmatch(r"`[a-z_]+`", row[0])}
+    assert listed == {reason.value for reason in DeliveryReason}
+
+
+def test_the_retried_answers_are_the_ones_the_sender_retries(page: str) -> None:
+    sentence = re.search(
+        r"timeouts and the answers ([\d, and]+) are retried", section(page, SENDER)
+    )
+    assert sentence is not None
+    assert {int(code) for code in re.findall(r"\d{3}", sentence.group(1))} == set(
+        RETRYABLE_STATUS_CODES
+    )
+
+
+def test_every_error_named_is_one_the_package_exports(page: str) -> None:
+    named = {code for code in code_spans(section(page, SENDER)) if code.endswith("Error")}
+    assert named
+    for name in named:
+        assert hasattr(contracts.sender, name) or hasattr(contracts, name), name
+
+
+def test_the_resend_table_lists_exactly_its_options_with_their_real_defaults(page: str) -> None:
+    actions = options_of(subcommand("resend"))
+    rows = [row for row in table_rows(section(page, RESEND)) if row[0].startswith("`--")]
+    listed = {code_spans(row[0])[0].split()[0]: row[1] for row in rows}
+    assert set(listed) == set(actions)
+    stated = {
+        option: default.group(1)
+        for option, meaning in listed.items()
+        if (default := re.search(r"\(default `([^`]+)`", meaning))
+    }
+    assert len(stated) >= 4
+    for option, value in stated.items():
+        assert is_the_default(actions[option], value), (option, value)
+
+
+def test_every_command_on_the_page_is_accepted_by_the_cli(page: str) -> None:
+    calls = [
+        args for block in fenced_blocks(page, "sh") for args in calls_of("hokusai-contract", block)
+    ]
+    assert len(calls) >= 2
+    for args in calls:
+        assert_cli_accepts(args, PAGE)
+
+
+def test_every_make_command_on_the_page_is_make_contract_test(page: str) -> None:
+    calls = [args for block in fenced_blocks(page, "sh") for args in calls_of("make", block)]
+    assert calls and all(args == ["contract-test"] for args in calls)
+
+
+def test_every_relative_link_on_the_page_exists(page: str) -> None:
+    for target in relative_links(page):
+        assert (REPO / "docs" / target).resolve().exists(), target
