@@ -21,7 +21,7 @@ _DIGEST_LENGTH = 32
 _HEADER_LENGTH = _PREFIX_LENGTH + 2 * _DIGEST_LENGTH
 
 Secret = str | bytes
-Secrets = Secret | Iterable[Secret] | None
+Secrets = Secret | Iterable[Secret | None] | None
 
 
 class FailureReason(str, Enum):
@@ -66,7 +66,8 @@ class Verification:
     ok: bool
     reason: FailureReason | None = None
     secret_index: int | None = None
-    """Which of the configured secrets matched (useful while rotating); ``None`` on failure."""
+    """Position in the given secrets of the one that matched (useful while rotating), counting
+    ignored ``None`` and empty entries; ``None`` on failure."""
 
     def __bool__(self) -> bool:
         return self.ok
@@ -122,7 +123,13 @@ def hmac_sha256(key: bytes, body: bytes | bytearray | memoryview) -> bytes:
 
 
 def _key(secret: Secret) -> bytes:
-    return secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
+    if isinstance(secret, str):
+        return secret.encode("utf-8")
+    if isinstance(secret, (bytes, bytearray, memoryview)):
+        return bytes(secret)
+    raise TypeError(
+        f"a webhook secret must be text or bytes, got {type(secret).__name__}; configure it as text"
+    )
 
 
 def sign(body: bytes, secret: Secret) -> str:
@@ -141,15 +148,23 @@ def sign(body: bytes, secret: Secret) -> str:
     return SIGNATURE_PREFIX + hmac_sha256(key, body).hex()
 
 
-def secret_keys(secrets: Secrets) -> tuple[bytes, ...]:
-    """Normalize one secret or several (rotation) to key bytes, dropping empty ones."""
-    if secrets.__class__ is str:  # the common case first: one secret, as text
-        return (secrets.encode("utf-8"),) if secrets else ()
+def _configured_keys(secrets: Secrets) -> list[tuple[int, bytes]]:
+    """Each usable secret's position in ``secrets`` and its key bytes.
+
+    ``None`` and empty entries (``[os.environ.get("NEW"), old]`` with NEW unset) are skipped
+    but keep their positions, so an index names the entry the caller configured.
+    """
     if secrets is None:
-        return ()
+        return []
     if isinstance(secrets, (str, bytes, bytearray)):
-        secrets = (secrets,)
-    return tuple(key for key in map(_key, secrets) if key)
+        secrets = [secrets]
+    given = ((index, secret) for index, secret in enumerate(secrets) if secret is not None)
+    return [(index, key) for index, secret in given if (key := _key(secret))]
+
+
+def secret_keys(secrets: Secrets) -> tuple[bytes, ...]:
+    """Normalize one secret or several (rotation) to key bytes, dropping None and empty ones."""
+    return tuple(key for _, key in _configured_keys(secrets))
 
 
 def parse_signature_header(header: object) -> bytes | FailureReason:
@@ -185,14 +200,14 @@ def verify(body: bytes, signature_header: str | None, secrets: Secrets) -> Verif
             f"verify() needs the raw body bytes as received, got {type(body).__name__}; read "
             "the request body as bytes before any JSON parsing"
         )
-    keys = secret_keys(secrets)
+    keys = _configured_keys(secrets)
     if not keys:
         return _FAILED[FailureReason.NO_SECRET_CONFIGURED]
     parsed = parse_signature_header(signature_header)
     if parsed.__class__ is not bytes:
         return _FAILED[parsed]  # type: ignore[index]
     matched = -1
-    for index, key in enumerate(keys):
+    for index, key in keys:
         # Every key is tried, so the time taken does not depend on which one matched.
         if hmac.compare_digest(hmac_sha256(key, body), parsed) and matched < 0:
             matched = index

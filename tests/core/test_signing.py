@@ -27,6 +27,8 @@ def test_every_vector_gets_its_expected_verdict(case: dict[str, Any]) -> None:
     assert verification.ok is case["expected"]["valid"]
     expected_reason = case["expected"]["reason"]
     assert (verification.reason.value if verification.reason else None) == expected_reason
+    if "secret_index" in case["expected"]:
+        assert verification.secret_index == case["expected"]["secret_index"]
 
 
 @pytest.mark.parametrize(
@@ -77,6 +79,17 @@ def test_verification_is_truthy_only_on_success_and_names_the_matching_secret() 
 def test_no_secret_is_reported_before_looking_at_the_header() -> None:
     for nothing in (None, "", b"", [], ["", b""]):
         assert verify(b"x", None, nothing).reason is FailureReason.NO_SECRET_CONFIGURED
+
+
+def test_a_secret_that_is_neither_text_nor_bytes_is_refused_not_used_as_a_key() -> None:
+    # bytes(32) is 32 zero bytes: a number must never become a key that anyone can guess.
+    zero_key_header = sign(b"x", bytes(32))
+    for call in (
+        lambda: verify(b"x", zero_key_header, [32]),  # type: ignore[list-item]
+        lambda: sign(b"x", 32),  # type: ignore[arg-type]
+    ):
+        with pytest.raises(TypeError, match="must be text or bytes, got int"):
+            call()
 
 
 def test_verify_or_raise_carries_the_reason() -> None:

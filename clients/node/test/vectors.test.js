@@ -33,6 +33,9 @@ describe('every signature vector gets its expected verdict', () => {
       const verification = verify(bodyOf(testCase), testCase.header, testCase.secrets);
       assert.equal(verification.ok, testCase.expected.valid);
       assert.equal(verification.reason, testCase.expected.reason);
+      if ('secret_index' in testCase.expected) {
+        assert.equal(verification.secretIndex, testCase.expected.secret_index);
+      }
     });
   }
 });
