@@ -7,18 +7,15 @@ of the parsed JSON, a stripped secret) is the bug this module exists to prevent.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
 
 SIGNATURE_HEADER = "X-Hokusai-Signature"
 SIGNATURE_PREFIX = "sha256="
-_PREFIX_LENGTH = len(SIGNATURE_PREFIX)
 _DIGEST_LENGTH = 32
-_HEADER_LENGTH = _PREFIX_LENGTH + 2 * _DIGEST_LENGTH
+_HEADER_LENGTH = len(SIGNATURE_PREFIX) + 2 * _DIGEST_LENGTH
 
 Secret = str | bytes
 Secrets = Secret | Iterable[Secret | None] | None
@@ -81,47 +78,6 @@ class SignatureError(Exception):
         self.reason = reason
 
 
-_FAILED = {reason: Verification(False, reason) for reason in FailureReason}
-_MATCHED = tuple(Verification(True, None, index) for index in range(8))
-
-
-_BLOCK_SIZE = 64  # SHA-256's block size, as RFC 2104 uses it
-_INNER_PAD = bytes(byte ^ 0x36 for byte in range(256))
-_OUTER_PAD = bytes(byte ^ 0x5C for byte in range(256))
-_KEYED_STATES: dict[bytes, tuple[Any, Any]] = {}
-_MAX_KEYED_STATES = 64
-
-
-def _keyed_states(key: bytes) -> tuple[Any, Any]:
-    """SHA-256 states already fed the inner and outer key pads of HMAC (RFC 2104).
-
-    Kept per key: a receiver verifies many bodies under few secrets, and copying a keyed state
-    is cheaper than keying HMAC afresh for every request.
-    """
-    states = _KEYED_STATES.get(key)
-    if states is None:
-        block = hashlib.sha256(key).digest() if len(key) > _BLOCK_SIZE else key
-        block = block.ljust(_BLOCK_SIZE, b"\0")
-        states = (
-            hashlib.sha256(block.translate(_INNER_PAD)),
-            hashlib.sha256(block.translate(_OUTER_PAD)),
-        )
-        if len(_KEYED_STATES) >= _MAX_KEYED_STATES:
-            _KEYED_STATES.clear()
-        _KEYED_STATES[key] = states
-    return states
-
-
-def hmac_sha256(key: bytes, body: bytes | bytearray | memoryview) -> bytes:
-    """HMAC-SHA256 of ``body`` under ``key``; equal to ``hmac.digest(key, body, "sha256")``."""
-    inner_state, outer_state = _keyed_states(key)
-    inner = inner_state.copy()
-    inner.update(body)
-    outer = outer_state.copy()
-    outer.update(inner.digest())
-    return outer.digest()  # type: ignore[no-any-return]
-
-
 def _key(secret: Secret) -> bytes:
     if isinstance(secret, str):
         return secret.encode("utf-8")
@@ -145,7 +101,7 @@ def sign(body: bytes, secret: Secret) -> str:
     key = _key(secret)
     if not key:
         raise ValueError("cannot sign with an empty secret; configure a webhook secret")
-    return SIGNATURE_PREFIX + hmac_sha256(key, body).hex()
+    return SIGNATURE_PREFIX + hmac.digest(key, body, "sha256").hex()
 
 
 def _configured_keys(secrets: Secrets) -> list[tuple[int, bytes]]:
@@ -158,8 +114,12 @@ def _configured_keys(secrets: Secrets) -> list[tuple[int, bytes]]:
         return []
     if isinstance(secrets, (str, bytes, bytearray)):
         secrets = [secrets]
-    given = ((index, secret) for index, secret in enumerate(secrets) if secret is not None)
-    return [(index, key) for index, secret in given if (key := _key(secret))]
+    keys = []
+    for index, secret in enumerate(secrets):
+        key = b"" if secret is None else _key(secret)
+        if key:
+            keys.append((index, key))
+    return keys
 
 
 def secret_keys(secrets: Secrets) -> tuple[bytes, ...]:
@@ -172,17 +132,17 @@ def parse_signature_header(header: object) -> bytes | FailureReason:
 
     Tolerates surrounding HTTP whitespace and either case of hex; nothing else.
     """
-    if header.__class__ is not str:
-        return FailureReason.MISSING_HEADER if header is None else FailureReason.MALFORMED_HEADER
-    value: str = header
+    if header is None:
+        return FailureReason.MISSING_HEADER
+    if not isinstance(header, str):
+        return FailureReason.MALFORMED_HEADER
+    value = header.strip(" \t")
+    if not value:
+        return FailureReason.MISSING_HEADER
     if len(value) != _HEADER_LENGTH or not value.startswith(SIGNATURE_PREFIX):
-        value = value.strip(" \t")
-        if not value:
-            return FailureReason.MISSING_HEADER
-        if len(value) != _HEADER_LENGTH or not value.startswith(SIGNATURE_PREFIX):
-            return FailureReason.MALFORMED_HEADER
+        return FailureReason.MALFORMED_HEADER
     try:
-        digest = bytes.fromhex(value[_PREFIX_LENGTH:])
+        digest = bytes.fromhex(value[len(SIGNATURE_PREFIX) :])
     except ValueError:
         return FailureReason.MALFORMED_HEADER
     # fromhex skips ASCII whitespace between pairs; a full digest has no room for any.
@@ -202,18 +162,18 @@ def verify(body: bytes, signature_header: str | None, secrets: Secrets) -> Verif
         )
     keys = _configured_keys(secrets)
     if not keys:
-        return _FAILED[FailureReason.NO_SECRET_CONFIGURED]
-    parsed = parse_signature_header(signature_header)
-    if parsed.__class__ is not bytes:
-        return _FAILED[parsed]  # type: ignore[index]
-    matched = -1
+        return Verification(False, FailureReason.NO_SECRET_CONFIGURED)
+    received = parse_signature_header(signature_header)
+    if isinstance(received, FailureReason):
+        return Verification(False, received)
+    matched = None
     for index, key in keys:
         # Every key is tried, so the time taken does not depend on which one matched.
-        if hmac.compare_digest(hmac_sha256(key, body), parsed) and matched < 0:
+        if hmac.compare_digest(hmac.digest(key, body, "sha256"), received) and matched is None:
             matched = index
-    if matched < 0:
-        return _FAILED[FailureReason.MISMATCH]
-    return _MATCHED[matched] if matched < len(_MATCHED) else Verification(True, None, matched)
+    if matched is None:
+        return Verification(False, FailureReason.MISMATCH)
+    return Verification(True, None, matched)
 
 
 def verify_or_raise(body: bytes, signature_header: str | None, secrets: Secrets) -> None:
