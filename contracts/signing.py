@@ -12,6 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
 
+from contracts.errors import ReceiveError
+
 SIGNATURE_HEADER = "X-Hokusai-Signature"
 SIGNATURE_PREFIX = "sha256="
 _DIGEST_LENGTH = 32
@@ -70,8 +72,10 @@ class Verification:
         return self.ok
 
 
-class SignatureError(Exception):
+class SignatureError(ReceiveError):
     """A signature did not verify; ``reason`` says why in machine-readable form."""
+
+    reason: FailureReason
 
     def __init__(self, reason: FailureReason) -> None:
         super().__init__(reason.explanation)

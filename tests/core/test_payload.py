@@ -67,8 +67,11 @@ def test_every_payload_vector_gets_its_expected_verdict(case: dict[str, Any]) ->
     body = vector_body(case)
     if case["expected"]["valid"]:
         assert validate_payload(body) == json.loads(body)
-    else:
-        assert violation_paths(body) == case["expected"]["paths"]
+        return
+    with pytest.raises(PayloadError) as raised:
+        validate_payload(body)
+    assert raised.value.reason.value == case["expected"]["problem"]
+    assert [violation.path for violation in raised.value.violations] == case["expected"]["paths"]
 
 
 def test_every_violation_is_listed_with_its_json_path() -> None:

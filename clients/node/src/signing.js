@@ -7,6 +7,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
 import { bodyBytes, utf8 } from './bytes.js';
+import { ReceiveError } from './errors.js';
 import { jsonTypeName } from './tokens.js';
 
 export const SIGNATURE_HEADER = 'X-Hokusai-Signature';
@@ -47,7 +48,7 @@ export function explain(reason) {
 }
 
 /** A failed verification, thrown by verifyOrThrow; `reason` is a FailureReason value. */
-export class SignatureError extends Error {
+export class SignatureError extends ReceiveError {
   constructor(reason) {
     super(explain(reason));
     this.name = 'SignatureError';
