@@ -31,7 +31,11 @@ test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 	@if [ -d clients/node ]; then $(MAKE) --no-print-directory node-test; fi
 
+# The Node tests need their devDependencies (Ajv): installed from the lock file when
+# node_modules is missing or older than package-lock.json. The client itself has none.
 node-test:
+	@cd clients/node && if [ ! -d node_modules ] || [ package-lock.json -nt node_modules ]; then \
+		echo "npm ci --no-audit --no-fund (clients/node)"; npm ci --no-audit --no-fund; fi
 	cd clients/node && node --test
 
 contract-test: $(STAMP)

@@ -5,6 +5,7 @@ The common cases are one line each::
     header = contracts.sign(body, secret)                 # "sha256=<hex>"
     if not contracts.verify(body, header, secrets): ...    # .reason says why
     payload = contracts.validate_payload(body)             # PayloadError lists violations
+    event = contracts.receive(body, headers, secrets)      # both, in order; ReceiveError
 
 This package (the pure core) needs only ``jsonschema``; :data:`OPENAPI` also needs PyYAML (the
 ``openapi`` extra). The sender, receiver and conformance checks live in subpackages with their
@@ -23,11 +24,13 @@ from contracts.envelope import (
     idempotency_key,
     signed_delivery,
 )
+from contracts.errors import ReceiveError
 from contracts.payload import (
     EVENT_TYPE,
     FIELD_ORDER,
     STATUS_REGISTERED,
     PayloadError,
+    PayloadProblem,
     Violation,
     build_payload,
     format_timestamp,
@@ -38,6 +41,7 @@ from contracts.payload import (
     serialize,
     validate_payload,
 )
+from contracts.receive import receive
 from contracts.schema import load_openapi, load_schema, openapi_path, schema_path, schemas_dir
 from contracts.signing import (
     SIGNATURE_HEADER,
@@ -77,6 +81,8 @@ __all__ = [
     "STATUS_REGISTERED",
     "FailureReason",
     "PayloadError",
+    "PayloadProblem",
+    "ReceiveError",
     "SignatureError",
     "SignedDelivery",
     "TokenIdError",
@@ -92,6 +98,7 @@ __all__ = [
     "parse_body",
     "parse_timestamp",
     "payload_violations",
+    "receive",
     "run_id_from_model_uri",
     "schema_path",
     "schemas_dir",

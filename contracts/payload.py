@@ -14,10 +14,12 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from enum import Enum
 from typing import Any
 
 from jsonschema import Draft202012Validator, ValidationError, validators
 
+from contracts.errors import ReceiveError
 from contracts.schema import load_schema
 from contracts.tokens import normalize_token_id
 
@@ -49,11 +51,29 @@ class Violation:
         return f"{self.path}: {self.message}"
 
 
-class PayloadError(ValueError):
-    """A body is not a valid ``model_registered`` event; ``violations`` lists every problem."""
+class PayloadProblem(str, Enum):
+    """Why a body was refused: it is not JSON at all, or it is JSON that breaks the contract."""
 
-    def __init__(self, violations: list[Violation]) -> None:
+    INVALID_JSON = "invalid_json"
+    SCHEMA_VIOLATION = "schema_violation"
+
+
+class PayloadError(ReceiveError, ValueError):
+    """A body is not a valid ``model_registered`` event; ``violations`` lists every problem.
+
+    ``reason`` is :attr:`PayloadProblem.INVALID_JSON` when the bytes are not one strict UTF-8
+    JSON text, else :attr:`PayloadProblem.SCHEMA_VIOLATION`.
+    """
+
+    reason: PayloadProblem
+
+    def __init__(
+        self,
+        violations: list[Violation],
+        reason: PayloadProblem = PayloadProblem.SCHEMA_VIOLATION,
+    ) -> None:
         self.violations = violations
+        self.reason = reason
         listing = "; ".join(map(str, violations))
         super().__init__(f"invalid model_registered payload: {listing}")
 
@@ -196,34 +216,32 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON (JSON numbers must be finite)")
 
 
+def _invalid_json(message: str) -> PayloadError:
+    return PayloadError([Violation("$", message)], PayloadProblem.INVALID_JSON)
+
+
 def parse_body(body: bytes | bytearray | memoryview) -> Any:
-    """Parse raw body bytes as strict UTF-8 JSON (no NaN/Infinity, no duplicate keys)."""
+    """Parse raw body bytes as strict UTF-8 JSON (no NaN/Infinity, no duplicate keys).
+
+    Raises :class:`PayloadError` with reason :attr:`PayloadProblem.INVALID_JSON`.
+    """
     try:
         text = bytes(body).decode("utf-8")
     except UnicodeDecodeError as error:
-        raise PayloadError(
-            [Violation("$", f"body is not UTF-8 (byte {error.start}); send UTF-8 JSON")]
-        ) from None
+        raise _invalid_json(f"body is not UTF-8 (byte {error.start}); send UTF-8 JSON") from None
     try:
         return json.loads(
             text, object_pairs_hook=_refuse_duplicate_keys, parse_constant=_refuse_constant
         )
     except _DuplicateKey as error:
-        raise PayloadError(
-            [Violation("$", f"key {error.args[0]!r} appears twice; send each field once")]
-        ) from None
+        raise _invalid_json(f"key {error.args[0]!r} appears twice; send each field once") from None
     except json.JSONDecodeError as error:
-        raise PayloadError(
-            [
-                Violation(
-                    "$",
-                    f"body is not valid JSON: {error.msg} at line {error.lineno} "
-                    f"column {error.colno}; send a JSON object",
-                )
-            ]
+        raise _invalid_json(
+            f"body is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}; "
+            "send a JSON object"
         ) from None
     except (ValueError, RecursionError) as error:
-        raise PayloadError([Violation("$", f"body is not valid JSON: {error}")]) from None
+        raise _invalid_json(f"body is not valid JSON: {error}") from None
 
 
 @functools.cache
@@ -377,3 +395,28 @@ def validate_payload(payload_or_body: Any) -> dict[str, Any]:
     if violations:
         raise PayloadError(violations)
     return dict(payload_or_body)
+
+
+STORED_TEXT_FIELDS = ("model_name", "metric_name", "mlflow_run_id")
+"""The free-text fields a receiver stores."""
+
+
+def unstorable_text(payload: Mapping[str, Any]) -> list[Violation]:
+    """Stored text that is not Unicode: an unpaired ``\\udXXX`` escape parses, but no UTF-8
+    database column can hold it, so receivers refuse it as a schema violation."""
+    violations = []
+    for name in STORED_TEXT_FIELDS:
+        value = payload.get(name)
+        if not isinstance(value, str):
+            continue
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as error:
+            violations.append(
+                Violation(
+                    f"$.{name}",
+                    f"has an unpaired surrogate {value[error.start]!r} at position "
+                    f"{error.start}, which is not Unicode text; send valid UTF-8 text",
+                )
+            )
+    return violations

@@ -7,21 +7,20 @@ of the parsed JSON, a stripped secret) is the bug this module exists to prevent.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+
+from contracts.errors import ReceiveError
 
 SIGNATURE_HEADER = "X-Hokusai-Signature"
 SIGNATURE_PREFIX = "sha256="
-_PREFIX_LENGTH = len(SIGNATURE_PREFIX)
 _DIGEST_LENGTH = 32
-_HEADER_LENGTH = _PREFIX_LENGTH + 2 * _DIGEST_LENGTH
+_HEADER_LENGTH = len(SIGNATURE_PREFIX) + 2 * _DIGEST_LENGTH
 
 Secret = str | bytes
-Secrets = Secret | Iterable[Secret] | None
+Secrets = Secret | Iterable[Secret | None] | None
 
 
 class FailureReason(str, Enum):
@@ -66,63 +65,31 @@ class Verification:
     ok: bool
     reason: FailureReason | None = None
     secret_index: int | None = None
-    """Which of the configured secrets matched (useful while rotating); ``None`` on failure."""
+    """Position in the given secrets of the one that matched (useful while rotating), counting
+    ignored ``None`` and empty entries; ``None`` on failure."""
 
     def __bool__(self) -> bool:
         return self.ok
 
 
-class SignatureError(Exception):
+class SignatureError(ReceiveError):
     """A signature did not verify; ``reason`` says why in machine-readable form."""
+
+    reason: FailureReason
 
     def __init__(self, reason: FailureReason) -> None:
         super().__init__(reason.explanation)
         self.reason = reason
 
 
-_FAILED = {reason: Verification(False, reason) for reason in FailureReason}
-_MATCHED = tuple(Verification(True, None, index) for index in range(8))
-
-
-_BLOCK_SIZE = 64  # SHA-256's block size, as RFC 2104 uses it
-_INNER_PAD = bytes(byte ^ 0x36 for byte in range(256))
-_OUTER_PAD = bytes(byte ^ 0x5C for byte in range(256))
-_KEYED_STATES: dict[bytes, tuple[Any, Any]] = {}
-_MAX_KEYED_STATES = 64
-
-
-def _keyed_states(key: bytes) -> tuple[Any, Any]:
-    """SHA-256 states already fed the inner and outer key pads of HMAC (RFC 2104).
-
-    Kept per key: a receiver verifies many bodies under few secrets, and copying a keyed state
-    is cheaper than keying HMAC afresh for every request.
-    """
-    states = _KEYED_STATES.get(key)
-    if states is None:
-        block = hashlib.sha256(key).digest() if len(key) > _BLOCK_SIZE else key
-        block = block.ljust(_BLOCK_SIZE, b"\0")
-        states = (
-            hashlib.sha256(block.translate(_INNER_PAD)),
-            hashlib.sha256(block.translate(_OUTER_PAD)),
-        )
-        if len(_KEYED_STATES) >= _MAX_KEYED_STATES:
-            _KEYED_STATES.clear()
-        _KEYED_STATES[key] = states
-    return states
-
-
-def hmac_sha256(key: bytes, body: bytes | bytearray | memoryview) -> bytes:
-    """HMAC-SHA256 of ``body`` under ``key``; equal to ``hmac.digest(key, body, "sha256")``."""
-    inner_state, outer_state = _keyed_states(key)
-    inner = inner_state.copy()
-    inner.update(body)
-    outer = outer_state.copy()
-    outer.update(inner.digest())
-    return outer.digest()  # type: ignore[no-any-return]
-
-
 def _key(secret: Secret) -> bytes:
-    return secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
+    if isinstance(secret, str):
+        return secret.encode("utf-8")
+    if isinstance(secret, (bytes, bytearray, memoryview)):
+        return bytes(secret)
+    raise TypeError(
+        f"a webhook secret must be text or bytes, got {type(secret).__name__}; configure it as text"
+    )
 
 
 def sign(body: bytes, secret: Secret) -> str:
@@ -138,18 +105,30 @@ def sign(body: bytes, secret: Secret) -> str:
     key = _key(secret)
     if not key:
         raise ValueError("cannot sign with an empty secret; configure a webhook secret")
-    return SIGNATURE_PREFIX + hmac_sha256(key, body).hex()
+    return SIGNATURE_PREFIX + hmac.digest(key, body, "sha256").hex()
+
+
+def _configured_keys(secrets: Secrets) -> list[tuple[int, bytes]]:
+    """Each usable secret's position in ``secrets`` and its key bytes.
+
+    ``None`` and empty entries (``[os.environ.get("NEW"), old]`` with NEW unset) are skipped
+    but keep their positions, so an index names the entry the caller configured.
+    """
+    if secrets is None:
+        return []
+    if isinstance(secrets, (str, bytes, bytearray)):
+        secrets = [secrets]
+    keys = []
+    for index, secret in enumerate(secrets):
+        key = b"" if secret is None else _key(secret)
+        if key:
+            keys.append((index, key))
+    return keys
 
 
 def secret_keys(secrets: Secrets) -> tuple[bytes, ...]:
-    """Normalize one secret or several (rotation) to key bytes, dropping empty ones."""
-    if secrets.__class__ is str:  # the common case first: one secret, as text
-        return (secrets.encode("utf-8"),) if secrets else ()
-    if secrets is None:
-        return ()
-    if isinstance(secrets, (str, bytes, bytearray)):
-        secrets = (secrets,)
-    return tuple(key for key in map(_key, secrets) if key)
+    """Normalize one secret or several (rotation) to key bytes, dropping None and empty ones."""
+    return tuple(key for _, key in _configured_keys(secrets))
 
 
 def parse_signature_header(header: object) -> bytes | FailureReason:
@@ -157,17 +136,17 @@ def parse_signature_header(header: object) -> bytes | FailureReason:
 
     Tolerates surrounding HTTP whitespace and either case of hex; nothing else.
     """
-    if header.__class__ is not str:
-        return FailureReason.MISSING_HEADER if header is None else FailureReason.MALFORMED_HEADER
-    value: str = header
+    if header is None:
+        return FailureReason.MISSING_HEADER
+    if not isinstance(header, str):
+        return FailureReason.MALFORMED_HEADER
+    value = header.strip(" \t")
+    if not value:
+        return FailureReason.MISSING_HEADER
     if len(value) != _HEADER_LENGTH or not value.startswith(SIGNATURE_PREFIX):
-        value = value.strip(" \t")
-        if not value:
-            return FailureReason.MISSING_HEADER
-        if len(value) != _HEADER_LENGTH or not value.startswith(SIGNATURE_PREFIX):
-            return FailureReason.MALFORMED_HEADER
+        return FailureReason.MALFORMED_HEADER
     try:
-        digest = bytes.fromhex(value[_PREFIX_LENGTH:])
+        digest = bytes.fromhex(value[len(SIGNATURE_PREFIX) :])
     except ValueError:
         return FailureReason.MALFORMED_HEADER
     # fromhex skips ASCII whitespace between pairs; a full digest has no room for any.
@@ -185,20 +164,20 @@ def verify(body: bytes, signature_header: str | None, secrets: Secrets) -> Verif
             f"verify() needs the raw body bytes as received, got {type(body).__name__}; read "
             "the request body as bytes before any JSON parsing"
         )
-    keys = secret_keys(secrets)
+    keys = _configured_keys(secrets)
     if not keys:
-        return _FAILED[FailureReason.NO_SECRET_CONFIGURED]
-    parsed = parse_signature_header(signature_header)
-    if parsed.__class__ is not bytes:
-        return _FAILED[parsed]  # type: ignore[index]
-    matched = -1
-    for index, key in enumerate(keys):
+        return Verification(False, FailureReason.NO_SECRET_CONFIGURED)
+    received = parse_signature_header(signature_header)
+    if isinstance(received, FailureReason):
+        return Verification(False, received)
+    matched = None
+    for index, key in keys:
         # Every key is tried, so the time taken does not depend on which one matched.
-        if hmac.compare_digest(hmac_sha256(key, body), parsed) and matched < 0:
+        if hmac.compare_digest(hmac.digest(key, body, "sha256"), received) and matched is None:
             matched = index
-    if matched < 0:
-        return _FAILED[FailureReason.MISMATCH]
-    return _MATCHED[matched] if matched < len(_MATCHED) else Verification(True, None, matched)
+    if matched is None:
+        return Verification(False, FailureReason.MISMATCH)
+    return Verification(True, None, matched)
 
 
 def verify_or_raise(body: bytes, signature_header: str | None, secrets: Secrets) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 from datetime import datetime, timedelta, timezone
@@ -31,6 +32,15 @@ ORIGINAL_INTEGRATION_BODY = (
 )
 
 
+PAYLOAD_VECTORS: list[dict[str, Any]] = load_json("vectors/payloads.v1.json")["cases"]
+
+
+def vector_body(case: dict[str, Any]) -> bytes:
+    if "body_base64" in case:
+        return base64.b64decode(case["body_base64"])
+    return str(case["body"]).encode("utf-8")
+
+
 def valid_payload(**changes: Any) -> dict[str, Any]:
     payload: dict[str, Any] = load_json("examples/model_registered.json")
     payload.update(changes)
@@ -50,6 +60,18 @@ def test_the_original_integration_payload_validates() -> None:
 def test_every_shipped_example_validates() -> None:
     validate_payload(load_json("examples/model_registered.json"))
     validate_payload(load_json("examples/original_integration.json"))
+
+
+@pytest.mark.parametrize("case", PAYLOAD_VECTORS, ids=[case["name"] for case in PAYLOAD_VECTORS])
+def test_every_payload_vector_gets_its_expected_verdict(case: dict[str, Any]) -> None:
+    body = vector_body(case)
+    if case["expected"]["valid"]:
+        assert validate_payload(body) == json.loads(body)
+        return
+    with pytest.raises(PayloadError) as raised:
+        validate_payload(body)
+    assert raised.value.reason.value == case["expected"]["problem"]
+    assert [violation.path for violation in raised.value.violations] == case["expected"]["paths"]
 
 
 def test_every_violation_is_listed_with_its_json_path() -> None:

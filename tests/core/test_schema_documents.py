@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 from openapi_spec_validator.readers import read_from_filename
 
 import contracts
-from contracts.schema import openapi_path, schema_path
+from contracts.schema import load_json, openapi_path, schema_path
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -29,6 +32,39 @@ def test_every_field_has_a_description_and_an_example() -> None:
 
 def test_field_order_names_exactly_the_schema_fields() -> None:
     assert set(contracts.FIELD_ORDER) == set(contracts.SCHEMA["properties"])
+
+
+def _nodes(node: Any, where: str = "#") -> Iterator[tuple[str, dict[str, Any]]]:
+    if isinstance(node, dict):
+        yield where, node
+        for key, value in node.items():
+            yield from _nodes(value, f"{where}/{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _nodes(value, f"{where}/{index}")
+
+
+def test_no_schema_has_a_union_type_that_strict_ajv_refuses() -> None:
+    # Ajv's strictTypes admits only ["<type>", "null"]; a wider union is written with anyOf.
+    for document in (contracts.SCHEMA, contracts.OPENAPI):
+        for where, node in _nodes(document):
+            types = node.get("type")
+            if isinstance(types, list):
+                assert len([kind for kind in types if kind != "null"]) <= 1, where
+
+
+def test_the_schema_alone_accepts_each_payload_vector_marked_so() -> None:
+    # These bodies break rules the schema cannot state; the full validators refuse them.
+    validator = Draft202012Validator(contracts.SCHEMA)
+    marked = [
+        case
+        for case in load_json("vectors/payloads.v1.json")["cases"]
+        if case.get("schema_alone") == "accepts"
+    ]
+    assert {case["beyond_schema"] for case in marked} >= {"calendar_date", "duplicate_key"}
+    for case in marked:
+        assert validator.is_valid(json.loads(case["body"])), case["name"]
+        assert case["expected"]["valid"] is False, case["name"]
 
 
 def test_openapi_document_passes_the_validator() -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 from typing import Any
 
 import pytest
@@ -27,6 +29,8 @@ def test_every_vector_gets_its_expected_verdict(case: dict[str, Any]) -> None:
     assert verification.ok is case["expected"]["valid"]
     expected_reason = case["expected"]["reason"]
     assert (verification.reason.value if verification.reason else None) == expected_reason
+    if "secret_index" in case["expected"]:
+        assert verification.secret_index == case["expected"]["secret_index"]
 
 
 @pytest.mark.parametrize(
@@ -77,6 +81,17 @@ def test_verification_is_truthy_only_on_success_and_names_the_matching_secret() 
 def test_no_secret_is_reported_before_looking_at_the_header() -> None:
     for nothing in (None, "", b"", [], ["", b""]):
         assert verify(b"x", None, nothing).reason is FailureReason.NO_SECRET_CONFIGURED
+
+
+def test_a_secret_that_is_neither_text_nor_bytes_is_refused_not_used_as_a_key() -> None:
+    # bytes(32) is 32 zero bytes: a number must never become a key that anyone can guess.
+    zero_key_header = sign(b"x", bytes(32))
+    for call in (
+        lambda: verify(b"x", zero_key_header, [32]),  # type: ignore[list-item]
+        lambda: sign(b"x", 32),  # type: ignore[arg-type]
+    ):
+        with pytest.raises(TypeError, match="must be text or bytes, got int"):
+            call()
 
 
 def test_verify_or_raise_carries_the_reason() -> None:
@@ -133,12 +148,40 @@ def test_verify_never_raises_for_any_header_text(header: str | None) -> None:
 
 
 @given(key=st.binary(min_size=1, max_size=200), body=st.binary())
-def test_keyed_hmac_equals_the_standard_library_for_any_key_and_body(
-    key: bytes, body: bytes
-) -> None:
-    import hashlib
-    import hmac
+def test_sign_is_the_standard_library_hmac_for_any_key_and_body(key: bytes, body: bytes) -> None:
+    expected = hmac.new(key, body, hashlib.sha256).hexdigest()
+    assert sign(body, key) == "sha256=" + expected
+    assert verify(body, "sha256=" + expected, [b"other", key]).secret_index == 1
 
-    from contracts.signing import hmac_sha256
 
-    assert hmac_sha256(key, body) == hmac.new(key, body, hashlib.sha256).digest()
+def _holds(value: object, needle: bytes, seen: set[int]) -> bool:
+    """Whether ``needle`` is reachable from ``value`` through containers (keys included)."""
+    if id(value) in seen:
+        return False
+    seen.add(id(value))
+    if isinstance(value, (bytes, bytearray)):
+        return needle in value
+    if isinstance(value, dict):
+        return any(_holds(item, needle, seen) for pair in value.items() for item in pair)
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return any(_holds(item, needle, seen) for item in value)
+    return False
+
+
+def test_a_secret_is_not_kept_by_the_module_after_verifying() -> None:
+    # A rotated-out secret must not live on in a process-wide cache.
+    import contracts.signing
+
+    secret = b"a secret that only this test uses 7f3e"
+    assert verify(b"body", sign(b"body", secret), secret)
+    assert not _holds(vars(contracts.signing), secret, set())
+
+
+class _HeaderText(str):
+    """A str subclass, as some HTTP frameworks hand header values over."""
+
+
+def test_a_header_value_of_a_str_subclass_is_read_like_any_text() -> None:
+    header = _HeaderText(sign(b"body", "s"))
+    assert verify(b"body", header, "s").ok
+    assert verify(b"body", _HeaderText(" "), "s").reason is FailureReason.MISSING_HEADER

@@ -24,6 +24,7 @@ import {
   secretKeys,
   tokenIdProblem,
   payloadViolations,
+  unstorableText,
   verify,
 } from './index.js';
 
@@ -32,7 +33,6 @@ export const TOKENS_PATH_PREFIX = '/api/tokens/';
 export const HEALTH_PATH = '/health';
 export const SECRET_NOT_CONFIGURED = 'Webhook secret not configured';
 const IDEMPOTENCY_KEY_KEPT = 200;
-const STORED_TEXT_FIELDS = ['model_name', 'metric_name', 'mlflow_run_id'];
 
 /** Every `reason` an answer can carry; the same codes as the Python stub site. */
 export const ErrorReason = Object.freeze({
@@ -268,22 +268,6 @@ function replayRefusal(payload, toleranceSeconds) {
       "attempt when it is sent (not when the event was first built) and check the sender's clock",
     { tolerance_seconds: toleranceSeconds, field: '$.timestamp' },
   );
-}
-
-/** Text that will be stored must be Unicode: an unpaired `\udXXX` escape is a violation. */
-function unstorableText(payload) {
-  return STORED_TEXT_FIELDS.filter(
-    (name) => typeof payload[name] === 'string' && !payload[name].isWellFormed(),
-  ).map((name) => {
-    const characters = Array.from(payload[name]);
-    const position = characters.findIndex((character) => !character.isWellFormed());
-    return {
-      path: `$.${name}`,
-      message:
-        `has an unpaired surrogate ${JSON.stringify(characters[position])} at position ` +
-        `${position}, which is not Unicode text; send valid UTF-8 text`,
-    };
-  });
 }
 
 function idempotencyKey(request) {

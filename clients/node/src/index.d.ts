@@ -4,8 +4,11 @@
 export type RawBody = Uint8Array | ArrayBuffer | string;
 /** A webhook secret: its UTF-8 bytes (or the given bytes) are the HMAC key, exactly. */
 export type Secret = string | Uint8Array;
-/** One secret, or several during a rotation; empty secrets are ignored. */
-export type Secrets = Secret | Iterable<Secret> | null | undefined;
+/**
+ * One secret, or several during a rotation; empty, null and undefined entries are ignored (an
+ * unset variable in a rotation list), and `secretIndex` still counts them.
+ */
+export type Secrets = Secret | Iterable<Secret | null | undefined> | null | undefined;
 
 export const SIGNATURE_HEADER: 'X-Hokusai-Signature';
 export const SIGNATURE_PREFIX: 'sha256=';
@@ -45,7 +48,15 @@ export function secretKeys(secrets: Secrets): Uint8Array[];
 /** A sentence saying what was wrong and what to do. */
 export function explain(reason: FailureReason): string;
 
-export class SignatureError extends Error {
+/**
+ * A refused delivery, whichever check refused it; `reason` is its stable code. receive throws
+ * only this: a SignatureError or a PayloadError.
+ */
+export class ReceiveError extends Error {
+  readonly reason: FailureReason | PayloadProblem;
+}
+
+export class SignatureError extends ReceiveError {
   constructor(reason: FailureReason);
   readonly reason: FailureReason;
 }
@@ -108,9 +119,11 @@ export interface Violation {
   message: string;
 }
 
-export class PayloadError extends Error {
+export class PayloadError extends ReceiveError {
   constructor(problem: PayloadProblem, violations: Violation[]);
   readonly problem: PayloadProblem;
+  /** The same as `problem`. */
+  readonly reason: PayloadProblem;
   readonly violations: Violation[];
   readonly firstPath: string | null;
 }
@@ -122,3 +135,27 @@ export function parseTimestamp(value: string): Date;
 export function payloadViolations(payload: unknown): Violation[];
 /** Raw bytes (parsed strictly) or a parsed payload; throws PayloadError. */
 export function validatePayload(payloadOrBody: unknown): ModelRegisteredEvent;
+/** The free-text fields a receiver stores. */
+export const STORED_TEXT_FIELDS: readonly ['model_name', 'metric_name', 'mlflow_run_id'];
+/** Violations for stored text with an unpaired surrogate, which no UTF-8 column can hold. */
+export function unstorableText(payload: Record<string, unknown>): Violation[];
+
+/**
+ * Request headers, names in any letter case: a fetch `Headers` (or anything with a
+ * case-insensitive `get`), a `Map`, or a plain object such as `IncomingMessage.headers`.
+ */
+export type RequestHeaders =
+  | { get(name: string): string | null | undefined }
+  | ReadonlyMap<string, string | readonly string[] | undefined>
+  | Readonly<Record<string, string | readonly string[] | undefined>>;
+
+/**
+ * Verify the signature over the raw bytes, then parse and validate the body: the event with
+ * `token_id` upper-cased and `status` written `REGISTERED`. Throws ReceiveError (SignatureError
+ * before the body is looked at, else PayloadError); TypeError for a body that is not bytes.
+ */
+export function receive(
+  rawBody: RawBody,
+  headers: RequestHeaders,
+  secrets: Secrets,
+): ModelRegisteredEvent & { status: 'REGISTERED' };

@@ -1,9 +1,12 @@
 // @hokusai/contracts: the model_registered webhook contract for Node.js.
 //
 // Sign and verify `X-Hokusai-Signature: sha256=<hex>` over the exact raw body bytes, normalize
-// token ids, and validate the body, with the same rules, reasons and messages as every other
-// language client. No dependencies beyond node:crypto.
+// token ids, validate the body, and receive a delivery (all of it, in the contract's order),
+// with the same rules, reasons and messages as every other language client. No dependencies
+// beyond node:crypto.
 
+export { ReceiveError } from './errors.js';
+export { receive } from './receive.js';
 export {
   FailureReason,
   SIGNATURE_HEADER,
@@ -32,9 +35,11 @@ export {
   PayloadProblem,
   REQUIRED_FIELDS,
   STATUS_REGISTERED,
+  STORED_TEXT_FIELDS,
   parseBody,
   parseTimestamp,
   payloadViolations,
+  unstorableText,
   validatePayload,
 } from './payload.js';
 

@@ -5,6 +5,7 @@
 // finite number. Parsing is strict: UTF-8 only, no byte order mark, no duplicate keys.
 
 import { bodyBytes } from './bytes.js';
+import { ReceiveError } from './errors.js';
 import { jsonTypeName, tokenIdProblem } from './tokens.js';
 
 export const EVENT_TYPE = 'model_registered';
@@ -38,8 +39,11 @@ export const PayloadProblem = Object.freeze({
   SCHEMA_VIOLATION: 'schema_violation',
 });
 
-/** A body is not a valid `model_registered` event; `violations` lists every problem. */
-export class PayloadError extends Error {
+/**
+ * A body is not a valid `model_registered` event; `violations` lists every problem and
+ * `problem` (also `reason`) says whether it is not JSON at all or JSON that breaks the contract.
+ */
+export class PayloadError extends ReceiveError {
   constructor(problem, violations) {
     const listing = violations.map(({ path, message }) => `${path}: ${message}`).join('; ');
     super(`invalid model_registered payload: ${listing}`);
@@ -51,6 +55,11 @@ export class PayloadError extends Error {
   /** JSON path of the first violation, for answers that name one field. */
   get firstPath() {
     return this.violations[0]?.path ?? null;
+  }
+
+  /** The same code as `problem`: every error a refused delivery throws has a `reason`. */
+  get reason() {
+    return this.problem;
   }
 }
 
@@ -310,4 +319,26 @@ export function validatePayload(payloadOrBody) {
     throw new PayloadError(PayloadProblem.SCHEMA_VIOLATION, violations);
   }
   return payload;
+}
+
+/** The free-text fields a receiver stores. */
+export const STORED_TEXT_FIELDS = Object.freeze(['model_name', 'metric_name', 'mlflow_run_id']);
+
+/**
+ * Stored text that is not Unicode: an unpaired `\udXXX` escape parses, but no UTF-8 database
+ * column can hold it, so receivers refuse it as a schema violation.
+ */
+export function unstorableText(payload) {
+  return STORED_TEXT_FIELDS.filter(
+    (name) => typeof payload[name] === 'string' && !payload[name].isWellFormed(),
+  ).map((name) => {
+    const characters = Array.from(payload[name]);
+    const position = characters.findIndex((character) => !character.isWellFormed());
+    return {
+      path: `$.${name}`,
+      message:
+        `has an unpaired surrogate ${JSON.stringify(characters[position])} at position ` +
+        `${position}, which is not Unicode text; send valid UTF-8 text`,
+    };
+  });
 }

@@ -7,6 +7,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
 import { bodyBytes, utf8 } from './bytes.js';
+import { ReceiveError } from './errors.js';
 import { jsonTypeName } from './tokens.js';
 
 export const SIGNATURE_HEADER = 'X-Hokusai-Signature';
@@ -47,7 +48,7 @@ export function explain(reason) {
 }
 
 /** A failed verification, thrown by verifyOrThrow; `reason` is a FailureReason value. */
-export class SignatureError extends Error {
+export class SignatureError extends ReceiveError {
   constructor(reason) {
     super(explain(reason));
     this.name = 'SignatureError';
@@ -66,9 +67,14 @@ function secretKey(secret) {
 /**
  * One secret or several (rotation) as key bytes. Empty, null and undefined entries are dropped
  * (`[env.SECRET, env.PREVIOUS_SECRET]` may hold an unset one), so a blank configuration reads
- * as "no secret" and fails closed.
+ * as "no secret" and fails closed. verify's `secretIndex` still counts the dropped entries.
  */
 export function secretKeys(secrets) {
+  return configuredKeys(secrets).map(([, key]) => key);
+}
+
+/** `[position, key]` of each usable secret; skipped entries keep their positions. */
+function configuredKeys(secrets) {
   if (secrets === null || secrets === undefined) return [];
   const list =
     typeof secrets === 'string' || secrets instanceof Uint8Array
@@ -76,8 +82,10 @@ export function secretKeys(secrets) {
       : typeof secrets[Symbol.iterator] === 'function'
         ? Array.from(secrets)
         : [secrets];
-  const configured = list.filter((secret) => secret !== null && secret !== undefined);
-  return configured.map(secretKey).filter((key) => key.length > 0);
+  const unset = (secret) => secret === null || secret === undefined;
+  return list
+    .map((secret, index) => [index, unset(secret) ? null : secretKey(secret)])
+    .filter(([, key]) => key !== null && key.length > 0);
 }
 
 function hmac(key, body) {
@@ -128,14 +136,15 @@ function failed(reason) {
  */
 export function verify(rawBody, header, secrets) {
   const bytes = bodyBytes(rawBody, 'verify');
-  const keys = secretKeys(secrets);
+  const keys = configuredKeys(secrets);
   if (keys.length === 0) return failed(FailureReason.NO_SECRET_CONFIGURED);
   const digest = parseSignatureHeader(header);
   if (typeof digest === 'string') return failed(digest);
   let matched = null;
-  keys.forEach((key, index) => {
+  for (const [index, key] of keys) {
+    // Every key is tried, so the time taken does not depend on which one matched.
     if (timingSafeEqual(hmac(key, bytes), digest) && matched === null) matched = index;
-  });
+  }
   if (matched === null) return failed(FailureReason.MISMATCH);
   return Object.freeze({ ok: true, reason: null, secretIndex: matched });
 }

@@ -87,6 +87,7 @@ test('any secret of a rotation verifies and the result names which one', () => {
   assert.equal(verify(BODY, header, [Buffer.from('new')]).secretIndex, 0);
   assert.equal(verify(BODY, header, ['new', 'new']).secretIndex, 0);
   assert.equal(verify(BODY, header, ['new', undefined]).secretIndex, 0, 'an unset rotation slot');
+  assert.equal(verify(BODY, header, [undefined, 'new']).secretIndex, 1, 'counted, not renumbered');
   assert.deepEqual(verify(BODY, header, ['old']), {
     ok: false,
     reason: FailureReason.MISMATCH,

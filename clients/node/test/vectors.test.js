@@ -6,10 +6,13 @@ import { describe, test } from 'node:test';
 
 import {
   FailureReason,
+  PayloadError,
+  PayloadProblem,
   TokenIdError,
   TokenIdRule,
   normalizeTokenId,
   sign,
+  validatePayload,
   verify,
 } from '../src/index.js';
 
@@ -20,6 +23,7 @@ function vectors(name) {
 
 const signatureCases = vectors('signatures.v1.json').cases;
 const tokenCases = vectors('token_ids.v1.json').cases;
+const payloadCases = vectors('payloads.v1.json').cases;
 
 function bodyOf(testCase) {
   return 'body_base64' in testCase
@@ -33,6 +37,9 @@ describe('every signature vector gets its expected verdict', () => {
       const verification = verify(bodyOf(testCase), testCase.header, testCase.secrets);
       assert.equal(verification.ok, testCase.expected.valid);
       assert.equal(verification.reason, testCase.expected.reason);
+      if ('secret_index' in testCase.expected) {
+        assert.equal(verification.secretIndex, testCase.expected.secret_index);
+      }
     });
   }
 });
@@ -81,4 +88,32 @@ describe('every token id vector normalizes or fails with the same rule and messa
 
 test('the token id vectors name exactly the rules this client knows', () => {
   assert.deepEqual(vectors('token_ids.v1.json').rules, Object.values(TokenIdRule));
+});
+
+describe('every payload vector gets its expected verdict', () => {
+  for (const testCase of payloadCases) {
+    test(testCase.name, () => {
+      const body = bodyOf(testCase);
+      if (testCase.expected.valid) {
+        assert.deepEqual(validatePayload(body), JSON.parse(body.toString('utf8')));
+        return;
+      }
+      assert.throws(
+        () => validatePayload(body),
+        (error) => {
+          assert.ok(error instanceof PayloadError);
+          assert.equal(error.problem, testCase.expected.problem);
+          assert.deepEqual(
+            error.violations.map(({ path }) => path),
+            testCase.expected.paths,
+          );
+          return true;
+        },
+      );
+    });
+  }
+});
+
+test('the payload vectors name exactly the problems this client knows', () => {
+  assert.deepEqual(vectors('payloads.v1.json').problems, Object.values(PayloadProblem));
 });
