@@ -228,7 +228,7 @@ def test_an_outcome_the_outbox_cannot_record_is_still_reported(
     assert "the outbox could not record this" in result.message
 
 
-def test_a_failure_inside_the_delivery_becomes_an_outcome_and_frees_the_notification(
+def test_a_failure_inside_the_delivery_becomes_an_outcome_counting_its_requests(
     outbox_path: Path, recording_receiver: RunningRecordingReceiver
 ) -> None:
     def broken_sleep(seconds: float) -> None:
@@ -241,8 +241,9 @@ def test_a_failure_inside_the_delivery_becomes_an_outcome_and_frees_the_notifica
 
     assert not result.delivered and result.reason is DeliveryReason.SENDER_ERROR
     assert "OSError: the clock broke" in result.message and "s3cr3t" not in result.message
+    assert result.attempts == len(recording_receiver.requests) == 1
     (entry,) = Outbox(outbox_path).claim_pending(60)
-    assert entry.last_reason is DeliveryReason.SENDER_ERROR
+    assert entry.last_reason is DeliveryReason.SENDER_ERROR and entry.attempts == 1
 
 
 def test_an_answer_broken_off_midway_leaves_the_notification_free_for_a_resend(
