@@ -417,8 +417,15 @@ def test_in_real_time_every_retry_gets_its_minimum_and_the_waits_fit_the_deadlin
     assert not outcome.delivered and outcome.reason is DeliveryReason.SERVER_ERROR
     assert outcome.last_status_code == 503
     sent = len(recording_receiver.requests) - already
-    assert outcome.attempts == len(outcome.attempt_log) == sent == len(waits) + 1
+    assert outcome.attempts == len(outcome.attempt_log) == sent
     assert all(record.budget >= min_attempt_time for record in outcome.attempt_log)
+    if len(waits) == sent:  # a sleep overran (a busy machine) into the next attempt's minimum
+        said = outcome.message
+        assert f"less than the {min_attempt_time:g} s an attempt needs" in said or (
+            "deadline passed" in said
+        )
+    else:
+        assert len(waits) == sent - 1
     assert sum(waits) <= deadline - min_attempt_time + 1e-9
     if outcome.attempts < policy.max_attempts:
         assert "deadline" in outcome.message
