@@ -24,6 +24,9 @@ if TYPE_CHECKING:
     from contracts.sender.delivery import DeliveryPolicy
     from contracts.sender.notify import ResendResult
 
+EXIT_HELD = 3
+"""Nothing sent failed, but another sender's claim kept a notification from being sent."""
+
 
 def register(subparsers: Any) -> None:
     """Add the sender's subcommands to the CLI."""
@@ -35,8 +38,11 @@ def register(subparsers: Any) -> None:
         "yet (never one already delivered), signed with the secret from an environment "
         "variable. With --from-mlflow, rebuild the payload of the token's latest model version "
         "from its tags in MLflow and send it: for models registered before the webhook "
-        "existed, whose token is stuck in DRAFT. Prints one line per notification and exits "
-        "1 if any was not delivered.",
+        "existed, whose token is stuck in DRAFT. Prints one line per notification, including "
+        "those another sender holds a claim on (it is sending them, or it was killed "
+        "mid-delivery: see --force). Exit codes: 0 every notification was delivered; 1 one "
+        "it sent was not delivered; 2 a usage error; 3 nothing it sent failed, but another "
+        "sender's claim kept one from being sent (it is still undelivered).",
         example="WEBHOOK_SECRET=... hokusai-contract resend --from-mlflow --token LSCOR "
         "--tracking-uri http://127.0.0.1:5000 --url https://example.com/api/mlflow/registered",
         handler=_resend,
@@ -69,6 +75,13 @@ def register(subparsers: Any) -> None:
         help="longest time spent on one notification, waits included (default: 60)",
     )
     resend.add_argument(
+        "--force",
+        action="store_true",
+        help="also send notifications claimed by a sender that no longer runs on this machine "
+        "(killed mid-delivery) without waiting for the claim to run out; a claim held by a "
+        "running sender, or by one on another machine, is never taken",
+    )
+    resend.add_argument(
         "--from-mlflow",
         action="store_true",
         help="rebuild the payload from the model version's tags in MLflow (needs --token)",
@@ -99,17 +112,36 @@ def _resend(args: argparse.Namespace) -> int:
 
     if args.model_name and not args.from_mlflow:
         raise CommandError("--model-name only applies with --from-mlflow")
+    if args.force and args.from_mlflow:
+        raise CommandError(
+            "--force only applies to the outbox; run 'hokusai-contract resend --force' without "
+            "--from-mlflow"
+        )
     source = SettingSource()
     secret = _secret(args.secret_env, source)
     token = _token(args.token) if args.token else None
     if args.from_mlflow:
         if token is None:
             raise CommandError("--from-mlflow needs --token, e.g. --token LSCOR")
-        results = [_resend_from_mlflow(args, secret, token)]
+        results, still_held = [_resend_from_mlflow(args, secret, token)], 0
     else:
-        results = _resend_outbox(args, secret, token, source)
+        results, still_held = _resend_outbox(args, secret, token, source)
     _print_report(results)
-    return EXIT_OK if all(result.outcome.delivered for result in results) else EXIT_FAILED
+    return _exit_code(results, still_held)
+
+
+def _exit_code(results: Sequence[ResendResult], still_held: int) -> int:
+    """1 if a notification sent was not delivered; else 3 if another sender holds one."""
+    if any(not r.outcome.delivered and not _held(r) for r in results):
+        return EXIT_FAILED
+    return EXIT_HELD if still_held or any(_held(r) for r in results) else EXIT_OK
+
+
+def _held(result: ResendResult) -> bool:
+    """Not sent because another sender holds its claim."""
+    from contracts.sender.delivery import DeliveryReason
+
+    return result.outcome.reason is DeliveryReason.IN_PROGRESS
 
 
 def _secret(name: str, source: SettingSource) -> str:
@@ -141,29 +173,37 @@ def _settings(args: argparse.Namespace, secret: str, source: SettingSource) -> S
 
 def _resend_outbox(
     args: argparse.Namespace, secret: str, token: str | None, source: SettingSource
-) -> list[ResendResult]:
+) -> tuple[list[ResendResult], int]:
+    """The results, and how many notifications another sender took while this ran."""
     from contracts.sender.notify import Notifier
     from contracts.sender.outbox import Outbox, OutboxError
 
     settings = _settings(args, secret, source)
     if not settings.outbox_path.is_file():
         print(f"nothing to resend: there is no outbox at {settings.outbox_path}")
-        return []
+        return [], 0
     try:
         outbox = Outbox(settings.outbox_path)
     except OutboxError as error:
         raise CommandError(str(error)) from None
     notifier = Notifier(outbox, settings.webhook_url, secret, _policy(args))
     try:
-        results = notifier.resend_pending(args.url, token_id=token)
+        results = notifier.resend_pending(args.url, token_id=token, take_over=args.force)
+        still_pending = 0 if results else len(outbox.waiting(token))
     except OutboxError as error:
         raise CommandError(str(error), EXIT_FAILED) from None
     finally:
         notifier.close()
-    if not results:
-        which = f" for token {token}" if token else ""
+    which = f" for token {token}" if token else ""
+    if still_pending:
+        print(
+            f"nothing resent{which}: another sender took the {still_pending} notification(s) "
+            f"waiting in {outbox.path} meanwhile; run 'hokusai-contract resend' again to see "
+            "how they ended"
+        )
+    elif not results:
         print(f"nothing to resend{which}: every notification in {outbox.path} was delivered")
-    return results
+    return results, still_pending
 
 
 def _resend_from_mlflow(args: argparse.Namespace, secret: str, token: str) -> ResendResult:
@@ -210,7 +250,8 @@ def _print_report(results: Sequence[ResendResult]) -> None:
             print(f"{what}: NOT delivered ({outcome.reason.value}): {outcome.message}")
     if results:
         delivered = sum(result.outcome.delivered for result in results)
+        held = sum(_held(result) for result in results)
         print(
             f"{len(results)} notification(s): {delivered} delivered, "
-            f"{len(results) - delivered} not delivered"
+            f"{len(results) - delivered - held} not delivered, {held} held by another sender"
         )

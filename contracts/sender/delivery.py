@@ -9,7 +9,8 @@ Retried: connection errors, timeouts, 429, 500, 502, 503, 504 (honouring ``Retry
 exponential backoff and full jitter. Not retried: any other answer, which retrying cannot fix.
 The deadline is a hard budget: no wait runs past it, every attempt's timeouts are capped by
 what is left of it, and a receiver still answering when it runs out (say, a byte at a time,
-each within the read timeout) has its connection shut.
+each within the read timeout) has its connection shut. No retry starts with less of it left
+than ``DeliveryPolicy.min_attempt_time``: the delivery stops and says so instead.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from enum import Enum
 from typing import Any
@@ -45,7 +46,10 @@ USER_AGENT = f"hokusai-contracts/{contracts.__version__} (reference sender)"
 _ERROR_TEXT_LIMIT = 300
 _ERROR_BODY_LIMIT = 16 * 1024
 _MAX_BACKOFF_EXPONENT = 60
-_DIGITS = re.compile(r"^[0-9]+$")
+RETRY_AFTER_LIMIT = 86_400.0
+"""The longest ``Retry-After`` taken as given (a day); a longer one reads as this."""
+_DIGITS = re.compile(r"[0-9]+")
+_RETRY_AFTER_DIGITS = 9
 _OS_ERROR = re.compile(r"\[Errno -?\d+\] ([^'\"()]+)")
 
 _log = logging.getLogger("contracts.sender")
@@ -73,8 +77,28 @@ class DeliveryReason(str, Enum):
 
 
 @dataclass(frozen=True)
+class AttemptRecord:
+    """One attempt of a delivery: how it ended, and how much of the deadline it was given."""
+
+    reason: DeliveryReason
+    message: str
+    status_code: int | None
+    budget: float
+    """Seconds of the deadline left when it started; its timeouts were capped by them."""
+    cut_by_deadline: bool = False
+    """It ran out of the deadline before a complete answer came."""
+
+
+@dataclass(frozen=True)
 class NotificationOutcome:
-    """What happened to one notification: delivered or not, why (enum and words), how."""
+    """What happened to one notification: delivered or not, why (enum and words), how.
+
+    ``attempt_log`` has one record per attempt, in order. ``last_status_code`` is the last
+    status a receiver actually answered, on any attempt (``None`` if none ever answered), and
+    ``reason`` is the last attempt's, except when the deadline cut off an attempt that came
+    right after a 429 or 5xx answer: the reason is then ``server_error``, since the receiver
+    kept failing and running out of time is only how the delivery ended.
+    """
 
     delivered: bool
     reason: DeliveryReason
@@ -82,6 +106,7 @@ class NotificationOutcome:
     attempts: int
     last_status_code: int | None
     idempotency_key: str
+    attempt_log: tuple[AttemptRecord, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -94,9 +119,13 @@ class DeliveryPolicy:
     base_delay: float = 0.5
     max_delay: float = 30.0
     deadline: float = 60.0
+    min_attempt_time: float = 0.5
+    """No retry starts with less of the deadline left: about what a TLS connection, a request
+    and its answer take across the internet. Less would only cut the attempt off. The first
+    attempt always runs, with the whole deadline."""
 
     def __post_init__(self) -> None:
-        for name in ("connect_timeout", "read_timeout", "deadline"):
+        for name in ("connect_timeout", "read_timeout", "deadline", "min_attempt_time"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"DeliveryPolicy.{name} must be positive")
         if self.base_delay < 0 or self.max_delay < 0:
@@ -108,21 +137,25 @@ class DeliveryPolicy:
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
     """Seconds to wait from a ``Retry-After`` value (delay seconds or an HTTP-date).
 
-    ``None`` when absent or unreadable; a date in the past means no wait.
+    ``None`` when absent or unreadable; a date in the past means no wait; anything longer
+    than :data:`RETRY_AFTER_LIMIT` reads as that. Never raises, whatever the receiver sent.
     """
-    if value is None or not value.strip():
+    value = (value or "").strip()
+    if not value:
         return None
-    value = value.strip()
-    if _DIGITS.match(value):
-        return float(int(value))
+    if _DIGITS.fullmatch(value):
+        digits = value.lstrip("0")
+        if len(digits) > _RETRY_AFTER_DIGITS:
+            return RETRY_AFTER_LIMIT
+        return min(float(digits or 0), RETRY_AFTER_LIMIT)
     try:
         moment = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=timezone.utc)
+        seconds = (moment - (now or datetime.now(timezone.utc))).total_seconds()
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    now = now or datetime.now(timezone.utc)
-    return max(0.0, (moment - now).total_seconds())
+    return min(max(0.0, seconds), RETRY_AFTER_LIMIT)
 
 
 def backoff_delay(failures: int, policy: DeliveryPolicy, rng: random.Random) -> float:
@@ -132,20 +165,103 @@ def backoff_delay(failures: int, policy: DeliveryPolicy, rng: random.Random) -> 
 
 
 @dataclass(frozen=True)
+class RetryPlan:
+    """Wait ``wait`` seconds, then try again; or stop (``wait`` is ``None``) because of ``why``."""
+
+    wait: float | None
+    why: str = ""
+
+
+def plan_retry(
+    policy: DeliveryPolicy,
+    failures: int,
+    remaining: float,
+    rng: random.Random,
+    retry_after: float | None = None,
+) -> RetryPlan:
+    """Whether and when to retry after ``failures`` retryable failures, ``remaining`` s left.
+
+    A wait never leaves the next attempt less than ``policy.min_attempt_time``: an attempt
+    with less would most likely be cut off, so stopping now reports the receiver's own answer
+    instead of a timeout.
+    """
+    if failures >= policy.max_attempts:
+        return RetryPlan(None, f"gave up: all {policy.max_attempts} attempts used")
+    if remaining < policy.min_attempt_time:
+        return RetryPlan(None, too_little_left(policy, remaining))
+    if retry_after is not None:
+        wait = retry_after
+        how_long = "a day or more" if retry_after >= RETRY_AFTER_LIMIT else f"{retry_after:.0f} s"
+        asked = f"the receiver asked to wait {how_long} (Retry-After)"
+    else:
+        wait = backoff_delay(failures, policy, rng)
+        asked = f"the next retry would wait {wait:.2g} s"
+    left = remaining - wait
+    if left <= 0:
+        return RetryPlan(
+            None, f"gave up: {asked}, past the {policy.deadline:g} s delivery deadline"
+        )
+    if left < policy.min_attempt_time:
+        return RetryPlan(
+            None,
+            f"gave up: {asked}, leaving {left:.2g} s of the {policy.deadline:g} s delivery "
+            f"deadline, less than the {policy.min_attempt_time:g} s an attempt needs",
+        )
+    return RetryPlan(wait)
+
+
+def too_little_left(policy: DeliveryPolicy, remaining: float) -> str:
+    """Why no attempt starts with ``remaining`` seconds of the deadline left."""
+    if remaining <= 0:
+        return f"gave up: the {policy.deadline:g} s delivery deadline passed"
+    return (
+        f"gave up: {remaining:.2g} s of the {policy.deadline:g} s delivery deadline left, less "
+        f"than the {policy.min_attempt_time:g} s an attempt needs"
+    )
+
+
+@dataclass(frozen=True)
 class _Attempt:
     reason: DeliveryReason
     message: str
     retryable: bool = False
     status_code: int | None = None
     retry_after: float | None = None
+    budget: float = 0.0
+    cut_by_deadline: bool = False
+
+    @property
+    def record(self) -> AttemptRecord:
+        """What the outcome keeps of this attempt."""
+        return AttemptRecord(
+            self.reason, self.message, self.status_code, self.budget, self.cut_by_deadline
+        )
+
+    @property
+    def summary(self) -> str:
+        """A few words for the list of attempts: the status, else the reason."""
+        words = str(self.status_code) if self.status_code is not None else self.reason.value
+        return f"{words} cut off" if self.cut_by_deadline else words
+
+
+@dataclass
+class _Run:
+    """One delivery under way: when it started, and its attempts so far."""
+
+    started: float
+    begun: int = 0
+    """Attempts begun, one that broke off before it ended included."""
+    attempts: list[_Attempt] = field(default_factory=list)
 
 
 class WebhookDelivery:
     """Sends notifications to one URL with one secret; reuse it for many deliveries.
 
     ``sleep``, ``clock`` (monotonic seconds) and ``rng`` are plain parameters so callers can
-    keep waits short or reproducible; the HTTP is always real. A given ``session`` gets an
-    adapter mounted for http(s) whose connections the deadline can cut off.
+    keep waits short or reproducible. The HTTP is always real and its timeouts come from
+    ``clock``: a clock that does not measure real time gives attempts budgets that have nothing
+    to do with the time they really get. A given ``session`` gets an adapter mounted for
+    http(s) whose connections the deadline can cut off.
     """
 
     def __init__(
@@ -180,92 +296,114 @@ class WebhookDelivery:
         self._session.close()
 
     def deliver(self, payload: Mapping[str, Any], key: str) -> NotificationOutcome:
-        """Deliver ``payload`` under idempotency ``key``; never raises for network trouble.
+        """Deliver ``payload`` under idempotency ``key``; never raises.
 
-        Ends within the deadline: an answer still coming in when it passes is cut off.
+        Ends within the deadline: an answer still coming in when it passes is cut off. Should
+        the sender itself fail, the outcome says so (``sender_error``) and still counts every
+        attempt begun, so it never reports fewer attempts than requests went out.
         """
-        started = self._clock()
-        failures = 0
+        run = _Run(started=self._clock())
+        try:
+            return self._run(payload, key, run)
+        except Exception as error:  # a sender bug must not hide what was already sent
+            return self._broken(run, key, error)
+
+    def _run(self, payload: Mapping[str, Any], key: str, run: _Run) -> NotificationOutcome:
+        budget = self.policy.deadline
         while True:
-            attempt = self._attempt(payload, key, self._remaining(started))
+            run.begun += 1
+            attempt = self._attempt(payload, key, budget)
+            run.attempts.append(attempt)
             if attempt.reason is DeliveryReason.DELIVERED:
-                return self._outcome(attempt, failures + 1, key)
-            failures += 1
-            _log.info("delivery attempt %d for %s failed: %s", failures, key, attempt.message)
-            stop, wait = self._next_wait(attempt, failures, self._remaining(started))
-            if stop is None:
-                self._sleep(wait)
-                stop = None if self._remaining(started) > 0 else self._deadline_passed
-            if stop is not None:
-                elapsed = self._clock() - started
-                words = f"{attempt.message}; {stop} (after {failures} attempt(s), {elapsed:.1f} s)"
-                return self._outcome(attempt, failures, key, words)
+                return self._outcome(run, key)
+            _log.info("delivery attempt %d for %s failed: %s", run.begun, key, attempt.message)
+            if not attempt.retryable:
+                return self._outcome(run, key, "not retried: retrying cannot change this answer")
+            plan = plan_retry(
+                self.policy,
+                len(run.attempts),
+                self._remaining(run.started),
+                self._rng,
+                attempt.retry_after,
+            )
+            if plan.wait is None:
+                return self._outcome(run, key, plan.why)
+            self._sleep(plan.wait)
+            budget = self._remaining(run.started)
+            if budget < self.policy.min_attempt_time:
+                return self._outcome(run, key, too_little_left(self.policy, budget))
 
     def _remaining(self, started: float) -> float:
         return self.policy.deadline - (self._clock() - started)
 
-    @property
-    def _deadline_passed(self) -> str:
-        return f"gave up: the {self.policy.deadline:g} s delivery deadline passed"
-
-    def _next_wait(
-        self, attempt: _Attempt, failures: int, remaining: float
-    ) -> tuple[str | None, float]:
-        """Why to stop now, or ``None`` and how long to wait: a wait never outlasts the deadline."""
-        if not attempt.retryable:
-            return "not retried: retrying cannot change this answer", 0.0
-        if failures >= self.policy.max_attempts:
-            return f"gave up: all {self.policy.max_attempts} attempts used", 0.0
-        if remaining <= 0:
-            return self._deadline_passed, 0.0
-        if attempt.retry_after is not None:
-            if attempt.retry_after >= remaining:
-                return (
-                    f"gave up: the receiver asked to wait {attempt.retry_after:.0f} s "
-                    f"(Retry-After), past the {self.policy.deadline:g} s delivery deadline"
-                ), 0.0
-            return None, attempt.retry_after
-        wait = backoff_delay(failures, self.policy, self._rng)
-        if wait >= remaining:
-            return (
-                f"gave up: the next retry would wait {wait:.1f} s, past the "
+    def _outcome(self, run: _Run, key: str, stop: str | None = None) -> NotificationOutcome:
+        """The whole delivery in one outcome (see :class:`NotificationOutcome` for the rules)."""
+        last = run.attempts[-1]
+        telling, message = last, last.message
+        before = run.attempts[-2] if len(run.attempts) > 1 else None
+        if last.cut_by_deadline and before and before.reason is DeliveryReason.SERVER_ERROR:
+            telling = before
+            message = (
+                f"{before.message}; the attempt after it was cut off by the "
                 f"{self.policy.deadline:g} s delivery deadline"
-            ), 0.0
-        return None, wait
+            )
+        if stop is not None:
+            message = f"{message}; {stop} ({self._tally(run)})"
+        return self._summed_up(run, key, telling.reason, message)
 
-    def _outcome(
-        self, attempt: _Attempt, attempts: int, key: str, message: str | None = None
+    def _broken(self, run: _Run, key: str, error: Exception) -> NotificationOutcome:
+        words = self._scrubbed(f"{type(error).__name__}: {error}")
+        message = f"not delivered: the sender failed unexpectedly ({words})"
+        if run.attempts:
+            message += f" ({self._tally(run)})"
+        _log.warning("delivery of %s failed: %s", key, message)
+        return self._summed_up(run, key, DeliveryReason.SENDER_ERROR, message)
+
+    def _summed_up(
+        self, run: _Run, key: str, reason: DeliveryReason, message: str
     ) -> NotificationOutcome:
+        answered = [a.status_code for a in run.attempts if a.status_code is not None]
         return NotificationOutcome(
-            delivered=attempt.reason is DeliveryReason.DELIVERED,
-            reason=attempt.reason,
-            message=message or attempt.message,
-            attempts=attempts,
-            last_status_code=attempt.status_code,
+            delivered=reason is DeliveryReason.DELIVERED,
+            reason=reason,
+            message=message,
+            attempts=run.begun,
+            last_status_code=answered[-1] if answered else None,
             idempotency_key=key,
+            attempt_log=tuple(attempt.record for attempt in run.attempts),
         )
 
-    def _attempt(self, payload: Mapping[str, Any], key: str, remaining: float) -> _Attempt:
+    def _tally(self, run: _Run) -> str:
+        """``after 3 attempt(s) in 1.2 s: 503, 503, timed_out``."""
+        elapsed = self._clock() - run.started
+        answers = ", ".join(attempt.summary for attempt in run.attempts)
+        return f"after {run.begun} attempt(s) in {elapsed:.1f} s: {answers}"
+
+    def _scrubbed(self, text: str) -> str:
+        """``text`` without the secret or the URL's user name and password."""
+        return text.replace(self.url, redacted_url(self.url)).replace(self._secret, "***")
+
+    def _attempt(self, payload: Mapping[str, Any], key: str, budget: float) -> _Attempt:
+        """One request, its timeouts and its whole answer held to ``budget`` seconds."""
         signed = signed_delivery(with_fresh_timestamp(payload), self._secret, key=key)
         headers = {**signed.headers, "Accept": "application/json", "User-Agent": USER_AGENT}
-        budget = max(remaining, 0.001)
-        timeout = (min(self.policy.connect_timeout, budget), min(self.policy.read_timeout, budget))
         with _Watchdog(budget) as watchdog:
-            attempt = self._send(signed.body, headers, timeout)
+            attempt = self._send(signed.body, headers, budget)
         if watchdog.fired and attempt.reason is not DeliveryReason.DELIVERED:
-            return _Attempt(
+            attempt = _Attempt(
                 DeliveryReason.TIMED_OUT,
                 f"no complete answer from {redacted_url(self.url)} within the "
                 f"{self.policy.deadline:g} s delivery deadline (it was still answering; the "
                 f"connection was shut): {attempt.message}",
                 retryable=True,
                 status_code=attempt.status_code,
+                cut_by_deadline=True,
             )
-        return attempt
+        return replace(attempt, budget=budget)
 
-    def _send(
-        self, body: bytes, headers: Mapping[str, str], timeout: tuple[float, float]
-    ) -> _Attempt:
+    def _send(self, body: bytes, headers: Mapping[str, str], budget: float) -> _Attempt:
+        policy = self.policy
+        timeout = (min(policy.connect_timeout, budget), min(policy.read_timeout, budget))
         try:
             response = self._session.post(
                 self.url,
@@ -277,7 +415,21 @@ class WebhookDelivery:
             )
             with response:
                 return _judge(response)
-        except requests.Timeout:
+        except requests.Timeout as error:
+            connecting = isinstance(error, requests.ConnectTimeout)
+            limit, allowed = (
+                (timeout[0], policy.connect_timeout)
+                if connecting
+                else (timeout[1], policy.read_timeout)
+            )
+            if limit < allowed:
+                return _Attempt(
+                    DeliveryReason.TIMED_OUT,
+                    f"no answer from {redacted_url(self.url)} within the {limit:.2g} s left of "
+                    f"the {policy.deadline:g} s delivery deadline",
+                    retryable=True,
+                    cut_by_deadline=True,
+                )
             return _Attempt(
                 DeliveryReason.TIMED_OUT,
                 f"no answer from {redacted_url(self.url)} within {timeout[1]:g} s (connect "

@@ -10,10 +10,12 @@ a :class:`NotificationOutcome` with a reason.
 from __future__ import annotations
 
 import logging
+import math
 import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from datetime import datetime, timezone
 from typing import Any
 
 import requests
@@ -26,12 +28,13 @@ from contracts.sender.delivery import (
     NotificationOutcome,
     WebhookDelivery,
 )
-from contracts.sender.outbox import Outbox, OutboxEntry, OutboxError, without_credentials
+from contracts.sender.outbox import Claim, Outbox, OutboxEntry, OutboxError, without_credentials
 from contracts.urls import redacted_url
 
 _log = logging.getLogger("contracts.sender")
 
 RESEND_HINT = "run 'hokusai-contract resend' once fixed"
+FORCE_HINT = "'hokusai-contract resend --force' sends it now"
 CLAIM_MARGIN_SECONDS = 5.0
 """Lease beyond the longest delivery and the outbox's busy wait: room to record the outcome."""
 
@@ -97,24 +100,43 @@ class Notifier:
         except OutboxError as error:
             return _not_written_down(payload, key, error)
         if not claimed:
-            return self._in_progress(key)
+            return self._in_progress(key, self._claim_on(key))
         return self._send(payload, key, target)
 
     def resend_pending(
-        self, url: str | None = None, token_id: str | None = None
+        self, url: str | None = None, token_id: str | None = None, *, take_over: bool = False
     ) -> list[ResendResult]:
         """Deliver every outbox entry not delivered yet (of one token, if given).
 
         ``url`` overrides the URL stored with each entry. Raises :class:`OutboxError` only when
-        the outbox cannot even be read. Each entry is claimed right before it is sent, and one
-        another sender holds by then is left to it (and not reported here).
+        the outbox cannot even be read. Each entry is claimed right before it is sent; one
+        another sender holds is left to it and reported as ``in_progress``, saying who holds
+        it and until when. With ``take_over``, a claim whose holder no longer runs on this
+        machine (killed mid-delivery) is taken and the entry sent; a running holder's never.
         """
         results = []
-        for candidate in self.outbox.unclaimed(token_id):
-            entry = self.outbox.claim(candidate.idempotency_key, self.claim_seconds)
-            if entry is not None:
-                results.append(self._resend(entry, url))
+        for entry, claim in self.outbox.waiting(token_id):
+            result = self._resend_waiting(entry, claim, url, take_over)
+            if result is not None:
+                results.append(result)
         return results
+
+    def _resend_waiting(
+        self, entry: OutboxEntry, claim: Claim | None, url: str | None, take_over: bool
+    ) -> ResendResult | None:
+        """Send ``entry`` if it can be claimed; else say who holds it (``None``: delivered)."""
+        key = entry.idempotency_key
+        if claim is None:
+            taken = self.outbox.claim(key, self.claim_seconds)
+        else:
+            taken = self.outbox.take_over(key, claim, self.claim_seconds) if take_over else None
+        if taken is not None:
+            return self._resend(taken, url)
+        claim = self.outbox.claim_on(key)
+        if claim is None:  # delivered meanwhile, or freed again a moment ago
+            return None
+        outcome = self._in_progress(key, claim, take_over)
+        return ResendResult(entry.token_id, entry.model_name, entry.model_version, outcome)
 
     def _resend(self, entry: OutboxEntry, url: str | None) -> ResendResult:
         target = url or self._stored_target(entry)
@@ -139,13 +161,17 @@ class Notifier:
             outcome = self._recorded(outcome, entry.payload)
         return ResendResult(entry.token_id, entry.model_name, entry.model_version, outcome)
 
-    def _in_progress(self, key: str) -> NotificationOutcome:
-        """Another sender holds the claim: sending too would deliver it twice."""
-        message = (
-            f"not sent: another sender is delivering this notification right now (it holds "
-            f"its claim in the outbox {self.outbox.path}); if that delivery fails, the "
-            f"notification waits there: {RESEND_HINT}"
-        )
+    def _claim_on(self, key: str) -> Claim | None:
+        try:
+            return self.outbox.claim_on(key)
+        except OutboxError:
+            return None
+
+    def _in_progress(
+        self, key: str, claim: Claim | None, forced: bool = False
+    ) -> NotificationOutcome:
+        """Another sender holds the claim: sending too could deliver it twice."""
+        message = _held_elsewhere(claim, self.outbox, forced)
         _log.info("notification %s %s", key, message)
         return _not_sent(DeliveryReason.IN_PROGRESS, message, key)
 
@@ -239,6 +265,42 @@ class Notifier:
             )
             self._deliveries[url] = delivery
         return delivery
+
+
+def _held_elsewhere(claim: Claim | None, outbox: Outbox, forced: bool) -> str:
+    """Who holds a notification's claim, until when, and what the user can do about it."""
+    where = f"the outbox {outbox.path}"
+    if claim is None:  # it ran out or was released right after it was found taken
+        return f"not sent: another sender held its claim in {where} a moment ago; {RESEND_HINT}"
+    holder = claim.holder
+    running = holder.is_running() if holder else None
+    moment = datetime.fromtimestamp(claim.until, timezone.utc)
+    left = max(0, math.ceil(claim.until - time.time()))
+    until = f" until {moment:%Y-%m-%d %H:%M:%S} UTC (for {left} more s)"
+    if holder is None:
+        who = "another sender"
+    elif running is None:
+        who = f"process {holder.pid} on {holder.host}"
+    else:
+        who = f"process {holder.pid} on this machine"
+    if running is False:
+        return (
+            f"not sent yet: {who} claimed it in {where}{until}, but no longer runs (it "
+            f"stopped before recording an outcome); {FORCE_HINT}, or "
+            f"'hokusai-contract resend' once the claim runs out"
+        )
+    if running is None:
+        return (
+            f"not sent: {who} holds its claim in {where}{until}; whether it still runs cannot "
+            f"be told from here, so it is left alone: run 'hokusai-contract resend' once the "
+            f"claim runs out"
+        )
+    refused = "; --force never takes a claim from a running sender" if forced else ""
+    return (
+        f"not sent: another sender is delivering this notification right now ({who} holds "
+        f"its claim in {where}{until}); if that delivery fails, the notification waits "
+        f"there: {RESEND_HINT}{refused}"
+    )
 
 
 def _not_sent(reason: DeliveryReason, message: str, key: str) -> NotificationOutcome:

@@ -7,18 +7,24 @@ what is left. Secrets are never stored here: neither the webhook secret nor a us
 password in the webhook URL (the URL is stored without them, and the entry says so).
 
 A process that is about to send a notification claims it for a while (a lease), so a resend
-running at the same time skips it; a claim left by a process that died simply runs out.
+running at the same time skips it; a claim left by a process that died simply runs out. Each
+claim names its holder (machine, process id, start time), so a resend on the same machine can
+tell a holder that was killed mid-delivery from one still sending, and take over only the
+first (:meth:`Outbox.take_over`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import re
+import socket
 import sqlite3
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,10 +49,11 @@ CREATE TABLE IF NOT EXISTS notifications (
     updated_at TEXT NOT NULL,
     delivered_at TEXT,
     claimed_until REAL,
-    url_credentials_dropped INTEGER NOT NULL DEFAULT 0
+    url_credentials_dropped INTEGER NOT NULL DEFAULT 0,
+    claimed_by TEXT
 )
 """
-_ADDED_COLUMNS = {"url_credentials_dropped": "INTEGER NOT NULL DEFAULT 0"}
+_ADDED_COLUMNS = {"url_credentials_dropped": "INTEGER NOT NULL DEFAULT 0", "claimed_by": "TEXT"}
 _COLUMNS = (
     "idempotency_key, token_id, model_name, model_version, payload, url, attempts, "
     "last_reason, last_error, last_status_code, created_at, updated_at, delivered_at, "
@@ -83,6 +90,101 @@ class OutboxEntry:
     def delivered(self) -> bool:
         """True once a receiver accepted it; a delivered entry is never sent again."""
         return self.delivered_at is not None
+
+
+@dataclass(frozen=True)
+class ClaimHolder:
+    """The process holding a claim, named well enough to tell on its machine whether it runs."""
+
+    host: str
+    pid: int
+    space: str
+    """Where ``pid`` names one process: host name, boot and process id namespace, if known."""
+    started: str | None = None
+    """When the process started, as the system counts it: tells a reused process id apart."""
+
+    @classmethod
+    def this_process(cls) -> ClaimHolder:
+        """The process running this code."""
+        pid = os.getpid()
+        return cls(socket.gethostname(), pid, _process_space(), _process_start(pid))
+
+    def is_running(self) -> bool | None:
+        """Whether the holder still runs; ``None`` when that cannot be told from here."""
+        if self.space != _process_space() or os.name == "nt":  # signal 0 means CTRL_C there
+            return None
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            pass  # it runs, as another user
+        except OSError:
+            return None
+        fields = _process_fields(self.pid)
+        if fields is None:  # no /proc to look closer: the process id is taken, so assume it runs
+            return True
+        if fields[0] == "Z":  # it ended; only its parent has not collected it yet
+            return False
+        return self.started is None or fields[_START_FIELD] == self.started
+
+    def as_text(self) -> str:
+        """The form the outbox stores."""
+        return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
+
+    @classmethod
+    def from_text(cls, text: str | None) -> ClaimHolder | None:
+        """The holder the outbox stored; ``None`` for a claim taken by an older version."""
+        try:
+            fields = json.loads(text or "null")
+            started = fields["started"]
+            return cls(
+                str(fields["host"]),
+                int(fields["pid"]),
+                str(fields["space"]),
+                None if started is None else str(started),
+            )
+        except (ValueError, TypeError, KeyError):
+            return None
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A sender's hold on a notification it is sending, until ``until`` (Unix time)."""
+
+    until: float
+    holder: ClaimHolder | None
+    """``None`` when an older version took the claim without naming itself."""
+
+
+_START_FIELD = 19
+"""Where ``starttime`` (field 22 of ``/proc/PID/stat``) sits once pid and name are cut off."""
+
+
+def _process_space() -> str:
+    """This machine, boot and process id namespace, as far as the system tells."""
+    parts = [socket.gethostname()]
+    with contextlib.suppress(OSError):
+        parts.append(Path("/proc/sys/kernel/random/boot_id").read_text().strip())
+    with contextlib.suppress(OSError):
+        parts.append(os.readlink("/proc/self/ns/pid"))
+    return " ".join(parts)
+
+
+def _process_start(pid: int) -> str | None:
+    """When process ``pid`` started, in clock ticks since boot (Linux); ``None`` if unknown."""
+    fields = _process_fields(pid)
+    return fields[_START_FIELD] if fields is not None else None
+
+
+def _process_fields(pid: int) -> list[str] | None:
+    """``/proc/PID/stat`` after the command name: state first, start time at _START_FIELD."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rfind(")") + 1 :].split()
+    return fields if len(fields) > _START_FIELD else None
 
 
 class Outbox:
@@ -201,6 +303,55 @@ class Outbox:
         )
         return [entry for entry in claimed if entry is not None]
 
+    def waiting(self, token_id: str | None = None) -> list[tuple[OutboxEntry, Claim | None]]:
+        """Pending notifications (of one token), oldest first, each with the claim another
+        sender holds on it now (``None`` when nobody does)."""
+        with self._connection() as connection:
+            rows = connection.execute(
+                f"SELECT {_COLUMNS}, claimed_until, claimed_by FROM notifications WHERE "
+                "delivered_at IS NULL AND token_id = COALESCE(?, token_id) "
+                "ORDER BY created_at, rowid",
+                (token_id,),
+            ).fetchall()
+        now = time.time()
+        return [(_entry(row[:-2]), _claim(row[-2], row[-1], now)) for row in rows]
+
+    def claim_on(self, key: str) -> Claim | None:
+        """The claim a sender holds now on pending notification ``key``, if any."""
+        with self._connection() as connection:
+            row = connection.execute(
+                "SELECT claimed_until, claimed_by FROM notifications WHERE idempotency_key = ? "
+                "AND delivered_at IS NULL",
+                (key,),
+            ).fetchone()
+        return _claim(row[0], row[1], time.time()) if row else None
+
+    def take_over(self, key: str, claim: Claim, claim_seconds: float) -> OutboxEntry | None:
+        """Take ``claim`` from a holder that no longer runs on this machine; the entry if taken.
+
+        ``None`` when its holder still runs, runs elsewhere or is unknown (then nobody can tell
+        whether it is sending right now), or when the claim changed since it was read.
+        """
+        if claim.holder is None or claim.holder.is_running() is not False:
+            return None
+        with self._connection() as connection:
+            cursor = connection.execute(
+                "UPDATE notifications SET claimed_until = ?, claimed_by = ? WHERE "
+                "idempotency_key = ? AND delivered_at IS NULL AND claimed_until = ?",
+                (
+                    time.time() + claim_seconds,
+                    ClaimHolder.this_process().as_text(),
+                    key,
+                    claim.until,
+                ),
+            )
+            if cursor.rowcount != 1:
+                return None
+            row = connection.execute(
+                f"SELECT {_COLUMNS} FROM notifications WHERE idempotency_key = ?", (key,)
+            ).fetchone()
+        return _entry(row)
+
     def record(self, outcome: NotificationOutcome) -> None:
         """Add an outcome's attempts and last error, release the claim, mark it delivered."""
         now = format_timestamp()
@@ -208,6 +359,7 @@ class Outbox:
             connection.execute(
                 "UPDATE notifications SET attempts = attempts + ?, last_reason = ?, "
                 "last_error = ?, last_status_code = ?, updated_at = ?, claimed_until = NULL, "
+                "claimed_by = NULL, "
                 "delivered_at = CASE WHEN ? THEN COALESCE(delivered_at, ?) ELSE delivered_at END "
                 "WHERE idempotency_key = ?",
                 (
@@ -256,11 +408,18 @@ def _take_claim(
     now = time.time()
     pending = "AND delivered_at IS NULL " if pending_only else ""
     cursor = connection.execute(
-        "UPDATE notifications SET claimed_until = ? WHERE idempotency_key = ? "
+        "UPDATE notifications SET claimed_until = ?, claimed_by = ? WHERE idempotency_key = ? "
         f"{pending}AND (claimed_until IS NULL OR claimed_until <= ?)",
-        (now + claim_seconds, key, now),
+        (now + claim_seconds, ClaimHolder.this_process().as_text(), key, now),
     )
     return cursor.rowcount == 1
+
+
+def _claim(until: float | None, holder: str | None, now: float) -> Claim | None:
+    """The claim stored as ``until`` and ``holder``, if it has not run out by ``now``."""
+    if until is None or until <= now:
+        return None
+    return Claim(until, ClaimHolder.from_text(holder))
 
 
 def _add_missing_columns(connection: sqlite3.Connection) -> None:

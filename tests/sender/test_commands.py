@@ -6,7 +6,11 @@ from pathlib import Path
 
 import pytest
 
+import contracts
 from contracts.cli import main
+from contracts.envelope import idempotency_key
+from contracts.sender import Outbox
+from tests.sender.claims import claim_in_a_process_that_then_ends
 
 
 @pytest.fixture(autouse=True)
@@ -47,6 +51,7 @@ def test_the_secret_may_come_from_a_dotenv_file(
         (["--model-name", "m"], "--model-name only applies with --from-mlflow"),
         (["--token", "LS_COR"], '--token: token id "LS_COR" has "_"'),
         (["--url", "ftp://example.com/"], "is not an absolute http(s) URL"),
+        (["--force", "--from-mlflow", "--token", "LSCOR"], "--force only applies to the outbox"),
     ],
 )
 def test_misused_options_are_usage_errors_that_say_what_to_do(
@@ -107,3 +112,27 @@ def test_a_bad_number_is_refused_by_name(
 
     assert exited.value.code == 2
     assert complaint in capsys.readouterr().err
+
+
+def test_a_notification_claimed_by_a_sender_that_ended_is_reported_with_exit_code_3(
+    outbox_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    payload = contracts.build_payload(
+        token_id="LSCOR",
+        model_name="Sales lead scoring model",
+        model_version=4,
+        metric_name="accuracy",
+        baseline_value=0.933,
+    )
+    key = idempotency_key("LSCOR", "Sales lead scoring model", "4")
+    Outbox(outbox_path).add(payload, key, "http://127.0.0.1:9/api/mlflow/registered")
+    claim_in_a_process_that_then_ends(outbox_path, payload, key)
+
+    exit_code = main(["resend", "--outbox", str(outbox_path)])
+
+    out = capsys.readouterr().out
+    assert exit_code == 3
+    assert "LSCOR  'Sales lead scoring model' version 4: NOT delivered (in_progress)" in out
+    assert "no longer runs" in out and "resend --force" in out and "more s)" in out
+    assert "1 notification(s): 0 delivered, 0 not delivered, 1 held by another sender" in out
+    assert "was delivered" not in out

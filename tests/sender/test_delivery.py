@@ -7,6 +7,7 @@ import random
 import threading
 import time
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -17,12 +18,15 @@ from hypothesis import strategies as st
 import contracts
 from contracts.receiver.server import RunningServer, serving
 from contracts.sender.delivery import (
+    RETRY_AFTER_LIMIT,
     USER_AGENT,
     DeliveryPolicy,
     DeliveryReason,
+    NotificationOutcome,
     WebhookDelivery,
     backoff_delay,
     parse_retry_after,
+    plan_retry,
 )
 from contracts.sender.testing import RunningRecordingReceiver, ScriptedAnswer
 
@@ -44,7 +48,8 @@ PAYLOAD = contracts.build_payload(
 
 @pytest.fixture
 def sleeps() -> list[float]:
-    """The waits a delivery asked for, kept instead of slept (the HTTP stays real)."""
+    """The waits a delivery asked for, kept instead of slept. The clock stays real, so every
+    attempt's timeouts come from the time really left (skipped waits only leave more)."""
     return []
 
 
@@ -264,60 +269,247 @@ def test_the_deadline_bounds_a_delivery_to_a_receiver_that_drips_its_answer(
     assert receiver.bytes_sent < receiver.length
 
 
-class FakeClock:
-    """Monotonic seconds that pass only while the delivery sleeps (the HTTP stays real)."""
+class RealSleeps:
+    """The delivery's ``sleep``: each wait really slept (the clock stays real too), and kept."""
 
     def __init__(self) -> None:
-        self.now = 0.0
         self.waits: list[float] = []
 
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
+    def __call__(self, seconds: float) -> None:
         self.waits.append(seconds)
-        self.now += seconds
+        time.sleep(seconds)
+
+
+def deliver_in_real_time(
+    url: str, policy: DeliveryPolicy, seed: int
+) -> tuple[NotificationOutcome, list[float]]:
+    """Deliver with real waits and the real clock: every budget is the time really left."""
+    sleeps = RealSleeps()
+    delivery = WebhookDelivery(url, SECRET, policy, sleep=sleeps, rng=random.Random(seed))
+    try:
+        return delivery.deliver(PAYLOAD, KEY), sleeps.waits
+    finally:
+        delivery.close()
+
+
+def test_a_receiver_answering_503_throughout_ends_server_error_without_a_hopeless_last_attempt(
+    recording_receiver: RunningRecordingReceiver,
+) -> None:
+    # With these, the fourth wait (1.73 s) would leave 0.0003 s of the deadline for a fifth
+    # attempt that could not possibly finish.
+    recording_receiver.app.default = ScriptedAnswer(503)
+    policy = DeliveryPolicy(max_attempts=6, base_delay=0.6, max_delay=4.9, deadline=3.6)
+
+    outcome, waits = deliver_in_real_time(recording_receiver.url, policy, seed=799162)
+
+    assert outcome.attempts == len(waits) + 1, "it waited for an attempt it never made"
+    assert not outcome.delivered and outcome.reason is DeliveryReason.SERVER_ERROR
+    assert outcome.last_status_code == 503
+    assert outcome.attempts == len(outcome.attempt_log) == len(recording_receiver.requests)
+    assert all(record.budget >= policy.min_attempt_time for record in outcome.attempt_log)
+    assert [record.status_code for record in outcome.attempt_log] == [503] * outcome.attempts
+    assert "gave up: the next retry would wait" in outcome.message and "deadline" in outcome.message
+
+
+def test_a_wait_that_would_leave_too_little_for_the_next_attempt_is_not_waited(
+    recording_receiver: RunningRecordingReceiver,
+) -> None:
+    # Each answer takes 0.3 s; after the first and its 1 s Retry-After, about 0.15 s of the
+    # deadline would be left: not enough for an answer that takes 0.3 s.
+    answer = ScriptedAnswer(503, {"error": "busy"}, headers={"Retry-After": "1"}, delay=0.3)
+    recording_receiver.app.default = answer
+    policy = DeliveryPolicy(deadline=1.45, min_attempt_time=0.5)
+
+    outcome, waits = deliver_in_real_time(recording_receiver.url, policy, seed=0)
+
+    assert waits == [] and outcome.attempts == len(recording_receiver.requests) == 1
+    assert outcome.reason is DeliveryReason.SERVER_ERROR and outcome.last_status_code == 503
+    assert "Retry-After" in outcome.message and "less than the 0.5 s an attempt needs" in (
+        outcome.message
+    )
+
+
+def test_the_schedule_stops_where_the_next_attempt_would_get_a_sliver_of_the_deadline() -> None:
+    policy = DeliveryPolicy(max_attempts=6, base_delay=0.6, max_delay=4.9, deadline=3.6)
+    rng = random.Random(799162)
+    budgets = [policy.deadline]
+    plan = plan_retry(policy, 1, budgets[-1], rng)
+    while plan.wait is not None:
+        budgets.append(budgets[-1] - plan.wait)  # attempts here take no time at all
+        plan = plan_retry(policy, len(budgets), budgets[-1], rng)
+
+    assert budgets == pytest.approx([3.6, 3.304, 2.536, 1.735], abs=0.001)
+    assert "leaving 0.0003 s of the 3.6 s delivery deadline" in plan.why
+    assert f"less than the {policy.min_attempt_time:g} s an attempt needs" in plan.why
+
+
+@given(
+    deadline=st.floats(min_value=0.01, max_value=1e5),
+    base_delay=st.floats(min_value=0, max_value=1e4),
+    max_delay=st.floats(min_value=0, max_value=1e5),
+    min_attempt_time=st.floats(min_value=1e-3, max_value=100),
+    max_attempts=st.integers(min_value=1, max_value=20),
+    failures=st.integers(min_value=1, max_value=25),
+    spent=st.floats(min_value=0, max_value=1.5),
+    retry_after=st.none() | st.floats(min_value=0, max_value=RETRY_AFTER_LIMIT),
+    seed=st.integers(),
+)
+def test_a_retry_never_waits_into_the_time_its_attempt_needs(
+    deadline: float,
+    base_delay: float,
+    max_delay: float,
+    min_attempt_time: float,
+    max_attempts: int,
+    failures: int,
+    spent: float,
+    retry_after: float | None,
+    seed: int,
+) -> None:
+    policy = DeliveryPolicy(
+        max_attempts=max_attempts,
+        base_delay=base_delay,
+        max_delay=max_delay,
+        deadline=deadline,
+        min_attempt_time=min_attempt_time,
+    )
+    remaining = deadline * (1 - spent)  # down to half a deadline overrun
+
+    plan = plan_retry(policy, failures, remaining, random.Random(seed), retry_after)
+
+    if plan.wait is None:
+        assert plan.why.startswith("gave up: ")
+    else:
+        assert failures < max_attempts
+        assert plan.wait >= 0 and remaining - plan.wait >= min_attempt_time
+        assert retry_after is None or plan.wait == retry_after
 
 
 @settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
-    deadline=st.floats(min_value=0.5, max_value=60),
-    base_delay=st.floats(min_value=0, max_value=20),
-    max_delay=st.floats(min_value=0, max_value=60),
+    deadline=st.floats(min_value=0.3, max_value=1.2),
+    base_delay=st.floats(min_value=0, max_value=0.3),
+    max_delay=st.floats(min_value=0, max_value=0.6),
+    min_attempt_time=st.floats(min_value=0.05, max_value=0.3),
     seed=st.integers(),
 )
-def test_no_wait_between_attempts_runs_past_the_deadline(
+def test_in_real_time_every_retry_gets_its_minimum_and_the_waits_fit_the_deadline(
     recording_receiver: RunningRecordingReceiver,
     deadline: float,
     base_delay: float,
     max_delay: float,
+    min_attempt_time: float,
     seed: int,
 ) -> None:
     recording_receiver.app.default = ScriptedAnswer(503)
     policy = DeliveryPolicy(
-        max_attempts=6, base_delay=base_delay, max_delay=max_delay, deadline=deadline
+        max_attempts=6,
+        base_delay=base_delay,
+        max_delay=max_delay,
+        deadline=deadline,
+        min_attempt_time=min_attempt_time,
     )
-    clock = FakeClock()
-    delivery = WebhookDelivery(
-        recording_receiver.url,
-        SECRET,
-        policy,
-        sleep=clock.sleep,
-        clock=clock,
-        rng=random.Random(seed),
-    )
+    already = len(recording_receiver.requests)
+
+    outcome, waits = deliver_in_real_time(recording_receiver.url, policy, seed)
+
+    assert not outcome.delivered and outcome.reason is DeliveryReason.SERVER_ERROR
+    assert outcome.last_status_code == 503
+    sent = len(recording_receiver.requests) - already
+    assert outcome.attempts == len(outcome.attempt_log) == sent
+    assert all(record.budget >= min_attempt_time for record in outcome.attempt_log)
+    if len(waits) == sent:  # a sleep overran (a busy machine) into the next attempt's minimum
+        said = outcome.message
+        assert f"less than the {min_attempt_time:g} s an attempt needs" in said or (
+            "deadline passed" in said
+        )
+    else:
+        assert len(waits) == sent - 1
+    assert sum(waits) <= deadline - min_attempt_time + 1e-9
+    if outcome.attempts < policy.max_attempts:
+        assert "deadline" in outcome.message
+
+
+def test_503s_then_an_attempt_cut_off_by_the_deadline_end_as_server_error(
+    recording_receiver: RunningRecordingReceiver, deliver_to: Any
+) -> None:
+    recording_receiver.script(ScriptedAnswer(503), ScriptedAnswer(503))
+    recording_receiver.app.default = ScriptedAnswer(delay=30)
+    policy = DeliveryPolicy(read_timeout=10, base_delay=0, deadline=1.5, min_attempt_time=0.1)
+
+    outcome = deliver_to(recording_receiver.url, policy)
+
+    assert not outcome.delivered and outcome.reason is DeliveryReason.SERVER_ERROR
+    assert outcome.last_status_code == 503 and outcome.attempts == 3
+    reasons = [record.reason for record in outcome.attempt_log]
+    assert reasons == [DeliveryReason.SERVER_ERROR] * 2 + [DeliveryReason.TIMED_OUT]
+    assert outcome.attempt_log[-1].cut_by_deadline
+    assert "the attempt after it was cut off by the 1.5 s delivery deadline" in outcome.message
+    assert "503, 503, timed_out cut off" in outcome.message
+
+
+def test_a_stall_past_the_read_timeout_after_a_503_ends_timed_out_naming_the_503(
+    recording_receiver: RunningRecordingReceiver, deliver_to: Any, fast_policy: DeliveryPolicy
+) -> None:
+    recording_receiver.script(ScriptedAnswer(503))
+    recording_receiver.app.default = ScriptedAnswer(delay=fast_policy.read_timeout + 2)
+    policy = replace(fast_policy, max_attempts=2)
+
+    outcome = deliver_to(recording_receiver.url, policy)
+
+    assert not outcome.delivered and outcome.reason is DeliveryReason.TIMED_OUT
+    assert outcome.last_status_code == 503
+    assert [record.status_code for record in outcome.attempt_log] == [503, None]
+    assert not outcome.attempt_log[-1].cut_by_deadline
+
+
+def test_every_attempt_is_kept_in_the_outcome_in_order(
+    recording_receiver: RunningRecordingReceiver, deliver_to: Any
+) -> None:
+    recording_receiver.script(ScriptedAnswer(503), ScriptedAnswer(429))
+
+    outcome = deliver_to(recording_receiver.url)
+
+    assert outcome.delivered and outcome.attempts == 3
+    assert [(record.reason, record.status_code) for record in outcome.attempt_log] == [
+        (DeliveryReason.SERVER_ERROR, 503),
+        (DeliveryReason.SERVER_ERROR, 429),
+        (DeliveryReason.DELIVERED, 200),
+    ]
+    assert "answered 503" in outcome.attempt_log[0].message
+
+
+def test_a_retry_after_too_long_to_be_a_number_ends_the_delivery_counting_its_request(
+    recording_receiver: RunningRecordingReceiver, deliver_to: Any, sleeps: list[float]
+) -> None:
+    recording_receiver.script(ScriptedAnswer(503, headers={"Retry-After": "9" * 400}))
+
+    outcome = deliver_to(recording_receiver.url)
+
+    assert not outcome.delivered and outcome.reason is DeliveryReason.SERVER_ERROR
+    assert outcome.attempts == len(recording_receiver.requests) == 1
+    assert outcome.last_status_code == 503 and sleeps == []
+    assert "asked to wait a day or more (Retry-After)" in outcome.message
+
+
+def test_a_sender_failure_mid_delivery_is_an_outcome_counting_every_request_sent(
+    recording_receiver: RunningRecordingReceiver, fast_policy: DeliveryPolicy
+) -> None:
+    def broken_sleep(seconds: float) -> None:
+        raise RuntimeError(f"no sleep today for {recording_receiver.url} with {SECRET}")
+
+    recording_receiver.script(ScriptedAnswer(503))
+    delivery = WebhookDelivery(recording_receiver.url, SECRET, fast_policy, sleep=broken_sleep)
     try:
         outcome = delivery.deliver(PAYLOAD, KEY)
     finally:
         delivery.close()
 
-    assert not outcome.delivered and outcome.reason is DeliveryReason.SERVER_ERROR
-    assert clock.now < deadline
-    assert outcome.attempts == len(clock.waits) + 1
-    if outcome.attempts < policy.max_attempts:
-        assert "deadline" in outcome.message
+    assert not outcome.delivered and outcome.reason is DeliveryReason.SENDER_ERROR
+    assert outcome.attempts == len(recording_receiver.requests) == 1
+    assert outcome.last_status_code == 503
+    assert "RuntimeError: no sleep today" in outcome.message and SECRET not in outcome.message
 
 
 @pytest.mark.parametrize(
@@ -384,15 +576,44 @@ def test_full_jitter_stays_between_zero_and_the_capped_exponential(
 
 
 @given(st.integers(min_value=0, max_value=10**9))
-def test_retry_after_seconds_read_as_that_many_seconds(seconds: int) -> None:
-    assert parse_retry_after(str(seconds)) == seconds
+def test_retry_after_seconds_read_as_that_many_seconds_up_to_a_day(seconds: int) -> None:
+    assert parse_retry_after(str(seconds)) == min(seconds, RETRY_AFTER_LIMIT)
 
 
 @given(st.integers(min_value=0, max_value=10**6))
-def test_retry_after_dates_read_as_the_seconds_until_then(seconds: int) -> None:
+def test_retry_after_dates_read_as_the_seconds_until_then_up_to_a_day(seconds: int) -> None:
     now = datetime(2026, 1, 1, tzinfo=timezone.utc)
     header = email.utils.format_datetime(now + timedelta(seconds=seconds), usegmt=True)
-    assert parse_retry_after(header, now) == seconds
+    assert parse_retry_after(header, now) == min(seconds, RETRY_AFTER_LIMIT)
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["9" * 309, "1" + "0" * 400, "9" * 5000, "0" * 50 + "7", "Fri, 31 Dec 9999 23:59:59 GMT"],
+)
+def test_a_retry_after_of_any_size_reads_as_at_most_a_day(value: str) -> None:
+    expected = 7.0 if value.endswith("7") else RETRY_AFTER_LIMIT
+    assert parse_retry_after(value) == expected
+
+
+@given(
+    st.text()
+    | st.from_regex(r"\s*[0-9]{1,500}\s*", fullmatch=True)
+    | st.builds(
+        "{}, {:02d} {} {} {:02d}:{:02d}:{:02d} {}".format,
+        st.sampled_from(["Mon", "Fri", "Xyz", ""]),
+        st.integers(-5, 99),
+        st.sampled_from(["Jan", "Feb", "Dec", "Foo"]),
+        st.integers(-(10**6), 10**12),
+        st.integers(0, 99),
+        st.integers(0, 99),
+        st.integers(0, 99),
+        st.sampled_from(["GMT", "+0000", "-2359", "+9999", "", "UT"]),
+    )
+)
+def test_any_retry_after_text_reads_as_none_or_a_wait_of_at_most_a_day(value: str) -> None:
+    seconds = parse_retry_after(value)
+    assert seconds is None or 0 <= seconds <= RETRY_AFTER_LIMIT
 
 
 @pytest.mark.parametrize("value", [None, "", "  ", "soon", "-5", "1.5", "Mon, 99 Foo 2026"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import sqlite3
 import threading
@@ -23,8 +24,9 @@ from contracts.sender import (
     OutboxEntry,
 )
 from contracts.sender.notify import Notifier
-from contracts.sender.outbox import OutboxError
+from contracts.sender.outbox import ClaimHolder, OutboxError
 from contracts.sender.testing import RunningRecordingReceiver, ScriptedAnswer
+from tests.sender.claims import claim_in_a_process_that_then_ends
 
 BUILD_ARGUMENTS: dict[str, Any] = {
     "token_id": "LSCOR",
@@ -181,6 +183,84 @@ def test_a_notification_another_sender_is_delivering_is_not_sent_again(
     assert Outbox(outbox_path).claim_pending(60) == []  # the other sender keeps its claim
 
 
+def test_a_claim_names_the_running_process_that_holds_it(outbox_path: Path) -> None:
+    outbox = Outbox(outbox_path)
+    outbox.add(PAYLOAD, KEY, None, claim_seconds=60)
+
+    claim = outbox.claim_on(KEY)
+
+    assert claim is not None and claim.until > time.time() + 50
+    assert claim.holder == ClaimHolder.this_process()
+    assert claim.holder.is_running() is True
+
+
+def test_a_claim_held_by_a_running_process_is_never_taken_over(outbox_path: Path) -> None:
+    outbox = Outbox(outbox_path)
+    outbox.add(PAYLOAD, KEY, None, claim_seconds=60)
+    claim = outbox.claim_on(KEY)
+    assert claim is not None
+
+    assert outbox.take_over(KEY, claim, 60) is None
+    assert outbox.claim_on(KEY) == claim
+
+
+def test_a_claim_left_by_a_process_that_ended_can_be_taken_over_once(outbox_path: Path) -> None:
+    claim_in_a_process_that_then_ends(outbox_path, PAYLOAD, KEY)
+    outbox = Outbox(outbox_path)
+    (waiting,) = outbox.waiting()
+    entry, claim = waiting
+    assert claim is not None and claim.holder is not None
+    assert claim.holder.pid != os.getpid() and claim.holder.is_running() is False
+
+    taken = outbox.take_over(KEY, claim, 60)
+
+    assert taken is not None and taken.idempotency_key == KEY == entry.idempotency_key
+    assert outbox.take_over(KEY, claim, 60) is None  # the claim is this process's now
+    now_held = outbox.claim_on(KEY)
+    assert now_held is not None and now_held.holder == ClaimHolder.this_process()
+
+
+@pytest.mark.parametrize(
+    "holder",
+    [
+        '{"host":"elsewhere","pid":1,"space":"elsewhere b00t pid:[1]","started":"5"}',
+        None,
+    ],
+    ids=["another machine", "an older version"],
+)
+def test_a_claim_whose_holder_cannot_be_checked_is_never_taken_over(
+    outbox_path: Path, holder: str | None
+) -> None:
+    outbox = Outbox(outbox_path)
+    outbox.add(PAYLOAD, KEY, None)
+    with closing(sqlite3.connect(outbox_path)) as connection, connection:
+        connection.execute(
+            "UPDATE notifications SET claimed_until = ?, claimed_by = ?",
+            (time.time() + 600, holder),
+        )
+    claim = outbox.claim_on(KEY)
+    assert claim is not None
+    assert claim.holder is None or claim.holder.is_running() is None
+
+    assert outbox.take_over(KEY, claim, 60) is None
+
+
+def test_resend_reports_a_notification_another_sender_holds_and_takes_it_only_when_forced(
+    outbox_path: Path, recording_receiver: RunningRecordingReceiver
+) -> None:
+    Outbox(outbox_path).add(PAYLOAD, KEY, recording_receiver.url)
+    claim_in_a_process_that_then_ends(outbox_path, PAYLOAD, KEY)
+    notifier = Notifier(Outbox(outbox_path), None, "s3cr3t")
+
+    (held,) = notifier.resend_pending()
+    (forced,) = notifier.resend_pending(take_over=True)
+
+    assert held.outcome.reason is DeliveryReason.IN_PROGRESS and held.outcome.attempts == 0
+    assert "no longer runs" in held.outcome.message and "--force" in held.outcome.message
+    assert forced.outcome.delivered
+    assert [request.idempotency_key for request in recording_receiver.requests] == [KEY]
+
+
 @contextmanager
 def outbox_held_by_another_writer(path: Path) -> Iterator[None]:
     """Another program holds the outbox's write lock until the block ends."""
@@ -228,7 +308,7 @@ def test_an_outcome_the_outbox_cannot_record_is_still_reported(
     assert "the outbox could not record this" in result.message
 
 
-def test_a_failure_inside_the_delivery_becomes_an_outcome_and_frees_the_notification(
+def test_a_failure_inside_the_delivery_becomes_an_outcome_counting_its_requests(
     outbox_path: Path, recording_receiver: RunningRecordingReceiver
 ) -> None:
     def broken_sleep(seconds: float) -> None:
@@ -241,8 +321,9 @@ def test_a_failure_inside_the_delivery_becomes_an_outcome_and_frees_the_notifica
 
     assert not result.delivered and result.reason is DeliveryReason.SENDER_ERROR
     assert "OSError: the clock broke" in result.message and "s3cr3t" not in result.message
+    assert result.attempts == len(recording_receiver.requests) == 1
     (entry,) = Outbox(outbox_path).claim_pending(60)
-    assert entry.last_reason is DeliveryReason.SENDER_ERROR
+    assert entry.last_reason is DeliveryReason.SENDER_ERROR and entry.attempts == 1
 
 
 def test_an_answer_broken_off_midway_leaves_the_notification_free_for_a_resend(
