@@ -6,12 +6,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: help install test node-test contract-test lint format bench soak check-receiver stub-site clean
+.PHONY: help install test node-test contract-test lint format bench soak check-receiver stub-site clean refuse-secret-value
 
 help:
 	@echo "make contract-test   real MLflow server + reference sender + stub site: prove they agree"
 	@echo "make test            the whole test suite (Python and Node.js)"
-	@echo "make check-receiver URL=... TOKEN=... [SECRET_ENV=NAME|SECRET=...] [STATE_URL=...]   judge any receiver"
+	@echo "make check-receiver URL=... TOKEN=... [SECRET_ENV=NAME] [STATE_URL=...]   judge any receiver"
 	@echo "make lint            ruff and mypy"
 	@echo "make bench           benchmarks, written to reports/bench.json"
 	@echo "make soak            the long reliability run"
@@ -41,17 +41,20 @@ node-test:
 contract-test: $(STAMP)
 	$(BIN)/python -m contracts.conformance.contract_test
 
-# SECRET=value is handed over in a private variable and never echoed; SECRET_ENV=NAME names a
-# variable that already holds it (default WEBHOOK_SECRET).
-check-receiver: export HOKUSAI_CHECK_RECEIVER_SECRET = $(SECRET)
-check-receiver: $(STAMP)
-	@test -n "$(URL)" || (echo "usage: make check-receiver URL=http://host/api/mlflow/registered TOKEN=LSCOR [SECRET_ENV=NAME | SECRET=value] [STATE_URL='http://host/api/tokens/{token_id}'] [SPARE_TOKENS='OTHER SPARE THIRD']"; exit 2)
-	@echo "hokusai-contract check-receiver --url $(URL) --token $(or $(TOKEN),LSCOR) ..."
+# The secret stays in the environment: SECRET_ENV=NAME names the variable holding it (default
+# WEBHOOK_SECRET). A value on the command line (SECRET=...) is refused: ps shows it, and MAKEFLAGS
+# hands it to every child process. The URL is not echoed: the command shows it without credentials.
+check-receiver: $(if $(filter command line,$(origin SECRET)),refuse-secret-value,$(STAMP))
+	@test -n "$(URL)" || (echo "usage: make check-receiver URL=http://host/api/mlflow/registered TOKEN=LSCOR [SECRET_ENV=NAME] [STATE_URL='http://host/api/tokens/{token_id}'] [SPARE_TOKENS='OTHER SPARE THIRD']"; exit 2)
+	@echo "hokusai-contract check-receiver --token $(or $(TOKEN),LSCOR) --secret-env $(or $(SECRET_ENV),WEBHOOK_SECRET) ..."
 	@$(BIN)/hokusai-contract check-receiver --url "$(URL)" \
-		--secret-env "$(if $(SECRET),HOKUSAI_CHECK_RECEIVER_SECRET,$(or $(SECRET_ENV),WEBHOOK_SECRET))" \
+		--secret-env "$(or $(SECRET_ENV),WEBHOOK_SECRET)" \
 		--token "$(or $(TOKEN),LSCOR)" $(if $(STATE_URL),--state-url "$(STATE_URL)") \
 		$(foreach spare,$(SPARE_TOKENS),--spare-token "$(spare)") \
 		--junit reports/check-receiver.xml
+
+refuse-secret-value:
+	$(error SECRET=... is refused (ps and every child process would see it): export the secret and pass its name, SECRET_ENV=NAME (default WEBHOOK_SECRET))
 
 lint: $(STAMP)
 	$(BIN)/ruff check contracts tests benchmarks

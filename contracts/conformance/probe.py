@@ -2,8 +2,10 @@
 
 Every request a receiver check sends goes through :class:`Probe`, which records each exchange
 (so "every answer is JSON" can be judged over all of them) and turns connection problems into
-one :class:`ReceiverUnreachable` that names the URL. Requests are built only with the core
-(:func:`contracts.signed_delivery`, :func:`contracts.build_payload`).
+one :class:`ReceiverUnreachable` that names the URL. Each request ends within the timeout, its
+answer included, and keeps at most :data:`~contracts.bounded_http.ANSWER_LIMIT` bytes of it.
+Requests are built only with the core (:func:`contracts.signed_delivery`,
+:func:`contracts.build_payload`).
 """
 
 from __future__ import annotations
@@ -19,11 +21,12 @@ from typing import Any
 
 import requests
 
+from contracts.bounded_http import answer_cut_at, bounded_session, cut_words
 from contracts.conformance.answers import TokenStateReading, read_token_state, state_url_for
 from contracts.envelope import IDEMPOTENCY_KEY_HEADER, SignedDelivery, signed_delivery
 from contracts.payload import build_payload, format_timestamp
 from contracts.signing import SIGNATURE_HEADER
-from contracts.urls import redacted_url
+from contracts.urls import redact_text, redacted_url
 
 CHECK_MODEL_NAME = "Conformance check model"
 CHECK_METRIC = "accuracy"
@@ -49,12 +52,13 @@ class ReceiverUnreachable(Exception):
                 "nothing is listening there; start the handler, or check host, port and path"
             ),
             Unreachable.TIMEOUT: (
-                "the handler did not answer in time; check that it is running and not blocked, "
-                "or raise --timeout"
+                "the handler did not finish answering in time; check that it is running and "
+                "not blocked, or raise --timeout"
             ),
             Unreachable.OTHER: "check the URL, DNS, TLS and any proxy in between",
         }[kind]
-        super().__init__(f"no answer from {url} ({detail}): {advice}")
+        lead = "no complete answer" if kind is Unreachable.TIMEOUT else "no answer"
+        super().__init__(f"{lead} from {url} ({detail}): {advice}")
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,8 @@ class Exchange:
     content_type: str
     elapsed_s: float
     check_id: str = ""
+    cut_at: int | None = None
+    """When the answer was longer than the limit: the bytes of it kept in ``body``."""
 
     @property
     def json(self) -> Any:
@@ -98,6 +104,8 @@ class Exchange:
         text = self.body.decode("utf-8", errors="replace").strip().replace("\n", " ")
         if len(text) > limit:
             text = text[: limit - 3] + "..."
+        if self.cut_at is not None:
+            text += f" ({cut_words(self.cut_at)})"
         return f"{self.status} {text}" if text else str(self.status)
 
 
@@ -110,7 +118,7 @@ class Probe:
     token: str
     state_url_template: str | None = None
     timeout: float = 10.0
-    session: requests.Session = field(default_factory=requests.Session, repr=False)
+    session: requests.Session = field(default_factory=bounded_session, repr=False)
     exchanges: list[Exchange] = field(default_factory=list, repr=False)
     current_check: str = ""
     """The check now sending; each exchange is labelled with it."""
@@ -169,15 +177,15 @@ class Probe:
             )
         except requests.Timeout as error:
             raise ReceiverUnreachable(
-                target, Unreachable.TIMEOUT, f"no answer within {self.timeout:g} s"
+                target, Unreachable.TIMEOUT, f"timeout {self.timeout:g} s, answer included"
             ) from error
         except requests.ConnectionError as error:
             refused = "refused" in str(error).lower()
             kind = Unreachable.CONNECTION_REFUSED if refused else Unreachable.OTHER
-            detail = "connection refused" if refused else _short(error)
+            detail = "connection refused" if refused else _short(error, target)
             raise ReceiverUnreachable(target, kind, detail) from error
         except requests.RequestException as error:
-            raise ReceiverUnreachable(target, Unreachable.OTHER, _short(error)) from error
+            raise ReceiverUnreachable(target, Unreachable.OTHER, _short(error, target)) from error
         exchange = Exchange(
             label=label,
             method=method,
@@ -186,6 +194,7 @@ class Probe:
             content_type=response.headers.get("Content-Type", ""),
             elapsed_s=time.perf_counter() - started,
             check_id=self.current_check,
+            cut_at=answer_cut_at(response),
         )
         if url is None:
             self.exchanges.append(exchange)
@@ -225,6 +234,7 @@ def timestamp_ago(seconds: float) -> str:
     return format_timestamp(datetime.now(timezone.utc) - timedelta(seconds=seconds))
 
 
-def _short(error: Exception) -> str:
-    text = str(error)
+def _short(error: Exception, url: str) -> str:
+    """The error's words, without ``url``'s credentials (requests quotes its path and query)."""
+    text = redact_text(str(error), url)
     return text if len(text) <= 160 else text[:157] + "..."

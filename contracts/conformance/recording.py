@@ -16,8 +16,10 @@ from typing import TYPE_CHECKING
 import requests
 from werkzeug.wrappers import Request, Response
 
+from contracts.bounded_http import bounded_session
 from contracts.receiver.server import RunningServer
 from contracts.sender.testing import RecordedRequest, ScriptedAnswer
+from contracts.urls import redact_text
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -40,7 +42,7 @@ class RecordingProxy:
         self._faults: list[ScriptedAnswer] = []
         self._requests: list[RecordedRequest] = []
         self._lock = threading.Lock()
-        self._session = requests.Session()
+        self._session = bounded_session()
 
     @property
     def requests(self) -> list[RecordedRequest]:
@@ -81,7 +83,9 @@ class RecordingProxy:
                 allow_redirects=False,
             )
         except requests.RequestException as error:
-            why = f"the proxy could not reach the receiver: {error}"
+            why = (
+                f"the proxy could not reach the receiver: {redact_text(str(error), self.upstream)}"
+            )
             return ScriptedAnswer(502, {"success": False, "error": why}).response()
         relayed = {name: upstream.headers[name] for name in _RELAYED if name in upstream.headers}
         return Response(upstream.content, status=upstream.status_code, headers=relayed)

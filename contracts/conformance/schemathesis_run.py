@@ -6,7 +6,8 @@ wire); negative cases that negate the signature header go out unsigned and must 
 
 Positive cases carry a fresh timestamp (a receiver with a replay window would refuse generated
 dates) and, most of the time, the token under test, so that acceptance is really exercised.
-Each mode becomes one row of the results table.
+Each mode becomes one row of the results table. Requests go through a bounded session: each
+ends within the timeout, answer included, and keeps at most 64 KiB of its answer.
 """
 
 from __future__ import annotations
@@ -20,11 +21,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
+from contracts.bounded_http import bounded_session
 from contracts.conformance.results import CheckResult, Finding
 from contracts.envelope import DEFAULT_PATH, EVENT_HEADER, IDEMPOTENCY_KEY_HEADER
 from contracts.payload import EVENT_TYPE, format_timestamp
 from contracts.schema import openapi_path
 from contracts.signing import SIGNATURE_HEADER, sign
+from contracts.urls import redact_text
 
 DEFAULT_MAX_EXAMPLES = 50
 _MAX_FLOAT = 1.7976931348623157e308
@@ -147,7 +150,7 @@ def _run_mode(
         _contract_status(mode_name),
     ]
     tally = _ModeTally()
-    session = requests.Session()
+    session = bounded_session()
 
     @settings(
         max_examples=max_examples,
@@ -167,7 +170,7 @@ def _run_mode(
         try:
             response = case.call(base_url, session, timeout=timeout)
         except requests.RequestException as error:
-            tally.unreachable = f"{type(error).__name__}: {error}"[:200]
+            tally.unreachable = redact_text(f"{type(error).__name__}: {error}", base_url)[:200]
             return
         tally.statuses[response.status_code] += 1
         try:

@@ -46,14 +46,13 @@ from contracts.envelope import DEFAULT_PATH, SignedDelivery, signed_delivery
 from contracts.payload import PayloadError, build_payload
 from contracts.signing import SIGNATURE_HEADER, FailureReason
 from contracts.tokens import TokenIdError, normalize_token_id
-from contracts.urls import url_secret
+from contracts.urls import redact_text, redacted_url
 
 if TYPE_CHECKING:
     import requests
 
 DEFAULT_TIMEOUT_SECONDS = 10.0
 _SHOWN_BODY_LIMIT = 2000
-REDACTED = "[secret hidden]"
 
 
 class Outcome(str, Enum):
@@ -88,11 +87,13 @@ class Target:
 
 @dataclass(frozen=True)
 class Reply:
-    """An HTTP answer as received: status, reason phrase, raw body."""
+    """An HTTP answer as received: status, reason phrase, raw body (``cut_at`` bytes of it,
+    when the answer was longer)."""
 
     status: int
     reason: str
     body: bytes
+    cut_at: int | None = None
 
     @property
     def text(self) -> str:
@@ -374,15 +375,17 @@ def interpret(reply: Reply, target: Target) -> Interpretation:
 
 def unreachable(failure: DeliveryFailed, target: Target, timeout: float) -> Interpretation:
     """The verdict when no answer came back at all."""
+    shown = redacted_url(target.url)
     if failure.outcome is Outcome.TIMEOUT:
         return Interpretation(
             Outcome.TIMEOUT,
-            f"no answer from {target.url} within {timeout:g} s.",
+            f"no complete answer from {shown} within {timeout:g} s (--timeout bounds the whole "
+            "request, answer included).",
             ("check the receiver is up and not stuck; raise --timeout if it is just slow",),
         )
     return Interpretation(
         Outcome.CONNECTION_REFUSED,
-        f"could not connect to {target.url}: {failure.detail}.",
+        f"could not connect to {shown}: {failure.detail}.",
         ("check that the receiver is running and that the host and port are right",),
     )
 
@@ -434,30 +437,48 @@ def _failure(error: requests.RequestException) -> DeliveryFailed:
 
 
 def deliver(url: str, delivery: SignedDelivery, timeout: float) -> Reply:
-    """POST the exact bytes with their headers; raise :class:`DeliveryFailed` on no answer."""
+    """POST the exact bytes with their headers; raise :class:`DeliveryFailed` on no answer.
+
+    ``timeout`` bounds the whole request, answer included, and at most 64 KiB of the answer
+    are read (:func:`contracts.bounded_http.bounded_session`).
+    """
     import requests
 
+    from contracts.bounded_http import answer_cut_at, bounded_session
+
     try:
-        response = requests.post(
-            url,
-            data=delivery.body,
-            headers=delivery.headers,
-            timeout=timeout,
-            allow_redirects=False,
-        )
+        with bounded_session() as session:
+            response = session.post(
+                url,
+                data=delivery.body,
+                headers=delivery.headers,
+                timeout=timeout,
+                allow_redirects=False,
+            )
     except requests.RequestException as error:
         raise _failure(error) from None
-    return Reply(response.status_code, response.reason or "", response.content)
+    return Reply(
+        response.status_code, response.reason or "", response.content, answer_cut_at(response)
+    )
 
 
 def fetch_token_state(url: str, timeout: float) -> TokenStateReading:
-    """GET the token-state URL and read the token's status from it."""
+    """GET the token-state URL and read the token's status from it, bounded like
+    :func:`deliver`."""
     import requests
 
+    from contracts.bounded_http import answer_cut_at, bounded_session, cut_words
+
     try:
-        response = requests.get(url, timeout=timeout, headers={"Accept": "application/json"})
+        with bounded_session() as session:
+            response = session.get(url, timeout=timeout, headers={"Accept": "application/json"})
     except requests.RequestException as error:
         return unreadable_token_state(url, f"no answer ({_failure(error).detail})")
+    cut_at = answer_cut_at(response)
+    if cut_at is not None:
+        return unreadable_token_state(
+            url, f"{cut_words(cut_at)}; a token state is a small JSON object"
+        )
     return read_token_state(url, response.status_code, response.content)
 
 
@@ -506,7 +527,7 @@ def _indented_step(step: str) -> str:
 
 def render(result: SendTestResult, *, show_request: bool = False) -> list[str]:
     """The lines send-test prints: the request, the answer, the verdict and next steps."""
-    lines = [f"sent: POST {result.target.url}"]
+    lines = [f"sent: POST {redacted_url(result.target.url)}"]
     lines += [f"  {name}: {value}" for name, value in result.delivery.headers.items()]
     if show_request:
         lines += ["  body:", "  " + result.delivery.body.decode("utf-8")]
@@ -516,26 +537,17 @@ def render(result: SendTestResult, *, show_request: bool = False) -> list[str]:
         lines.append(f"answer: {result.reply.status} {result.reply.reason}".rstrip())
         shown = _shown_body(result.reply.text)
         lines += ["  " + line for line in shown.splitlines()] if shown else ["  (empty body)"]
+        if result.reply.cut_at is not None:
+            lines.append(f"  (answer cut at {result.reply.cut_at} bytes)")
     else:
         lines.append("answer: none")
     interpretation = result.interpretation
     lines.append(f"result: {interpretation.outcome.name}: {interpretation.explanation}")
     if result.state is not None:
-        lines.append(f"state: GET {result.state.url}")
+        lines.append(f"state: GET {redacted_url(result.state.url)}")
         lines.append(f"  {state_in_words(result.state)}")
     lines += [_indented_step(step) for step in interpretation.next_steps]
     return lines
-
-
-def redact(lines: list[str], *secrets: str) -> list[str]:
-    """Hide secrets should any text to be printed contain one (an echoing receiver, say)."""
-    needles = {variant for secret in secrets for variant in (secret, secret.strip())} - {""}
-    redacted = []
-    for line in lines:
-        for needle in needles:
-            line = line.replace(needle, REDACTED)
-        redacted.append(line)
-    return redacted
 
 
 # --- command --------------------------------------------------------------------------------
@@ -571,9 +583,9 @@ def _send_test(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         state_url_template=args.state_url,
     )
-    url_secrets = [url_secret(url) for url in (args.url, args.state_url or "")]
     lines = render(result, show_request=args.show_request)
-    print("\n".join(redact(lines, secret, *(part for part in url_secrets if part))))
+    # The secret and the URLs' credentials, should any text contain one (an echoing receiver).
+    print("\n".join(redact_text(line, url, args.state_url, secrets=[secret]) for line in lines))
     return EXIT_OK if result.succeeded else EXIT_FAILED
 
 
@@ -621,5 +633,6 @@ def register(subparsers: Any) -> None:
         type=seconds,
         default=DEFAULT_TIMEOUT_SECONDS,
         metavar="S",
-        help=f"seconds to wait for each answer (default: {DEFAULT_TIMEOUT_SECONDS:g})",
+        help="seconds each request may take in all, its answer included (default: "
+        f"{DEFAULT_TIMEOUT_SECONDS:g})",
     )

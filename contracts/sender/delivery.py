@@ -39,7 +39,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 import contracts
 from contracts.envelope import signed_delivery
 from contracts.payload import with_fresh_timestamp
-from contracts.urls import redacted_url
+from contracts.urls import redact_text, redacted_url
 
 RETRYABLE_STATUS_CODES = frozenset({429, 500, 502, 503, 504})
 USER_AGENT = f"hokusai-contracts/{contracts.__version__} (reference sender)"
@@ -380,8 +380,8 @@ class WebhookDelivery:
         return f"after {run.begun} attempt(s) in {elapsed:.1f} s: {answers}"
 
     def _scrubbed(self, text: str) -> str:
-        """``text`` without the secret or the URL's user name and password."""
-        return text.replace(self.url, redacted_url(self.url)).replace(self._secret, "***")
+        """``text`` without the secret or the URL's credentials."""
+        return redact_text(text, self.url, secrets=[self._secret])
 
     def _attempt(self, payload: Mapping[str, Any], key: str, budget: float) -> _Attempt:
         """One request, its timeouts and its whole answer held to ``budget`` seconds."""

@@ -29,9 +29,10 @@ from contracts.sender.delivery import (
     WebhookDelivery,
 )
 from contracts.sender.outbox import Claim, Outbox, OutboxEntry, OutboxError, without_credentials
-from contracts.urls import redacted_url
+from contracts.urls import hide_url_secrets_in_logs, redact_text
 
 _log = logging.getLogger("contracts.sender")
+hide_url_secrets_in_logs(_log.name)
 
 RESEND_HINT = "run 'hokusai-contract resend' once fixed"
 FORCE_HINT = "'hokusai-contract resend --force' sends it now"
@@ -205,7 +206,9 @@ class Notifier:
     def _deliver(self, payload: Mapping[str, Any], key: str, url: str) -> NotificationOutcome:
         """The delivery's outcome; a failure of the sender itself becomes one too."""
         try:
-            return self._delivery(url).deliver(payload, key)
+            outcome = self._delivery(url).deliver(payload, key)
+            # The HTTP library's words may quote the URL's path and query.
+            return replace(outcome, message=self._scrubbed(outcome.message, url))
         except Exception as error:  # best effort: a sender bug must not cost the registration
             words = self._scrubbed(f"{type(error).__name__}: {error}", url)
             return _not_sent(
@@ -244,11 +247,8 @@ class Notifier:
         return replace(outcome, message=outcome.message + waiting)
 
     def _scrubbed(self, text: str, url: str) -> str:
-        """``text`` without the secret or the URL's password."""
-        text = text.replace(url, redacted_url(url))
-        if self._secret:
-            text = text.replace(self._secret, "***")
-        return text
+        """``text`` without the secret or the URL's credentials."""
+        return redact_text(text, url, secrets=[self._secret] if self._secret else [])
 
     def _delivery(self, url: str) -> WebhookDelivery:
         delivery = self._deliveries.get(url)

@@ -3,8 +3,9 @@
 One SQLite file holds each notification (the payload, its idempotency key, the URL, attempts,
 the last error) until it is delivered; delivered ones are marked and never resent. A crash, a
 receiver that is down, or a missing secret loses nothing: ``hokusai-contract resend`` delivers
-what is left. Secrets are never stored here: neither the webhook secret nor a user name or
-password in the webhook URL (the URL is stored without them, and the entry says so).
+what is left. Secrets are never stored here: neither the webhook secret nor the credentials in
+the webhook URL, a user name and password or a ``?token=`` (the URL is stored without them, and
+the entry says so).
 
 A process that is about to send a notification claims it for a while (a lease), so a resend
 running at the same time skips it; a claim left by a process that died simply runs out. Each
@@ -18,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import socket
 import sqlite3
 import time
@@ -32,6 +32,7 @@ import contracts
 from contracts.payload import format_timestamp
 from contracts.sender.delivery import DeliveryReason, NotificationOutcome
 from contracts.sqlite_file import DEFAULT_BUSY_TIMEOUT, Database
+from contracts.urls import redacted_url
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS notifications (
@@ -59,7 +60,6 @@ _COLUMNS = (
     "last_reason, last_error, last_status_code, created_at, updated_at, delivered_at, "
     "url_credentials_dropped"
 )
-_USERINFO = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@")
 
 
 class OutboxError(RuntimeError):
@@ -84,7 +84,7 @@ class OutboxEntry:
     updated_at: str
     delivered_at: str | None
     url_credentials_dropped: bool = False
-    """The URL had a user name or password, which the outbox does not keep."""
+    """The URL had credentials (user info, a ``?token=``), which the outbox does not keep."""
 
     @property
     def delivered(self) -> bool:
@@ -235,7 +235,7 @@ class Outbox:
         With ``claim_seconds``, the caller also claims it for that long (it is about to send
         it); ``False`` means another sender holds the claim, so the caller must not send it.
         A notification that was already delivered keeps its record, and may be claimed again
-        to be sent once more. The URL is stored without any user name or password.
+        to be sent once more. The URL is stored without its credentials.
         """
         now = format_timestamp()
         stored_url, dropped = without_credentials(url) if url is not None else (None, False)
@@ -396,8 +396,9 @@ class Outbox:
 
 
 def without_credentials(url: str) -> tuple[str, bool]:
-    """``url`` without the ``user:password@`` part, and whether it had one."""
-    stripped = _USERINFO.sub(r"\g<scheme>", url, count=1)
+    """``url`` without its ``user:password@`` part and with credential-like query values
+    (``?token=...``) masked, and whether it had any."""
+    stripped = redacted_url(url, drop_user_info=True)
     return stripped, stripped != url
 
 

@@ -32,7 +32,7 @@ from contracts.sender.delivery import DeliveryPolicy, NotificationOutcome, descr
 from contracts.sender.notify import Notifier, ResendResult
 from contracts.sender.outbox import Outbox
 from contracts.tokens import normalize_token_id
-from contracts.urls import redacted_url
+from contracts.urls import redact_text, redacted_url
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -175,8 +175,8 @@ class ModelRegistry:
         return self._client
 
     def mlflow_words(self, error: MlflowException) -> str:
-        """MLflow's error message, with the tracking URI's user name and password masked."""
-        return without_uri_credentials(error.message, self.tracking_uri)
+        """MLflow's error message, with the tracking URI's credentials masked."""
+        return redact_text(error.message, self.tracking_uri)
 
     def close(self) -> None:
         """Close pooled webhook connections."""
@@ -299,15 +299,6 @@ class ModelRegistry:
                 self.client.delete_registered_model(name)
         except MlflowException:
             pass  # the error being raised matters more than an empty model left behind
-
-
-def without_uri_credentials(text: str, uri: str) -> str:
-    """``text`` with ``uri``, and its ``user:password@`` wherever it appears, masked."""
-    text = text.replace(uri.rstrip("/"), redacted_url(uri).rstrip("/"))
-    netloc = urlsplit(uri).netloc
-    if "@" in netloc:
-        text = text.replace(netloc.rsplit("@", 1)[0] + "@", "***@")
-    return text
 
 
 def check_tracking_server(tracking_uri: str, timeout: float = TRACKING_PROBE_SECONDS) -> None:

@@ -4,7 +4,9 @@ JUnit and JSON reports, exit codes, and no secret anywhere in what it prints or 
 from __future__ import annotations
 
 import json
+import shutil
 import socket
+import subprocess
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +21,7 @@ from contracts.receiver.testing import RunningStubSite, running_stub_site
 from tests.conformance.receivers import WEBHOOK_PATH, Flaw, FlawedReceiver
 
 SECRET = "check-receiver secret 0d7c"
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)
@@ -225,3 +228,37 @@ def test_a_report_that_cannot_be_written_after_the_run_is_a_clear_error(a_file: 
         CommandError, match=r"--json .*a-file/x.json: the report could not be written"
     ):
         write_report("--json", a_file / "x.json", "{}")
+
+
+def run_make(*arguments: str) -> subprocess.CompletedProcess[str]:
+    """``make`` in the repository, as a real child process."""
+    make = shutil.which("make")
+    if make is None:
+        pytest.skip("make is not installed")
+    return subprocess.run(
+        [make, "--no-print-directory", "-C", str(REPO), *arguments],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_make_refuses_a_secret_value_on_its_command_line_and_never_prints_it() -> None:
+    value = "mk-value-seen-by-ps-4b1e"
+    result = run_make(
+        "check-receiver", f"SECRET={value}", "URL=http://127.0.0.1:9/api/mlflow/registered"
+    )
+    assert result.returncode == 2
+    assert result.stdout == ""
+    (line,) = result.stderr.splitlines()
+    assert "SECRET=... is refused" in line and "SECRET_ENV=NAME" in line
+    assert value not in result.stdout + result.stderr
+
+
+def test_make_hands_over_the_name_of_the_variable_holding_the_secret() -> None:
+    result = run_make(
+        "-n", "check-receiver", "SECRET_ENV=HOOK_SECRET", f"URL=http://127.0.0.1:9{WEBHOOK_PATH}"
+    )
+    assert result.returncode == 0, result.stderr
+    assert '--secret-env "HOOK_SECRET"' in result.stdout

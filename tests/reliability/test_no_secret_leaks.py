@@ -1,17 +1,20 @@
 """No secret ever shows up: not in logs, output, error messages, reports or any stored file.
 
-One flow touches every part with two distinctive secrets (the right one and a wrong one): the
-stub site as a real process, the reference sender registering in the real MLflow server (one
-notification accepted, two refused for the wrong secret, one of them in "required" mode),
-``resend``, ``send-test``, ``check-receiver`` with its JUnit and JSON reports, ``verify`` and
-``diagnose`` with a pasted newline. Then every captured text and every file written is searched
-for each secret as text, as UTF-8 bytes, JSON-escaped, and for its ASCII tail alone.
+One flow touches every part with two distinctive secrets (the right one and a wrong one) and a
+third in the webhook URL's query (``?token=...``, as some receivers want): the stub site as a
+real process, the reference sender registering in the real MLflow server (one notification
+accepted, two refused for the wrong secret, one of them in "required" mode, one to a receiver
+that is down), ``resend``, ``send-test``, ``check-receiver`` with its JUnit and JSON reports,
+``verify`` and ``diagnose`` with a pasted newline. Then every captured text and every file
+written is searched for each secret as text, as UTF-8 bytes, JSON-escaped, and for its ASCII
+tail alone.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import socket
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -28,6 +31,8 @@ SECRET_ENV = "LEAK_CANARY_SECRET"
 # nowhere else, which would still give away a secret that was escaped or cut.
 CANARY = "Ωmega-canary-zqxjvw-secret"
 WRONG_CANARY = "wrong-canary-kwpyfh-secret"
+URL_CANARY = "url-canary-vbtqzo-token"
+"""In the webhook URL's query: the receiver's own access token, as secret as the others."""
 TOKENS = ("LEAK-OK", "LEAK-LATE", "LEAK-REQUIRED", "LSCOR", "SEND-TEST")
 MODEL = "Leak check model"
 FAST_POLICY = DeliveryPolicy(
@@ -51,37 +56,44 @@ def files_under(folder: Path) -> Iterator[tuple[str, bytes]]:
             yield str(path), path.read_bytes()
 
 
-def register_three_ways(
+def register_four_ways(
     tracking_uri: str, webhook_url: str, outbox: Path, model_uri: str
 ) -> dict[str, str]:
     """One notification accepted, one refused (it waits in the outbox), one refused in
-    "required" mode (it raises); returns every text the sender handed back."""
+    "required" mode (it raises), one to a receiver that is down; returns every text the sender
+    handed back."""
 
-    def registry(secret: str, **options: Any) -> ModelRegistry:
+    def registry(secret: str, url: str = webhook_url, **options: Any) -> ModelRegistry:
         return ModelRegistry(
-            tracking_uri, webhook_url, secret, delivery=FAST_POLICY, outbox_path=outbox, **options
+            tracking_uri, url, secret, delivery=FAST_POLICY, outbox_path=outbox, **options
         )
 
-    right, wrong = registry(CANARY), registry(WRONG_CANARY)
-    required = registry(WRONG_CANARY, notify="required")
-    try:
-        accepted = right.register_tokenized_model(model_uri, MODEL, "LEAK-OK", "accuracy", 0.9)
-        refused = wrong.register_tokenized_model(model_uri, MODEL, "LEAK-LATE", "accuracy", 0.9)
-        with pytest.raises(NotificationError) as raised:
-            required.register_tokenized_model(model_uri, MODEL, "LEAK-REQUIRED", "accuracy", 0.9)
-    finally:
-        for each in (right, wrong, required):
-            each.close()
+    with socket.socket() as nobody_listens:
+        nobody_listens.bind(("127.0.0.1", 0))
+        port = nobody_listens.getsockname()[1]
+        down_url = f"http://127.0.0.1:{port}/api/mlflow/registered?access_token={URL_CANARY}"
+        right, wrong, down = registry(CANARY), registry(WRONG_CANARY), registry(CANARY, down_url)
+        required = registry(WRONG_CANARY, notify="required")
+        try:
+            accepted = right.register_tokenized_model(model_uri, MODEL, "LEAK-OK", "accuracy", 0.9)
+            refused = wrong.register_tokenized_model(model_uri, MODEL, "LEAK-LATE", "accuracy", 0.9)
+            unreached = down.register_tokenized_model(model_uri, MODEL, "LEAK-DOWN", "accuracy", 1)
+            with pytest.raises(NotificationError) as raised:
+                required.register_tokenized_model(model_uri, MODEL, "LEAK-REQUIRED", "accuracy", 1)
+        finally:
+            for each in (right, wrong, down, required):
+                each.close()
     assert accepted.notification.delivered and not refused.notification.delivered
+    assert "could not reach" in unreached.notification.message
     return {
-        "sender reprs": " ".join(repr(each) for each in (right, wrong, required)),
-        "registrations": f"{accepted!r} {refused!r} {raised.value.registration!r}",
+        "sender reprs": " ".join(repr(each) for each in (right, wrong, down, required)),
+        "registrations": f"{accepted!r} {refused!r} {unreached!r} {raised.value.registration!r}",
         "NotificationError": str(raised.value),
     }
 
 
 def run_every_command(
-    stub: StubSiteProcess, outbox: Path, workdir: Path
+    stub: StubSiteProcess, webhook_url: str, outbox: Path, workdir: Path
 ) -> dict[str, subprocess.CompletedProcess[str]]:
     """``resend``, ``send-test``, ``check-receiver`` (with reports), ``verify`` with a wrong
     signature and ``diagnose`` with a secret pasted with a newline."""
@@ -97,13 +109,16 @@ def run_every_command(
     state_url = stub.base_url + "/api/tokens/{token_id}"
     reports = workdir / "reports"
     commands = {
-        "resend": ["resend", "--outbox", str(outbox), "--secret-env", SECRET_ENV],
+        "resend": [
+            "resend", "--outbox", str(outbox), "--secret-env", SECRET_ENV, "--url", webhook_url,
+            "--token", "LEAK-LATE",
+        ],
         "send-test": [
-            "send-test", "--url", stub.webhook_url, "--token", "SEND-TEST",
+            "send-test", "--url", webhook_url, "--token", "SEND-TEST",
             "--secret-env", SECRET_ENV, "--state-url", state_url, "--show-request",
         ],
         "check-receiver": [
-            "check-receiver", "--url", stub.webhook_url, "--token", "LSCOR",
+            "check-receiver", "--url", webhook_url, "--token", "LSCOR",
             "--secret-env", SECRET_ENV, "--state-url", state_url, "--max-examples", "10",
             "--junit", str(reports / "check.xml"), "--json", str(reports / "check.json"),
         ],
@@ -137,11 +152,10 @@ def test_no_secret_appears_in_logs_output_errors_reports_or_stored_files(
     stub = StubSiteProcess(
         tmp_path / "stub.sqlite3", port=0, secret_env=SECRET_ENV, secret=CANARY, tokens=TOKENS
     )
+    webhook_url = f"{stub.webhook_url}?token={URL_CANARY}"
     try:
-        texts = register_three_ways(
-            mlflow_server.tracking_uri, stub.webhook_url, outbox, tiny_model_uri
-        )
-        for name, result in run_every_command(stub, outbox, tmp_path).items():
+        texts = register_four_ways(mlflow_server.tracking_uri, webhook_url, outbox, tiny_model_uri)
+        for name, result in run_every_command(stub, webhook_url, outbox, tmp_path).items():
             texts[f"{name} output"] = result.stdout + result.stderr
     finally:
         stub.stop()
@@ -159,7 +173,8 @@ def test_no_secret_appears_in_logs_output_errors_reports_or_stored_files(
     stored = [name for name, _ in sources]
     assert any(name.endswith("stub.sqlite3") for name in stored)
     assert any(name.endswith(outbox.name) for name in stored)
-    searched = [needle for secret in (CANARY, WRONG_CANARY) for needle in needles(secret)]
+    secrets = (CANARY, WRONG_CANARY, URL_CANARY)
+    searched = [needle for secret in secrets for needle in needles(secret)]
     leaks = [name for name, data in sources if any(needle in data for needle in searched)]
     assert leaks == []
     proven(places_searched=len(sources), leaks=len(leaks))

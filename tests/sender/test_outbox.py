@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import sqlite3
@@ -385,6 +386,36 @@ def test_the_outbox_never_holds_a_password_from_the_webhook_url(
     assert "hunter2" not in result.message
     for path in outbox_path.parent.glob(outbox_path.name + "*"):
         assert b"hunter2" not in path.read_bytes()
+
+
+def test_the_outbox_never_holds_a_token_from_the_webhook_url_query_and_resends_with_it(
+    outbox_path: Path,
+    recording_receiver: RunningRecordingReceiver,
+    dead_address: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    recording_receiver.script(ScriptedAnswer(500))
+    url = recording_receiver.url + "?v=1&access_token=S3CRET-in-query"
+    notifier = Notifier(Outbox(outbox_path), url, "s3cr3t", DeliveryPolicy(max_attempts=1))
+    dead = f"{dead_address}/hook?token=S3CRET-in-query"
+
+    tls_to_plain_http = url.replace("http://", "https://", 1)
+
+    refused = notifier.notify(PAYLOAD)
+    unreachable = notifier.notify({**PAYLOAD, "model_version": "5"}, url=dead)
+    no_tls = notifier.notify({**PAYLOAD, "model_version": "6"}, url=tls_to_plain_http)
+    entry = Outbox(outbox_path).pending()[0]
+    resent = notifier.resend_pending()[0]
+
+    assert entry.url == recording_receiver.url + "?v=1&access_token=***"
+    assert entry.url_credentials_dropped and resent.outcome.delivered
+    assert "could not reach http://127.0.0.1" in unreachable.message
+    assert "could not reach https://127.0.0.1" in no_tls.message
+    shown = refused.message + unreachable.message + no_tls.message + caplog.text
+    assert "S3CRET" not in shown
+    for path in outbox_path.parent.glob(outbox_path.name + "*"):
+        assert b"S3CRET" not in path.read_bytes()
 
 
 def write_an_outbox_from_before_credentials_were_tracked(path: Path, url: str | None) -> None:

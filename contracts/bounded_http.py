@@ -1,0 +1,198 @@
+"""HTTP requests bounded in total time and in the size of the answer kept.
+
+requests' ``timeout`` bounds each socket operation, not the request: a server that sends a byte
+every now and then keeps one going for ever, and one that answers without end fills memory.
+Every request sent through a :func:`bounded_session` ends once its timeout has passed in total
+(a watchdog shuts the socket under it: nothing else ends a read already waiting), raising
+:class:`TotalTimeout`, and keeps at most ``limit`` bytes of the answer's body
+(:func:`answer_cut_at` says when it was cut). Callers keep the plain requests API.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+from typing import Any
+
+import requests
+import urllib3
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+from contracts.urls import hide_url_secrets_in_logs
+
+ANSWER_LIMIT = 64 * 1024
+"""Bytes of an answer kept: far more than any webhook answer, far less than a runaway one."""
+_CHUNK = 8 * 1024
+_CUT_AT = "hokusai_answer_cut_at"
+_watched = threading.local()
+
+
+class TotalTimeout(requests.Timeout):
+    """The request, answer included, was not over when its timeout had passed in total."""
+
+
+def bounded_session(limit: int = ANSWER_LIMIT) -> requests.Session:
+    """A session whose requests end within their timeout and keep at most ``limit`` bytes.
+
+    Every body is read before the request returns, even with ``stream=True``. The HTTP
+    library's log lines show the URLs' credentials masked.
+    """
+    hide_url_secrets_in_logs()
+    session = requests.Session()
+    adapter = _BoundedAdapter(limit)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+def answer_cut_at(response: requests.Response) -> int | None:
+    """How many bytes of the body were kept when the answer was longer; ``None`` when whole."""
+    cut = getattr(response, _CUT_AT, None)
+    return cut if isinstance(cut, int) else None
+
+
+def cut_words(cut_at: int | None) -> str:
+    """``answer cut at N bytes``, or nothing, for messages."""
+    return f"answer cut at {cut_at} bytes" if cut_at is not None else ""
+
+
+def _total_seconds(timeout: Any) -> float | None:
+    """The whole request's budget: the timeout, or connect plus read for a pair."""
+    if isinstance(timeout, tuple):
+        return None if None in timeout else float(sum(timeout))
+    return None if timeout is None else float(timeout)
+
+
+class _BoundedAdapter(HTTPAdapter):
+    """requests' adapter, reading each answer under a watchdog and up to a size limit."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        super().__init__()
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _WATCHED_POOLS
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if not proxy.lower().startswith("socks"):  # SOCKS pools have classes of their own
+            manager.pool_classes_by_scheme = _WATCHED_POOLS
+        return manager
+
+    def send(
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: Any = None,
+        verify: bool | str = True,
+        cert: Any = None,
+        proxies: Any = None,
+    ) -> requests.Response:
+        total = _total_seconds(timeout)
+        with _Watchdog(total) as watchdog:
+            try:
+                response = super().send(request, True, timeout, verify, cert, proxies)
+                self._read_body(response)
+            except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as error:
+                if watchdog.fired:
+                    raise TotalTimeout(
+                        f"no complete answer within {total:g} s", request=request
+                    ) from error
+                raise
+        return response
+
+    def _read_body(self, response: requests.Response) -> None:
+        """Read the body, keeping at most ``limit`` bytes; a longer answer is cut off there."""
+        body = bytearray()
+        with response:
+            for chunk in response.iter_content(_CHUNK):
+                body += chunk
+                if len(body) > self.limit:
+                    del body[self.limit :]
+                    setattr(response, _CUT_AT, self.limit)
+                    break
+        response._content = bytes(body)
+        response.content  # noqa: B018 (marks the body as read, as if requests had read it)
+
+
+class _Watchdog:
+    """Shuts the socket a request in this thread uses once its time is up."""
+
+    def __init__(self, seconds: float | None) -> None:
+        self.fired = False
+        self._socket: socket.socket | None = None
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire) if seconds is not None else None
+        if self._timer is not None:
+            self._timer.daemon = True
+
+    def __enter__(self) -> _Watchdog:
+        _watched.watchdog = self
+        if self._timer is not None:
+            self._timer.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        _watched.watchdog = None
+
+    def watch(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._socket = sock
+            if self.fired:
+                _shut(sock)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.fired = True
+            if self._socket is not None:
+                _shut(self._socket)
+
+
+def _shut(sock: socket.socket) -> None:
+    """End every read and write on ``sock`` now (its connection is then discarded)."""
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+def _watch_this(sock: socket.socket | None) -> None:
+    """Hand ``sock`` to the watchdog of the request running in this thread, if any."""
+    watchdog: _Watchdog | None = getattr(_watched, "watchdog", None)
+    if watchdog is not None and sock is not None:
+        watchdog.watch(sock)
+
+
+class _WatchedHTTPConnection(HTTPConnection):
+    def connect(self) -> None:
+        super().connect()
+        _watch_this(self.sock)
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        _watch_this(self.sock)  # a kept-alive connection is not connected again
+        super().request(*args, **kwargs)
+
+
+class _WatchedHTTPSConnection(HTTPSConnection):
+    def connect(self) -> None:
+        super().connect()
+        _watch_this(self.sock)
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        _watch_this(self.sock)
+        super().request(*args, **kwargs)
+
+
+class _WatchedHTTPConnectionPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _WatchedHTTPSConnectionPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+_WATCHED_POOLS = {"http": _WatchedHTTPConnectionPool, "https": _WatchedHTTPSConnectionPool}
