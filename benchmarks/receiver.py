@@ -1,6 +1,6 @@
 """The stub receiver over real HTTP beside the same server answering a no-op WSGI app.
 
-Both run on :class:`contracts.receiver.server.RunningServer` on 127.0.0.1; the load comes from
+Both run on :class:`contracts.support.server.RunningServer` on 127.0.0.1; the load comes from
 :mod:`benchmarks.loadgen` in a separate process. Every delivery goes to its own DRAFT token, so
 every request the stub answers is a full transition: verify the signature, validate the body,
 move the token in SQLite and append to the deliveries log. Rounds alternate stub and no-op.
@@ -29,8 +29,8 @@ import contracts
 from benchmarks.loadgen import LoadResult, PreparedRequest, run_load
 from benchmarks.results import Direction, Figure, Goal
 from contracts.receiver import create_app
-from contracts.receiver.server import RunningServer
 from contracts.receiver.store import TokenStore
+from contracts.support.server import RunningServer
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -78,7 +78,7 @@ def signed_deliveries(token_ids: Sequence[str]) -> list[PreparedRequest]:
             metric_name="accuracy",
             baseline_value=0.9,
             mlflow_run_id="bench-run",
-            tags={"hokusai_token_id": token_id},
+            tags={contracts.TOKEN_TAG: token_id},
         )
         delivery = contracts.signed_delivery(payload, SECRET)
         requests.append(

@@ -25,6 +25,11 @@ from contracts.tokens import normalize_token_id
 
 EVENT_TYPE = "model_registered"
 STATUS_REGISTERED = "REGISTERED"
+TOKEN_TAG = "hokusai_token_id"
+METRIC_TAG = "benchmark_metric"
+VALUE_TAG = "benchmark_value"
+SDK_TAGS = (TOKEN_TAG, METRIC_TAG, VALUE_TAG)
+"""The MLflow tags the SDK sets on a registered version, which the schema's ``tags`` names."""
 FIELD_ORDER = (
     "event_type",
     "timestamp",

@@ -3,7 +3,7 @@
 Every request a receiver check sends goes through :class:`Probe`, which records each exchange
 (so "every answer is JSON" can be judged over all of them) and turns connection problems into
 one :class:`ReceiverUnreachable` that names the URL. Each request ends within the timeout, its
-answer included, and keeps at most :data:`~contracts.bounded_http.ANSWER_LIMIT` bytes of it.
+answer included, and keeps at most :data:`~contracts.support.http.ANSWER_LIMIT` bytes of it.
 Requests are built only with the core (:func:`contracts.signed_delivery`,
 :func:`contracts.build_payload`).
 """
@@ -21,11 +21,11 @@ from typing import Any
 
 import requests
 
-from contracts.bounded_http import answer_cut_at, bounded_session, cut_words
 from contracts.conformance.answers import TokenStateReading, read_token_state, state_url_for
 from contracts.envelope import IDEMPOTENCY_KEY_HEADER, SignedDelivery, signed_delivery
-from contracts.payload import build_payload, format_timestamp
+from contracts.payload import METRIC_TAG, TOKEN_TAG, build_payload, format_timestamp
 from contracts.signing import SIGNATURE_HEADER
+from contracts.support.http import answer_cut_at, bounded_session, cut_words
 from contracts.urls import redact_text, redacted_url
 
 CHECK_MODEL_NAME = "Conformance check model"
@@ -135,7 +135,7 @@ class Probe:
             "metric_name": CHECK_METRIC,
             "baseline_value": CHECK_BASELINE,
             "mlflow_run_id": None,
-            "tags": {"hokusai_token_id": token.upper(), "benchmark_metric": CHECK_METRIC},
+            "tags": {TOKEN_TAG: token.upper(), METRIC_TAG: CHECK_METRIC},
         }
         fields.update(overrides)
         return build_payload(**fields)

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING
 import requests
 from werkzeug.wrappers import Request, Response
 
-from contracts.bounded_http import bounded_session
-from contracts.receiver.server import RunningServer
 from contracts.sender.testing import RecordedRequest, ScriptedAnswer
+from contracts.support.http import bounded_session
+from contracts.support.server import RunningServer
 from contracts.urls import redact_text
 
 if TYPE_CHECKING:

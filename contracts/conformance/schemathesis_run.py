@@ -21,12 +21,12 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
-from contracts.bounded_http import bounded_session
 from contracts.conformance.results import CheckResult, Finding
 from contracts.envelope import DEFAULT_PATH, EVENT_HEADER, IDEMPOTENCY_KEY_HEADER
 from contracts.payload import EVENT_TYPE, format_timestamp
 from contracts.schema import openapi_path
 from contracts.signing import SIGNATURE_HEADER, sign
+from contracts.support.http import bounded_session
 from contracts.urls import redact_text
 
 DEFAULT_MAX_EXAMPLES = 50

@@ -43,7 +43,7 @@ from contracts.conformance.answers import (
 )
 from contracts.conformance.commands import checked_state_url
 from contracts.envelope import DEFAULT_PATH, SignedDelivery, signed_delivery
-from contracts.payload import PayloadError, build_payload
+from contracts.payload import METRIC_TAG, TOKEN_TAG, VALUE_TAG, PayloadError, build_payload
 from contracts.signing import SIGNATURE_HEADER, FailureReason
 from contracts.tokens import TokenIdError, normalize_token_id
 from contracts.urls import redact_text, redacted_url
@@ -160,9 +160,9 @@ def build_test_delivery(
         metric_name=metric_name,
         baseline_value=baseline_value,
         tags={
-            "hokusai_token_id": normalize_token_id(token_id),
-            "benchmark_metric": metric_name,
-            "benchmark_value": str(baseline_value),
+            TOKEN_TAG: normalize_token_id(token_id),
+            METRIC_TAG: metric_name,
+            VALUE_TAG: str(baseline_value),
         },
     )
     return signed_delivery(payload, secret)
@@ -440,11 +440,11 @@ def deliver(url: str, delivery: SignedDelivery, timeout: float) -> Reply:
     """POST the exact bytes with their headers; raise :class:`DeliveryFailed` on no answer.
 
     ``timeout`` bounds the whole request, answer included, and at most 64 KiB of the answer
-    are read (:func:`contracts.bounded_http.bounded_session`).
+    are read (:func:`contracts.support.http.bounded_session`).
     """
     import requests
 
-    from contracts.bounded_http import answer_cut_at, bounded_session
+    from contracts.support.http import answer_cut_at, bounded_session
 
     try:
         with bounded_session() as session:
@@ -467,7 +467,7 @@ def fetch_token_state(url: str, timeout: float) -> TokenStateReading:
     :func:`deliver`."""
     import requests
 
-    from contracts.bounded_http import answer_cut_at, bounded_session, cut_words
+    from contracts.support.http import answer_cut_at, bounded_session, cut_words
 
     try:
         with bounded_session() as session:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from contracts.lazy import lazy_exports
+from contracts.support.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from contracts.receiver.app import (

@@ -88,7 +88,7 @@ def _serve(args: argparse.Namespace) -> int:
     import threading
 
     from contracts.receiver.app import ReceiverConfig, create_app
-    from contracts.receiver.server import RunningServer
+    from contracts.support.server import RunningServer
 
     names = [args.secret_env, *(args.also_secret_env or [])]
     config = ReceiverConfig(

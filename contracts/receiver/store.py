@@ -18,7 +18,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from contracts.sqlite_file import Database
+from contracts.support.sqlite_file import Database
 from contracts.tokens import normalize_token_id
 
 DEFAULT_DB_PATH = Path("hokusai-stub.sqlite3")

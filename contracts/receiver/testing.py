@@ -21,8 +21,8 @@ from typing import Any
 from werkzeug.wrappers import Request, Response
 
 from contracts.receiver.app import StubSite, create_app
-from contracts.receiver.server import RunningServer
 from contracts.receiver.store import TokenStore
+from contracts.support.server import RunningServer
 
 DEFAULT_TOKENS = ("LSCOR",)
 

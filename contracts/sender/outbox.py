@@ -31,7 +31,7 @@ from typing import Any
 import contracts
 from contracts.payload import format_timestamp
 from contracts.sender.delivery import DeliveryReason, NotificationOutcome
-from contracts.sqlite_file import DEFAULT_BUSY_TIMEOUT, Database
+from contracts.support.sqlite_file import DEFAULT_BUSY_TIMEOUT, Database
 from contracts.urls import redacted_url
 
 _SCHEMA = """

@@ -21,7 +21,15 @@ from urllib.parse import urlsplit
 
 import requests
 
-from contracts.payload import PayloadError, build_payload, run_id_from_model_uri
+from contracts.payload import (
+    METRIC_TAG,
+    SDK_TAGS,
+    TOKEN_TAG,
+    VALUE_TAG,
+    PayloadError,
+    build_payload,
+    run_id_from_model_uri,
+)
 from contracts.sender.config import (
     TRACKING_URI_ENV,
     ConfigurationError,
@@ -39,10 +47,7 @@ if TYPE_CHECKING:
     from mlflow.entities.model_registry import ModelVersion
     from mlflow.exceptions import MlflowException
 
-TOKEN_TAG = "hokusai_token_id"
-METRIC_TAG = "benchmark_metric"
-VALUE_TAG = "benchmark_value"
-RESERVED_TAGS = (TOKEN_TAG, METRIC_TAG, VALUE_TAG)
+RESERVED_TAGS = SDK_TAGS
 DEFAULT_AWAIT_READY_SECONDS = 300
 TRACKING_PROBE_SECONDS = 5.0
 _LOGGED_MODEL_URI = re.compile(r"^models:/(m-[0-9a-f]+)/?$")

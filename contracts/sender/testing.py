@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from werkzeug.wrappers import Request, Response
 
 from contracts.envelope import DEFAULT_PATH, IDEMPOTENCY_KEY_HEADER
-from contracts.receiver.server import RunningServer
+from contracts.support.server import RunningServer
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment

@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import pytest
 import requests
 
-from contracts.bounded_http import ANSWER_LIMIT
 from contracts.cli import main
 from contracts.conformance.probe import Probe
 from contracts.conformance.recording import RecordingProxy, RunningRecordingProxy
 from contracts.conformance.schemathesis_run import run_schemathesis
-from contracts.receiver.server import RunningServer, serving
+from contracts.support.http import ANSWER_LIMIT
+from contracts.support.server import RunningServer, serving
 from tests.reliability.processes import hokusai_contract
 
 if TYPE_CHECKING:

@@ -16,8 +16,8 @@ import pytest
 from contracts.cli import CommandError, main
 from contracts.conformance import RECEIVER_CHECKS
 from contracts.conformance.commands import write_report
-from contracts.receiver.server import serving
 from contracts.receiver.testing import RunningStubSite, running_stub_site
+from contracts.support.server import serving
 from tests.conformance.receivers import WEBHOOK_PATH, Flaw, FlawedReceiver
 
 SECRET = "check-receiver secret 0d7c"

@@ -21,7 +21,7 @@ from contracts.conformance.contract_test import (
     main,
     receiver_suites,
 )
-from contracts.receiver.server import serving
+from contracts.support.server import serving
 from tests.conformance.receivers import STATE_URL_TEMPLATE, WEBHOOK_PATH, Flaw, FlawedReceiver
 
 REPOSITORY = Path(__file__).resolve().parents[2]

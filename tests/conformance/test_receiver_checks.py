@@ -16,8 +16,8 @@ from contracts.conformance import RECEIVER_CHECKS, CheckResult, Verdict, run_rec
 from contracts.conformance.answers import says_no_secret_configured, says_not_the_handler
 from contracts.conformance.checks import OVERSIZED_BODY_BYTES, UNKNOWN_TOKEN
 from contracts.envelope import MAX_BODY_BYTES
-from contracts.receiver.server import RunningServer, serving
 from contracts.receiver.testing import RunningStubSite, running_stub_site
+from contracts.support.server import RunningServer, serving
 from tests.conformance.receivers import (
     STATE_URL_TEMPLATE,
     WEBHOOK_PATH,

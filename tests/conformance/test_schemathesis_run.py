@@ -10,8 +10,8 @@ import requests
 from contracts import sign, verify
 from contracts.conformance import Verdict
 from contracts.conformance.schemathesis_run import SignedBody, run_schemathesis, split_url
-from contracts.receiver.server import serving
 from contracts.receiver.testing import running_stub_site
+from contracts.support.server import serving
 from tests.conformance.receivers import WEBHOOK_PATH, Flaw, FlawedReceiver
 
 SECRET = "schemathesis secret 5e0a"

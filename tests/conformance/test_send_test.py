@@ -25,8 +25,8 @@ from contracts.conformance.send_test import (
     interpret,
     signature_next_steps,
 )
-from contracts.receiver.server import serving
 from contracts.receiver.testing import RunningStubSite, running_stub_site
+from contracts.support.server import serving
 from contracts.urls import MASK, redact_text
 
 if TYPE_CHECKING:

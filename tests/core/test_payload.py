@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import contracts
 from contracts import (
     FIELD_ORDER,
     PayloadError,
@@ -281,3 +282,11 @@ def _converts_badly(payload: dict[str, Any]) -> bool:
     except UnicodeEncodeError:
         return True
     return any(isinstance(v, float) and not math.isfinite(v) for v in payload.values())
+
+
+def test_the_sdk_tag_names_are_the_ones_the_schema_names() -> None:
+    described = contracts.SCHEMA["properties"]["tags"]["description"]
+    example = contracts.SCHEMA["properties"]["tags"]["examples"][0]
+    for tag in contracts.SDK_TAGS:
+        assert tag in described
+        assert tag in example

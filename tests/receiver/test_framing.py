@@ -19,7 +19,7 @@ import requests
 
 import contracts
 from contracts.receiver import RejectReason, RunningStubSite, create_app
-from contracts.receiver.server import RunningServer
+from contracts.support.server import RunningServer
 from tests.receiver.support import SECRET, assert_answer_follows_the_contract, registration
 
 SAFETY_TIMEOUT = 30.0

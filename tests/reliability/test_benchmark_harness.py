@@ -10,7 +10,7 @@ from benchmarks.loadgen import run_load
 from benchmarks.receiver import noop_app, signed_deliveries
 from benchmarks.results import Direction, Figure, Goal, Report, render_markdown, render_table
 from benchmarks.timing import interleaved
-from contracts.receiver.server import serving
+from contracts.support.server import serving
 
 
 def test_interleaving_times_every_case_once_per_round_in_rotating_order() -> None:

@@ -21,9 +21,9 @@ from mlflow import MlflowClient
 import contracts
 from contracts.cli import main
 from contracts.receiver import create_app
-from contracts.receiver.server import RunningServer
 from contracts.receiver.store import REGISTERED
 from contracts.sender import DeliveryPolicy, ModelRegistry, Outbox
+from contracts.support.server import RunningServer
 from tests.reliability.faults import Fault, FaultInjector
 from tests.reliability.support import SECRET, half_written_tokens, transitions_per_token
 

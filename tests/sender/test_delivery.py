@@ -16,7 +16,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import contracts
-from contracts.receiver.server import RunningServer, serving
 from contracts.sender.delivery import (
     RETRY_AFTER_LIMIT,
     USER_AGENT,
@@ -29,6 +28,7 @@ from contracts.sender.delivery import (
     plan_retry,
 )
 from contracts.sender.testing import RunningRecordingReceiver, ScriptedAnswer
+from contracts.support.server import RunningServer, serving
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment

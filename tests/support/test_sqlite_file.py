@@ -8,7 +8,7 @@ import sqlite3
 import threading
 from pathlib import Path
 
-from contracts.sqlite_file import Database
+from contracts.support.sqlite_file import Database
 
 
 def test_a_failed_transaction_leaves_nothing_and_the_next_one_works(tmp_path: Path) -> None:
