@@ -11,8 +11,12 @@ Every request sent through a :func:`bounded_session` ends once its timeout has p
 from __future__ import annotations
 
 import contextlib
+import http.client
 import socket
+import ssl
 import threading
+from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 import requests
@@ -196,3 +200,94 @@ class _WatchedHTTPSConnectionPool(HTTPSConnectionPool):
 
 
 _WATCHED_POOLS = {"http": _WatchedHTTPConnectionPool, "https": _WatchedHTTPSConnectionPool}
+
+
+class FailureKind(str, Enum):
+    """Why no HTTP answer came back; values are stable identifiers."""
+
+    REFUSED = "connection_refused"
+    NAME_NOT_FOUND = "name_not_found"
+    TLS = "tls_failed"
+    TIMEOUT = "timeout"
+    CLOSED = "connection_closed"
+    OTHER = "connection_error"
+
+
+_HINTS = {
+    FailureKind.REFUSED: "nothing listens at that host and port: check the port, and that the "
+    "server is running",
+    FailureKind.NAME_NOT_FOUND: "the host name does not resolve: check its spelling and DNS",
+    FailureKind.TLS: "the TLS handshake failed: check http:// against https:// and the "
+    "server's certificate",
+    FailureKind.TIMEOUT: "the server did not answer in time: check that it is up and reachable "
+    "from here, or raise the timeout",
+    FailureKind.CLOSED: "the server closed the connection without an answer: check its logs",
+    FailureKind.OTHER: "check the URL and the network between here and the server",
+}
+
+
+_CLOSED = (
+    ConnectionResetError,
+    BrokenPipeError,
+    ConnectionAbortedError,
+    http.client.RemoteDisconnected,
+    urllib3.exceptions.ProtocolError,
+)
+
+
+@dataclass(frozen=True)
+class ConnectionFailure:
+    """No answer, in words: ``kind`` to branch on, ``words`` for people, ``hint`` on what to do."""
+
+    kind: FailureKind
+    words: str
+
+    @property
+    def hint(self) -> str:
+        return _HINTS[self.kind]
+
+
+def describe_connection_failure(error: BaseException) -> ConnectionFailure:
+    """Name why a request got no answer, from the operating system's error under the wrapping.
+
+    requests and urllib3 wrap the socket error several layers deep (in ``args``, ``reason``,
+    ``__cause__``); the innermost one says what really happened. Never quotes a URL.
+    """
+    chain = _causes(error)
+    for cause in chain:
+        if isinstance(cause, ConnectionRefusedError):
+            return ConnectionFailure(FailureKind.REFUSED, "connection refused")
+        if isinstance(cause, socket.gaierror):
+            return ConnectionFailure(FailureKind.NAME_NOT_FOUND, "the host name does not resolve")
+        if isinstance(cause, ssl.SSLError):
+            return ConnectionFailure(
+                FailureKind.TLS, f"the TLS handshake failed ({_reason(cause)})"
+            )
+    if any(isinstance(cause, (TimeoutError, requests.Timeout, socket.timeout)) for cause in chain):
+        return ConnectionFailure(FailureKind.TIMEOUT, "timed out")
+    if any(isinstance(cause, _CLOSED) for cause in chain):
+        return ConnectionFailure(FailureKind.CLOSED, "the connection was closed without an answer")
+    innermost = chain[-1]
+    if isinstance(innermost, OSError) and innermost.strerror:
+        return ConnectionFailure(FailureKind.OTHER, innermost.strerror)
+    return ConnectionFailure(FailureKind.OTHER, type(innermost).__name__)
+
+
+def _causes(error: BaseException) -> list[BaseException]:
+    """``error`` and every error under it, outermost first."""
+    chain: list[BaseException] = []
+    cause: BaseException | None = error
+    while cause is not None and cause not in chain:
+        chain.append(cause)
+        first = cause.args[0] if cause.args else None
+        wrapped = getattr(cause, "reason", None) or getattr(first, "reason", first)
+        cause = (
+            cause.__cause__
+            or cause.__context__
+            or (wrapped if isinstance(wrapped, BaseException) else None)
+        )
+    return chain
+
+
+def _reason(error: ssl.SSLError) -> str:
+    return str(error.reason or error.strerror or type(error).__name__)
