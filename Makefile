@@ -38,8 +38,18 @@ node-test:
 		echo "npm ci --no-audit --no-fund (clients/node)"; npm ci --no-audit --no-fund; fi
 	cd clients/node && node --test
 
+# RECEIVER_URL (with RECEIVER_SECRET_ENV, RECEIVER_TOKEN, RECEIVER_SPARE_TOKENS, RECEIVER_STATE_URL)
+# judges that receiver instead of the stub site and the Node.js handler; each becomes the flag of
+# the same name. The URLs are not echoed: the command shows them without credentials.
+comma := ,
 contract-test: $(STAMP)
-	$(BIN)/python -m contracts.conformance.contract_test
+	@echo "hokusai-contract contract-test$(if $(RECEIVER_URL), --receiver-url ...)"
+	@$(BIN)/hokusai-contract contract-test \
+		$(if $(RECEIVER_URL),--receiver-url "$(RECEIVER_URL)") \
+		$(if $(RECEIVER_SECRET_ENV),--receiver-secret-env "$(RECEIVER_SECRET_ENV)") \
+		$(if $(RECEIVER_TOKEN),--receiver-token "$(RECEIVER_TOKEN)") \
+		$(foreach spare,$(subst $(comma), ,$(RECEIVER_SPARE_TOKENS)),--receiver-spare-token "$(spare)") \
+		$(if $(RECEIVER_STATE_URL),--receiver-state-url "$(RECEIVER_STATE_URL)")
 
 # The secret stays in the environment: SECRET_ENV=NAME names the variable holding it (default
 # WEBHOOK_SECRET). A value on the command line (SECRET=...) is refused: ps shows it, and MAKEFLAGS

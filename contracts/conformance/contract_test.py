@@ -1,4 +1,5 @@
-"""``make contract-test``: prove that the reference sender and the receivers agree, end to end.
+"""``hokusai-contract contract-test`` (``make contract-test``): prove that the reference sender
+and the receivers agree, end to end.
 
 One command on a fresh machine:
 
@@ -9,25 +10,22 @@ One command on a fresh machine:
    captured request with the sender checks;
 3. RECEIVER suites: the ``check-receiver`` checks and Schemathesis against the stub site, and
    against the Node.js reference handler when ``node`` is on PATH, each seeded with the token
-   under test and two spare DRAFT tokens - or, with ``RECEIVER_URL`` (plus
-   ``RECEIVER_SECRET_ENV``, ``RECEIVER_TOKEN``, ``RECEIVER_SPARE_TOKENS``,
-   ``RECEIVER_STATE_URL``), against that receiver instead;
-4. one summary table, JUnit XML per suite under ``reports/`` (replacing those of earlier runs),
-   the time split, and a non-zero exit status when anything failed.
+   under test and the spare DRAFT tokens - or against the :class:`ExternalReceiver` given
+   instead.
 
-Every setting is checked before anything starts: a mistake costs no MLflow start.
+:func:`run_contract_test` does the run; the command (:mod:`contracts.cli.conformance`) checks
+every setting before it starts, so that a mistake costs no MLflow start, and then prints the
+summary table and writes the reports.
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import queue
 import secrets
 import shutil
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -37,19 +35,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from contracts.cli import CommandError, checked_url, positive_int, secret_from_env
 from contracts.conformance import report
 from contracts.conformance.checklist import OnResult
-from contracts.conformance.commands import (
-    checked_report_path,
-    checked_spare_tokens,
-    checked_state_url,
-    checked_token,
-    write_report,
-)
-from contracts.conformance.results import Finding, SuiteResult, any_failed
+from contracts.conformance.results import Finding, SuiteResult
 from contracts.conformance.runner import receiver_suite
 from contracts.envelope import DEFAULT_PATH
+from contracts.urls import redacted_url
 
 if TYPE_CHECKING:
     from contracts.conformance.recording import RunningRecordingProxy
@@ -62,7 +53,6 @@ NODE_START_TIMEOUT = 20.0
 RECEIVER_TOKEN = "LSCOR"
 SPARE_TOKENS = ("OTHER", "SPARE", "THIRD")
 """Seeded as DRAFT beside the token under test, so that the transition checks see their own."""
-JUNIT_PATTERN = "contract-test-*.xml"
 Say = Callable[[str], None]
 ProgressFor = Callable[[str], OnResult]
 
@@ -191,23 +181,6 @@ class ExternalReceiver:
     spare_tokens: tuple[str, ...] = ()
 
 
-def external_receiver(environ: dict[str, str]) -> ExternalReceiver | None:
-    """The receiver named by ``RECEIVER_URL`` and friends (each checked), or ``None``."""
-    url = environ.get("RECEIVER_URL", "").strip()
-    if not url:
-        return None
-    checked_url(url, "RECEIVER_URL")
-    token = checked_token(environ.get("RECEIVER_TOKEN") or RECEIVER_TOKEN, "RECEIVER_TOKEN")
-    spares = [spare.strip() for spare in environ.get("RECEIVER_SPARE_TOKENS", "").split(",")]
-    return ExternalReceiver(
-        url,
-        secret_from_env(environ.get("RECEIVER_SECRET_ENV") or "WEBHOOK_SECRET"),
-        token,
-        checked_state_url(environ.get("RECEIVER_STATE_URL"), "RECEIVER_STATE_URL"),
-        checked_spare_tokens([s for s in spares if s], token, "RECEIVER_SPARE_TOKENS"),
-    )
-
-
 @contextmanager
 def node_reference_handler(secret: str, tokens: Sequence[str], log_path: Path) -> Iterator[str]:
     """Run ``clients/node/examples/server.mjs``; yield its base URL; stop it afterwards."""
@@ -324,43 +297,30 @@ def receiver_suites(
     return suites
 
 
-# --- the command ----------------------------------------------------------------------------
+# --- the run --------------------------------------------------------------------------------
 
 
-def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m contracts.conformance.contract_test",
-        description="Real MLflow server + reference sender + stub site (+ Node.js handler): "
-        "prove they agree. RECEIVER_URL, RECEIVER_SECRET_ENV, RECEIVER_TOKEN and "
-        "RECEIVER_STATE_URL judge another receiver instead of the stub and the Node.js handler.",
-    )
-    parser.add_argument("--reports", default="reports", help="folder for JUnit XML and JSON")
-    parser.add_argument(
-        "--max-examples", type=positive_int, default=None, help="Schemathesis examples per mode"
-    )
-    return parser.parse_args(argv)
+@dataclass(frozen=True)
+class ContractRun:
+    """What one contract test found, and how long each part took (seconds)."""
+
+    suites: list[SuiteResult]
+    timings: dict[str, float]
+    total: float
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = _arguments(argv)
-    try:
-        external = external_receiver(dict(os.environ))
-        checked_report_path(str(Path(args.reports) / "contract-test.json"), "--reports")
-        return _run(args, external)
-    except CommandError as error:
-        print(f"contract-test: error: {error}", file=sys.stderr)
-        return error.exit_code
+def run_contract_test(
+    external: ExternalReceiver | None, max_examples: int | None, say: Say
+) -> ContractRun:
+    """Start a real MLflow server, run the sender suite, then the receiver suites.
 
-
-def _run(args: argparse.Namespace, external: ExternalReceiver | None) -> int:
-    from contracts.sender.mlflow_server import MlflowServerError, running_mlflow_server
+    Raises :class:`~contracts.sender.mlflow_server.MlflowServerError` when MLflow does not start.
+    """
+    from contracts.sender.mlflow_server import running_mlflow_server
 
     started = time.perf_counter()
     timings: dict[str, float] = {}
     secret = secrets.token_urlsafe(32)
-
-    def say(line: str) -> None:
-        print(line, flush=True)
 
     def progress_for(suite: str) -> OnResult:
         return lambda result: say(report.progress_line(result, suite))
@@ -369,60 +329,30 @@ def _run(args: argparse.Namespace, external: ExternalReceiver | None) -> int:
         workdir = Path(folder)
         say("Starting a real MLflow tracking server ...")
         clock = time.perf_counter()
-        try:
-            with running_mlflow_server(workdir / "mlflow") as server:
-                timings["MLflow start"] = time.perf_counter() - clock
-                say(f"MLflow at {server.tracking_uri} ({timings['MLflow start']:.1f} s)")
-                say("Sender suite: reference sender -> recording proxy -> stub site")
-                clock = time.perf_counter()
-                suites = [
-                    sender_suite(server.tracking_uri, workdir, secret, say, progress_for("sender"))
-                ]
-                timings["sender suite"] = time.perf_counter() - clock
-        except MlflowServerError as error:
-            print(f"contract-test: the MLflow server did not start: {error}", file=sys.stderr)
-            return 1
-        target = external.url if external else "stub site and Node.js reference handler"
-        say(f"Receiver suite: {target}")
+        with running_mlflow_server(workdir / "mlflow") as server:
+            timings["MLflow start"] = time.perf_counter() - clock
+            say(f"MLflow at {server.tracking_uri} ({timings['MLflow start']:.1f} s)")
+            say("Sender suite: reference sender -> recording proxy -> stub site")
+            clock = time.perf_counter()
+            suites = [
+                sender_suite(server.tracking_uri, workdir, secret, say, progress_for("sender"))
+            ]
+            timings["sender suite"] = time.perf_counter() - clock
+        say(receiver_heading(external))
         clock = time.perf_counter()
-        suites += receiver_suites(workdir, secret, external, progress_for, args.max_examples)
+        suites += receiver_suites(workdir, secret, external, progress_for, max_examples)
         timings["receiver suite"] = time.perf_counter() - clock
-    return finish_run(suites, timings, time.perf_counter() - started, Path(args.reports), say)
+    return ContractRun(suites, timings, time.perf_counter() - started)
+
+
+def receiver_heading(external: ExternalReceiver | None) -> str:
+    """The line that opens the receiver suites: which receivers, URLs without credentials."""
+    if external is None:
+        return "Receiver suite: stub site and Node.js reference handler"
+    return f"Receiver suite: {redacted_url(external.url)}"
 
 
 def _quiet_mlflow() -> None:
     """Keep MLflow's run links and INFO lines out of the progress output."""
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     logging.getLogger("mlflow").setLevel(logging.WARNING)
-
-
-def finish_run(
-    suites: list[SuiteResult],
-    timings: dict[str, float],
-    total: float,
-    reports_dir: Path,
-    say: Say,
-) -> int:
-    say("")
-    say(report.results_table(suites))
-    say("")
-    say(report.summary_line(suites))
-    fixes = report.fixes_section(suites)
-    if fixes:
-        say("")
-        say(fixes)
-    for stale in reports_dir.glob(JUNIT_PATTERN):
-        stale.unlink()
-    for suite in suites:
-        junit = reports_dir / f"contract-test-{suite.name}.xml"
-        write_report("--reports", junit, report.junit_xml([suite]))
-    summary = reports_dir / "contract-test.json"
-    write_report("--reports", summary, report.json_report(suites, timings=timings))
-    split = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in timings.items())
-    say(f"JUnit XML: {reports_dir}/contract-test-<suite>.xml (one per suite)")
-    say(f"Time: {split}; total {total:.1f} s")
-    return 1 if any_failed(suites) else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -10,7 +10,6 @@ result into the lines the command prints.
 
 from __future__ import annotations
 
-import argparse
 import json
 import shlex
 import socket
@@ -21,16 +20,6 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from contracts.cli import (
-    EXIT_FAILED,
-    EXIT_OK,
-    CommandError,
-    add_secret_env_option,
-    checked_url,
-    new_command,
-    seconds,
-    secret_from_env,
-)
 from contracts.conformance.answers import (
     REPLAY_REASON,
     TokenStateReading,
@@ -41,12 +30,11 @@ from contracts.conformance.answers import (
     state_url_for,
     unreadable_token_state,
 )
-from contracts.conformance.commands import checked_state_url
 from contracts.envelope import DEFAULT_PATH, SignedDelivery, signed_delivery
-from contracts.payload import METRIC_TAG, TOKEN_TAG, VALUE_TAG, PayloadError, build_payload
+from contracts.payload import METRIC_TAG, TOKEN_TAG, VALUE_TAG, build_payload
 from contracts.signing import SIGNATURE_HEADER, FailureReason
-from contracts.tokens import TokenIdError, normalize_token_id
-from contracts.urls import redact_text, redacted_url
+from contracts.tokens import normalize_token_id
+from contracts.urls import redacted_url
 
 if TYPE_CHECKING:
     import requests
@@ -548,91 +536,3 @@ def render(result: SendTestResult, *, show_request: bool = False) -> list[str]:
         lines.append(f"  {state_in_words(result.state)}")
     lines += [_indented_step(step) for step in interpretation.next_steps]
     return lines
-
-
-# --- command --------------------------------------------------------------------------------
-
-
-def _delivery_from_args(args: argparse.Namespace, secret: str) -> SignedDelivery:
-    try:
-        return build_test_delivery(
-            secret,
-            token_id=args.token,
-            model_name=args.model_name,
-            model_version=args.model_version,
-            metric_name=args.metric_name,
-            baseline_value=args.baseline_value,
-        )
-    except TokenIdError as error:
-        raise CommandError(f"--token: {error}") from None
-    except PayloadError as error:
-        raise CommandError(f"these options would make an invalid delivery: {error}") from None
-    except ValueError as error:  # NaN or Infinity, which JSON cannot carry
-        raise CommandError(f"--baseline-value: {error}") from None
-
-
-def _send_test(args: argparse.Namespace) -> int:
-    url = checked_url(args.url, "--url")
-    checked_state_url(args.state_url)
-    secret = secret_from_env(args.secret_env)
-    delivery = _delivery_from_args(args, secret)
-    token_id = json.loads(delivery.body)["token_id"]
-    result = run_send_test(
-        Target(url, token_id, args.secret_env),
-        delivery,
-        timeout=args.timeout,
-        state_url_template=args.state_url,
-    )
-    lines = render(result, show_request=args.show_request)
-    # The secret and the URLs' credentials, should any text contain one (an echoing receiver).
-    print("\n".join(redact_text(line, url, args.state_url, secrets=[secret]) for line in lines))
-    return EXIT_OK if result.succeeded else EXIT_FAILED
-
-
-def register(subparsers: Any) -> None:
-    """Add ``send-test`` to the CLI."""
-    parser = new_command(
-        subparsers,
-        "send-test",
-        help="send one signed model_registered delivery to a receiver and explain its answer",
-        description="Send ONE contract-valid, correctly signed model_registered delivery to "
-        "a receiver, print what was sent and what came back, and say in words what the answer "
-        "means and what to do next. Exit 0 only when the receiver accepted it (and, with "
-        "--state-url, the token reads REGISTERED afterwards); 1 otherwise.",
-        example="WEBHOOK_SECRET=... hokusai-contract send-test "
-        f"--url http://127.0.0.1:8000{DEFAULT_PATH} --token LSCOR "
-        "--state-url 'http://127.0.0.1:8000/api/tokens/{token_id}'",
-        handler=_send_test,
-    )
-    parser.add_argument(
-        "--url", required=True, help=f"the receiver's webhook URL (path {DEFAULT_PATH})"
-    )
-    add_secret_env_option(parser)
-    parser.add_argument(
-        "--token", required=True, help="the token id to register, e.g. LSCOR (upper-cased)"
-    )
-    parser.add_argument("--model-name", default="send-test model", help="model name to send")
-    parser.add_argument(
-        "--model-version", default="1", metavar="N", help="model version, digits (default: 1)"
-    )
-    parser.add_argument("--metric-name", default="accuracy", help="benchmark metric name")
-    parser.add_argument(
-        "--baseline-value", type=float, default=0.9, metavar="X", help="benchmark baseline value"
-    )
-    parser.add_argument(
-        "--state-url",
-        metavar="TEMPLATE",
-        help="after acceptance, GET this URL (with {token_id} replaced) and confirm its JSON "
-        "'status' is REGISTERED",
-    )
-    parser.add_argument(
-        "--show-request", action="store_true", help="print the exact body bytes that were sent"
-    )
-    parser.add_argument(
-        "--timeout",
-        type=seconds,
-        default=DEFAULT_TIMEOUT_SECONDS,
-        metavar="S",
-        help="seconds each request may take in all, its answer included (default: "
-        f"{DEFAULT_TIMEOUT_SECONDS:g})",
-    )

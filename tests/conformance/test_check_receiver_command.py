@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from contracts.cli import CommandError, main
+from contracts.cli import main
+from contracts.cli.conformance import write_report
+from contracts.cli.options import CommandError
 from contracts.conformance import RECEIVER_CHECKS
-from contracts.conformance.commands import write_report
 from contracts.receiver.testing import RunningStubSite, running_stub_site
 from contracts.support.server import serving
 from tests.conformance.receivers import WEBHOOK_PATH, Flaw, FlawedReceiver

@@ -1,9 +1,10 @@
-"""``make contract-test``: the whole run as one subprocess (real MLflow server, reference sender,
-stub site, Node.js handler), and its receiver part against a chosen receiver."""
+"""``hokusai-contract contract-test``: the whole run as one subprocess (real MLflow server,
+reference sender, stub site, Node.js handler), its options, and its receiver part against a
+chosen receiver."""
 
 from __future__ import annotations
 
-import os
+import argparse
 import shutil
 import subprocess
 import sys
@@ -12,36 +13,32 @@ from pathlib import Path
 
 import pytest
 
-from contracts.cli import CommandError
+from contracts.cli import build_parser, main
+from contracts.cli.conformance import external_receiver, finish_run
+from contracts.cli.options import CommandError
 from contracts.conformance import SuiteResult, Verdict
-from contracts.conformance.contract_test import (
-    ExternalReceiver,
-    external_receiver,
-    finish_run,
-    main,
-    receiver_suites,
-)
+from contracts.conformance.contract_test import ExternalReceiver, receiver_heading, receiver_suites
 from contracts.support.server import serving
 from tests.conformance.receivers import STATE_URL_TEMPLATE, WEBHOOK_PATH, Flaw, FlawedReceiver
 
 REPOSITORY = Path(__file__).resolve().parents[2]
+RECEIVER_URL = "https://example.com/api/mlflow/registered"
 
 
 @pytest.mark.mlflow
 def test_the_contract_test_passes_end_to_end_and_reports_per_suite(tmp_path: Path) -> None:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("RECEIVER_")}
     run = subprocess.run(
         [
             sys.executable,
             "-m",
-            "contracts.conformance.contract_test",
+            "contracts",
+            "contract-test",
             "--reports",
             str(tmp_path),
             "--max-examples",
             "10",
         ],
         cwd=REPOSITORY,
-        env=environment,
         capture_output=True,
         text=True,
         timeout=240,
@@ -66,63 +63,108 @@ def test_the_contract_test_passes_end_to_end_and_reports_per_suite(tmp_path: Pat
             assert int(str(testsuite.get("tests"))) >= 24, suite
 
 
-def test_receiver_url_and_friends_name_the_receiver_to_judge(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def contract_test_options(*options: str) -> argparse.Namespace:
+    return build_parser().parse_args(["contract-test", *options])
+
+
+def test_the_receiver_options_name_the_receiver_to_judge(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("THEIR_SECRET", "their secret")
-    environ = {
-        "RECEIVER_URL": "https://example.com/api/mlflow/registered",
-        "RECEIVER_SECRET_ENV": "THEIR_SECRET",
-        "RECEIVER_TOKEN": "abc",
-        "RECEIVER_SPARE_TOKENS": "other, spare",
-        "RECEIVER_STATE_URL": "https://example.com/api/tokens/{token_id}",
-    }
-    assert external_receiver(environ) == ExternalReceiver(
-        "https://example.com/api/mlflow/registered",
+    options = [
+        "--receiver-url",
+        RECEIVER_URL,
+        "--receiver-secret-env",
+        "THEIR_SECRET",
+        "--receiver-token",
+        "abc",
+        "--receiver-spare-token",
+        "other",
+        "--receiver-spare-token",
+        "spare",
+        "--receiver-state-url",
+        "https://example.com/api/tokens/{token_id}",
+    ]
+    assert external_receiver(contract_test_options(*options)) == ExternalReceiver(
+        RECEIVER_URL,
         "their secret",
         "ABC",
         "https://example.com/api/tokens/{token_id}",
         ("OTHER", "SPARE"),
     )
-    assert external_receiver({}) is None
-    with pytest.raises(CommandError, match="NOPE is not set"):
-        external_receiver({**environ, "RECEIVER_SECRET_ENV": "NOPE"})
+    assert external_receiver(contract_test_options()) is None
+    with pytest.raises(CommandError, match=r"NOPE is not set.*--receiver-secret-env"):
+        external_receiver(contract_test_options(*options, "--receiver-secret-env", "NOPE"))
+
+
+def test_the_receiver_token_defaults_to_the_stubs_token_under_test(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("WEBHOOK_SECRET", "a secret")
+    receiver = external_receiver(contract_test_options("--receiver-url", RECEIVER_URL))
+    assert receiver == ExternalReceiver(RECEIVER_URL, "a secret", "LSCOR", None, ())
 
 
 @pytest.mark.parametrize(
-    ("setting", "value", "complaint"),
+    ("option", "value", "complaint"),
     [
-        ("RECEIVER_TOKEN", "LS_COR", "RECEIVER_TOKEN: token id"),
-        ("RECEIVER_URL", "localhost:8000/api/mlflow/registered", "RECEIVER_URL 'localhost:8000"),
-        ("RECEIVER_STATE_URL", "/api/tokens/{token_id}", "RECEIVER_STATE_URL '/api/tokens/TOKEN'"),
-        ("RECEIVER_SPARE_TOKENS", "OTHER,LSCOR", "RECEIVER_SPARE_TOKENS LSCOR: each spare"),
+        ("--receiver-token", "LS_COR", "--receiver-token: token id"),
+        (
+            "--receiver-url",
+            "localhost:8000/api/mlflow/registered",
+            "--receiver-url 'localhost:8000",
+        ),
+        (
+            "--receiver-state-url",
+            "/api/tokens/{token_id}",
+            "--receiver-state-url '/api/tokens/TOKEN'",
+        ),
+        ("--receiver-spare-token", "LSCOR", "--receiver-spare-token LSCOR: each spare"),
     ],
 )
-def test_a_bad_receiver_setting_exits_2_before_anything_starts(
+def test_a_bad_receiver_option_exits_2_before_anything_starts(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
     tmp_path: Path,
-    setting: str,
+    option: str,
     value: str,
     complaint: str,
 ) -> None:
     monkeypatch.setenv("THEIR_SECRET", "their secret")
-    monkeypatch.setenv("RECEIVER_SECRET_ENV", "THEIR_SECRET")
-    monkeypatch.setenv("RECEIVER_URL", "http://127.0.0.1:9/api/mlflow/registered")
-    monkeypatch.setenv(setting, value)
-    assert main(["--reports", str(tmp_path)]) == 2
+    argv = ["contract-test", "--reports", str(tmp_path), "--receiver-secret-env", "THEIR_SECRET"]
+    argv += ["--receiver-url", "http://127.0.0.1:9/api/mlflow/registered", option, value]
+    assert main(argv) == 2
     captured = capsys.readouterr()
-    assert complaint in captured.err
+    (line,) = captured.err.splitlines()
+    assert complaint in line
     assert "MLflow" not in captured.out
 
 
-def test_a_reports_path_that_is_a_file_exits_2_before_anything_starts(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    "option", ["--receiver-token", "--receiver-spare-token", "--receiver-state-url"]
+)
+def test_a_receiver_option_without_the_receiver_url_is_refused_before_anything_starts(
+    option: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    monkeypatch.delenv("RECEIVER_URL", raising=False)
+    assert main(["contract-test", "--reports", str(tmp_path), option, "OTHER"]) == 2
+    captured = capsys.readouterr()
+    assert f"{option} only applies with --receiver-url" in captured.err
+    assert "MLflow" not in captured.out
+
+
+def test_the_receiver_heading_shows_the_url_without_its_credentials() -> None:
+    url = "https://site-user:site-password@example.com/api/mlflow/registered?key=query-secret"
+    heading = receiver_heading(ExternalReceiver(url, "secret", "LSCOR", None))
+    assert "example.com/api/mlflow/registered" in heading
+    assert "site-password" not in heading and "query-secret" not in heading
+
+
+def test_a_reports_path_that_is_a_file_exits_2_before_anything_starts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "reports").write_text("a file")
-    assert main(["--reports", str(tmp_path / "reports")]) == 2
-    assert "--reports" in capsys.readouterr().err
+    assert main(["contract-test", "--reports", str(tmp_path / "reports")]) == 2
+    captured = capsys.readouterr()
+    assert "--reports" in captured.err
+    assert "MLflow" not in captured.out
 
 
 def test_an_external_receiver_replaces_the_stub_and_its_failures_fail_the_run(

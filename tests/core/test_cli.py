@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
 
-from contracts.cli import main
+import contracts
+from contracts.cli import build_parser, main
 
 GITHUB_SECRET = "It's a Secret to Everybody"
 GITHUB_HEADER = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
@@ -72,9 +76,7 @@ def test_schema_prints_the_path_or_the_document(capsys: pytest.CaptureFixture[st
     assert json.loads(capsys.readouterr().out)["openapi"].startswith("3.1")
 
 
-def test_every_subcommand_help_shows_an_example(capsys: pytest.CaptureFixture[str]) -> None:
-    from contracts.cli import build_parser
-
+def test_every_subcommand_help_shows_an_example() -> None:
     parser = build_parser()
     commands = parser._subparsers._group_actions[0].choices  # type: ignore[union-attr]
     for name, subparser in commands.items():
@@ -98,3 +100,26 @@ def test_a_secret_passed_where_a_variable_name_belongs_is_refused_without_echoin
     err = capsys.readouterr().err
     assert "NAME of an environment variable" in err
     assert "s3cr3t" not in err
+
+
+def test_version_prints_the_one_version_the_package_is_built_with(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out.strip() == f"hokusai-contract {contracts.__version__}"
+    assert version("hokusai-contracts") == contracts.__version__
+
+
+def test_python_m_contracts_is_the_command_with_its_one_line_errors(body_file: Path) -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "contracts", "sign", str(body_file.with_name("missing.json"))],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert run.returncode == 2
+    (line,) = run.stderr.splitlines()
+    assert line.startswith("hokusai-contract sign: error: body file") and "does not exist" in line

@@ -4,9 +4,12 @@ what the code has, and its commands parse."""
 
 from __future__ import annotations
 
-import inspect
 import io
+import os
 import re
+import shutil
+import subprocess
+import sys
 from contextlib import redirect_stdout
 from pathlib import Path
 from typing import Any
@@ -17,8 +20,7 @@ from _pytest.fixtures import FixtureFunctionDefinition
 import contracts
 import contracts.pytest_plugin
 import contracts.sender
-from contracts.cli import CommandError
-from contracts.conformance import SENDER_CHECKS, contract_test
+from contracts.conformance import SENDER_CHECKS
 from contracts.receiver.testing import RunningStubSite
 from contracts.sender.delivery import RETRYABLE_STATUS_CODES, DeliveryReason
 from tests.docs.commands import (
@@ -39,6 +41,7 @@ from tests.docs.markdown import (
 )
 
 PAGE = "docs/sdk.md"
+MAKEFILE = REPO / "Makefile"
 CONTRACT_TEST = "`make contract-test`"
 ANOTHER_RECEIVER = "Judging a real website instead of the stub"
 PLUGIN = "The pytest plugin"
@@ -66,58 +69,102 @@ def test_the_sender_checks_table_lists_exactly_the_sender_checks(page: str) -> N
     assert listed == SENDER_CHECKS.ids
 
 
-def variables_read_by_the_contract_test() -> set[str]:
-    return set(re.findall(r"\"(RECEIVER_[A-Z_]+)\"", inspect.getsource(contract_test)))
+def receiver_rows(page: str) -> list[list[str]]:
+    return [row for row in table_rows(section(page, ANOTHER_RECEIVER)) if row[0].startswith("`--")]
 
 
-def test_the_variables_table_lists_exactly_the_variables_the_contract_test_reads(
+def variables_make_passes() -> dict[str, str]:
+    """Each ``RECEIVER_*`` variable of ``make contract-test`` and the option it becomes."""
+    recipe = MAKEFILE.read_text(encoding="utf-8").split("\ncontract-test:", 1)[1].split("\n\n")[0]
+    return dict(re.findall(r"\$\((RECEIVER_[A-Z_]+)\)\)?,(--[a-z-]+)", recipe))
+
+
+def test_the_options_table_lists_exactly_the_options_with_their_real_defaults(page: str) -> None:
+    actions = options_of(subcommand("contract-test"))
+    listed = {code_spans(row[0])[0].split()[0]: row[2] for row in receiver_rows(page)}
+    assert set(listed) == set(actions)
+    stated = {
+        option: default.group(1)
+        for option, meaning in listed.items()
+        if (default := re.search(r"\(default `([^`]+)`", meaning))
+    }
+    assert len(stated) >= 4
+    for option, value in stated.items():
+        assert is_the_default(actions[option], value), (option, value)
+
+
+def test_the_table_names_the_make_variable_of_each_option_as_the_makefile_passes_it(
     page: str,
 ) -> None:
-    rows = table_rows(section(page, ANOTHER_RECEIVER))
-    listed = {code for row in rows for code in code_spans(row[0])}
-    assert listed == variables_read_by_the_contract_test()
+    listed = {
+        code_spans(row[1])[0]: code_spans(row[0])[0].split()[0]
+        for row in receiver_rows(page)
+        if code_spans(row[1])
+    }
+    assert listed == variables_make_passes()
+    assert set(listed) == {
+        "RECEIVER_URL",
+        "RECEIVER_SECRET_ENV",
+        "RECEIVER_TOKEN",
+        "RECEIVER_SPARE_TOKENS",
+        "RECEIVER_STATE_URL",
+    }
 
 
-def test_the_example_sets_only_documented_variables(page: str) -> None:
-    (example,) = fenced_blocks(section(page, ANOTHER_RECEIVER), "sh")
-    assigned = set(re.findall(r"\b([A-Z_]+)=", example))
-    assert assigned == variables_read_by_the_contract_test()
+def test_the_make_example_sets_only_documented_variables(page: str) -> None:
+    make_example, _ = fenced_blocks(section(page, ANOTHER_RECEIVER), "sh")
+    assigned = set(re.findall(r"\b([A-Z_]+)=", make_example))
+    assert assigned == set(variables_make_passes())
 
 
 BAD_VALUES = {
-    "RECEIVER_URL": ("ftp://example.com/hook", "RECEIVER_URL"),
-    "RECEIVER_TOKEN": ("bad_token", "RECEIVER_TOKEN"),
-    "RECEIVER_SPARE_TOKENS": ("OTHER,bad_spare", "RECEIVER_SPARE_TOKENS"),
-    "RECEIVER_STATE_URL": ("https://example.com/api/tokens", "RECEIVER_STATE_URL"),
+    "RECEIVER_URL": ("ftp://example.com/hook", "--receiver-url"),
+    "RECEIVER_TOKEN": ("bad_token", "--receiver-token"),
+    "RECEIVER_SPARE_TOKENS": ("OTHER,bad_spare", "--receiver-spare-token"),
+    "RECEIVER_STATE_URL": ("https://example.com/api/tokens", "--receiver-state-url"),
     "RECEIVER_SECRET_ENV": ("NO_SUCH_SECRET_VARIABLE", "NO_SUCH_SECRET_VARIABLE"),
 }
 
 
 @pytest.mark.parametrize("variable", sorted(BAD_VALUES))
-def test_a_bad_documented_variable_is_refused_before_anything_starts_with_exit_2(
-    variable: str, monkeypatch: pytest.MonkeyPatch
+def test_a_bad_documented_variable_is_refused_through_make_before_anything_starts_with_exit_2(
+    variable: str,
 ) -> None:
-    monkeypatch.setenv("WEBHOOK_SECRET", "a secret")
-    monkeypatch.delenv("NO_SUCH_SECRET_VARIABLE", raising=False)
+    make = shutil.which("make")
+    if make is None:
+        pytest.skip("make is not installed")
     value, named = BAD_VALUES[variable]
-    environ = {"RECEIVER_URL": "https://example.com/api/mlflow/registered", variable: value}
-    with pytest.raises(CommandError) as refused:
-        contract_test.external_receiver(environ)
-    assert refused.value.exit_code == 2
-    assert named in str(refused.value)
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("RECEIVER_")}
+    environment |= {"WEBHOOK_SECRET": "a secret"}
+    environment.pop("NO_SUCH_SECRET_VARIABLE", None)
+    run = subprocess.run(
+        [
+            make,
+            "--no-print-directory",
+            "-C",
+            str(REPO),
+            "-o",  # the environment running these tests is the one to use, as it is
+            ".venv/.installed",
+            f"BIN={Path(sys.executable).parent}",
+            "contract-test",
+            "RECEIVER_URL=https://example.com/api/mlflow/registered",
+            f"{variable}={value}",
+        ],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    refusal, make_says = run.stderr.splitlines()
+    assert refusal.startswith("hokusai-contract contract-test: error: ") and named in refusal
+    assert make_says.endswith("contract-test] Error 2")
+    assert run.returncode == 2
+    assert "MLflow" not in run.stdout
 
 
 def test_every_documented_variable_has_a_bad_value_tried_above() -> None:
-    assert set(BAD_VALUES) == variables_read_by_the_contract_test()
-
-
-def test_the_contract_test_options_shown_exist_and_all_are_shown(page: str) -> None:
-    shown = re.search(r"`python -m contracts.conformance.contract_test\s+([^`]+)`", page)
-    assert shown is not None
-    contract_test._arguments(shown.group(1).split())
-    parser_source = inspect.getsource(contract_test._arguments)
-    options = set(re.findall(r"\"(--[a-z-]+)\"", parser_source))
-    assert options and options <= set(re.findall(r"--[a-z-]+", shown.group(1)))
+    assert set(BAD_VALUES) == set(variables_make_passes())
 
 
 # --- the pytest plugin ------------------------------------------------------------------------

@@ -48,7 +48,7 @@ def inherited_environment() -> dict[str, str]:
 @contextmanager
 def stub_site_process(db: Path, env: dict[str, str], *extra: str) -> Iterator[StubSiteProcess]:
     """``hokusai-contract stub-site`` on a free port, as its own process."""
-    command = [sys.executable, "-m", "contracts.cli", "stub-site", "--port", "0", "--db", str(db)]
+    command = [sys.executable, "-m", "contracts", "stub-site", "--port", "0", "--db", str(db)]
     process = subprocess.Popen(
         [*command, *extra],
         env={**inherited_environment(), "PYTHONUNBUFFERED": "1", **env},
@@ -153,7 +153,7 @@ def test_a_port_already_taken_is_a_clear_error_naming_the_option(tmp_path: Path)
             [
                 sys.executable,
                 "-m",
-                "contracts.cli",
+                "contracts",
                 "stub-site",
                 "--port",
                 str(port),

@@ -21,7 +21,7 @@ SERVING_LINE = "stub site: serving "
 def hokusai_contract() -> list[str]:
     """The installed console script, or the module when only the source tree is importable."""
     script = Path(sys.executable).with_name("hokusai-contract")
-    return [str(script)] if script.is_file() else [sys.executable, "-m", "contracts.cli"]
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "contracts"]
 
 
 def run_command(

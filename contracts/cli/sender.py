@@ -7,11 +7,12 @@ import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from contracts.cli import (
+from contracts.cli.options import (
     EXIT_FAILED,
     EXIT_OK,
     CommandError,
     add_secret_env_option,
+    checked_token,
     new_command,
     positive_int,
     seconds,
@@ -119,7 +120,7 @@ def _resend(args: argparse.Namespace) -> int:
         )
     source = SettingSource()
     secret = _secret(args.secret_env, source)
-    token = _token(args.token) if args.token else None
+    token = checked_token(args.token, "--token") if args.token else None
     if args.from_mlflow:
         if token is None:
             raise CommandError("--from-mlflow needs --token, e.g. --token LSCOR")
@@ -151,15 +152,6 @@ def _secret(name: str, source: SettingSource) -> str:
         if from_dotenv is not None:
             return from_dotenv
     return secret_from_env(name)
-
-
-def _token(value: str) -> str:
-    from contracts.tokens import TokenIdError, normalize_token_id
-
-    try:
-        return normalize_token_id(value)
-    except TokenIdError as error:
-        raise CommandError(f"--token: {error}") from None
 
 
 def _settings(args: argparse.Namespace, secret: str, source: SettingSource) -> SenderSettings:

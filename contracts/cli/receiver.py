@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from contracts.cli import (
+from contracts.cli.options import (
     EXIT_OK,
     CommandError,
     add_secret_env_option,

@@ -1,0 +1,69 @@
+"""``hokusai-contract``: the command line over the contract, the sender, the receiver and checks.
+
+Each room has one command module here that adds its subcommands through ``register``:
+:mod:`~contracts.cli.core` (``sign``, ``verify``, ``schema``), :mod:`~contracts.cli.receiver`
+(``stub-site``), :mod:`~contracts.cli.sender` (``resend``) and :mod:`~contracts.cli.conformance`
+(``check-receiver``, ``diagnose``, ``send-test``, ``contract-test``). Registering imports nothing
+heavy: a handler imports its room's dependencies when its command runs. The rooms never import
+the command line; what the commands share is :mod:`contracts.cli.options`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from contracts import __version__
+from contracts.cli import conformance, core, receiver, sender
+from contracts.cli.options import EXIT_USAGE, CommandError, Handler
+
+EXTRA_OF_MODULE = {
+    "requests": "sender",
+    "mlflow": "sender",
+    "werkzeug": "receiver",
+    "yaml": "openapi",
+}
+"""The extra that installs a top-level module a command may miss; any other is in ``harness``."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full parser: every subcommand of every room."""
+    parser = argparse.ArgumentParser(
+        prog="hokusai-contract",
+        description="Contract tools for the Hokusai model-registration webhook "
+        "(POST /api/mlflow/registered, signed with X-Hokusai-Signature).",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module in (core, receiver, sender, conformance):
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``hokusai-contract``; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler | None = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return handler(args)
+    except CommandError as error:
+        print(f"hokusai-contract {args.command}: error: {error}", file=sys.stderr)
+        return error.exit_code
+    except ModuleNotFoundError as error:
+        extra = EXTRA_OF_MODULE.get((error.name or "").split(".")[0], "harness")
+        print(
+            f"hokusai-contract {args.command}: error: this command needs the package "
+            f"{error.name!r}; install it with: pip install 'hokusai-contracts[{extra}]'",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+__all__ = ["build_parser", "main"]

@@ -1,0 +1,484 @@
+"""``hokusai-contract`` subcommands of the conformance checks: ``check-receiver``, ``diagnose``,
+``send-test`` and ``contract-test``.
+
+Registering them imports nothing heavy; the handlers import the checks (``requests``,
+Schemathesis, MLflow) when they run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import textwrap
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from contracts.cli.options import (
+    EXIT_FAILED,
+    EXIT_OK,
+    CommandError,
+    add_secret_env_option,
+    checked_token,
+    checked_url,
+    new_command,
+    positive_int,
+    read_body,
+    seconds,
+    secret_from_env,
+)
+from contracts.conformance.send_test import DEFAULT_TIMEOUT_SECONDS
+from contracts.envelope import DEFAULT_PATH
+from contracts.signing import SIGNATURE_HEADER
+from contracts.urls import redacted_url
+
+if TYPE_CHECKING:
+    from contracts.conformance.contract_test import ExternalReceiver, Say
+    from contracts.conformance.results import SuiteResult
+    from contracts.envelope import SignedDelivery
+
+_WIDTH = 100
+
+
+def register(subparsers: Any) -> None:
+    """Add the checks' subcommands to the CLI."""
+    _register_check_receiver(subparsers)
+    _register_diagnose(subparsers)
+    _register_send_test(subparsers)
+    _register_contract_test(subparsers)
+
+
+# --- check-receiver -------------------------------------------------------------------------
+
+
+def _register_check_receiver(subparsers: Any) -> None:
+    parser = new_command(
+        subparsers,
+        "check-receiver",
+        help="judge a webhook receiver by its URL, check by check, in plain words",
+        description="Send real, signed HTTP requests to a receiver of the model_registered "
+        "webhook and say, check by check, what it gets wrong and how to fix it: signatures, "
+        "raw-body verification, case rules, duplicates, error codes, state changes. Then "
+        "Schemathesis fuzzes it from schemas/openapi.yaml. Exit 0 when nothing failed.",
+        example="WEBHOOK_SECRET=... hokusai-contract check-receiver --url "
+        "http://127.0.0.1:8000/api/mlflow/registered --token LSCOR --spare-token OTHER "
+        "--spare-token SPARE --spare-token THIRD --state-url 'http://127.0.0.1:8000/api/tokens/{token_id}'",
+        handler=_check_receiver,
+    )
+    parser.add_argument("--url", required=True, help="the receiver's webhook URL")
+    add_secret_env_option(parser)
+    parser.add_argument(
+        "--token",
+        required=True,
+        help="a token that exists on the receiver, ideally still DRAFT (it ends up REGISTERED)",
+    )
+    parser.add_argument(
+        "--spare-token",
+        action="append",
+        default=[],
+        metavar="TOKEN",
+        help="another DRAFT token (repeat, up to three): lowercase-token-id, duplicate-delivery "
+        "and timestamp-without-offset each register one to see a transition of their own; "
+        "without, they judge the REGISTERED --token or the unknown token, with weaker evidence",
+    )
+    parser.add_argument(
+        "--state-url",
+        metavar="TEMPLATE",
+        help="URL template answering GET with the token's JSON state, e.g. "
+        "'https://host/api/tokens/{token_id}'; enables the state-change checks",
+    )
+    parser.add_argument("--junit", metavar="FILE", help="also write JUnit XML here")
+    parser.add_argument("--json", metavar="FILE", help="also write a JSON report here")
+    parser.add_argument("--no-schemathesis", action="store_true", help="skip the Schemathesis run")
+    parser.add_argument(
+        "--max-examples",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="Schemathesis examples per mode (default 50)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=seconds,
+        default=10.0,
+        metavar="S",
+        help="seconds to wait for each answer (default 10)",
+    )
+
+
+def checked_spare_tokens(values: Sequence[str], token: str, option: str) -> tuple[str, ...]:
+    """Spare tokens, upper-cased: valid, none twice, none the token under test."""
+    spares = tuple(checked_token(value, option) for value in values)
+    repeated = sorted({spare for spare in spares if spares.count(spare) > 1 or spare == token})
+    if repeated:
+        raise CommandError(
+            f"{option} {', '.join(repeated)}: each spare token must be a different DRAFT token, "
+            f"not the token under test ({token}) and not given twice"
+        )
+    return spares
+
+
+def checked_state_url(template: str | None, option: str = "--state-url") -> str | None:
+    """A state URL template that gives an http(s) URL once its ``{token_id}`` is filled in."""
+    from contracts.conformance.answers import TOKEN_ID_PLACEHOLDER, state_url_for
+
+    if template and TOKEN_ID_PLACEHOLDER not in template:
+        raise CommandError(
+            f"{option} {redacted_url(template)!r} has no {TOKEN_ID_PLACEHOLDER} in it; write the "
+            f"token's place, for example https://example.com/api/tokens/{TOKEN_ID_PLACEHOLDER}"
+        )
+    if template:
+        checked_url(state_url_for(template, "TOKEN"), option)
+    return template or None
+
+
+def checked_report_path(path: str | None, option: str) -> str | None:
+    """A report path that can be written (its folder is created now), or a usage error."""
+    from contracts.conformance.report import report_path_problem
+
+    problem = report_path_problem(path) if path else None
+    if problem is not None:
+        raise CommandError(f"{option} {path}: {problem}")
+    return path
+
+
+def write_report(option: str, path: str | Path, content: bytes | str) -> Path:
+    """Write one report; a failure (disk full, permissions) is a clear error, not a traceback."""
+    from contracts.conformance.report import write_file
+
+    try:
+        return write_file(path, content)
+    except OSError as error:
+        raise CommandError(
+            f"{option} {path}: the report could not be written ({error.strerror or error})"
+        ) from None
+
+
+def _check_receiver(args: argparse.Namespace) -> int:
+    from contracts.conformance import report
+    from contracts.conformance.runner import receiver_suite
+
+    url = checked_url(args.url, "--url")
+    state_url_template = checked_state_url(args.state_url)
+    token = checked_token(args.token, "--token")
+    spares = checked_spare_tokens(args.spare_token, token, "--spare-token")
+    secret = secret_from_env(args.secret_env)
+    junit = checked_report_path(args.junit, "--junit")
+    json_path = checked_report_path(args.json, "--json")
+    state_url = redacted_url(state_url_template) if state_url_template else "not given"
+    print(f"Checking {redacted_url(url)}", flush=True)
+    spare_words = f"; spare tokens {', '.join(spares)}" if spares else ""
+    print(f"  token {token}{spare_words}; state URL {state_url}", flush=True)
+    suite = receiver_suite(
+        url,
+        secret,
+        token,
+        state_url_template,
+        spare_tokens=spares,
+        timeout=args.timeout,
+        schemathesis=not args.no_schemathesis,
+        max_examples=args.max_examples,
+        on_result=lambda result: print(report.progress_line(result), flush=True),
+    )
+    print()
+    print(report.results_table([suite]))
+    print()
+    print(report.summary_line([suite]))
+    fixes = report.fixes_section([suite])
+    if fixes:
+        print()
+        print(fixes)
+    if junit:
+        print(f"JUnit XML: {write_report('--junit', junit, report.junit_xml([suite]))}")
+    if json_path:
+        document = report.json_report([suite], url=redacted_url(url), token=token)
+        print(f"JSON report: {write_report('--json', json_path, document)}")
+    return EXIT_FAILED if suite.failed else EXIT_OK
+
+
+# --- diagnose -------------------------------------------------------------------------------
+
+
+def _register_diagnose(subparsers: Any) -> None:
+    parser = new_command(
+        subparsers,
+        "diagnose",
+        help="explain in plain words why a signature does not verify",
+        description="Given the exact body, the signature header value and the secret, find out "
+        "why the signature does not verify: wrong secret, whitespace around the secret, a "
+        "missing or upper-case 'sha256=' prefix, a truncated, base64 or SHA-1 digest, a body "
+        "re-serialized before signing or verifying, another header name. Exit 0 when it "
+        "verifies, 1 otherwise. The secret is never printed.",
+        example="WEBHOOK_SECRET=... hokusai-contract diagnose --body body.json "
+        "--header 'sha256=7571...' --header-name x-mlflow-signature",
+        handler=_diagnose,
+    )
+    parser.add_argument(
+        "--body", required=True, metavar="FILE", help="the exact body bytes, or - for stdin"
+    )
+    parser.add_argument("--header", required=True, help="the signature header value received")
+    add_secret_env_option(parser)
+    parser.add_argument(
+        "--header-name",
+        default=SIGNATURE_HEADER,
+        metavar="NAME",
+        help=f"the header the value came in (default {SIGNATURE_HEADER})",
+    )
+
+
+def _diagnose(args: argparse.Namespace) -> int:
+    from contracts.conformance.diagnosis import diagnose
+
+    secret = secret_from_env(args.secret_env)
+    diagnosis = diagnose(read_body(args.body), args.header, secret, args.header_name)
+    also = [cause.value for cause in diagnosis.causes[1:]]
+    print(f"cause: {diagnosis.cause.value}" + (f" (also: {', '.join(also)})" if also else ""))
+    print(textwrap.fill(diagnosis.explanation, _WIDTH))
+    if diagnosis.fix:
+        print(textwrap.fill(f"fix: {diagnosis.fix}", _WIDTH, subsequent_indent="  "))
+    return EXIT_OK if diagnosis.verifies else EXIT_FAILED
+
+
+# --- send-test ------------------------------------------------------------------------------
+
+
+def _delivery_from_args(args: argparse.Namespace, secret: str) -> SignedDelivery:
+    from contracts.conformance.send_test import build_test_delivery
+    from contracts.payload import PayloadError
+    from contracts.tokens import TokenIdError
+
+    try:
+        return build_test_delivery(
+            secret,
+            token_id=args.token,
+            model_name=args.model_name,
+            model_version=args.model_version,
+            metric_name=args.metric_name,
+            baseline_value=args.baseline_value,
+        )
+    except TokenIdError as error:
+        raise CommandError(f"--token: {error}") from None
+    except PayloadError as error:
+        raise CommandError(f"these options would make an invalid delivery: {error}") from None
+    except ValueError as error:  # NaN or Infinity, which JSON cannot carry
+        raise CommandError(f"--baseline-value: {error}") from None
+
+
+def _send_test(args: argparse.Namespace) -> int:
+    from contracts.conformance.send_test import Target, render, run_send_test
+    from contracts.urls import redact_text
+
+    url = checked_url(args.url, "--url")
+    checked_state_url(args.state_url)
+    secret = secret_from_env(args.secret_env)
+    delivery = _delivery_from_args(args, secret)
+    token_id = json.loads(delivery.body)["token_id"]
+    result = run_send_test(
+        Target(url, token_id, args.secret_env),
+        delivery,
+        timeout=args.timeout,
+        state_url_template=args.state_url,
+    )
+    lines = render(result, show_request=args.show_request)
+    # The secret and the URLs' credentials, should any text contain one (an echoing receiver).
+    print("\n".join(redact_text(line, url, args.state_url, secrets=[secret]) for line in lines))
+    return EXIT_OK if result.succeeded else EXIT_FAILED
+
+
+def _register_send_test(subparsers: Any) -> None:
+    parser = new_command(
+        subparsers,
+        "send-test",
+        help="send one signed model_registered delivery to a receiver and explain its answer",
+        description="Send ONE contract-valid, correctly signed model_registered delivery to "
+        "a receiver, print what was sent and what came back, and say in words what the answer "
+        "means and what to do next. Exit 0 only when the receiver accepted it (and, with "
+        "--state-url, the token reads REGISTERED afterwards); 1 otherwise.",
+        example="WEBHOOK_SECRET=... hokusai-contract send-test "
+        f"--url http://127.0.0.1:8000{DEFAULT_PATH} --token LSCOR "
+        "--state-url 'http://127.0.0.1:8000/api/tokens/{token_id}'",
+        handler=_send_test,
+    )
+    parser.add_argument(
+        "--url", required=True, help=f"the receiver's webhook URL (path {DEFAULT_PATH})"
+    )
+    add_secret_env_option(parser)
+    parser.add_argument(
+        "--token", required=True, help="the token id to register, e.g. LSCOR (upper-cased)"
+    )
+    parser.add_argument("--model-name", default="send-test model", help="model name to send")
+    parser.add_argument(
+        "--model-version", default="1", metavar="N", help="model version, digits (default: 1)"
+    )
+    parser.add_argument("--metric-name", default="accuracy", help="benchmark metric name")
+    parser.add_argument(
+        "--baseline-value", type=float, default=0.9, metavar="X", help="benchmark baseline value"
+    )
+    parser.add_argument(
+        "--state-url",
+        metavar="TEMPLATE",
+        help="after acceptance, GET this URL (with {token_id} replaced) and confirm its JSON "
+        "'status' is REGISTERED",
+    )
+    parser.add_argument(
+        "--show-request", action="store_true", help="print the exact body bytes that were sent"
+    )
+    parser.add_argument(
+        "--timeout",
+        type=seconds,
+        default=DEFAULT_TIMEOUT_SECONDS,
+        metavar="S",
+        help="seconds each request may take in all, its answer included (default: "
+        f"{DEFAULT_TIMEOUT_SECONDS:g})",
+    )
+
+
+# --- contract-test --------------------------------------------------------------------------
+
+JUNIT_PATTERN = "contract-test-*.xml"
+"""The JUnit files of a contract test, one per suite; those of an earlier run are replaced."""
+
+
+def _register_contract_test(subparsers: Any) -> None:
+    parser = new_command(
+        subparsers,
+        "contract-test",
+        help="real MLflow server + reference sender + stub site: prove they agree",
+        description="Start a real MLflow tracking server, register model versions through the "
+        "reference sender against the stub site and judge every request it sent (sender "
+        "suite); then judge the stub site and the Node.js reference handler (when node is on "
+        "PATH) with the check-receiver checks and Schemathesis (receiver suites), or, with "
+        "--receiver-url, that receiver instead. Prints one summary table, writes JUnit XML per "
+        "suite and a JSON report, and exits 1 when any check failed. Every option is checked "
+        "before anything starts.",
+        example="hokusai-contract contract-test --reports build/reports\n"
+        "  WEBHOOK_SECRET=... hokusai-contract contract-test --receiver-url "
+        f"https://staging.example.com{DEFAULT_PATH} --receiver-token LSCOR "
+        "--receiver-spare-token OTHER --receiver-state-url "
+        "'https://staging.example.com/api/tokens/{token_id}'",
+        handler=_contract_test,
+    )
+    parser.add_argument(
+        "--reports",
+        default="reports",
+        metavar="DIR",
+        help="folder for the JUnit XML and JSON reports (default: reports)",
+    )
+    parser.add_argument(
+        "--max-examples",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="Schemathesis examples per mode (default 50)",
+    )
+    parser.add_argument(
+        "--receiver-url",
+        metavar="URL",
+        help="judge the receiver at this webhook URL instead of the stub site and the Node.js "
+        "handler",
+    )
+    parser.add_argument(
+        "--receiver-secret-env",
+        default="WEBHOOK_SECRET",
+        metavar="NAME",
+        help="with --receiver-url: the environment variable holding the secret it shares "
+        "(default: WEBHOOK_SECRET); the secret itself is never taken on the command line",
+    )
+    parser.add_argument(
+        "--receiver-token",
+        metavar="TOKEN",
+        help="with --receiver-url: a token that exists there, ideally still DRAFT (it ends up "
+        "REGISTERED) (default: LSCOR)",
+    )
+    parser.add_argument(
+        "--receiver-spare-token",
+        action="append",
+        default=[],
+        metavar="TOKEN",
+        help="with --receiver-url: another DRAFT token there (repeat, up to three), so that the "
+        "case, duplicate and timestamp checks each see a transition of their own",
+    )
+    parser.add_argument(
+        "--receiver-state-url",
+        metavar="TEMPLATE",
+        help="with --receiver-url: URL template answering GET with the token's JSON state, e.g. "
+        "'https://host/api/tokens/{token_id}'; enables the state-change checks",
+    )
+
+
+def external_receiver(args: argparse.Namespace) -> ExternalReceiver | None:
+    """The receiver the ``--receiver-*`` options name (each checked), or ``None``."""
+    from contracts.conformance.contract_test import RECEIVER_TOKEN, ExternalReceiver
+
+    if args.receiver_url is None:
+        stray = [
+            option
+            for option, value in (
+                ("--receiver-token", args.receiver_token),
+                ("--receiver-spare-token", args.receiver_spare_token),
+                ("--receiver-state-url", args.receiver_state_url),
+            )
+            if value
+        ]
+        if stray:
+            raise CommandError(
+                f"{stray[0]} only applies with --receiver-url: pass the URL of the receiver to "
+                "judge, or leave both out to judge the stub site and the Node.js handler"
+            )
+        return None
+    url = checked_url(args.receiver_url, "--receiver-url")
+    state_url = checked_state_url(args.receiver_state_url, "--receiver-state-url")
+    token = checked_token(args.receiver_token or RECEIVER_TOKEN, "--receiver-token")
+    spares = checked_spare_tokens(args.receiver_spare_token, token, "--receiver-spare-token")
+    secret = secret_from_env(args.receiver_secret_env, option="--receiver-secret-env")
+    return ExternalReceiver(url, secret, token, state_url, spares)
+
+
+def _contract_test(args: argparse.Namespace) -> int:
+    from contracts.conformance.contract_test import run_contract_test
+    from contracts.sender.mlflow_server import MlflowServerError
+
+    external = external_receiver(args)
+    reports_dir = Path(args.reports)
+    checked_report_path(str(reports_dir / "contract-test.json"), "--reports")
+
+    def say(line: str) -> None:
+        print(line, flush=True)
+
+    try:
+        run = run_contract_test(external, args.max_examples, say)
+    except MlflowServerError as error:
+        raise CommandError(f"the MLflow server did not start: {error}", EXIT_FAILED) from None
+    return finish_run(run.suites, run.timings, run.total, reports_dir, say)
+
+
+def finish_run(
+    suites: list[SuiteResult],
+    timings: dict[str, float],
+    total: float,
+    reports_dir: Path,
+    say: Say,
+) -> int:
+    """Print the summary table and the time split, write the reports; 1 when anything failed."""
+    from contracts.conformance import report
+    from contracts.conformance.results import any_failed
+
+    say("")
+    say(report.results_table(suites))
+    say("")
+    say(report.summary_line(suites))
+    fixes = report.fixes_section(suites)
+    if fixes:
+        say("")
+        say(fixes)
+    for stale in reports_dir.glob(JUNIT_PATTERN):
+        stale.unlink()
+    for suite in suites:
+        junit = reports_dir / f"contract-test-{suite.name}.xml"
+        write_report("--reports", junit, report.junit_xml([suite]))
+    summary = reports_dir / "contract-test.json"
+    write_report("--reports", summary, report.json_report(suites, timings=timings))
+    split = ", ".join(f"{name} {spent:.1f} s" for name, spent in timings.items())
+    say(f"JUnit XML: {reports_dir}/contract-test-<suite>.xml (one per suite)")
+    say(f"Time: {split}; total {total:.1f} s")
+    return EXIT_FAILED if any_failed(suites) else EXIT_OK

@@ -1,0 +1,163 @@
+"""What every ``hokusai-contract`` subcommand shares: errors, exit codes and option types.
+
+A command module (``core``, ``receiver``, ``sender``, ``conformance``) declares its options with
+these, so that each setting is checked the same way and each mistake reads the same everywhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TextIO
+
+from contracts.tokens import TokenIdError, normalize_token_id
+from contracts.urls import EXAMPLE_WEBHOOK_URL, http_url_problem, redacted_url
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+class CommandError(Exception):
+    """A user-facing error: the message says what was wrong and what to do; no traceback."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_USAGE) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def secret_from_env(
+    name: str, *, option: str = "--secret-env", stderr: TextIO | None = None
+) -> str:
+    """Read a webhook secret from the environment variable ``name`` (given as ``option``);
+    never echo it.
+
+    Warns (on stderr) when the value has whitespace around it, the most common pasting mistake,
+    and uses it exactly as set: the contract keys HMAC with the exact bytes.
+    """
+    if not _ENV_NAME.fullmatch(name):
+        # Most likely the secret itself was passed: say so without repeating it.
+        raise CommandError(
+            f"{option} takes the NAME of an environment variable (letters, digits and _), "
+            "not the secret itself; export the secret in a variable and pass that variable's name"
+        )
+    value = os.environ.get(name)
+    if value is None:
+        raise CommandError(
+            f"environment variable {name} is not set; export it with the webhook secret "
+            f"(for example: export {name}=...) or name another variable with {option}"
+        )
+    if not value.strip():
+        raise CommandError(
+            f"environment variable {name} is empty; set it to the webhook secret shared with "
+            "the other side"
+        )
+    if value != value.strip():
+        print(
+            f"warning: the secret in {name} has whitespace or a newline around it; it is used "
+            "exactly as set, so the other side must have the same bytes (usually: strip it)",
+            file=stderr or sys.stderr,
+        )
+    return value
+
+
+def read_body(source: str) -> bytes:
+    """The exact bytes of a file, or of standard input for ``-``."""
+    if source == "-":
+        return sys.stdin.buffer.read()
+    path = Path(source)
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise CommandError(
+            f"body file {source} does not exist; pass a path or - for stdin"
+        ) from None
+    except IsADirectoryError:
+        raise CommandError(
+            f"body file {source} is a directory; pass a file or - for stdin"
+        ) from None
+    except PermissionError:
+        raise CommandError(f"body file {source} cannot be read (permission denied)") from None
+
+
+def checked_url(url: str, option: str = "--url") -> str:
+    """``url`` when it can be posted to; otherwise a usage error naming the option and why."""
+    problem = http_url_problem(url)
+    if problem is not None:
+        raise CommandError(
+            f"{option} {redacted_url(url)!r} is not an http(s) URL ({problem}); pass the full "
+            f"address, for example {EXAMPLE_WEBHOOK_URL}"
+        )
+    return url
+
+
+def checked_token(value: str, option: str = "--token") -> str:
+    """The upper-cased token id, or a usage error naming the option."""
+    try:
+        return normalize_token_id(value)
+    except TokenIdError as error:
+        raise CommandError(f"{option}: {error}") from None
+
+
+def seconds(text: str) -> float:
+    """An argparse type: a positive, finite number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a positive number of seconds")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def port_number(text: str) -> int:
+    """An argparse type: a TCP port from 0 (any free port) to 65535."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port from 0 to 65535")
+    return value
+
+
+def add_secret_env_option(parser: argparse.ArgumentParser, default: str = "WEBHOOK_SECRET") -> None:
+    """The one way every subcommand takes a secret: the name of an environment variable."""
+    parser.add_argument(
+        "--secret-env",
+        default=default,
+        metavar="NAME",
+        help=f"environment variable holding the webhook secret (default: {default}); the "
+        "secret itself is never taken on the command line, where it would land in shell history",
+    )
+
+
+def new_command(
+    subparsers: Any, name: str, *, help: str, description: str, example: str, handler: Handler
+) -> argparse.ArgumentParser:
+    """Add a subcommand whose ``--help`` explains it and shows an example."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        name,
+        help=help,
+        description=description,
+        epilog=f"example:\n  {example}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.set_defaults(handler=handler)
+    return parser
