@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+import contracts
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -41,3 +43,11 @@ def test_the_wheel_is_typed_and_registers_the_command_and_the_pytest_plugin(
     text = wheel.read(entry_points).decode()
     assert "hokusai-contract = contracts.cli:main" in text
     assert "[pytest11]" in text and "contracts.pytest_plugin" in text
+
+
+def test_the_version_is_written_once_and_the_wheel_carries_it(wheel: zipfile.ZipFile) -> None:
+    project = (REPO / "pyproject.toml").read_text(encoding="utf-8").split("\n[", 2)[1]
+    assert 'dynamic = ["version"]' in project
+    assert not [line for line in project.splitlines() if line.startswith("version")]
+    (metadata,) = [name for name in wheel.namelist() if name.endswith(".dist-info/METADATA")]
+    assert f"\nVersion: {contracts.__version__}\n" in wheel.read(metadata).decode()
