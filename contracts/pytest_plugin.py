@@ -14,7 +14,8 @@ Fixtures, all usable from an SDK's own tests:
   ``.body`` and ``.headers``, ready for ``requests.post(url, data=d.body, headers=d.headers)``.
 - ``stub_site``: the stub website over real HTTP with token ``LSCOR`` in DRAFT, verifying with
   ``webhook_secret``; ``stub_site.token("LSCOR")["status"]`` tells whether it was notified.
-- ``recording_receiver``: a receiver that records exact bytes and answers per a script.
+- ``recording_receiver``: a receiver that records exact bytes and answers per a script
+  (a :class:`contracts.conformance.Recorder`).
 - ``outbox_path``: a fresh outbox file location for a ``ModelRegistry``.
 """
 
@@ -30,9 +31,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from contracts.conformance import Recorder
     from contracts.envelope import SignedDelivery
-    from contracts.receiver.testing import RunningStubSite
-    from contracts.sender.testing import RunningRecordingReceiver
+    from contracts.receiver import RunningStubSite
 
 _server_starts: list[str] = []
 
@@ -62,7 +63,7 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     if external:
         yield ExternalTrackingServer(external)
         return
-    from contracts.sender.mlflow_server import running_mlflow_server
+    from contracts.sender import running_mlflow_server
 
     with running_mlflow_server(tmp_path_factory.mktemp("mlflow-server")) as server:
         source = "a copy of the migrated template" if server.from_template else "a fresh database"
@@ -84,7 +85,7 @@ def mlflow_client(mlflow_server: Any) -> Any:
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real pyfunc model saved once per session, ready to be logged in runs."""
-    from contracts.sender.mlflow_server import save_tiny_model
+    from contracts.sender import save_tiny_model
 
     return save_tiny_model(tmp_path_factory.mktemp("tiny-model"))
 
@@ -92,7 +93,7 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def tiny_model_uri(mlflow_server: Any, tiny_model_dir: Path) -> str:
     """The ``runs:/<run_id>/model`` URI of the tiny model, logged in a fresh run."""
-    from contracts.sender.mlflow_server import log_tiny_model
+    from contracts.sender import log_tiny_model
 
     return log_tiny_model(mlflow_server.tracking_uri, tiny_model_dir)
 
@@ -119,18 +120,18 @@ def signed_delivery(webhook_secret: str) -> Callable[..., SignedDelivery]:
 @pytest.fixture
 def stub_site(tmp_path: Path, webhook_secret: str) -> Iterator[RunningStubSite]:
     """The stub website on 127.0.0.1 with token ``LSCOR`` in DRAFT and ``webhook_secret``."""
-    from contracts.receiver.testing import running_stub_site
+    from contracts.receiver import running_stub_site
 
     with running_stub_site(tmp_path / "stub-site.sqlite3", webhook_secret) as site:
         yield site
 
 
 @pytest.fixture
-def recording_receiver() -> Iterator[RunningRecordingReceiver]:
+def recording_receiver() -> Iterator[Recorder]:
     """A receiver that records exact request bytes and answers per ``.script(...)``."""
-    from contracts.sender.testing import recording_receiver as serve
+    from contracts.conformance import Recorder
 
-    with serve() as receiver:
+    with Recorder() as receiver:
         yield receiver
 
 

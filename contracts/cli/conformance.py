@@ -436,7 +436,7 @@ def external_receiver(args: argparse.Namespace) -> ExternalReceiver | None:
 
 def _contract_test(args: argparse.Namespace) -> int:
     from contracts.conformance.contract_test import run_contract_test
-    from contracts.sender.mlflow_server import MlflowServerError
+    from contracts.sender import MlflowServerError
 
     external = external_receiver(args)
     reports_dir = Path(args.reports)

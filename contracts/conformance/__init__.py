@@ -9,6 +9,11 @@
 
     diagnosis = diagnose(body, header_value, secret)            # .cause, .explanation, .fix
 
+    with Recorder() as receiver:                                 # judge a sender by its bytes
+        ...  # the sender delivers to receiver.url
+    cases = (SenderCase("first registration", "lscor", tuple(receiver.requests)),)
+    results = SENDER_CHECKS.run(SenderEvidence(secret, cases))
+
 Names are loaded on first use, so importing this package (as the CLI does) pulls in neither
 ``requests`` nor Schemathesis.
 """
@@ -23,9 +28,15 @@ if TYPE_CHECKING:
     from contracts.conformance.checklist import Check, Checklist
     from contracts.conformance.checks import RECEIVER_CHECKS
     from contracts.conformance.diagnosis import Cause, Diagnosis, diagnose
+    from contracts.conformance.recording import RecordedRequest, Recorder, ScriptedAnswer
     from contracts.conformance.results import CheckResult, Finding, SuiteResult, Verdict
     from contracts.conformance.runner import receiver_suite, run_receiver_checks
-    from contracts.conformance.sender_checks import SENDER_CHECKS
+    from contracts.conformance.sender_checks import (
+        SENDER_CHECKS,
+        MlflowTruth,
+        SenderCase,
+        SenderEvidence,
+    )
 
 __getattr__, __dir__ = lazy_exports(
     __name__,
@@ -33,9 +44,15 @@ __getattr__, __dir__ = lazy_exports(
         "contracts.conformance.checklist": ["Check", "Checklist"],
         "contracts.conformance.checks": ["RECEIVER_CHECKS"],
         "contracts.conformance.diagnosis": ["Cause", "Diagnosis", "diagnose"],
+        "contracts.conformance.recording": ["RecordedRequest", "Recorder", "ScriptedAnswer"],
         "contracts.conformance.results": ["CheckResult", "Finding", "SuiteResult", "Verdict"],
         "contracts.conformance.runner": ["receiver_suite", "run_receiver_checks"],
-        "contracts.conformance.sender_checks": ["SENDER_CHECKS"],
+        "contracts.conformance.sender_checks": [
+            "SENDER_CHECKS",
+            "MlflowTruth",
+            "SenderCase",
+            "SenderEvidence",
+        ],
     },
 )
 
@@ -48,6 +65,12 @@ __all__ = [
     "Checklist",
     "Diagnosis",
     "Finding",
+    "MlflowTruth",
+    "RecordedRequest",
+    "Recorder",
+    "ScriptedAnswer",
+    "SenderCase",
+    "SenderEvidence",
     "SuiteResult",
     "Verdict",
     "diagnose",

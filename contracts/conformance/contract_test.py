@@ -5,9 +5,9 @@ One command on a fresh machine:
 
 1. start a real MLflow tracking server;
 2. SENDER suite: register real model versions through the reference sender
-   (``ModelRegistry``) against the stub site, through a recording proxy that keeps the exact
-   bytes and headers and answers the first attempt of one registration with a 503; judge every
-   captured request with the sender checks;
+   (``ModelRegistry``) against the stub site, wrapped in a recorder that keeps the exact bytes
+   and headers and answers the first attempt of one registration with a 503 itself; judge
+   every captured request with the sender checks;
 3. RECEIVER suites: the ``check-receiver`` checks and Schemathesis against the stub site, and
    against the Node.js reference handler when ``node`` is on PATH, each seeded with the token
    under test and the spare DRAFT tokens - or against the :class:`ExternalReceiver` given
@@ -43,9 +43,9 @@ from contracts.envelope import DEFAULT_PATH
 from contracts.urls import redacted_url
 
 if TYPE_CHECKING:
-    from contracts.conformance.recording import RunningRecordingProxy
+    from contracts.conformance.recording import Recorder
     from contracts.conformance.sender_checks import SenderCase
-    from contracts.receiver.testing import RunningStubSite
+    from contracts.receiver import StubSite
     from contracts.sender import ModelRegistry
 
 NODE_HANDLER = Path(__file__).resolve().parents[2] / "clients" / "node" / "examples" / "server.mjs"
@@ -85,30 +85,32 @@ def sender_suite(
     tracking_uri: str, workdir: Path, secret: str, say: Say, on_result: OnResult
 ) -> SuiteResult:
     """Real registrations through the reference sender, judged by the sender checks."""
-    from contracts.conformance.recording import recording_proxy
+    from contracts.conformance.recording import Recorder
     from contracts.conformance.sender_checks import SENDER_CHECKS, SenderEvidence
-    from contracts.receiver.testing import running_stub_site
-    from contracts.sender import DeliveryPolicy, ModelRegistry
-    from contracts.sender.mlflow_server import save_tiny_model
+    from contracts.receiver import create_app
+    from contracts.sender import DeliveryPolicy, ModelRegistry, save_tiny_model
 
     model_dir = save_tiny_model(workdir / "tiny-model")
     tokens = [plan.token.upper() for plan in REGISTRATIONS]
-    with (
-        running_stub_site(workdir / "sender-site.sqlite3", secret, tokens) as site,
-        recording_proxy(site.webhook_url, DEFAULT_PATH) as proxy,
-    ):
-        registry = ModelRegistry(
-            tracking_uri,
-            proxy.url,
-            secret,
-            delivery=DeliveryPolicy(base_delay=0.05, max_delay=0.5, deadline=30.0),
-            outbox_path=workdir / "outbox.sqlite3",
-            await_ready_seconds=60,
-        )
-        try:
-            cases, errors = _register_all(registry, tracking_uri, model_dir, site, proxy, say)
-        finally:
-            registry.close()
+    site = create_app(workdir / "sender-site.sqlite3", secrets=secret, tokens=tokens)
+    try:
+        with Recorder(site, path=site.config.path) as recorder:
+            registry = ModelRegistry(
+                tracking_uri,
+                recorder.url,
+                secret,
+                delivery=DeliveryPolicy(base_delay=0.05, max_delay=0.5, deadline=30.0),
+                outbox_path=workdir / "outbox.sqlite3",
+                await_ready_seconds=60,
+            )
+            try:
+                cases, errors = _register_all(
+                    registry, tracking_uri, model_dir, site, recorder, say
+                )
+            finally:
+                registry.close()
+    finally:
+        site.store.close()
     results = []
     if errors:
         failed = Finding.failed("; ".join(errors), "the message carries MLflow's own answer")
@@ -124,16 +126,16 @@ def _register_all(
     registry: ModelRegistry,
     tracking_uri: str,
     model_dir: Path,
-    site: RunningStubSite,
-    proxy: RunningRecordingProxy,
+    site: StubSite,
+    recorder: Recorder,
     say: Say,
 ) -> tuple[list[SenderCase], list[str]]:
+    """Make each planned registration; the evidence is what the recorder captured for it."""
     from mlflow import MlflowClient
 
+    from contracts.conformance.recording import ScriptedAnswer
     from contracts.conformance.sender_checks import MlflowTruth, SenderCase
-    from contracts.sender import MlflowRegistrationError, RegistrationInputError
-    from contracts.sender.mlflow_server import log_tiny_model
-    from contracts.sender.testing import ScriptedAnswer
+    from contracts.sender import MlflowRegistrationError, RegistrationInputError, log_tiny_model
 
     _quiet_mlflow()  # after MLflow's import, which configures its own logging
     client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
@@ -141,8 +143,8 @@ def _register_all(
     errors: list[str] = []
     for plan in REGISTRATIONS:
         if plan.fault:
-            proxy.fail_next(ScriptedAnswer(503, {"success": False, "error": "injected: try again"}))
-        before = len(proxy.requests)
+            recorder.script(ScriptedAnswer(503, {"success": False, "error": "injected: try again"}))
+        before = len(recorder.requests)
         try:
             registration = registry.register_tokenized_model(
                 log_tiny_model(tracking_uri, model_dir),
@@ -156,10 +158,17 @@ def _register_all(
             continue
         version = client.get_model_version(registration.model_name, registration.model_version)
         truth = MlflowTruth(version.name, str(version.version), version.run_id or None)
-        status = site.token(plan.token)["status"]
-        captured = tuple(proxy.requests[before:])
+        token = site.store.token(plan.token)
+        captured = tuple(recorder.requests[before:])
         cases.append(
-            SenderCase(plan.label, plan.token, registration, truth, captured, plan.fault, status)
+            SenderCase(
+                plan.label,
+                plan.token,
+                captured,
+                truth,
+                plan.fault,
+                token.status if token else None,
+            )
         )
         outcome = registration.notification
         say(
@@ -249,7 +258,7 @@ def receiver_suites(
     max_examples: int | None,
 ) -> list[SuiteResult]:
     """The receiver checks and Schemathesis against each receiver in scope."""
-    from contracts.receiver.testing import running_stub_site
+    from contracts.receiver import running_stub_site
 
     def judge(name: str, receiver: ExternalReceiver) -> SuiteResult:
         return receiver_suite(
@@ -314,9 +323,9 @@ def run_contract_test(
 ) -> ContractRun:
     """Start a real MLflow server, run the sender suite, then the receiver suites.
 
-    Raises :class:`~contracts.sender.mlflow_server.MlflowServerError` when MLflow does not start.
+    Raises :class:`~contracts.sender.MlflowServerError` when MLflow does not start.
     """
-    from contracts.sender.mlflow_server import running_mlflow_server
+    from contracts.sender import running_mlflow_server
 
     started = time.perf_counter()
     timings: dict[str, float] = {}
@@ -332,7 +341,7 @@ def run_contract_test(
         with running_mlflow_server(workdir / "mlflow") as server:
             timings["MLflow start"] = time.perf_counter() - clock
             say(f"MLflow at {server.tracking_uri} ({timings['MLflow start']:.1f} s)")
-            say("Sender suite: reference sender -> recording proxy -> stub site")
+            say("Sender suite: reference sender -> recorder -> stub site")
             clock = time.perf_counter()
             suites = [
                 sender_suite(server.tracking_uri, workdir, secret, say, progress_for("sender"))

@@ -28,6 +28,12 @@ if TYPE_CHECKING:
         NotificationOutcome,
         WebhookDelivery,
     )
+    from contracts.sender.mlflow_server import (
+        MlflowServerError,
+        log_tiny_model,
+        running_mlflow_server,
+        save_tiny_model,
+    )
     from contracts.sender.notify import ResendResult
     from contracts.sender.outbox import Outbox, OutboxEntry
     from contracts.sender.registry import (
@@ -51,6 +57,12 @@ __getattr__, __dir__ = lazy_exports(
             "NotificationOutcome",
             "WebhookDelivery",
         ],
+        "contracts.sender.mlflow_server": [
+            "MlflowServerError",
+            "log_tiny_model",
+            "running_mlflow_server",
+            "save_tiny_model",
+        ],
         "contracts.sender.outbox": ["Outbox", "OutboxEntry"],
         "contracts.sender.notify": ["ResendResult"],
         "contracts.sender.registry": [
@@ -72,6 +84,7 @@ __all__ = [
     "DeliveryPolicy",
     "DeliveryReason",
     "MlflowRegistrationError",
+    "MlflowServerError",
     "ModelRegistry",
     "ModelVersionNotFoundError",
     "NotificationError",
@@ -84,4 +97,7 @@ __all__ = [
     "ResendResult",
     "TrackingServerUnreachableError",
     "WebhookDelivery",
+    "log_tiny_model",
+    "running_mlflow_server",
+    "save_tiny_model",
 ]

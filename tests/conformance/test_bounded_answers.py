@@ -16,14 +16,12 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
-import requests
 
 from contracts.cli import main
 from contracts.conformance.probe import Probe
-from contracts.conformance.recording import RecordingProxy, RunningRecordingProxy
 from contracts.conformance.schemathesis_run import run_schemathesis
 from contracts.support.http import ANSWER_LIMIT
-from contracts.support.server import RunningServer, serving
+from contracts.support.server import serving
 from tests.reliability.processes import hokusai_contract
 
 if TYPE_CHECKING:
@@ -191,19 +189,6 @@ def test_schemathesis_ends_at_its_timeout_when_the_receiver_drips_its_answer(
     assert [result.verdict.value for result in results] == ["fail", "fail"]
     assert all("stopped answering after 1 requests" in result.why for result in results)
     assert all("within 1 s" in result.why for result in results)
-
-
-def test_the_recording_proxy_answers_502_at_its_timeout_when_the_receiver_drips(
-    dripping_receiver: DrippingReceiver,
-) -> None:
-    proxy = RecordingProxy(dripping_receiver.url, timeout=1)
-    running = RunningRecordingProxy(proxy, RunningServer(proxy), WEBHOOK_PATH)
-    try:
-        answer = requests.post(running.url, data=b"{}", timeout=SAFETY_NET_S)
-    finally:
-        running.stop()
-    assert answer.status_code == 502
-    assert "no complete answer within 1 s" in answer.json()["error"]
 
 
 # --- a receiver answering far more than any answer needs ------------------------------------

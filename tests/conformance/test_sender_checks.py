@@ -15,10 +15,14 @@ from typing import Any
 import pytest
 
 import contracts
-from contracts.conformance import SENDER_CHECKS, Verdict
-from contracts.conformance.sender_checks import MlflowTruth, SenderCase, SenderEvidence
-from contracts.sender import DeliveryReason, NotificationOutcome, Registration
-from contracts.sender.testing import RecordedRequest
+from contracts.conformance import (
+    SENDER_CHECKS,
+    MlflowTruth,
+    RecordedRequest,
+    SenderCase,
+    SenderEvidence,
+    Verdict,
+)
 
 SECRET = "sender-checks secret 2a9d"
 RUN_ID = "0b5c2f0e7d3a4c1e9f8a6b5d4c3e2f1a"
@@ -65,23 +69,8 @@ def case(
         )
         for status in statuses
     )
-    outcome = NotificationOutcome(
-        True, DeliveryReason.DELIVERED, "delivered", len(statuses), 200, key
-    )
-    registration = Registration(
-        payload["token_id"],
-        "Sales lead scoring model",
-        version,
-        RUN_ID,
-        f"runs:/{RUN_ID}/model",
-        {},
-        payload,
-        outcome,
-    )
     truth = MlflowTruth("Sales lead scoring model", mlflow_version or version, RUN_ID)
-    return SenderCase(
-        f"registration v{version}", token, registration, truth, requests, fault, "REGISTERED"
-    )
+    return SenderCase(f"registration v{version}", token, requests, truth, fault, "REGISTERED")
 
 
 def verdicts(*cases: SenderCase) -> dict[str, Verdict]:
@@ -143,15 +132,21 @@ def test_a_version_that_is_not_mlflows_fails_the_mlflow_check() -> None:
 def test_two_registrations_sharing_one_key_fail_the_key_check() -> None:
     first = case()
     twin = SenderCase(
-        "a second registration",
-        "lscor",
-        first.registration,
-        first.mlflow,
-        first.requests,
-        False,
-        "REGISTERED",
+        "a second registration", "lscor", first.requests, first.mlflow, token_status="REGISTERED"
     )
     assert "sender-idempotency-key" in failed(first, twin)
+
+
+def test_captured_requests_alone_judge_a_sender_and_skip_what_only_the_caller_knows() -> None:
+    wire_only = SenderCase("any sender", "lscor", case().requests)
+    results = verdicts(wire_only)
+    skipped = {check for check, verdict in results.items() if verdict is Verdict.SKIP}
+    assert skipped == {"sender-retry", "sender-matches-mlflow", "sender-token-registered"}
+    assert {results[check] for check in set(results) - skipped} == {Verdict.PASS}
+
+
+def test_a_last_attempt_the_receiver_refused_fails_the_delivered_check() -> None:
+    assert failed(case(statuses=(401,))) == {"sender-delivered"}
 
 
 @pytest.mark.parametrize("check_id", SENDER_CHECKS.ids)

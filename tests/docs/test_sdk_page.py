@@ -252,14 +252,14 @@ def run_own_sender_examples(page: str, pytester: pytest.Pytester, sender: str) -
 def test_the_own_sender_examples_pass_for_a_sender_that_keeps_the_contract(
     page: str, pytester: pytest.Pytester
 ) -> None:
-    run_own_sender_examples(page, pytester, CONFORMING_SENDER).assert_outcomes(passed=3)
+    run_own_sender_examples(page, pytester, CONFORMING_SENDER).assert_outcomes(passed=4)
 
 
 def test_the_own_sender_examples_catch_a_sender_that_signs_other_bytes_and_never_retries(
     page: str, pytester: pytest.Pytester
 ) -> None:
     result = run_own_sender_examples(page, pytester, RE_SERIALIZING_SENDER)
-    result.assert_outcomes(failed=3)
+    result.assert_outcomes(failed=4)
 
 
 # --- the reference sender ---------------------------------------------------------------------

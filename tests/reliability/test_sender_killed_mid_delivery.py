@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from contracts.cli import main
+from contracts.conformance import Recorder, ScriptedAnswer
 from contracts.envelope import idempotency_key
 from contracts.sender import Outbox
-from contracts.sender.testing import RunningRecordingReceiver, ScriptedAnswer
 from tests.reliability.processes import START_TIMEOUT_S, hokusai_contract
 from tests.reliability.support import SECRET, registration
 
@@ -32,7 +32,7 @@ EXIT_HELD = 3
 @pytest.fixture
 def pending_notification(
     isolated_sender_environment: Path,
-    recording_receiver: RunningRecordingReceiver,
+    recording_receiver: Recorder,
     monkeypatch: pytest.MonkeyPatch,
 ) -> str:
     """One notification waiting in the outbox for the stalling receiver; its key."""
@@ -45,9 +45,7 @@ def pending_notification(
 
 
 @contextmanager
-def sender_delivering(
-    outbox: Path, receiver: RunningRecordingReceiver
-) -> Iterator[subprocess.Popen[str]]:
+def sender_delivering(outbox: Path, receiver: Recorder) -> Iterator[subprocess.Popen[str]]:
     """``hokusai-contract resend`` in its own process, once its request reached the receiver."""
     process = subprocess.Popen(
         [*hokusai_contract(), "resend", "--outbox", str(outbox), "--secret-env", SECRET_ENV],
@@ -79,7 +77,7 @@ def resend(capsys: pytest.CaptureFixture[str], *arguments: str) -> tuple[int, st
 
 def test_a_sender_killed_mid_delivery_is_reported_and_force_takes_its_claim_over(
     isolated_sender_environment: Path,
-    recording_receiver: RunningRecordingReceiver,
+    recording_receiver: Recorder,
     pending_notification: str,
     capsys: pytest.CaptureFixture[str],
     proven: Callable[..., None],
@@ -114,7 +112,7 @@ def test_a_sender_killed_mid_delivery_is_reported_and_force_takes_its_claim_over
 
 def test_force_never_takes_a_notification_from_a_sender_still_delivering_it(
     isolated_sender_environment: Path,
-    recording_receiver: RunningRecordingReceiver,
+    recording_receiver: Recorder,
     pending_notification: str,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -122,7 +120,7 @@ def test_force_never_takes_a_notification_from_a_sender_still_delivering_it(
     with sender_delivering(outbox, recording_receiver) as sender:
         forced_exit_code, forced_report = resend(capsys, "--force")
         requests_meanwhile = len(recording_receiver.requests)
-        recording_receiver.app.release()  # the receiver answers the stalled delivery now
+        recording_receiver.release()  # the receiver answers the stalled delivery now
         sender_output, _ = sender.communicate(timeout=START_TIMEOUT_S)
 
     assert forced_exit_code == EXIT_HELD, forced_report

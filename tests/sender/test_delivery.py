@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import contracts
+from contracts.conformance import Recorder, ScriptedAnswer
 from contracts.sender.delivery import (
     RETRY_AFTER_LIMIT,
     USER_AGENT,
@@ -27,7 +28,6 @@ from contracts.sender.delivery import (
     parse_retry_after,
     plan_retry,
 )
-from contracts.sender.testing import RunningRecordingReceiver, ScriptedAnswer
 from contracts.support.server import RunningServer, serving
 
 if TYPE_CHECKING:
@@ -66,7 +66,7 @@ def deliver_to(fast_policy: DeliveryPolicy, sleeps: list[float]) -> Any:
 
 
 def test_a_delivery_is_signed_over_the_exact_bytes_the_receiver_got(
-    recording_receiver: RunningRecordingReceiver, deliver_to: Any
+    recording_receiver: Recorder, deliver_to: Any
 ) -> None:
     outcome = deliver_to(recording_receiver.url)
 
@@ -86,7 +86,7 @@ def test_a_delivery_is_signed_over_the_exact_bytes_the_receiver_got(
 
 @pytest.mark.parametrize("status", [429, 500, 502, 503, 504])
 def test_a_retryable_answer_is_retried_with_the_same_key_and_freshly_signed_bytes(
-    recording_receiver: RunningRecordingReceiver,
+    recording_receiver: Recorder,
     deliver_to: Any,
     sleeps: list[float],
     status: int,
@@ -108,7 +108,7 @@ def test_a_retryable_answer_is_retried_with_the_same_key_and_freshly_signed_byte
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 405, 409, 413, 422])
 def test_an_answer_retrying_cannot_fix_is_not_retried(
-    recording_receiver: RunningRecordingReceiver, deliver_to: Any, status: int
+    recording_receiver: Recorder, deliver_to: Any, status: int
 ) -> None:
     recording_receiver.script(ScriptedAnswer(status, {"success": False, "error": "nope"}))
 
@@ -120,7 +120,7 @@ def test_an_answer_retrying_cannot_fix_is_not_retried(
 
 
 def test_a_401_reports_the_receivers_own_words_and_the_likely_cause(
-    recording_receiver: RunningRecordingReceiver, deliver_to: Any
+    recording_receiver: Recorder, deliver_to: Any
 ) -> None:
     recording_receiver.script(
         ScriptedAnswer(401, {"success": False, "error": "Invalid webhook signature"})
@@ -146,7 +146,7 @@ def test_a_refused_connection_is_retried_until_the_attempts_run_out(
 
 
 def test_a_stall_longer_than_the_read_timeout_is_retried(
-    recording_receiver: RunningRecordingReceiver, deliver_to: Any, fast_policy: DeliveryPolicy
+    recording_receiver: Recorder, deliver_to: Any, fast_policy: DeliveryPolicy
 ) -> None:
     recording_receiver.script(ScriptedAnswer(delay=fast_policy.read_timeout + 2))
 
@@ -157,9 +157,9 @@ def test_a_stall_longer_than_the_read_timeout_is_retried(
 
 
 def test_a_receiver_that_always_stalls_ends_timed_out(
-    recording_receiver: RunningRecordingReceiver, deliver_to: Any, fast_policy: DeliveryPolicy
+    recording_receiver: Recorder, deliver_to: Any, fast_policy: DeliveryPolicy
 ) -> None:
-    recording_receiver.app.default = ScriptedAnswer(delay=fast_policy.read_timeout + 2)
+    recording_receiver.default = ScriptedAnswer(delay=fast_policy.read_timeout + 2)
 
     outcome = deliver_to(recording_receiver.url)
 
@@ -168,7 +168,7 @@ def test_a_receiver_that_always_stalls_ends_timed_out(
 
 
 def test_retry_after_in_seconds_is_waited_instead_of_the_backoff(
-    recording_receiver: RunningRecordingReceiver, deliver_to: Any, sleeps: list[float]
+    recording_receiver: Recorder, deliver_to: Any, sleeps: list[float]
 ) -> None:
     recording_receiver.script(ScriptedAnswer(503, headers={"Retry-After": "2"}))
 
@@ -179,7 +179,7 @@ def test_retry_after_in_seconds_is_waited_instead_of_the_backoff(
 
 
 def test_retry_after_as_an_http_date_is_waited(
-    recording_receiver: RunningRecordingReceiver, deliver_to: Any, sleeps: list[float]
+    recording_receiver: Recorder, deliver_to: Any, sleeps: list[float]
 ) -> None:
     later = datetime.now(timezone.utc) + timedelta(seconds=3)
     recording_receiver.script(
@@ -193,7 +193,7 @@ def test_retry_after_as_an_http_date_is_waited(
 
 
 def test_retry_after_past_the_deadline_ends_the_delivery_without_waiting(
-    recording_receiver: RunningRecordingReceiver, deliver_to: Any, sleeps: list[float]
+    recording_receiver: Recorder, deliver_to: Any, sleeps: list[float]
 ) -> None:
     recording_receiver.script(ScriptedAnswer(503, headers={"Retry-After": "3600"}))
 
@@ -205,9 +205,9 @@ def test_retry_after_past_the_deadline_ends_the_delivery_without_waiting(
 
 
 def test_the_deadline_bounds_a_delivery_to_a_stalling_receiver(
-    recording_receiver: RunningRecordingReceiver, deliver_to: Any
+    recording_receiver: Recorder, deliver_to: Any
 ) -> None:
-    recording_receiver.app.default = ScriptedAnswer(delay=5)
+    recording_receiver.default = ScriptedAnswer(delay=5)
     policy = DeliveryPolicy(read_timeout=10, max_attempts=50, base_delay=0.01, deadline=0.5)
 
     outcome = deliver_to(recording_receiver.url, policy)
@@ -293,11 +293,11 @@ def deliver_in_real_time(
 
 
 def test_a_receiver_answering_503_throughout_ends_server_error_without_a_hopeless_last_attempt(
-    recording_receiver: RunningRecordingReceiver,
+    recording_receiver: Recorder,
 ) -> None:
     # With these, the fourth wait (1.73 s) would leave 0.0003 s of the deadline for a fifth
     # attempt that could not possibly finish.
-    recording_receiver.app.default = ScriptedAnswer(503)
+    recording_receiver.default = ScriptedAnswer(503)
     policy = DeliveryPolicy(max_attempts=6, base_delay=0.6, max_delay=4.9, deadline=3.6)
 
     outcome, waits = deliver_in_real_time(recording_receiver.url, policy, seed=799162)
@@ -312,12 +312,12 @@ def test_a_receiver_answering_503_throughout_ends_server_error_without_a_hopeles
 
 
 def test_a_wait_that_would_leave_too_little_for_the_next_attempt_is_not_waited(
-    recording_receiver: RunningRecordingReceiver,
+    recording_receiver: Recorder,
 ) -> None:
     # Each answer takes 0.3 s; after the first and its 1 s Retry-After, about 0.15 s of the
     # deadline would be left: not enough for an answer that takes 0.3 s.
     answer = ScriptedAnswer(503, {"error": "busy"}, headers={"Retry-After": "1"}, delay=0.3)
-    recording_receiver.app.default = answer
+    recording_receiver.default = answer
     policy = DeliveryPolicy(deadline=1.45, min_attempt_time=0.5)
 
     outcome, waits = deliver_in_real_time(recording_receiver.url, policy, seed=0)
@@ -395,14 +395,14 @@ def test_a_retry_never_waits_into_the_time_its_attempt_needs(
     seed=st.integers(),
 )
 def test_in_real_time_every_retry_gets_its_minimum_and_the_waits_fit_the_deadline(
-    recording_receiver: RunningRecordingReceiver,
+    recording_receiver: Recorder,
     deadline: float,
     base_delay: float,
     max_delay: float,
     min_attempt_time: float,
     seed: int,
 ) -> None:
-    recording_receiver.app.default = ScriptedAnswer(503)
+    recording_receiver.default = ScriptedAnswer(503)
     policy = DeliveryPolicy(
         max_attempts=6,
         base_delay=base_delay,
@@ -432,10 +432,10 @@ def test_in_real_time_every_retry_gets_its_minimum_and_the_waits_fit_the_deadlin
 
 
 def test_503s_then_an_attempt_cut_off_by_the_deadline_end_as_server_error(
-    recording_receiver: RunningRecordingReceiver, deliver_to: Any
+    recording_receiver: Recorder, deliver_to: Any
 ) -> None:
     recording_receiver.script(ScriptedAnswer(503), ScriptedAnswer(503))
-    recording_receiver.app.default = ScriptedAnswer(delay=30)
+    recording_receiver.default = ScriptedAnswer(delay=30)
     policy = DeliveryPolicy(read_timeout=10, base_delay=0, deadline=1.5, min_attempt_time=0.1)
 
     outcome = deliver_to(recording_receiver.url, policy)
@@ -450,10 +450,10 @@ def test_503s_then_an_attempt_cut_off_by_the_deadline_end_as_server_error(
 
 
 def test_a_stall_past_the_read_timeout_after_a_503_ends_timed_out_naming_the_503(
-    recording_receiver: RunningRecordingReceiver, deliver_to: Any, fast_policy: DeliveryPolicy
+    recording_receiver: Recorder, deliver_to: Any, fast_policy: DeliveryPolicy
 ) -> None:
     recording_receiver.script(ScriptedAnswer(503))
-    recording_receiver.app.default = ScriptedAnswer(delay=fast_policy.read_timeout + 2)
+    recording_receiver.default = ScriptedAnswer(delay=fast_policy.read_timeout + 2)
     policy = replace(fast_policy, max_attempts=2)
 
     outcome = deliver_to(recording_receiver.url, policy)
@@ -465,7 +465,7 @@ def test_a_stall_past_the_read_timeout_after_a_503_ends_timed_out_naming_the_503
 
 
 def test_every_attempt_is_kept_in_the_outcome_in_order(
-    recording_receiver: RunningRecordingReceiver, deliver_to: Any
+    recording_receiver: Recorder, deliver_to: Any
 ) -> None:
     recording_receiver.script(ScriptedAnswer(503), ScriptedAnswer(429))
 
@@ -481,7 +481,7 @@ def test_every_attempt_is_kept_in_the_outcome_in_order(
 
 
 def test_a_retry_after_too_long_to_be_a_number_ends_the_delivery_counting_its_request(
-    recording_receiver: RunningRecordingReceiver, deliver_to: Any, sleeps: list[float]
+    recording_receiver: Recorder, deliver_to: Any, sleeps: list[float]
 ) -> None:
     recording_receiver.script(ScriptedAnswer(503, headers={"Retry-After": "9" * 400}))
 
@@ -494,7 +494,7 @@ def test_a_retry_after_too_long_to_be_a_number_ends_the_delivery_counting_its_re
 
 
 def test_a_sender_failure_mid_delivery_is_an_outcome_counting_every_request_sent(
-    recording_receiver: RunningRecordingReceiver, fast_policy: DeliveryPolicy
+    recording_receiver: Recorder, fast_policy: DeliveryPolicy
 ) -> None:
     def broken_sleep(seconds: float) -> None:
         raise RuntimeError(f"no sleep today for {recording_receiver.url} with {SECRET}")
@@ -526,13 +526,13 @@ def test_a_sender_failure_mid_delivery_is_an_outcome_counting_every_request_sent
     ids=["cut short", "stalled midway", "not really gzip"],
 )
 def test_an_error_answer_whose_body_cannot_be_read_is_judged_by_its_status(
-    recording_receiver: RunningRecordingReceiver,
+    recording_receiver: Recorder,
     deliver_to: Any,
     answer: ScriptedAnswer,
     reason: DeliveryReason,
     attempts: int,
 ) -> None:
-    recording_receiver.app.default = answer
+    recording_receiver.default = answer
 
     outcome = deliver_to(recording_receiver.url)
 
@@ -542,9 +542,7 @@ def test_an_error_answer_whose_body_cannot_be_read_is_judged_by_its_status(
     assert f"answered {answer.status}: (its body could not be read" in outcome.message
 
 
-def test_a_redirect_is_reported_not_followed(
-    recording_receiver: RunningRecordingReceiver, deliver_to: Any
-) -> None:
+def test_a_redirect_is_reported_not_followed(recording_receiver: Recorder, deliver_to: Any) -> None:
     recording_receiver.script(ScriptedAnswer(308, headers={"Location": "https://elsewhere/"}))
 
     outcome = deliver_to(recording_receiver.url)

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 import contracts
+from contracts.conformance import Recorder, ScriptedAnswer
 from contracts.envelope import idempotency_key
 from contracts.sender import (
     DeliveryPolicy,
@@ -26,7 +27,6 @@ from contracts.sender import (
 )
 from contracts.sender.notify import Notifier
 from contracts.sender.outbox import ClaimHolder, OutboxError
-from contracts.sender.testing import RunningRecordingReceiver, ScriptedAnswer
 from tests.sender.claims import claim_in_a_process_that_then_ends
 
 BUILD_ARGUMENTS: dict[str, Any] = {
@@ -83,11 +83,9 @@ def test_a_delivered_notification_is_no_longer_pending_and_stays_delivered(
     assert entry.delivered and entry.url is None and entry.payload == PAYLOAD
 
 
-def test_the_outbox_never_holds_the_secret(
-    outbox_path: Path, recording_receiver: RunningRecordingReceiver
-) -> None:
+def test_the_outbox_never_holds_the_secret(outbox_path: Path, recording_receiver: Recorder) -> None:
     secret = "a-secret-that-must-not-be-stored"
-    recording_receiver.app.default = ScriptedAnswer(500)
+    recording_receiver.default = ScriptedAnswer(500)
     notifier = Notifier(Outbox(outbox_path), recording_receiver.url, secret, sleep=lambda _: None)
 
     notifier.notify(PAYLOAD)
@@ -145,11 +143,11 @@ def test_a_claim_can_be_limited_to_one_token(outbox_path: Path) -> None:
 
 
 def test_two_resends_over_many_notifications_never_deliver_one_twice(
-    outbox_path: Path, recording_receiver: RunningRecordingReceiver, monkeypatch: pytest.MonkeyPatch
+    outbox_path: Path, recording_receiver: Recorder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # leases as short as they can be, so that sending them all outlasts one
     monkeypatch.setattr("contracts.sender.notify.CLAIM_MARGIN_SECONDS", 0.0)
-    recording_receiver.app.default = ScriptedAnswer(delay=0.15)
+    recording_receiver.default = ScriptedAnswer(delay=0.15)
     policy = DeliveryPolicy(connect_timeout=0.1, read_timeout=0.5, deadline=0.5)
     keys = [f"key-{number:02d}" for number in range(16)]
     for key in keys:
@@ -171,7 +169,7 @@ def test_two_resends_over_many_notifications_never_deliver_one_twice(
 
 
 def test_a_notification_another_sender_is_delivering_is_not_sent_again(
-    outbox_path: Path, recording_receiver: RunningRecordingReceiver
+    outbox_path: Path, recording_receiver: Recorder
 ) -> None:
     Outbox(outbox_path).add(PAYLOAD, KEY, None, claim_seconds=60)
     notifier = Notifier(Outbox(outbox_path), recording_receiver.url, "s3cr3t")
@@ -247,7 +245,7 @@ def test_a_claim_whose_holder_cannot_be_checked_is_never_taken_over(
 
 
 def test_resend_reports_a_notification_another_sender_holds_and_takes_it_only_when_forced(
-    outbox_path: Path, recording_receiver: RunningRecordingReceiver
+    outbox_path: Path, recording_receiver: Recorder
 ) -> None:
     Outbox(outbox_path).add(PAYLOAD, KEY, recording_receiver.url)
     claim_in_a_process_that_then_ends(outbox_path, PAYLOAD, KEY)
@@ -279,7 +277,7 @@ def with_credentials(url: str, userinfo: str = "hook:hunter2") -> str:
 
 
 def test_a_notification_the_outbox_cannot_write_down_is_not_sent_and_nothing_raises(
-    outbox_path: Path, recording_receiver: RunningRecordingReceiver
+    outbox_path: Path, recording_receiver: Recorder
 ) -> None:
     notifier = Notifier(Outbox(outbox_path, busy_timeout=0.1), recording_receiver.url, "s3cr3t")
 
@@ -293,7 +291,7 @@ def test_a_notification_the_outbox_cannot_write_down_is_not_sent_and_nothing_rai
 
 
 def test_an_outcome_the_outbox_cannot_record_is_still_reported(
-    outbox_path: Path, recording_receiver: RunningRecordingReceiver
+    outbox_path: Path, recording_receiver: Recorder
 ) -> None:
     recording_receiver.script(ScriptedAnswer(503))
     with ExitStack() as held:
@@ -310,7 +308,7 @@ def test_an_outcome_the_outbox_cannot_record_is_still_reported(
 
 
 def test_a_failure_inside_the_delivery_becomes_an_outcome_counting_its_requests(
-    outbox_path: Path, recording_receiver: RunningRecordingReceiver
+    outbox_path: Path, recording_receiver: Recorder
 ) -> None:
     def broken_sleep(seconds: float) -> None:
         raise OSError("the clock broke")
@@ -328,9 +326,9 @@ def test_a_failure_inside_the_delivery_becomes_an_outcome_counting_its_requests(
 
 
 def test_an_answer_broken_off_midway_leaves_the_notification_free_for_a_resend(
-    outbox_path: Path, recording_receiver: RunningRecordingReceiver
+    outbox_path: Path, recording_receiver: Recorder
 ) -> None:
-    recording_receiver.app.default = ScriptedAnswer(500, cut_after=3)
+    recording_receiver.default = ScriptedAnswer(500, cut_after=3)
     policy = DeliveryPolicy(max_attempts=2, base_delay=0)
     notifier = Notifier(Outbox(outbox_path), recording_receiver.url, "s3cr3t", policy)
 
@@ -342,9 +340,9 @@ def test_an_answer_broken_off_midway_leaves_the_notification_free_for_a_resend(
 
 
 def test_a_resend_during_a_delivery_never_gets_the_notification(
-    outbox_path: Path, recording_receiver: RunningRecordingReceiver
+    outbox_path: Path, recording_receiver: Recorder
 ) -> None:
-    recording_receiver.app.default = ScriptedAnswer(503)
+    recording_receiver.default = ScriptedAnswer(503)
     policy = DeliveryPolicy(
         connect_timeout=0.1,
         read_timeout=0.1,
@@ -372,9 +370,9 @@ def test_a_resend_during_a_delivery_never_gets_the_notification(
 
 
 def test_the_outbox_never_holds_a_password_from_the_webhook_url(
-    outbox_path: Path, recording_receiver: RunningRecordingReceiver
+    outbox_path: Path, recording_receiver: Recorder
 ) -> None:
-    recording_receiver.app.default = ScriptedAnswer(500)
+    recording_receiver.default = ScriptedAnswer(500)
     url = with_credentials(recording_receiver.url)
     notifier = Notifier(Outbox(outbox_path), url, "s3cr3t", DeliveryPolicy(max_attempts=1))
 
@@ -390,7 +388,7 @@ def test_the_outbox_never_holds_a_password_from_the_webhook_url(
 
 def test_the_outbox_never_holds_a_token_from_the_webhook_url_query_and_resends_with_it(
     outbox_path: Path,
-    recording_receiver: RunningRecordingReceiver,
+    recording_receiver: Recorder,
     dead_address: str,
     caplog: pytest.LogCaptureFixture,
 ) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 import contracts
+from contracts.conformance import Recorder, ScriptedAnswer
 from contracts.envelope import idempotency_key
 from contracts.receiver.testing import RunningStubSite
 from contracts.sender import (
@@ -22,7 +23,6 @@ from contracts.sender import (
     TrackingServerUnreachableError,
 )
 from contracts.sender.registry import check_tracking_server
-from contracts.sender.testing import RunningRecordingReceiver, ScriptedAnswer
 from contracts.urls import redacted_url
 from tests.sender.conftest import Resend
 
@@ -77,7 +77,7 @@ def test_registering_a_model_flips_the_stub_sites_token_to_registered(
 
 def test_the_payload_received_matches_mlflow_and_verifies_over_the_exact_bytes(
     registry_for: RegistryFor,
-    recording_receiver: RunningRecordingReceiver,
+    recording_receiver: Recorder,
     webhook_secret: str,
     tiny_model_uri: str,
     model_name: str,
@@ -140,7 +140,7 @@ def test_a_token_typed_in_any_case_is_registered_and_sent_upper_cased(
 )
 def test_bad_input_raises_a_typed_error_and_leaves_mlflow_untouched(
     registry_for: RegistryFor,
-    recording_receiver: RunningRecordingReceiver,
+    recording_receiver: Recorder,
     webhook_secret: str,
     tiny_model_uri: str,
     model_name: str,
@@ -194,7 +194,7 @@ def test_input_mlflow_would_refuse_creates_no_registered_model(
 
 def test_a_version_mlflow_refuses_leaves_no_empty_registered_model_behind(
     registry_for: RegistryFor,
-    recording_receiver: RunningRecordingReceiver,
+    recording_receiver: Recorder,
     model_name: str,
     mlflow_client: Any,
     webhook_secret: str,
@@ -245,7 +245,7 @@ def test_tracking_uris_that_are_not_http_are_not_probed(uri: str) -> None:
 
 def test_without_a_secret_the_registration_stands_and_the_notification_waits_in_the_outbox(
     registry_for: RegistryFor,
-    recording_receiver: RunningRecordingReceiver,
+    recording_receiver: Recorder,
     tiny_model_uri: str,
     model_name: str,
     mlflow_client: Any,
@@ -267,7 +267,7 @@ def test_without_a_secret_the_registration_stands_and_the_notification_waits_in_
 
 def test_required_mode_raises_with_the_registration_when_the_receiver_refuses(
     registry_for: RegistryFor,
-    recording_receiver: RunningRecordingReceiver,
+    recording_receiver: Recorder,
     webhook_secret: str,
     tiny_model_uri: str,
     model_name: str,
@@ -301,7 +301,7 @@ def test_required_mode_raises_with_the_registration_when_the_receiver_refuses(
 )
 def test_best_effort_mode_never_raises_and_the_outbox_keeps_the_attempts(
     registry_for: RegistryFor,
-    recording_receiver: RunningRecordingReceiver,
+    recording_receiver: Recorder,
     webhook_secret: str,
     tiny_model_uri: str,
     model_name: str,
@@ -309,7 +309,7 @@ def test_best_effort_mode_never_raises_and_the_outbox_keeps_the_attempts(
     reason: str,
     attempts: int,
 ) -> None:
-    recording_receiver.app.default = answer
+    recording_receiver.default = answer
     registry = registry_for(recording_receiver.url, webhook_secret)
 
     registration = register(registry, tiny_model_uri, model_name)
@@ -324,7 +324,7 @@ def test_best_effort_mode_never_raises_and_the_outbox_keeps_the_attempts(
 
 def test_resend_delivers_everything_the_outbox_holds_exactly_once(
     registry_for: RegistryFor,
-    recording_receiver: RunningRecordingReceiver,
+    recording_receiver: Recorder,
     dead_url: str,
     webhook_secret: str,
     tiny_model_uri: str,
@@ -434,7 +434,7 @@ def test_resend_from_mlflow_against_an_unreachable_server_is_a_usage_error(
 
 def test_resend_needs_the_credentials_the_outbox_dropped_and_uses_them_when_given(
     registry_for: RegistryFor,
-    recording_receiver: RunningRecordingReceiver,
+    recording_receiver: Recorder,
     webhook_secret: str,
     tiny_model_uri: str,
     model_name: str,
