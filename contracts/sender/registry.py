@@ -36,9 +36,10 @@ from contracts.sender.config import (
     SenderSettings,
     resolve_settings,
 )
-from contracts.sender.delivery import DeliveryPolicy, NotificationOutcome, describe_failure
+from contracts.sender.delivery import DeliveryPolicy, NotificationOutcome
 from contracts.sender.notify import Notifier, ResendResult
 from contracts.sender.outbox import Outbox
+from contracts.support.http import FailureKind, describe_connection_failure
 from contracts.tokens import normalize_token_id
 from contracts.urls import redact_text, redacted_url
 
@@ -319,10 +320,10 @@ def check_tracking_server(tracking_uri: str, timeout: float = TRACKING_PROBE_SEC
             tracking_uri.rstrip("/") + "/health", timeout=timeout, allow_redirects=False
         )
         answer.close()
-    except requests.Timeout:
-        why = f"no answer within {timeout:g} s"
     except requests.RequestException as error:
-        why = describe_failure(error)
+        failure = describe_connection_failure(error)
+        timed_out = failure.kind is FailureKind.TIMEOUT
+        why = f"no answer within {timeout:g} s" if timed_out else failure.words
     else:
         if answer.status_code < 500:
             return

@@ -218,7 +218,7 @@ def test_an_unreachable_tracking_server_fails_fast_and_says_what_to_check(
         register(registry, tiny_model_uri, "any model")
 
     message = str(raised.value)
-    assert f"MLflow at {dead_address} is not reachable: Connection refused" in message
+    assert f"MLflow at {dead_address} is not reachable: connection refused" in message
     assert "--tracking-uri" in message and "MLFLOW_TRACKING_URI" in message
     assert registry.outbox.entries() == []
 
@@ -429,7 +429,7 @@ def test_resend_from_mlflow_against_an_unreachable_server_is_a_usage_error(
     exit_code, report = resend("--from-mlflow", "--token", "LSCOR", "--tracking-uri", dead_address)
 
     assert exit_code == 2
-    assert f"MLflow at {dead_address} is not reachable: Connection refused" in report
+    assert f"MLflow at {dead_address} is not reachable: connection refused" in report
 
 
 def test_resend_needs_the_credentials_the_outbox_dropped_and_uses_them_when_given(
