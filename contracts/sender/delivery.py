@@ -15,14 +15,11 @@ than ``DeliveryPolicy.min_attempt_time``: the delivery stops and says so instead
 
 from __future__ import annotations
 
-import contextlib
 import email.utils
 import json
 import logging
 import random
 import re
-import socket
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -32,13 +29,16 @@ from typing import Any
 
 import requests
 import urllib3
-from requests.adapters import HTTPAdapter
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 import contracts
 from contracts.envelope import signed_delivery
 from contracts.payload import with_fresh_timestamp
+from contracts.support.http import (
+    FailureKind,
+    Watchdog,
+    describe_connection_failure,
+    watch_connections,
+)
 from contracts.urls import redact_text, redacted_url
 
 RETRYABLE_STATUS_CODES = frozenset({429, 500, 502, 503, 504})
@@ -50,10 +50,8 @@ RETRY_AFTER_LIMIT = 86_400.0
 """The longest ``Retry-After`` taken as given (a day); a longer one reads as this."""
 _DIGITS = re.compile(r"[0-9]+")
 _RETRY_AFTER_DIGITS = 9
-_OS_ERROR = re.compile(r"\[Errno -?\d+\] ([^'\"()]+)")
 
 _log = logging.getLogger("contracts.sender")
-_watched = threading.local()
 
 
 class DeliveryReason(str, Enum):
@@ -281,9 +279,7 @@ class WebhookDelivery:
         self._secret = secret
         self.policy = policy or DeliveryPolicy()
         self._session = session or requests.Session()
-        for prefix in ("http://", "https://"):
-            if not isinstance(self._session.get_adapter(prefix), _DeadlineAdapter):
-                self._session.mount(prefix, _DeadlineAdapter())
+        watch_connections(self._session)
         self._sleep = sleep
         self._clock = clock
         self._rng = rng or random.Random()
@@ -387,7 +383,7 @@ class WebhookDelivery:
         """One request, its timeouts and its whole answer held to ``budget`` seconds."""
         signed = signed_delivery(with_fresh_timestamp(payload), self._secret, key=key)
         headers = {**signed.headers, "Accept": "application/json", "User-Agent": USER_AGENT}
-        with _Watchdog(budget) as watchdog:
+        with Watchdog(budget) as watchdog:
             attempt = self._send(signed.body, headers, budget)
         if watchdog.fired and attempt.reason is not DeliveryReason.DELIVERED:
             attempt = _Attempt(
@@ -439,108 +435,14 @@ class WebhookDelivery:
         except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as error:
             return _Attempt(
                 DeliveryReason.UNREACHABLE,
-                f"could not reach {redacted_url(self.url)}: {describe_failure(error)}",
+                f"could not reach {redacted_url(self.url)}: "
+                f"{describe_connection_failure(error).words}",
                 retryable=True,
             )
         except requests.RequestException as error:
             return _Attempt(
                 DeliveryReason.UNREACHABLE, f"cannot send to {redacted_url(self.url)}: {error}"
             )
-
-
-class _Watchdog:
-    """Shuts the socket an attempt in this thread uses once its time is up.
-
-    Timeouts bound each socket read, not the whole answer: only shutting the socket ends a
-    receiver that keeps sending a byte now and then.
-    """
-
-    def __init__(self, seconds: float) -> None:
-        self.fired = False
-        self._socket: socket.socket | None = None
-        self._lock = threading.Lock()
-        self._timer = threading.Timer(seconds, self._expire)
-        self._timer.daemon = True
-
-    def __enter__(self) -> _Watchdog:
-        _watched.watchdog = self
-        self._timer.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._timer.cancel()
-        _watched.watchdog = None
-
-    def watch(self, sock: socket.socket) -> None:
-        with self._lock:
-            self._socket = sock
-            if self.fired:
-                _shut(sock)
-
-    def _expire(self) -> None:
-        with self._lock:
-            self.fired = True
-            if self._socket is not None:
-                _shut(self._socket)
-
-
-def _shut(sock: socket.socket) -> None:
-    """End every read and write on ``sock`` now (its connection is then discarded)."""
-    with contextlib.suppress(OSError):
-        sock.shutdown(socket.SHUT_RDWR)
-
-
-def _watch_this(sock: socket.socket | None) -> None:
-    """Hand ``sock`` to the watchdog of the attempt running in this thread, if any."""
-    watchdog: _Watchdog | None = getattr(_watched, "watchdog", None)
-    if watchdog is not None and sock is not None:
-        watchdog.watch(sock)
-
-
-class _WatchedHTTPConnection(HTTPConnection):
-    def connect(self) -> None:
-        super().connect()
-        _watch_this(self.sock)
-
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        _watch_this(self.sock)  # a kept-alive connection is not connected again
-        super().request(*args, **kwargs)
-
-
-class _WatchedHTTPSConnection(HTTPSConnection):
-    def connect(self) -> None:
-        super().connect()
-        _watch_this(self.sock)
-
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        _watch_this(self.sock)
-        super().request(*args, **kwargs)
-
-
-class _WatchedHTTPConnectionPool(HTTPConnectionPool):
-    ConnectionCls = _WatchedHTTPConnection
-
-
-class _WatchedHTTPSConnectionPool(HTTPSConnectionPool):
-    ConnectionCls = _WatchedHTTPSConnection
-
-
-class _DeadlineAdapter(HTTPAdapter):
-    """requests' adapter, with connections an attempt's watchdog can shut."""
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {
-            "http": _WatchedHTTPConnectionPool,
-            "https": _WatchedHTTPSConnectionPool,
-        }
-
-
-def describe_failure(error: BaseException) -> str:
-    """The operating system's words ("Connection refused") rather than urllib3's wrapping."""
-    text = str(error)
-    found = _OS_ERROR.search(text)
-    return found.group(1).strip() if found else text[:_ERROR_TEXT_LIMIT]
 
 
 _HINTS = {
@@ -607,11 +509,12 @@ def _error_text(response: requests.Response) -> str:
 
 
 def _body_problem(error: BaseException) -> str:
-    """The innermost cause of a failed body read, in its own short words."""
-    cause = error
-    while cause.args and isinstance(cause.args[0], BaseException):
-        cause = cause.args[0]
-    if isinstance(cause, (urllib3.exceptions.ReadTimeoutError, TimeoutError)):
+    """Why a body stopped coming, in a few words."""
+    if isinstance(error, requests.exceptions.ContentDecodingError):
+        return "it is not in the Content-Encoding its headers name"
+    failure = describe_connection_failure(error)
+    if failure.kind is FailureKind.TIMEOUT:
         return "it stalled past the read timeout"
-    words = cause.args[0] if cause.args and isinstance(cause.args[0], str) else str(cause)
-    return words[:_ERROR_TEXT_LIMIT]
+    if failure.kind is FailureKind.CLOSED:
+        return "the connection was closed before its end"
+    return failure.words

@@ -57,8 +57,7 @@ CREATE TABLE IF NOT EXISTS notifications (
 _ADDED_COLUMNS = {"url_credentials_dropped": "INTEGER NOT NULL DEFAULT 0", "claimed_by": "TEXT"}
 _COLUMNS = (
     "idempotency_key, token_id, model_name, model_version, payload, url, attempts, "
-    "last_reason, last_error, last_status_code, created_at, updated_at, delivered_at, "
-    "url_credentials_dropped"
+    "last_reason, last_error, last_status_code, created_at, updated_at, url_credentials_dropped"
 )
 
 
@@ -68,7 +67,7 @@ class OutboxError(RuntimeError):
 
 @dataclass(frozen=True)
 class OutboxEntry:
-    """One notification as the outbox holds it."""
+    """One notification waiting in the outbox: not delivered yet."""
 
     idempotency_key: str
     token_id: str
@@ -82,14 +81,8 @@ class OutboxEntry:
     last_status_code: int | None
     created_at: str
     updated_at: str
-    delivered_at: str | None
     url_credentials_dropped: bool = False
     """The URL had credentials (user info, a ``?token=``), which the outbox does not keep."""
-
-    @property
-    def delivered(self) -> bool:
-        """True once a receiver accepted it; a delivered entry is never sent again."""
-        return self.delivered_at is not None
 
 
 @dataclass(frozen=True)
@@ -279,30 +272,6 @@ class Outbox:
             ).fetchone()
         return _entry(row)
 
-    def unclaimed(self, token_id: str | None = None) -> list[OutboxEntry]:
-        """Pending notifications (of one token) nobody holds a claim on now, oldest first.
-
-        Claim each with :meth:`claim` right before sending it; until then another sender
-        may take it.
-        """
-        return self._select(
-            "WHERE delivered_at IS NULL AND (claimed_until IS NULL OR claimed_until <= ?) "
-            "AND token_id = COALESCE(?, token_id) ORDER BY created_at, rowid",
-            (time.time(), token_id),
-        )
-
-    def claim_pending(self, claim_seconds: float, token_id: str | None = None) -> list[OutboxEntry]:
-        """Claim every pending notification (of one token) nobody holds a claim on; return them.
-
-        Two callers at once never get the same notification. Every claim starts now, so this
-        suits inspecting or handing over entries; to send them one after another, use
-        :meth:`unclaimed` and :meth:`claim` so that each claim starts right before its send.
-        """
-        claimed = (
-            self.claim(entry.idempotency_key, claim_seconds) for entry in self.unclaimed(token_id)
-        )
-        return [entry for entry in claimed if entry is not None]
-
     def waiting(self, token_id: str | None = None) -> list[tuple[OutboxEntry, Claim | None]]:
         """Pending notifications (of one token), oldest first, each with the claim another
         sender holds on it now (``None`` when nobody does)."""
@@ -374,26 +343,6 @@ class Outbox:
                 ),
             )
 
-    def get(self, key: str) -> OutboxEntry | None:
-        """The entry with idempotency ``key``, or ``None``."""
-        rows = self._select("WHERE idempotency_key = ?", (key,))
-        return rows[0] if rows else None
-
-    def pending(self) -> list[OutboxEntry]:
-        """Every notification not delivered yet, oldest first."""
-        return self._select("WHERE delivered_at IS NULL ORDER BY created_at, rowid")
-
-    def entries(self) -> list[OutboxEntry]:
-        """Every notification, delivered or not, oldest first."""
-        return self._select("ORDER BY created_at, rowid")
-
-    def _select(self, clause: str, parameters: tuple[Any, ...] = ()) -> list[OutboxEntry]:
-        with self._connection() as connection:
-            rows = connection.execute(
-                f"SELECT {_COLUMNS} FROM notifications {clause}", parameters
-            ).fetchall()
-        return [_entry(row) for row in rows]
-
 
 def without_credentials(url: str) -> tuple[str, bool]:
     """``url`` without its ``user:password@`` part and with credential-like query values
@@ -453,7 +402,7 @@ def _drop_stored_credentials(connection: sqlite3.Connection) -> None:
 
 def _entry(row: tuple[Any, ...]) -> OutboxEntry:
     (key, token, name, version, payload, url, attempts, reason, error, status, *rest) = row
-    created_at, updated_at, delivered_at, credentials_dropped = rest
+    created_at, updated_at, credentials_dropped = rest
     return OutboxEntry(
         idempotency_key=key,
         token_id=token,
@@ -467,6 +416,5 @@ def _entry(row: tuple[Any, ...]) -> OutboxEntry:
         last_status_code=status,
         created_at=created_at,
         updated_at=updated_at,
-        delivered_at=delivered_at,
         url_credentials_dropped=bool(credentials_dropped),
     )

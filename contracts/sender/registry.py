@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import posixpath
 import random
 import re
 import time
@@ -36,9 +37,10 @@ from contracts.sender.config import (
     SenderSettings,
     resolve_settings,
 )
-from contracts.sender.delivery import DeliveryPolicy, NotificationOutcome, describe_failure
+from contracts.sender.delivery import DeliveryPolicy, NotificationOutcome
 from contracts.sender.notify import Notifier, ResendResult
 from contracts.sender.outbox import Outbox
+from contracts.support.http import FailureKind, describe_connection_failure
 from contracts.tokens import normalize_token_id
 from contracts.urls import redact_text, redacted_url
 
@@ -319,10 +321,10 @@ def check_tracking_server(tracking_uri: str, timeout: float = TRACKING_PROBE_SEC
             tracking_uri.rstrip("/") + "/health", timeout=timeout, allow_redirects=False
         )
         answer.close()
-    except requests.Timeout:
-        why = f"no answer within {timeout:g} s"
     except requests.RequestException as error:
-        why = describe_failure(error)
+        failure = describe_connection_failure(error)
+        timed_out = failure.kind is FailureKind.TIMEOUT
+        why = f"no answer within {timeout:g} s" if timed_out else failure.words
     else:
         if answer.status_code < 500:
             return
@@ -456,29 +458,75 @@ _TAG_PARAMETERS = {TOKEN_TAG: "token_id", METRIC_TAG: "metric_name", VALUE_TAG: 
 
 
 def _check_mlflow_rules(model_name: str, tags: Mapping[str, str]) -> None:
-    """MLflow's own rules for the model name and the version's tags, applied up front.
+    """MLflow's rules for the model name and the version's tags, applied up front.
 
     The server applies the same rules, but only after the registered model exists.
     """
-    from mlflow.exceptions import MlflowException
-    from mlflow.utils.validation import _validate_model_name, _validate_model_version_tag
-
-    try:
-        _validate_model_name(model_name)
-    except MlflowException as error:
+    problem = mlflow_name_problem(model_name)
+    if problem is not None:
         raise RegistrationInputError(
-            "model_name", f"model_name {model_name!r} is not accepted by MLflow: {error.message}"
-        ) from None
+            "model_name", f"model_name {model_name!r} is not accepted by MLflow: {problem}"
+        )
     for key, value in tags.items():
-        try:
-            _validate_model_version_tag(key, value)  # type: ignore[no-untyped-call]
-        except MlflowException as error:
+        problem = mlflow_tag_problem(key, value)
+        if problem is not None:
             parameter = _TAG_PARAMETERS.get(key, "additional_tags")
             where = parameter if key in _TAG_PARAMETERS else f"additional_tags[{key!r}]"
             raise RegistrationInputError(
-                parameter,
-                f"{where} is not accepted by MLflow as a model version tag: {error.message}",
-            ) from None
+                parameter, f"{where} is not accepted by MLflow as a model version tag: {problem}"
+            )
+
+
+MLFLOW_TAG_KEY_LIMIT = 250
+"""Characters in a tag name: MLflow documents that every backend store takes this many."""
+MLFLOW_TAG_VALUE_LIMIT = 100_000
+"""Characters in a model version tag's value that MLflow's tracking server takes (its
+documentation promises at least 5,000 on every backend and leaves the rest to the backend)."""
+_MLFLOW_TAG_KEY = re.compile(r"[\w/.\- :]+")
+"""Letters, digits and ``_``, then ``/ . - :`` and space: MLflow's documented characters, with
+the colon its server takes (except on Windows)."""
+
+
+def mlflow_name_problem(name: str) -> str | None:
+    """Why MLflow refuses ``name`` for a registered model; ``None`` when it takes it.
+
+    MLflow's own checks are private functions, so its rules are written out here; a test holds
+    them against a real server.
+    """
+    if not name.strip():
+        return "a name must not be blank"
+    if "/" in name or ":" in name:
+        return "a name cannot contain '/' or ':'"
+    if _reads_as_another_path(name):
+        return "a name cannot be '.' or start with '..' (MLflow may store it as a file)"
+    return None
+
+
+def mlflow_tag_problem(key: str, value: str) -> str | None:
+    """Why MLflow refuses the model version tag ``key=value``; ``None`` when it takes it."""
+    if not _MLFLOW_TAG_KEY.fullmatch(key):
+        return (
+            "tag names may only contain letters, digits, underscores (_), dashes (-), "
+            "periods (.), spaces, colons (:) and slashes (/)"
+        )
+    if _reads_as_another_path(key):
+        return (
+            "a tag name must stay the same when read as a path: no '.' or '..' parts, and no "
+            "leading, trailing or doubled '/'"
+        )
+    if len(key) > MLFLOW_TAG_KEY_LIMIT:
+        return f"tag names are at most {MLFLOW_TAG_KEY_LIMIT} characters, this one has {len(key)}"
+    if len(value) > MLFLOW_TAG_VALUE_LIMIT:
+        return (
+            f"tag values are at most {MLFLOW_TAG_VALUE_LIMIT} characters, this one has {len(value)}"
+        )
+    return None
+
+
+def _reads_as_another_path(name: str) -> bool:
+    """MLflow may keep names as file paths, so it refuses one that resolves to another."""
+    normal = posixpath.normpath(name)
+    return normal != name or normal == "." or normal.startswith(("..", "/"))
 
 
 # --- rebuilding a payload from MLflow -------------------------------------------------------

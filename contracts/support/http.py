@@ -2,10 +2,12 @@
 
 requests' ``timeout`` bounds each socket operation, not the request: a server that sends a byte
 every now and then keeps one going for ever, and one that answers without end fills memory.
-Every request sent through a :func:`bounded_session` ends once its timeout has passed in total
-(a watchdog shuts the socket under it: nothing else ends a read already waiting), raising
-:class:`TotalTimeout`, and keeps at most ``limit`` bytes of the answer's body
+A :class:`Watchdog` ends that: once its time is up it shuts the socket of the request its thread
+is sending through a :class:`WatchedAdapter` (nothing else ends a read already waiting).
+Every request sent through a :func:`bounded_session` runs under one for its timeout in total,
+raising :class:`TotalTimeout`, and keeps at most ``limit`` bytes of the answer's body
 (:func:`answer_cut_at` says when it was cut). Callers keep the plain requests API.
+:func:`describe_connection_failure` names why a request got no answer at all.
 """
 
 from __future__ import annotations
@@ -70,12 +72,15 @@ def _total_seconds(timeout: Any) -> float | None:
     return None if timeout is None else float(timeout)
 
 
-class _BoundedAdapter(HTTPAdapter):
-    """requests' adapter, reading each answer under a watchdog and up to a size limit."""
+class WatchedAdapter(HTTPAdapter):
+    """requests' adapter whose connections the :class:`Watchdog` of their thread can shut.
 
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        super().__init__()
+    urllib3 has no hook for the socket a connection opens, so the pools build connections that
+    hand it over. They are installed through ``PoolManager.pool_classes_by_scheme``: a public
+    attribute urllib3 sets on each manager so that it can be replaced there (its own SOCKS
+    manager does the same), unlike ``PoolManager._new_pool``; the pools name their connection
+    class in ``ConnectionCls``, part of their documented API.
+    """
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
@@ -87,6 +92,21 @@ class _BoundedAdapter(HTTPAdapter):
             manager.pool_classes_by_scheme = _WATCHED_POOLS
         return manager
 
+
+def watch_connections(session: requests.Session) -> None:
+    """Mount a :class:`WatchedAdapter` for http(s) on ``session``, unless one is there."""
+    for prefix in ("http://", "https://"):
+        if not isinstance(session.get_adapter(prefix), WatchedAdapter):
+            session.mount(prefix, WatchedAdapter())
+
+
+class _BoundedAdapter(WatchedAdapter):
+    """requests' adapter, reading each answer under a watchdog and up to a size limit."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        super().__init__()
+
     def send(
         self,
         request: requests.PreparedRequest,
@@ -97,7 +117,7 @@ class _BoundedAdapter(HTTPAdapter):
         proxies: Any = None,
     ) -> requests.Response:
         total = _total_seconds(timeout)
-        with _Watchdog(total) as watchdog:
+        with Watchdog(total) as watchdog:
             try:
                 response = super().send(request, True, timeout, verify, cert, proxies)
                 self._read_body(response)
@@ -123,8 +143,13 @@ class _BoundedAdapter(HTTPAdapter):
         response.content  # noqa: B018 (marks the body as read, as if requests had read it)
 
 
-class _Watchdog:
-    """Shuts the socket a request in this thread uses once its time is up."""
+class Watchdog:
+    """Shuts the socket of the request this thread sends once ``seconds`` have passed.
+
+    Use it as a context manager around the request and the reading of its answer; ``fired``
+    then says whether the time ran out. Only connections of a :class:`WatchedAdapter` are
+    watched; ``None`` seconds watches nothing.
+    """
 
     def __init__(self, seconds: float | None) -> None:
         self.fired = False
@@ -134,7 +159,7 @@ class _Watchdog:
         if self._timer is not None:
             self._timer.daemon = True
 
-    def __enter__(self) -> _Watchdog:
+    def __enter__(self) -> Watchdog:
         _watched.watchdog = self
         if self._timer is not None:
             self._timer.start()
@@ -146,6 +171,7 @@ class _Watchdog:
         _watched.watchdog = None
 
     def watch(self, sock: socket.socket) -> None:
+        """Shut ``sock`` when the time is up (at once, if it already is)."""
         with self._lock:
             self._socket = sock
             if self.fired:
@@ -166,7 +192,7 @@ def _shut(sock: socket.socket) -> None:
 
 def _watch_this(sock: socket.socket | None) -> None:
     """Hand ``sock`` to the watchdog of the request running in this thread, if any."""
-    watchdog: _Watchdog | None = getattr(_watched, "watchdog", None)
+    watchdog: Watchdog | None = getattr(_watched, "watchdog", None)
     if watchdog is not None and sock is not None:
         watchdog.watch(sock)
 

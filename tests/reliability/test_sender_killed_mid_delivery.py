@@ -22,6 +22,7 @@ from contracts.envelope import idempotency_key
 from contracts.sender import Outbox
 from tests.reliability.processes import START_TIMEOUT_S, hokusai_contract
 from tests.reliability.support import SECRET, registration
+from tests.sender.stored import stored_notifications
 
 SECRET_ENV = "KILLED_SENDER_SECRET"
 STALL_SECONDS = 120.0
@@ -106,7 +107,7 @@ def test_a_sender_killed_mid_delivery_is_reported_and_force_takes_its_claim_over
     assert "delivered (200, 1 attempt(s))" in forced_report
     keys = [request.idempotency_key for request in recording_receiver.requests]
     assert keys == [pending_notification] * 2
-    assert Outbox(outbox).pending() == []
+    assert Outbox(outbox).waiting() == []
     proven(killed_sender_claim_left_s=round(claim_left), deliveries=len(keys))
 
 
@@ -129,6 +130,6 @@ def test_force_never_takes_a_notification_from_a_sender_still_delivering_it(
     assert "--force never takes a claim from a running sender" in forced_report
     assert requests_meanwhile == 1
     assert sender.returncode == 0, sender_output
-    (entry,) = Outbox(outbox).entries()
-    assert entry.delivered and entry.attempts == 1
+    (stored,) = stored_notifications(outbox)
+    assert stored.delivered and stored.attempts == 1
     assert len(recording_receiver.requests) == 1

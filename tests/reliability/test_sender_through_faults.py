@@ -106,7 +106,7 @@ def test_every_token_ends_registered_exactly_once_through_random_receiver_faults
             }
         finally:
             registry.close()
-        waiting = [entry.token_id for entry in Outbox(outbox_path).pending()]
+        waiting = [entry.token_id for entry, _ in Outbox(outbox_path).waiting()]
         faulty.heal()
         monkeypatch.setenv(SECRET_ENV, SECRET)
         resend_exit_code = main(
@@ -120,7 +120,7 @@ def test_every_token_ends_registered_exactly_once_through_random_receiver_faults
     assert waiting, "no notification exhausted its retries, so resend was never exercised"
     assert float(RETRY_AFTER_SECONDS) in sleeps.requested  # 429 was waited out as asked
     assert resend_exit_code == 0
-    assert Outbox(outbox_path).pending() == []
+    assert Outbox(outbox_path).waiting() == []
     assert all(token is not None and token.status == REGISTERED for token in tokens)
     assert half_written_tokens(token.as_dict() for token in tokens if token) == []
     assert {token.token_id: token.model_version for token in tokens if token} == versions

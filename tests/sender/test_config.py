@@ -27,6 +27,15 @@ def test_a_dotenv_file_fills_what_the_environment_leaves_out(
     assert settings.tracking_uri == "http://environment:5000"
 
 
+@pytest.mark.parametrize("written", ["pa${HOME}word", '"pa${HOME}word"', "'pa${HOME}word'"])
+def test_a_dollar_in_a_dotenv_secret_stays_a_dollar_however_it_is_quoted(
+    tmp_path: Path, written: str
+) -> None:
+    (tmp_path / ".env").write_text(f"WEBHOOK_SECRET={written}\n")
+
+    assert read_dotenv(tmp_path / ".env") == {"WEBHOOK_SECRET": "pa${HOME}word"}
+
+
 def test_arguments_win_over_the_environment() -> None:
     source = SettingSource({"WEBHOOK_SECRET": "from-env", "WEBHOOK_URL": "http://env/"}, {})
 

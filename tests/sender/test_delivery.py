@@ -12,6 +12,7 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 import pytest
+import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -141,7 +142,7 @@ def test_a_refused_connection_is_retried_until_the_attempts_run_out(
     assert not outcome.delivered and outcome.reason is DeliveryReason.UNREACHABLE
     assert outcome.attempts == fast_policy.max_attempts
     assert len(sleeps) == fast_policy.max_attempts - 1
-    assert "Connection refused" in outcome.message
+    assert "could not reach" in outcome.message and "connection refused" in outcome.message
     assert outcome.last_status_code is None
 
 
@@ -267,6 +268,39 @@ def test_the_deadline_bounds_a_delivery_to_a_receiver_that_drips_its_answer(
     assert "1 s delivery deadline" in outcome.message
     assert took < policy.deadline + 1.0
     assert receiver.bytes_sent < receiver.length
+
+
+def test_the_deadline_bounds_a_delivery_sent_through_an_http_proxy(
+    dripping_receiver: tuple[DrippingReceiver, RunningServer],
+) -> None:
+    receiver, proxy = dripping_receiver  # it drips its answer as a slow proxy would
+    session = requests.Session()
+    session.proxies = {"http": proxy.url("/")}
+    policy = DeliveryPolicy(connect_timeout=0.5, read_timeout=0.5, max_attempts=1, deadline=1.0)
+    delivery = WebhookDelivery(
+        "http://receiver.test/api/mlflow/registered", SECRET, policy, session=session
+    )
+    try:
+        outcome = delivery.deliver(PAYLOAD, KEY)
+    finally:
+        delivery.close()
+
+    assert not outcome.delivered and outcome.reason is DeliveryReason.TIMED_OUT
+    assert "the connection was shut" in outcome.message
+    assert receiver.bytes_sent < receiver.length
+
+
+def test_https_to_a_plain_http_receiver_is_named_a_tls_failure_without_quoting_the_url(
+    recording_receiver: RunningRecordingReceiver, deliver_to: Any
+) -> None:
+    url = recording_receiver.url.replace("http://", "https://", 1) + "?token=S3CRET-in-query"
+
+    outcome = deliver_to(url)
+
+    assert not outcome.delivered and outcome.reason is DeliveryReason.UNREACHABLE
+    assert "could not reach https://127.0.0.1" in outcome.message
+    assert "the TLS handshake failed" in outcome.message
+    assert "S3CRET" not in outcome.message
 
 
 class RealSleeps:

@@ -28,6 +28,7 @@ from contracts.sender import (
 from contracts.sender.notify import Notifier
 from contracts.sender.outbox import ClaimHolder, OutboxError
 from tests.sender.claims import claim_in_a_process_that_then_ends
+from tests.sender.stored import stored_notifications, waiting_entries
 
 BUILD_ARGUMENTS: dict[str, Any] = {
     "token_id": "LSCOR",
@@ -49,11 +50,11 @@ def outcome(delivered: bool, attempts: int = 1, status: int | None = 200) -> Not
 def test_a_notification_written_down_survives_reopening_the_file(outbox_path: Path) -> None:
     Outbox(outbox_path).add(PAYLOAD, KEY, "http://127.0.0.1:9/api/mlflow/registered")
 
-    (entry,) = Outbox(outbox_path).pending()
+    (entry,) = waiting_entries(Outbox(outbox_path))
 
     assert entry.idempotency_key == KEY and entry.token_id == "LSCOR"
     assert entry.payload == PAYLOAD and entry.model_version == "4"
-    assert entry.attempts == 0 and not entry.delivered
+    assert entry.attempts == 0
 
 
 def test_failed_attempts_add_up_and_keep_the_last_error(outbox_path: Path) -> None:
@@ -63,8 +64,8 @@ def test_failed_attempts_add_up_and_keep_the_last_error(outbox_path: Path) -> No
     outbox.record(outcome(False, attempts=3, status=500))
     outbox.record(outcome(False, attempts=2, status=503))
 
-    entry = outbox.get(KEY)
-    assert entry is not None and entry.attempts == 5
+    (entry,) = waiting_entries(outbox)
+    assert entry.attempts == 5
     assert entry.last_status_code == 503 and entry.last_reason is DeliveryReason.SERVER_ERROR
     assert entry.last_error == "the receiver answered 500: 'boom'"
 
@@ -78,9 +79,9 @@ def test_a_delivered_notification_is_no_longer_pending_and_stays_delivered(
 
     outbox.add(contracts.payload.with_fresh_timestamp(PAYLOAD), KEY, "http://other/")
 
-    assert outbox.pending() == []
-    (entry,) = outbox.entries()
-    assert entry.delivered and entry.url is None and entry.payload == PAYLOAD
+    assert outbox.waiting() == []
+    (stored,) = stored_notifications(outbox_path)
+    assert stored.delivered and stored.url is None and stored.payload == PAYLOAD
 
 
 def test_the_outbox_never_holds_the_secret(outbox_path: Path, recording_receiver: Recorder) -> None:
@@ -105,11 +106,11 @@ def test_an_unwritable_outbox_location_is_a_clear_error(tmp_path: Path) -> None:
 def test_two_resends_at_once_never_get_the_same_notification(outbox_path: Path) -> None:
     Outbox(outbox_path).add(PAYLOAD, KEY, None)
 
-    first = Outbox(outbox_path).claim_pending(60)
-    second = Outbox(outbox_path).claim_pending(60)
+    first = Outbox(outbox_path).claim(KEY, 60)
+    second = Outbox(outbox_path).claim(KEY, 60)
 
-    assert [entry.idempotency_key for entry in first] == [KEY]
-    assert second == []
+    assert first is not None and first.idempotency_key == KEY
+    assert second is None
 
 
 def test_a_notification_being_sent_is_not_resent_until_its_outcome_is_recorded(
@@ -117,11 +118,11 @@ def test_a_notification_being_sent_is_not_resent_until_its_outcome_is_recorded(
 ) -> None:
     outbox = Outbox(outbox_path)
     outbox.add(PAYLOAD, KEY, None, claim_seconds=60)
-    assert outbox.claim_pending(60) == []
+    assert outbox.claim(KEY, 60) is None
 
     outbox.record(outcome(False, status=500))
 
-    assert [entry.idempotency_key for entry in outbox.claim_pending(60)] == [KEY]
+    assert outbox.claim(KEY, 60) is not None
 
 
 def test_a_claim_left_by_a_process_that_died_runs_out(outbox_path: Path) -> None:
@@ -129,17 +130,17 @@ def test_a_claim_left_by_a_process_that_died_runs_out(outbox_path: Path) -> None
     outbox.add(PAYLOAD, KEY, None, claim_seconds=0.05)
     time.sleep(0.1)
 
-    assert [entry.idempotency_key for entry in outbox.claim_pending(60)] == [KEY]
+    assert outbox.claim(KEY, 60) is not None
 
 
-def test_a_claim_can_be_limited_to_one_token(outbox_path: Path) -> None:
+def test_the_waiting_notifications_can_be_limited_to_one_token(outbox_path: Path) -> None:
     outbox = Outbox(outbox_path)
     other = contracts.build_payload(**{**BUILD_ARGUMENTS, "token_id": "OTHER"})
     outbox.add(PAYLOAD, KEY, None)
     outbox.add(other, "other-key", None)
 
-    assert [entry.token_id for entry in outbox.claim_pending(60, "OTHER")] == ["OTHER"]
-    assert [entry.token_id for entry in outbox.pending()] == ["LSCOR", "OTHER"]
+    assert [entry.token_id for entry, _ in outbox.waiting("OTHER")] == ["OTHER"]
+    assert [entry.token_id for entry in waiting_entries(outbox)] == ["LSCOR", "OTHER"]
 
 
 def test_two_resends_over_many_notifications_never_deliver_one_twice(
@@ -165,7 +166,7 @@ def test_two_resends_over_many_notifications_never_deliver_one_twice(
 
     delivered = [request.idempotency_key for request in recording_receiver.requests]
     assert sorted(delivered) == keys
-    assert Outbox(outbox_path).pending() == []
+    assert Outbox(outbox_path).waiting() == []
 
 
 def test_a_notification_another_sender_is_delivering_is_not_sent_again(
@@ -179,7 +180,7 @@ def test_a_notification_another_sender_is_delivering_is_not_sent_again(
     assert not result.delivered and result.reason is DeliveryReason.IN_PROGRESS
     assert "another sender is delivering" in result.message
     assert recording_receiver.requests == []
-    assert Outbox(outbox_path).claim_pending(60) == []  # the other sender keeps its claim
+    assert Outbox(outbox_path).claim(KEY, 60) is None  # the other sender keeps its claim
 
 
 def test_a_claim_names_the_running_process_that_holds_it(outbox_path: Path) -> None:
@@ -321,8 +322,9 @@ def test_a_failure_inside_the_delivery_becomes_an_outcome_counting_its_requests(
     assert not result.delivered and result.reason is DeliveryReason.SENDER_ERROR
     assert "OSError: the clock broke" in result.message and "s3cr3t" not in result.message
     assert result.attempts == len(recording_receiver.requests) == 1
-    (entry,) = Outbox(outbox_path).claim_pending(60)
-    assert entry.last_reason is DeliveryReason.SENDER_ERROR and entry.attempts == 1
+    entry = Outbox(outbox_path).claim(KEY, 60)
+    assert entry is not None and entry.last_reason is DeliveryReason.SENDER_ERROR
+    assert entry.attempts == 1
 
 
 def test_an_answer_broken_off_midway_leaves_the_notification_free_for_a_resend(
@@ -335,8 +337,8 @@ def test_an_answer_broken_off_midway_leaves_the_notification_free_for_a_resend(
     result = notifier.notify(PAYLOAD)
 
     assert not result.delivered and result.reason is DeliveryReason.SERVER_ERROR
-    (entry,) = Outbox(outbox_path).claim_pending(60)
-    assert entry.attempts == 2 and entry.last_status_code == 500
+    entry = Outbox(outbox_path).claim(KEY, 60)
+    assert entry is not None and entry.attempts == 2 and entry.last_status_code == 500
 
 
 def test_a_resend_during_a_delivery_never_gets_the_notification(
@@ -360,12 +362,14 @@ def test_a_resend_during_a_delivery_never_gets_the_notification(
 
     delivering.start()
     while delivering.is_alive():
-        claimed.extend(Outbox(outbox_path).claim_pending(60))
+        taken = Outbox(outbox_path).claim(KEY, 60)
+        if taken is not None:
+            claimed.append(taken)
     delivering.join()
 
     claimed_mid_delivery = [entry for entry in claimed if entry.attempts == 0]
     assert claimed_mid_delivery == []
-    (entry,) = Outbox(outbox_path).pending()
+    (entry,) = waiting_entries(Outbox(outbox_path))
     assert entry.attempts == len(recording_receiver.requests) == 1
 
 
@@ -379,7 +383,7 @@ def test_the_outbox_never_holds_a_password_from_the_webhook_url(
     result = notifier.notify(PAYLOAD)
 
     assert recording_receiver.requests[0].header("Authorization") is not None
-    (entry,) = Outbox(outbox_path).pending()
+    (entry,) = waiting_entries(Outbox(outbox_path))
     assert entry.url == recording_receiver.url and entry.url_credentials_dropped
     assert "hunter2" not in result.message
     for path in outbox_path.parent.glob(outbox_path.name + "*"):
@@ -403,7 +407,7 @@ def test_the_outbox_never_holds_a_token_from_the_webhook_url_query_and_resends_w
     refused = notifier.notify(PAYLOAD)
     unreachable = notifier.notify({**PAYLOAD, "model_version": "5"}, url=dead)
     no_tls = notifier.notify({**PAYLOAD, "model_version": "6"}, url=tls_to_plain_http)
-    entry = Outbox(outbox_path).pending()[0]
+    entry = waiting_entries(Outbox(outbox_path))[0]
     resent = notifier.resend_pending()[0]
 
     assert entry.url == recording_receiver.url + "?v=1&access_token=***"
@@ -438,7 +442,7 @@ def test_an_outbox_file_from_before_credentials_were_tracked_still_opens(
 ) -> None:
     write_an_outbox_from_before_credentials_were_tracked(outbox_path, None)
 
-    (entry,) = Outbox(outbox_path).pending()
+    (entry,) = waiting_entries(Outbox(outbox_path))
 
     assert entry.idempotency_key == KEY and not entry.url_credentials_dropped
 
@@ -450,7 +454,7 @@ def test_an_outbox_file_from_before_credentials_were_tracked_loses_their_passwor
     write_an_outbox_from_before_credentials_were_tracked(outbox_path, with_credentials(url))
 
     outbox = Outbox(outbox_path)
-    (entry,) = outbox.pending()
+    (entry,) = waiting_entries(outbox)
     outbox.close()
 
     assert entry.url == url and entry.url_credentials_dropped

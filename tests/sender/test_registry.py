@@ -25,6 +25,7 @@ from contracts.sender import (
 from contracts.sender.registry import check_tracking_server
 from contracts.urls import redacted_url
 from tests.sender.conftest import Resend
+from tests.sender.stored import stored_notifications, waiting_entries
 
 pytestmark = pytest.mark.mlflow
 
@@ -72,7 +73,7 @@ def test_registering_a_model_flips_the_stub_sites_token_to_registered(
         "benchmark_value": "0.933",
         "dataset": "leads-2025",
     }
-    assert registry.outbox.pending() == []
+    assert registry.outbox.waiting() == []
 
 
 def test_the_payload_received_matches_mlflow_and_verifies_over_the_exact_bytes(
@@ -205,7 +206,8 @@ def test_a_version_mlflow_refuses_leaves_no_empty_registered_model_behind(
         register(registry, "/no/such/model", model_name)
 
     assert mlflow_client.search_registered_models(f"name = '{model_name}'") == []
-    assert recording_receiver.requests == [] and registry.outbox.entries() == []
+    assert recording_receiver.requests == []
+    assert stored_notifications(registry.outbox.path) == []
 
 
 def test_an_unreachable_tracking_server_fails_fast_and_says_what_to_check(
@@ -218,9 +220,9 @@ def test_an_unreachable_tracking_server_fails_fast_and_says_what_to_check(
         register(registry, tiny_model_uri, "any model")
 
     message = str(raised.value)
-    assert f"MLflow at {dead_address} is not reachable: Connection refused" in message
+    assert f"MLflow at {dead_address} is not reachable: connection refused" in message
     assert "--tracking-uri" in message and "MLFLOW_TRACKING_URI" in message
-    assert registry.outbox.entries() == []
+    assert stored_notifications(registry.outbox.path) == []
 
 
 def test_a_password_in_the_tracking_uri_never_shows_in_mlflows_error(
@@ -259,7 +261,7 @@ def test_without_a_secret_the_registration_stands_and_the_notification_waits_in_
     assert not outcome.delivered and outcome.reason is DeliveryReason.NO_SECRET_CONFIGURED
     assert "no secret configured" in outcome.message and outcome.attempts == 0
     assert recording_receiver.requests == []
-    (entry,) = registry.outbox.pending()
+    (entry,) = waiting_entries(registry.outbox)
     assert entry.idempotency_key == outcome.idempotency_key
     assert entry.url == recording_receiver.url
     assert entry.payload == registration.payload
@@ -285,7 +287,7 @@ def test_required_mode_raises_with_the_registration_when_the_receiver_refuses(
     assert registration.notification.attempts == 1
     (version,) = versions_of(mlflow_client, model_name)
     assert version.version == registration.model_version
-    (entry,) = registry.outbox.pending()
+    (entry,) = waiting_entries(registry.outbox)
     assert entry.last_status_code == 401 and "Bad signature" in (entry.last_error or "")
 
 
@@ -317,7 +319,7 @@ def test_best_effort_mode_never_raises_and_the_outbox_keeps_the_attempts(
     assert not registration.notification.delivered
     assert registration.notification.reason.value == reason
     assert len(recording_receiver.requests) == attempts
-    (entry,) = registry.outbox.pending()
+    (entry,) = waiting_entries(registry.outbox)
     assert entry.attempts == attempts and entry.last_reason is not None
     assert entry.last_reason.value == reason
 
@@ -342,7 +344,7 @@ def test_resend_delivers_everything_the_outbox_holds_exactly_once(
         register(unsigned, tiny_model_uri, model_name, token_id="TOKEN-C"),
     ]
     assert not any(r.notification.delivered for r in registrations)
-    assert len(down.outbox.pending()) == 3
+    assert len(down.outbox.waiting()) == 3
 
     first, report = resend("--outbox", str(outbox_path), "--url", recording_receiver.url)
     second, again = resend("--outbox", str(outbox_path), "--url", recording_receiver.url)
@@ -354,8 +356,8 @@ def test_resend_delivers_everything_the_outbox_holds_exactly_once(
     assert "nothing to resend" in again
     accepted = [str(r.idempotency_key) for r in recording_receiver.requests if r.succeeded]
     assert sorted(accepted) == sorted(r.notification.idempotency_key for r in registrations)
-    assert down.outbox.pending() == []
-    assert all(entry.delivered for entry in down.outbox.entries())
+    assert down.outbox.waiting() == []
+    assert all(stored.delivered for stored in stored_notifications(down.outbox.path))
 
 
 def test_resend_reports_what_is_still_not_delivered_and_exits_one(
@@ -429,7 +431,7 @@ def test_resend_from_mlflow_against_an_unreachable_server_is_a_usage_error(
     exit_code, report = resend("--from-mlflow", "--token", "LSCOR", "--tracking-uri", dead_address)
 
     assert exit_code == 2
-    assert f"MLflow at {dead_address} is not reachable: Connection refused" in report
+    assert f"MLflow at {dead_address} is not reachable: connection refused" in report
 
 
 def test_resend_needs_the_credentials_the_outbox_dropped_and_uses_them_when_given(
