@@ -291,7 +291,7 @@ def test_the_deadline_bounds_a_delivery_sent_through_an_http_proxy(
 
 
 def test_https_to_a_plain_http_receiver_is_named_a_tls_failure_without_quoting_the_url(
-    recording_receiver: RunningRecordingReceiver, deliver_to: Any
+    recording_receiver: Recorder, deliver_to: Any
 ) -> None:
     url = recording_receiver.url.replace("http://", "https://", 1) + "?token=S3CRET-in-query"
 
