@@ -2,9 +2,10 @@
 
 ::
 
-    from contracts.conformance import Verdict, diagnose, run_receiver_checks
+    from contracts.conformance import Receiver, Verdict, diagnose, run_receiver_checks
 
-    results = run_receiver_checks(url, secret, "LSCOR", state_url=".../api/tokens/{token_id}")
+    receiver = Receiver(url, secret, "LSCOR", state_url=".../api/tokens/{token_id}")
+    results = run_receiver_checks(receiver)
     failed = [r for r in results if r.verdict is Verdict.FAIL]   # r.why, r.fix in plain words
 
     diagnosis = diagnose(body, header_value, secret)            # .cause, .explanation, .fix
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from contracts.conformance.checklist import Check, Checklist
     from contracts.conformance.checks import RECEIVER_CHECKS
     from contracts.conformance.diagnosis import Cause, Diagnosis, diagnose
+    from contracts.conformance.receiver_under_test import Receiver
     from contracts.conformance.results import CheckResult, Finding, SuiteResult, Verdict
     from contracts.conformance.runner import receiver_suite, run_receiver_checks
     from contracts.conformance.sender_checks import SENDER_CHECKS
@@ -33,6 +35,7 @@ __getattr__, __dir__ = lazy_exports(
         "contracts.conformance.checklist": ["Check", "Checklist"],
         "contracts.conformance.checks": ["RECEIVER_CHECKS"],
         "contracts.conformance.diagnosis": ["Cause", "Diagnosis", "diagnose"],
+        "contracts.conformance.receiver_under_test": ["Receiver"],
         "contracts.conformance.results": ["CheckResult", "Finding", "SuiteResult", "Verdict"],
         "contracts.conformance.runner": ["receiver_suite", "run_receiver_checks"],
         "contracts.conformance.sender_checks": ["SENDER_CHECKS"],
@@ -48,6 +51,7 @@ __all__ = [
     "Checklist",
     "Diagnosis",
     "Finding",
+    "Receiver",
     "SuiteResult",
     "Verdict",
     "diagnose",

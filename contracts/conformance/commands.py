@@ -153,6 +153,7 @@ def write_report(option: str, path: str | Path, content: bytes | str) -> Path:
 
 def _check_receiver(args: argparse.Namespace) -> int:
     from contracts.conformance import report
+    from contracts.conformance.receiver_under_test import Receiver
     from contracts.conformance.runner import receiver_suite
 
     url = checked_url(args.url, "--url")
@@ -167,12 +168,7 @@ def _check_receiver(args: argparse.Namespace) -> int:
     spare_words = f"; spare tokens {', '.join(spares)}" if spares else ""
     print(f"  token {token}{spare_words}; state URL {state_url}", flush=True)
     suite = receiver_suite(
-        url,
-        secret,
-        token,
-        state_url_template,
-        spare_tokens=spares,
-        timeout=args.timeout,
+        Receiver(url, secret, token, spares, state_url_template, args.timeout, args.secret_env),
         schemathesis=not args.no_schemathesis,
         max_examples=args.max_examples,
         on_result=lambda result: print(report.progress_line(result), flush=True),

@@ -47,6 +47,7 @@ from contracts.conformance.commands import (
     checked_token,
     write_report,
 )
+from contracts.conformance.receiver_under_test import DEFAULT_SECRET_ENV, Receiver
 from contracts.conformance.results import Finding, SuiteResult, any_failed
 from contracts.conformance.runner import receiver_suite
 from contracts.envelope import DEFAULT_PATH
@@ -182,16 +183,7 @@ def _register_all(
 # --- receiver suites ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ExternalReceiver:
-    url: str
-    secret: str
-    token: str
-    state_url: str | None
-    spare_tokens: tuple[str, ...] = ()
-
-
-def external_receiver(environ: dict[str, str]) -> ExternalReceiver | None:
+def external_receiver(environ: dict[str, str]) -> Receiver | None:
     """The receiver named by ``RECEIVER_URL`` and friends (each checked), or ``None``."""
     url = environ.get("RECEIVER_URL", "").strip()
     if not url:
@@ -199,12 +191,14 @@ def external_receiver(environ: dict[str, str]) -> ExternalReceiver | None:
     checked_url(url, "RECEIVER_URL")
     token = checked_token(environ.get("RECEIVER_TOKEN") or RECEIVER_TOKEN, "RECEIVER_TOKEN")
     spares = [spare.strip() for spare in environ.get("RECEIVER_SPARE_TOKENS", "").split(",")]
-    return ExternalReceiver(
+    secret_env = environ.get("RECEIVER_SECRET_ENV") or DEFAULT_SECRET_ENV
+    return Receiver(
         url,
-        secret_from_env(environ.get("RECEIVER_SECRET_ENV") or "WEBHOOK_SECRET"),
+        secret_from_env(secret_env),
         token,
-        checked_state_url(environ.get("RECEIVER_STATE_URL"), "RECEIVER_STATE_URL"),
         checked_spare_tokens([s for s in spares if s], token, "RECEIVER_SPARE_TOKENS"),
+        checked_state_url(environ.get("RECEIVER_STATE_URL"), "RECEIVER_STATE_URL"),
+        secret_env=secret_env,
     )
 
 
@@ -271,31 +265,24 @@ def _listening_url(process: subprocess.Popen[str]) -> str:
 def receiver_suites(
     workdir: Path,
     secret: str,
-    external: ExternalReceiver | None,
+    external: Receiver | None,
     progress_for: ProgressFor,
     max_examples: int | None,
 ) -> list[SuiteResult]:
     """The receiver checks and Schemathesis against each receiver in scope."""
     from contracts.receiver.testing import running_stub_site
 
-    def judge(name: str, receiver: ExternalReceiver) -> SuiteResult:
+    def judge(name: str, receiver: Receiver) -> SuiteResult:
         return receiver_suite(
-            receiver.url,
-            receiver.secret,
-            receiver.token,
-            receiver.state_url,
-            spare_tokens=receiver.spare_tokens,
-            name=name,
-            max_examples=max_examples,
-            on_result=progress_for(name),
+            receiver, name=name, max_examples=max_examples, on_result=progress_for(name)
         )
 
     if external is not None:
         return [judge("receiver", external)]
     tokens = (RECEIVER_TOKEN, *SPARE_TOKENS)
     with running_stub_site(workdir / "receiver-site.sqlite3", secret, tokens) as site:
-        stub = ExternalReceiver(
-            site.webhook_url, secret, RECEIVER_TOKEN, site.state_url_template, SPARE_TOKENS
+        stub = Receiver(
+            site.webhook_url, secret, RECEIVER_TOKEN, SPARE_TOKENS, site.state_url_template
         )
         suites = [judge("stub", stub)]
     if shutil.which("node") is None or not NODE_HANDLER.is_file():
@@ -307,12 +294,12 @@ def receiver_suites(
         return [*suites, SuiteResult("node", (skipped,))]
     try:
         with node_reference_handler(secret, tokens, workdir / "node.log") as base:
-            node = ExternalReceiver(
+            node = Receiver(
                 base + DEFAULT_PATH,
                 secret,
                 RECEIVER_TOKEN,
-                base + "/api/tokens/{token_id}",
                 SPARE_TOKENS,
+                base + "/api/tokens/{token_id}",
             )
             suites.append(judge("node", node))
     except RuntimeError as error:
@@ -352,7 +339,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return error.exit_code
 
 
-def _run(args: argparse.Namespace, external: ExternalReceiver | None) -> int:
+def _run(args: argparse.Namespace, external: Receiver | None) -> int:
     from contracts.sender.mlflow_server import MlflowServerError, running_mlflow_server
 
     started = time.perf_counter()

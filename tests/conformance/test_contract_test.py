@@ -13,9 +13,8 @@ from pathlib import Path
 import pytest
 
 from contracts.cli import CommandError
-from contracts.conformance import SuiteResult, Verdict
+from contracts.conformance import Receiver, SuiteResult, Verdict
 from contracts.conformance.contract_test import (
-    ExternalReceiver,
     external_receiver,
     finish_run,
     main,
@@ -77,12 +76,13 @@ def test_receiver_url_and_friends_name_the_receiver_to_judge(
         "RECEIVER_SPARE_TOKENS": "other, spare",
         "RECEIVER_STATE_URL": "https://example.com/api/tokens/{token_id}",
     }
-    assert external_receiver(environ) == ExternalReceiver(
+    assert external_receiver(environ) == Receiver(
         "https://example.com/api/mlflow/registered",
         "their secret",
         "ABC",
-        "https://example.com/api/tokens/{token_id}",
         ("OTHER", "SPARE"),
+        "https://example.com/api/tokens/{token_id}",
+        secret_env="THEIR_SECRET",
     )
     assert external_receiver({}) is None
     with pytest.raises(CommandError, match="NOPE is not set"):
@@ -130,9 +130,8 @@ def test_an_external_receiver_replaces_the_stub_and_its_failures_fail_the_run(
 ) -> None:
     secret = "external secret"
     with serving(FlawedReceiver(secret, ["LSCOR"], Flaw.CASE_SENSITIVE_TOKEN_IDS)) as server:
-        receiver = ExternalReceiver(
-            server.url(WEBHOOK_PATH), secret, "LSCOR", server.base_url + STATE_URL_TEMPLATE
-        )
+        state_url = server.base_url + STATE_URL_TEMPLATE
+        receiver = Receiver(server.url(WEBHOOK_PATH), secret, "LSCOR", state_url=state_url)
         suites = receiver_suites(tmp_path, "unused", receiver, lambda name: lambda r: None, 10)
     assert [suite.name for suite in suites] == ["receiver"]
     verdicts = {result.check_id: result.verdict for result in suites[0].results}
