@@ -33,7 +33,8 @@ from contracts.signing import SIGNATURE_HEADER
 from contracts.urls import redacted_url
 
 if TYPE_CHECKING:
-    from contracts.conformance.contract_test import ExternalReceiver, Say
+    from contracts.conformance import Receiver
+    from contracts.conformance.contract_test import Say
     from contracts.conformance.results import SuiteResult
     from contracts.envelope import SignedDelivery
 
@@ -156,6 +157,7 @@ def write_report(option: str, path: str | Path, content: bytes | str) -> Path:
 
 def _check_receiver(args: argparse.Namespace) -> int:
     from contracts.conformance import report
+    from contracts.conformance.receiver_under_test import Receiver
     from contracts.conformance.runner import receiver_suite
 
     url = checked_url(args.url, "--url")
@@ -170,12 +172,7 @@ def _check_receiver(args: argparse.Namespace) -> int:
     spare_words = f"; spare tokens {', '.join(spares)}" if spares else ""
     print(f"  token {token}{spare_words}; state URL {state_url}", flush=True)
     suite = receiver_suite(
-        url,
-        secret,
-        token,
-        state_url_template,
-        spare_tokens=spares,
-        timeout=args.timeout,
+        Receiver(url, secret, token, spares, state_url_template, args.timeout, args.secret_env),
         schemathesis=not args.no_schemathesis,
         max_examples=args.max_examples,
         on_result=lambda result: print(report.progress_line(result), flush=True),
@@ -265,7 +262,8 @@ def _delivery_from_args(args: argparse.Namespace, secret: str) -> SignedDelivery
 
 
 def _send_test(args: argparse.Namespace) -> int:
-    from contracts.conformance.send_test import Target, render, run_send_test
+    from contracts.conformance import Receiver
+    from contracts.conformance.send_test import render, run_send_test
     from contracts.urls import redact_text
 
     url = checked_url(args.url, "--url")
@@ -273,12 +271,15 @@ def _send_test(args: argparse.Namespace) -> int:
     secret = secret_from_env(args.secret_env)
     delivery = _delivery_from_args(args, secret)
     token_id = json.loads(delivery.body)["token_id"]
-    result = run_send_test(
-        Target(url, token_id, args.secret_env),
-        delivery,
+    receiver = Receiver(
+        url,
+        secret,
+        token_id,
+        state_url=args.state_url,
         timeout=args.timeout,
-        state_url_template=args.state_url,
+        secret_env=args.secret_env,
     )
+    result = run_send_test(receiver, delivery)
     lines = render(result, show_request=args.show_request)
     # The secret and the URLs' credentials, should any text contain one (an echoing receiver).
     print("\n".join(redact_text(line, url, args.state_url, secrets=[secret]) for line in lines))
@@ -406,9 +407,10 @@ def _register_contract_test(subparsers: Any) -> None:
     )
 
 
-def external_receiver(args: argparse.Namespace) -> ExternalReceiver | None:
+def external_receiver(args: argparse.Namespace) -> Receiver | None:
     """The receiver the ``--receiver-*`` options name (each checked), or ``None``."""
-    from contracts.conformance.contract_test import RECEIVER_TOKEN, ExternalReceiver
+    from contracts.conformance import Receiver
+    from contracts.conformance.contract_test import RECEIVER_TOKEN
 
     if args.receiver_url is None:
         stray = [
@@ -431,7 +433,7 @@ def external_receiver(args: argparse.Namespace) -> ExternalReceiver | None:
     token = checked_token(args.receiver_token or RECEIVER_TOKEN, "--receiver-token")
     spares = checked_spare_tokens(args.receiver_spare_token, token, "--receiver-spare-token")
     secret = secret_from_env(args.receiver_secret_env, option="--receiver-secret-env")
-    return ExternalReceiver(url, secret, token, state_url, spares)
+    return Receiver(url, secret, token, spares, state_url, secret_env=args.receiver_secret_env)
 
 
 def _contract_test(args: argparse.Namespace) -> int:

@@ -2,9 +2,10 @@
 
 ::
 
-    from contracts.conformance import Verdict, diagnose, run_receiver_checks
+    from contracts.conformance import Receiver, Verdict, diagnose, run_receiver_checks
 
-    results = run_receiver_checks(url, secret, "LSCOR", state_url=".../api/tokens/{token_id}")
+    receiver = Receiver(url, secret, "LSCOR", state_url=".../api/tokens/{token_id}")
+    results = run_receiver_checks(receiver)
     failed = [r for r in results if r.verdict is Verdict.FAIL]   # r.why, r.fix in plain words
 
     diagnosis = diagnose(body, header_value, secret)            # .cause, .explanation, .fix
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from contracts.conformance.checklist import Check, Checklist
     from contracts.conformance.checks import RECEIVER_CHECKS
     from contracts.conformance.diagnosis import Cause, Diagnosis, diagnose
+    from contracts.conformance.receiver_under_test import Receiver
     from contracts.conformance.recording import RecordedRequest, Recorder, ScriptedAnswer
     from contracts.conformance.results import CheckResult, Finding, SuiteResult, Verdict
     from contracts.conformance.runner import receiver_suite, run_receiver_checks
@@ -45,6 +47,7 @@ __getattr__, __dir__ = lazy_exports(
         "contracts.conformance.checks": ["RECEIVER_CHECKS"],
         "contracts.conformance.diagnosis": ["Cause", "Diagnosis", "diagnose"],
         "contracts.conformance.recording": ["RecordedRequest", "Recorder", "ScriptedAnswer"],
+        "contracts.conformance.receiver_under_test": ["Receiver"],
         "contracts.conformance.results": ["CheckResult", "Finding", "SuiteResult", "Verdict"],
         "contracts.conformance.runner": ["receiver_suite", "run_receiver_checks"],
         "contracts.conformance.sender_checks": [
@@ -66,6 +69,7 @@ __all__ = [
     "Diagnosis",
     "Finding",
     "MlflowTruth",
+    "Receiver",
     "RecordedRequest",
     "Recorder",
     "ScriptedAnswer",

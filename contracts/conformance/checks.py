@@ -11,35 +11,53 @@ A receiver may short-cut a delivery for a token that is already REGISTERED ("dup
 before it looks at anything else, so a rule is never judged by such deliveries alone: where a
 rule holds before the lookup (signature, serialization, timestamp), it is probed with a token
 that does not exist, where the contract's answer is 404 once every earlier rule passed; where
-it needs a transition, it is probed on a DRAFT token (``--spare-token``).
+it needs a transition, it is probed on a DRAFT token of its own (``--spare-token``), and its
+verdict says how strong its evidence is (:class:`~contracts.conformance.receiver_run.Evidence`).
+
+Checks share nothing but the run's record
+(:class:`~contracts.conformance.receiver_run.ReceiverRun`); what they need before they can
+judge is declared with ``requires_*`` decorators.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from contracts.conformance.answers import (
+    ANSWER_FORMAT_FIX,
+    ORDER_FIX,
+    RAW_BODY_FIX,
+    REGISTER_FIX,
     REPLAY_REASON,
+    SIGNATURE_FIX,
+    SIZE_FIX,
+    Answer,
+    Meaning,
     TokenStateReading,
-    says_no_secret_configured,
-    says_not_the_handler,
+    format_problem,
+    read_answer,
+    seed_fix,
 )
 from contracts.conformance.checklist import Checklist, StopRun
-from contracts.conformance.probe import (
-    Exchange,
-    Probe,
-    ReceiverUnreachable,
-    idempotency_key_of,
-    timestamp_ago,
+from contracts.conformance.probe import Probe, idempotency_key_of, timestamp_ago
+from contracts.conformance.receiver_run import (
+    DRAFT,
+    Evidence,
+    ReceiverRun,
+    draws_spare,
+    guarded,
+    requires_draft_token,
+    requires_letters,
+    requires_readable_state,
+    requires_state_url,
 )
 from contracts.conformance.results import Finding
-from contracts.envelope import DEFAULT_PATH, MAX_BODY_BYTES, SignedDelivery
+from contracts.envelope import MAX_BODY_BYTES, SignedDelivery
 from contracts.payload import STATUS_REGISTERED, ordered, serialize
 from contracts.signing import SIGNATURE_HEADER, SIGNATURE_PREFIX, sign
-from contracts.urls import redacted_url
 
 OVERSIZED_BODY_BYTES = MAX_BODY_BYTES + 1024
 UNKNOWN_TOKEN = "NOSUCHTOKEN-CONFORMANCE"
@@ -47,7 +65,6 @@ UNKNOWN_TOKEN = "NOSUCHTOKEN-CONFORMANCE"
 WRONG_SECRET = "not-the-shared-secret"
 NON_ASCII_MODEL_NAME = "Modèle de scoring été 日本"
 OTHER_SIGNATURE_HEADER = "X-MLflow-Signature"
-DRAFT = "DRAFT"
 REGISTRATION_FIELDS = (
     "status",
     "model_name",
@@ -59,151 +76,42 @@ REGISTRATION_FIELDS = (
 )
 """The fields of a token's state that only a transition may change."""
 
-NO_SECRET_WHY = (
-    "your handler has no secret configured; set WEBHOOK_SECRET (the same value the SDK uses) "
-    "and restart"
-)
-RAW_BODY_FIX = (
-    "compute the HMAC over the raw request bytes before any JSON parsing: Express "
-    "express.raw({type: 'application/json'}) and the Buffer in req.body; Next.js App Router "
-    "`const raw = await request.text()`, verify, then JSON.parse(raw); Flask "
-    "request.get_data(); Django request.body; FastAPI `await request.body()`"
-)
-SIGNATURE_FIX = (
-    f"read {SIGNATURE_HEADER}, require '{SIGNATURE_PREFIX}' plus 64 hex digits, compare it in "
-    "constant time with HMAC-SHA256(secret, raw body) and answer 401 on any mismatch, before "
-    "parsing the body or touching any state"
-)
-ORDER_FIX = (
-    "check in this order: signature on the raw bytes (401), JSON and schema (400), token lookup "
-    "(404); change state only after all of them passed"
-)
-SIZE_FIX = (
-    f"the contract's body limit is at most 1 MiB ({MAX_BODY_BYTES:,} bytes): refuse a larger "
-    "body with 413 before reading it whole (check Content-Length and cap the read); accept "
-    "bodies up to at least 64 KiB"
-)
-
-
-@dataclass
-class ReceiverRun:
-    """What the checks share during one run: the probe and what was learnt on the way."""
-
-    probe: Probe
-    spare_tokens: tuple[str, ...] = ()
-    """Further DRAFT tokens for the checks that need to see a transition of their own."""
-    initial_states: dict[str, TokenStateReading] = field(default_factory=dict)
-    """Each token's state as the state URL read it before any delivery."""
-    token_exists: bool = False
-    """A valid delivery for the token under test was accepted, so a later 404 is not "missing"."""
-    lookup_comes_last: bool = False
-    """An unknown token gets 404 when signed right and 401 when not: so a 404 for the unknown
-    token means every rule before the lookup passed."""
-    _unused_spares: list[str] | None = field(default=None, init=False, repr=False)
-
-    @property
-    def initial_state(self) -> TokenStateReading | None:
-        return self.initial_states.get(self.probe.token)
-
-    def take_spare(self, *, with_letters: bool = False) -> str | None:
-        """A DRAFT spare token no check has used yet, or ``None``."""
-        if self._unused_spares is None:
-            self._unused_spares = [
-                token
-                for token in self.spare_tokens
-                if token not in self.initial_states or self.initial_states[token].status == DRAFT
-            ]
-        for token in self._unused_spares:
-            if not with_letters or token.lower() != token:
-                self._unused_spares.remove(token)
-                return token
-        return None
-
-
-RECEIVER_CHECKS: Checklist[ReceiverRun] = Checklist()
-
-
-def receiver_check(
-    check_id: str, title: str
-) -> Callable[[Callable[[ReceiverRun], Finding]], Callable[[ReceiverRun], Finding]]:
-    """Register a receiver check; a receiver that stops answering ends the run there."""
-
-    def register(function: Callable[[ReceiverRun], Finding]) -> Callable[[ReceiverRun], Finding]:
-        def guarded(run: ReceiverRun) -> Finding:
-            run.probe.current_check = check_id
-            try:
-                return function(run)
-            except ReceiverUnreachable as error:
-                finding = Finding.failed(
-                    str(error), "make the handler reachable from here, then run again"
-                )
-                skip = f"skipped: {error.url} did not answer ({check_id})"
-                raise StopRun(finding, skip) from None
-
-        RECEIVER_CHECKS.check(check_id, title)(guarded)
-        return function
-
-    return register
+RECEIVER_CHECKS: Checklist[ReceiverRun] = Checklist(guarded)
+receiver_check = RECEIVER_CHECKS.check
 
 
 # --- reading answers ------------------------------------------------------------------------
 
 
-def _accepted(exchange: Exchange) -> bool:
-    return exchange.status == 200 and exchange.success is not False
-
-
-def _refusal(
-    exchange: Exchange, expected: int, *, what: str, if_accepted: str, fix: str
-) -> Finding:
-    """PASS when ``exchange`` got ``expected``; otherwise a failure saying what went wrong."""
-    if exchange.status == expected:
-        return Finding.passed(f"{what}: refused with {expected}", answer=exchange.summary())
-    if 200 <= exchange.status < 300:
-        why = f"{what}: accepted ({exchange.status}); {if_accepted}"
-    elif exchange.is_server_error:
-        why = f"{what}: answered {exchange.status} (a crash or a misconfiguration), not {expected}"
+def _refusal(answer: Answer, expected: int, *, what: str, if_accepted: str, fix: str) -> Finding:
+    """PASS when ``answer`` has the ``expected`` status; otherwise what went wrong."""
+    if answer.status == expected:
+        return Finding.passed(f"{what}: refused with {expected}", answer=answer.summary())
+    if 200 <= answer.status < 300:
+        why = f"{what}: accepted ({answer.status}); {if_accepted}"
+    elif answer.is_server_error:
+        why = f"{what}: answered {answer.status} (a crash or a misconfiguration), not {expected}"
     else:
-        why = f"{what}: answered {exchange.status}, expected {expected}"
-    return Finding.failed(why, fix, answer=exchange.summary())
+        why = f"{what}: answered {answer.status}, expected {expected}"
+    return Finding.failed(why, fix, answer=answer.summary())
 
 
-def _acceptance_problem(exchange: Exchange, what: str) -> Finding | None:
-    """``None`` when a valid delivery got 200 with success true; else the failure."""
-    if _accepted(exchange):
+def _acceptance_problem(
+    run: ReceiverRun, answer: Answer, what: str, token: str | None = None
+) -> Finding | None:
+    """``None`` when a valid delivery (for ``token``) was accepted; else what its answer says."""
+    if answer.accepted:
         return None
-    if exchange.status == 401:
-        return Finding.failed(
-            f"{what}: refused with 401 although correctly signed; the handler holds another "
-            "secret or verifies something other than the raw body",
-            "use the same secret on both sides (watch for whitespace around it) and verify the "
-            "raw bytes; 'hokusai-contract diagnose' explains a failing signature",
-            answer=exchange.summary(),
-        )
-    if exchange.is_server_error:
-        return Finding.failed(
-            f"{what}: answered {exchange.status} to a valid delivery",
-            "look at the handler's log for the crash",
-            answer=exchange.summary(),
-        )
-    return Finding.failed(
-        f"{what}: answered {exchange.summary(60)}; a valid delivery gets 200 with "
-        '{"success": true}',
-        ORDER_FIX,
-        answer=exchange.summary(),
-    )
+    reading = read_answer(answer, run.receiver, token)
+    return Finding.failed(f"{what}: {reading.words}", reading.fix, answer=answer.summary())
 
 
-def _seed_fix(token: str, option: str = "--token") -> str:
-    return f"seed token {token} as DRAFT on the receiver, or pass {option} with one that exists"
-
-
-def _stop_when_token_missing(run: ReceiverRun, exchange: Exchange, check_id: str) -> None:
+def _stop_when_token_missing(run: ReceiverRun, answer: Answer, check_id: str) -> None:
     """A 404 to the first valid deliveries for the token under test: it is not there at all."""
-    token = run.probe.token
-    if exchange.status != 404 or run.token_exists:
+    token = run.receiver.token
+    if answer.status != 404 or run.accepted_earlier(token):
         return
-    known = run.initial_state
+    known = run.start_state()
     elsewhere = (
         f" (yet the state URL reads it as {known.status}: the webhook and the state URL look "
         "in different places)"
@@ -212,24 +120,34 @@ def _stop_when_token_missing(run: ReceiverRun, exchange: Exchange, check_id: str
     )
     finding = Finding.failed(
         f"token {token} does not exist on the receiver: a valid delivery for it got "
-        f"{exchange.summary(60)}{elsewhere}",
-        _seed_fix(token),
-        answer=exchange.summary(),
+        f"{answer.summary(60)}{elsewhere}",
+        seed_fix(token),
+        answer=answer.summary(),
     )
     raise StopRun(finding, f"skipped: token {token} does not exist on the receiver ({check_id})")
 
 
-def _state_after_acceptance(run: ReceiverRun, token: str, what: str) -> Finding | None:
-    """When a state URL is known: ``token`` must read REGISTERED now."""
-    if not run.probe.has_state_url:
-        return None
-    state = run.probe.token_state(token)
+def _spare_missing(spare: str, answer: Answer) -> Finding:
+    return Finding.failed(
+        f"spare token {spare} does not exist on the receiver: a valid delivery for it got "
+        f"{answer.summary(60)}",
+        seed_fix(spare, "--spare-token"),
+        answer=answer.summary(),
+    )
+
+
+def _not_registered(what: str, token: str, state: TokenStateReading) -> Finding | None:
+    """``None`` when ``state``, read after the receiver accepted a delivery, is REGISTERED."""
     if state.registered:
         return None
-    return Finding.failed(
-        f"{what}: answered 200 but the token {token} reads {state.in_words} afterwards",
-        "move the token to REGISTERED (upper-cased id) before answering 200",
-    )
+    return Finding.failed(f"{what}, token {token}: {state.after_acceptance}", REGISTER_FIX)
+
+
+def _state_after_acceptance(run: ReceiverRun, token: str, what: str) -> Finding | None:
+    """When the state URL is readable: ``token`` must read REGISTERED now."""
+    if not run.state_readable:
+        return None
+    return _not_registered(what, token, run.probe.token_state(token))
 
 
 def _registration_changes(before: TokenStateReading, after: TokenStateReading) -> list[str]:
@@ -241,80 +159,63 @@ def _registration_changes(before: TokenStateReading, after: TokenStateReading) -
     ]
 
 
+def _judged(evidence: Evidence, why: str, **details: Any) -> Finding:
+    """A pass, with how strong its evidence is."""
+    return Finding.passed(
+        why, evidence=evidence.value, weaker_state_check=evidence.weaker, **details
+    )
+
+
 # --- preflight ------------------------------------------------------------------------------
+
+_UNUSABLE = {
+    Meaning.NO_SECRET: "the handler has no secret configured",
+    Meaning.WRONG_URL: "the URL does not reach the handler",
+    Meaning.REPLAY: "the handler's clock is off",
+    Meaning.SIGNATURE_REFUSED: "the handler refuses correct signatures",
+}
+"""Answers that make every later check meaningless, and the reason the others are skipped."""
 
 
 @receiver_check("receiver-ready", "the handler answers and verifies with the shared secret")
 def receiver_ready(run: ReceiverRun) -> Finding:
     probe = run.probe
     delivery = probe.signed(probe.payload(token_id=UNKNOWN_TOKEN))
-    exchange = probe.deliver(delivery, "signed delivery for an unknown token")
-    if says_no_secret_configured(exchange.status, exchange.body):
+    answer = probe.deliver(delivery, "signed delivery for an unknown token")
+    reading = read_answer(answer, run.receiver, UNKNOWN_TOKEN)
+    unusable = _UNUSABLE.get(reading.meaning)
+    if unusable is not None:
         finding = Finding.failed(
-            f"{NO_SECRET_WHY} (it answered {exchange.summary(80)})",
-            "set WEBHOOK_SECRET in the handler's environment to the SDK's secret and restart it",
-            answer=exchange.summary(),
+            f"a correctly signed delivery got {answer.summary(80)}: {reading.words}",
+            reading.fix,
+            answer=answer.summary(),
         )
-        raise StopRun(finding, "skipped: the handler has no secret configured (receiver-ready)")
-    if says_not_the_handler(exchange.status, exchange.body):
-        finding = Finding.failed(
-            f"{redacted_url(probe.url)} answered {exchange.summary(80)}: this does not look like "
-            'the webhook handler, whose answers are JSON with a boolean "success"',
-            f"check the URL; the contract's path is {DEFAULT_PATH}",
-            answer=exchange.summary(),
-        )
-        raise StopRun(finding, "skipped: the URL does not reach the handler (receiver-ready)")
-    if exchange.status == 401 and exchange.field("reason") == REPLAY_REASON:
-        finding = Finding.failed(
-            f"a delivery stamped now was refused as a replay ({exchange.summary(80)}): the "
-            "handler's clock and this machine's disagree by more than its tolerance",
-            "synchronize both clocks (NTP); timestamps are written in UTC with a Z suffix",
-            answer=exchange.summary(),
-        )
-        raise StopRun(finding, "skipped: the handler's clock is off (receiver-ready)")
-    if exchange.status == 401:
-        finding = Finding.failed(
-            f"a correctly signed delivery got {exchange.summary(80)}: the handler holds another "
-            "secret (watch for whitespace around it), reads the signature differently, or "
-            "verifies something other than the raw body, so it would refuse every valid "
-            "delivery",
-            "use the same secret on both sides and verify HMAC-SHA256 over the raw request "
-            "bytes; 'hokusai-contract diagnose' names the mistake from the body and the "
-            "signature the handler computed",
-            answer=exchange.summary(),
-        )
-        raise StopRun(finding, "skipped: the handler refuses correct signatures (receiver-ready)")
+        raise StopRun(finding, f"skipped: {unusable} (receiver-ready)")
     return Finding.passed(
-        f"answered {exchange.status} to a signed delivery for an unknown token",
-        answer=exchange.summary(),
+        f"answered {answer.status} to a signed delivery for an unknown token",
+        answer=answer.summary(),
     )
 
 
 @receiver_check("state-url", "the tokens' state can be read through the state URL")
+@requires_state_url
 def state_url(run: ReceiverRun) -> Finding:
-    probe = run.probe
-    token = probe.token
-    if not probe.has_state_url:
-        return Finding.skipped(
-            "no state URL given, so state changes are judged by the answers alone; pass "
-            "--state-url 'https://host/api/tokens/{token_id}' for the stronger checks"
-        )
-    run.initial_states = {each: probe.token_state(each) for each in (token, *run.spare_tokens)}
-    state = run.initial_states[token]
+    token, spares = run.receiver.token, run.receiver.spare_tokens
+    states = {each: run.probe.token_state(each) for each in run.receiver.tokens}
+    state = states[token]
     if state.token_missing:
         finding = Finding.failed(
             f"token {token} does not exist on the receiver: {state.problem}",
-            _seed_fix(token) + "; if it does exist, check the --state-url template",
+            seed_fix(token) + "; if it does exist, check the --state-url template",
         )
         raise StopRun(finding, f"skipped: token {token} does not exist on the receiver (state-url)")
     if state.status is None:
-        probe.state_url_template = None  # the later checks judge by the answers alone
         return Finding.failed(
             f"{state.problem}; the later checks judge state changes by the answers alone",
             "pass a URL template with {token_id} that answers GET with JSON holding the "
             "token's status",
         )
-    missing = [spare for spare in run.spare_tokens if run.initial_states[spare].token_missing]
+    missing = [spare for spare in spares if states[spare].token_missing]
     if missing:
         return Finding.failed(
             f"spare token(s) {', '.join(missing)} do not exist on the receiver (the state URL "
@@ -323,11 +224,11 @@ def state_url(run: ReceiverRun) -> Finding:
             "options",
         )
     notes = [
-        f"spare token {spare} is {run.initial_states[spare].in_words}, so it is not used"
-        for spare in run.spare_tokens
-        if run.initial_states[spare].status != DRAFT
+        f"spare token {spare} is {states[spare].in_words}, so it is not used"
+        for spare in spares
+        if states[spare].status != DRAFT
     ]
-    drafts = [spare for spare in run.spare_tokens if run.initial_states[spare].status == DRAFT]
+    drafts = [spare for spare in spares if states[spare].status == DRAFT]
     if drafts:
         notes.insert(0, f"spare token(s) {', '.join(drafts)} DRAFT")
     if state.status == DRAFT:
@@ -347,7 +248,7 @@ def state_url(run: ReceiverRun) -> Finding:
 # --- requests that must be refused (the token stays DRAFT) ----------------------------------
 
 _IGNORES_SIGNATURES = "the handler ignores signatures: anyone can register any token"
-Headers = Callable[[Probe, SignedDelivery], dict[str, str]]
+Headers = Callable[[SignedDelivery], dict[str, str]]
 
 
 @dataclass(frozen=True)
@@ -366,25 +267,25 @@ SIGNATURE_MISTAKES = (
         "signature-missing",
         "a delivery without a signature gets 401",
         f"no {SIGNATURE_HEADER} header",
-        lambda probe, delivery: probe.without_signature(delivery),
+        Probe.without_signature,
     ),
     SignatureMistake(
         "signature-malformed",
         "a malformed signature gets 401",
         "signature 'sha256=not-a-hex-digest'",
-        lambda probe, delivery: probe.with_signature(delivery, "sha256=not-a-hex-digest"),
+        lambda delivery: Probe.with_signature(delivery, "sha256=not-a-hex-digest"),
     ),
     SignatureMistake(
         "signature-wrong-secret",
         "a signature made with another secret gets 401",
         "signed with another secret",
-        lambda probe, delivery: probe.with_signature(delivery, sign(delivery.body, WRONG_SECRET)),
+        lambda delivery: Probe.with_signature(delivery, sign(delivery.body, WRONG_SECRET)),
     ),
     SignatureMistake(
         "signature-without-prefix",
         "a bare hex digest without 'sha256=' gets 401",
         "the right digest without the 'sha256=' prefix",
-        lambda probe, delivery: probe.with_signature(
+        lambda delivery: Probe.with_signature(
             delivery, delivery.signature.removeprefix(SIGNATURE_PREFIX)
         ),
         "the handler accepts a bare hex digest; the contract's header is 'sha256=<hex>', "
@@ -394,8 +295,8 @@ SIGNATURE_MISTAKES = (
         "signature-other-header",
         f"a signature under {OTHER_SIGNATURE_HEADER} gets 401",
         f"the right signature, but under {OTHER_SIGNATURE_HEADER}",
-        lambda probe, delivery: {
-            **probe.without_signature(delivery),
+        lambda delivery: {
+            **Probe.without_signature(delivery),
             OTHER_SIGNATURE_HEADER: delivery.signature,
         },
         f"the handler reads another header or ignores signatures; only {SIGNATURE_HEADER} "
@@ -408,9 +309,9 @@ def _refuses(mistake: SignatureMistake) -> Callable[[ReceiverRun], Finding]:
     def check(run: ReceiverRun) -> Finding:
         probe = run.probe
         delivery = probe.signed(probe.payload())
-        exchange = probe.send(mistake.what, delivery.body, mistake.headers(probe, delivery))
+        answer = probe.send(mistake.what, delivery.body, mistake.headers(delivery))
         return _refusal(
-            exchange, 401, what=mistake.what, if_accepted=mistake.if_accepted, fix=SIGNATURE_FIX
+            answer, 401, what=mistake.what, if_accepted=mistake.if_accepted, fix=SIGNATURE_FIX
         )
 
     return check
@@ -424,10 +325,9 @@ for _mistake in SIGNATURE_MISTAKES:
 def malformed_json(run: ReceiverRun) -> Finding:
     probe = run.probe
     body = b'{"event_type": "model_registered", "token_id": '
-    delivery = probe.signed(probe.payload(), body=body)
-    exchange = probe.deliver(delivery, "malformed JSON")
+    answer = probe.deliver(probe.signed(probe.payload(), body=body), "malformed JSON")
     return _refusal(
-        exchange,
+        answer,
         400,
         what="a truncated JSON body",
         if_accepted="the handler does not parse the body it acts on",
@@ -456,9 +356,10 @@ def _schema_violations(probe: Probe) -> dict[str, bytes]:
 @receiver_check("schema-violations", "bodies that break the schema get 400, never 5xx")
 def schema_violations(run: ReceiverRun) -> Finding:
     probe = run.probe
-    answers: dict[str, Exchange] = {}
-    for name, body in _schema_violations(probe).items():
-        answers[name] = probe.deliver(probe.signed(probe.payload(), body=body), name)
+    answers = {
+        name: probe.deliver(probe.signed(probe.payload(), body=body), name)
+        for name, body in _schema_violations(probe).items()
+    }
     wrong = {name: a for name, a in answers.items() if a.status != 400}
     statuses = {name: a.status for name, a in answers.items()}
     if not wrong:
@@ -488,24 +389,23 @@ def schema_violations(run: ReceiverRun) -> Finding:
 def unknown_token(run: ReceiverRun) -> Finding:
     probe = run.probe
     delivery = probe.signed(probe.payload(token_id=UNKNOWN_TOKEN))
-    exchange = probe.deliver(delivery, "unknown token")
+    answer = probe.deliver(delivery, "unknown token")
     refused = _refusal(
-        exchange,
+        answer,
         404,
         what=f"token {UNKNOWN_TOKEN}, which does not exist",
         if_accepted="the handler does not look the token up",
         fix="look the upper-cased token id up and answer 404 when there is no such token",
     )
-    if exchange.status != 404:
+    if answer.status != 404:
         return refused
     forged = probe.with_signature(delivery, sign(delivery.body, WRONG_SECRET))
     unsigned = probe.send("unknown token, signed with another secret", delivery.body, forged)
     if unsigned.status == 401:
-        run.lookup_comes_last = True
         return Finding.passed(
             f"token {UNKNOWN_TOKEN} got 404 when correctly signed and 401 when signed with "
             "another secret: the lookup comes after the signature",
-            answer=exchange.summary(),
+            answer=answer.summary(),
         )
     if unsigned.status == 404:
         return Finding.failed(
@@ -531,21 +431,17 @@ def oversized_body(run: ReceiverRun) -> Finding:
     padding = "x" * (OVERSIZED_BODY_BYTES - len(serialize(unpadded)))
     big = {**payload, "tags": {**payload["tags"], "padding": padding}}
     body = serialize(big)
-    exchange = probe.deliver(probe.signed(big, body=body), "oversized body")
+    answer = probe.deliver(probe.signed(big, body=body), "oversized body")
     what = f"a {len(body):,}-byte body (over the contract's 1 MiB maximum)"
-    if exchange.status == 404:
+    if answer.status == 404:
         return Finding.failed(
             f"{what}: answered 404 for its unknown token, so the handler read and parsed it all; "
             "expected 413",
             SIZE_FIX,
-            answer=exchange.summary(),
+            answer=answer.summary(),
         )
     return _refusal(
-        exchange,
-        413,
-        what=what,
-        if_accepted="the handler has no body size limit",
-        fix=SIZE_FIX,
+        answer, 413, what=what, if_accepted="the handler has no body size limit", fix=SIZE_FIX
     )
 
 
@@ -569,39 +465,30 @@ def wrong_method(run: ReceiverRun) -> Finding:
     )
 
 
-def _answered_2xx(exchanges: list[Exchange]) -> list[str]:
-    return [f"{e.check_id} ({e.label}: {e.status})" for e in exchanges if 200 <= e.status < 300]
-
-
 @receiver_check("rejections-change-no-state", "refused requests left the token in DRAFT")
+@requires_state_url
+@requires_readable_state
+@requires_draft_token
 def rejections_change_no_state(run: ReceiverRun) -> Finding:
-    probe = run.probe
-    initial = run.initial_state
-    accepted = _answered_2xx(probe.exchanges)
-    also = f"; answered 2xx although they had to be refused: {', '.join(accepted)}"
-    also = also if accepted else ""
-    if initial is not None and initial.status is None:
-        return Finding.skipped(f"the state URL could not be read (see state-url){also}")
-    if initial is None or not probe.has_state_url:
-        return Finding.skipped(f"no state URL given; pass --state-url to verify this{also}")
-    if initial.status != DRAFT:
-        return Finding.skipped(
-            f"token {probe.token} was already {initial.status} at the start, so this cannot be "
-            f"verified; use a fresh DRAFT token{also}"
-        )
-    now = probe.token_state()
+    token = run.receiver.token
+    accepted = [
+        f"{sent.check_id} ({sent.label}: {sent.answer.status})"
+        for sent in run.probe.sent
+        if 200 <= sent.answer.status < 300
+    ]
+    now = run.probe.token_state()
     if now.status == DRAFT:
-        return Finding.passed(f"token {probe.token} is still DRAFT after every refused request")
+        return Finding.passed(f"token {token} is still DRAFT after every refused request")
     if accepted:
         return Finding.failed(
-            f"token {probe.token} is {now.in_words} although every request so far had to be "
+            f"token {token} is {now.in_words} although every request so far had to be "
             f"refused; these were answered 2xx, so any of them may have registered it: "
             f"{', '.join(accepted)}",
             "refuse each of them as its own check says; " + ORDER_FIX,
             accepted=accepted,
         )
     return Finding.failed(
-        f"token {probe.token} is {now.in_words} although every request so far was refused: the "
+        f"token {token} is {now.in_words} although every request so far was refused: the "
         "handler changes state before verifying or validating",
         ORDER_FIX,
     )
@@ -612,74 +499,54 @@ def rejections_change_no_state(run: ReceiverRun) -> Finding:
 
 @receiver_check("lowercase-status", "a lower-case status 'registered' registers the DRAFT token")
 def lowercase_status(run: ReceiverRun) -> Finding:
-    probe = run.probe
+    probe, token, evidence = run.probe, run.receiver.token, run.evidence
     payload = {**probe.payload(), "status": STATUS_REGISTERED.lower()}
-    exchange = probe.deliver(probe.signed(payload, body=serialize(payload)), "lower-case status")
-    _stop_when_token_missing(run, exchange, "lowercase-status")
-    problem = _acceptance_problem(exchange, 'status "registered"')
-    if problem is not None:
-        if exchange.status == 400:
-            return Finding.failed(
-                problem.why,
-                "compare the status case-insensitively (one real sender wrote 'registered')",
-                answer=exchange.summary(),
-            )
-        return problem
-    run.token_exists = True
-    landed = _state_after_acceptance(run, probe.token, 'status "registered"')
+    answer = probe.deliver(probe.signed(payload, body=serialize(payload)), "lower-case status")
+    _stop_when_token_missing(run, answer, "lowercase-status")
+    problem = _acceptance_problem(run, answer, 'status "registered"')
+    if problem is not None and answer.status == 400:
+        return Finding.failed(
+            problem.why,
+            "compare the status case-insensitively (one real sender wrote 'registered')",
+            answer=answer.summary(),
+        )
+    landed = problem or _state_after_acceptance(run, token, 'status "registered"')
     if landed is not None:
         return landed
-    initial = run.initial_state
-    if initial is None or initial.status is None:
-        return Finding.passed(
-            'status "registered" accepted (pass --state-url to see it register the token)'
-        )
-    if initial.status == DRAFT:
-        return Finding.passed(
-            f'status "registered" moved token {probe.token} from DRAFT to REGISTERED (the state '
-            "URL confirms it)"
-        )
-    return Finding.passed(
-        f'status "registered" accepted; token {probe.token} was already {initial.status}, so '
-        "no transition was seen",
-        weaker_state_check=True,
+    if evidence is Evidence.TRANSITION_SEEN:
+        why = f'status "registered" moved token {token} from DRAFT to REGISTERED (the state URL '
+        return _judged(evidence, why + "confirms it)")
+    if evidence is Evidence.TRANSITION_ANSWERED:
+        why = 'status "registered" accepted (pass --state-url to see it register the token)'
+        return _judged(evidence, why)
+    start = run.start_state()
+    already = start.in_words if start is not None else STATUS_REGISTERED
+    return _judged(
+        evidence,
+        f'status "registered" accepted; token {token} was already {already}, so no transition '
+        "was seen",
     )
 
 
 @receiver_check("valid-delivery", "a valid signed delivery gets 200 with success true")
 def valid_delivery(run: ReceiverRun) -> Finding:
-    probe = run.probe
-    exchange = probe.deliver(probe.signed(probe.payload()), "valid delivery")
-    _stop_when_token_missing(run, exchange, "valid-delivery")
-    problem = _acceptance_problem(exchange, "a valid signed delivery")
-    if problem is not None:
-        return problem
-    run.token_exists = True
-    landed = _state_after_acceptance(run, probe.token, "a valid signed delivery")
+    probe, token = run.probe, run.receiver.token
+    answer = probe.deliver(probe.signed(probe.payload()), "valid delivery")
+    _stop_when_token_missing(run, answer, "valid-delivery")
+    problem = _acceptance_problem(run, answer, "a valid signed delivery")
+    landed = problem or _state_after_acceptance(run, token, "a valid signed delivery")
     if landed is not None:
         return landed
     return Finding.passed(
-        f"answered 200 with success true; token {probe.token} is REGISTERED"
-        if probe.has_state_url
+        f"answered 200 with success true; token {token} is REGISTERED"
+        if run.state_readable
         else "answered 200 with success true",
-        answer=exchange.summary(),
+        answer=answer.summary(),
     )
 
 
-_CASE_SENSITIVE_FIX = (
-    "upper-case the token id before the lookup (token_id.toUpperCase() / .upper())"
-)
-
-
-def _lowercase_delivery(probe: Probe, token: str) -> tuple[str, Exchange]:
-    lower = token.lower()
-    payload = {**probe.payload(token_id=token), "token_id": lower}
-    delivery = probe.signed(payload, body=serialize(payload))
-    return lower, probe.deliver(delivery, "lower-case token")
-
-
-def _named_another_token(exchange: Exchange, lower: str, token: str) -> Finding | None:
-    reported = exchange.field("token_id")
+def _named_another_token(answer: Answer, lower: str, token: str) -> Finding | None:
+    reported = answer.field("token_id")
     if isinstance(reported, str) and reported != token:
         return Finding.failed(
             f"token id {lower!r} was accepted but the answer names token {reported!r}, not {token}",
@@ -688,83 +555,52 @@ def _named_another_token(exchange: Exchange, lower: str, token: str) -> Finding 
     return None
 
 
-def _spare_missing(spare: str, exchange: Exchange) -> Finding:
-    return Finding.failed(
-        f"spare token {spare} does not exist on the receiver: a valid delivery for it got "
-        f"{exchange.summary(60)}",
-        _seed_fix(spare, "--spare-token"),
-        answer=exchange.summary(),
-    )
-
-
-def _lowercase_missed(run: ReceiverRun, spare: str, lower: str, exchange: Exchange) -> Finding:
+def _lowercase_missed(run: ReceiverRun, token: str, lower: str, answer: Answer) -> Finding:
     """A 404 for the lower-case id: a case-sensitive lookup, unless the token is not there."""
-    known = run.initial_states.get(spare)
-    if known is None or known.status is None:
+    if not run.known_to_exist(token):
         probe = run.probe
-        upper = probe.deliver(probe.signed(probe.payload(token_id=spare)), "spare, upper-case")
+        upper = probe.deliver(probe.signed(probe.payload(token_id=token)), "upper-case id")
         if upper.status == 404:
-            return _spare_missing(spare, upper)
+            return _spare_missing(token, upper)
     return Finding.failed(
-        f"token id {lower!r} got 404 although {spare} exists: the handler looks the id up as sent",
-        _CASE_SENSITIVE_FIX,
-        answer=exchange.summary(),
+        f"token id {lower!r} got 404 although {token} exists: the handler looks the id up as sent",
+        "upper-case the token id before the lookup (token_id.toUpperCase() / .upper())",
+        answer=answer.summary(),
     )
 
 
 @receiver_check("lowercase-token-id", "a lower-case token id lands on the upper-case token")
+@draws_spare(with_letters=True)
+@requires_letters
 def lowercase_token_id(run: ReceiverRun) -> Finding:
-    spare = run.take_spare(with_letters=True)
-    if spare is None:
-        return _lowercase_on_the_registered_token(run)
-    lower, exchange = _lowercase_delivery(run.probe, spare)
-    if exchange.status == 404:
-        return _lowercase_missed(run, spare, lower, exchange)
-    problem = _acceptance_problem(exchange, f"token id {lower!r}") or _named_another_token(
-        exchange, lower, spare
+    probe, token, evidence = run.probe, run.subject.token, run.evidence
+    lower = token.lower()
+    payload = {**probe.payload(token_id=token), "token_id": lower}
+    answer = probe.deliver(probe.signed(payload, body=serialize(payload)), "lower-case token")
+    if answer.status == 404:
+        return _lowercase_missed(run, token, lower, answer)
+    problem = _acceptance_problem(run, answer, f"token id {lower!r}", token)
+    landed = (
+        problem
+        or _named_another_token(answer, lower, token)
+        or _state_after_acceptance(run, token, f"token id {lower!r}")
     )
-    if problem is not None:
-        return problem
-    landed = _state_after_acceptance(run, spare, f"token id {lower!r}")
     if landed is not None:
         return landed
-    if run.probe.has_state_url:
-        return Finding.passed(
-            f"token id {lower!r} moved DRAFT token {spare} to REGISTERED (the state URL confirms)"
+    if evidence is Evidence.TRANSITION_SEEN:
+        why = f"token id {lower!r} moved DRAFT token {token} to REGISTERED (the state URL confirms)"
+    elif evidence is Evidence.TRANSITION_ANSWERED:
+        why = (
+            f"token id {lower!r} accepted for DRAFT token {token} (pass --state-url to confirm "
+            "it landed there)"
         )
-    return Finding.passed(
-        f"token id {lower!r} accepted for DRAFT token {spare} (pass --state-url to confirm it "
-        "landed there)"
-    )
-
-
-def _lowercase_on_the_registered_token(run: ReceiverRun) -> Finding:
-    """Without a spare DRAFT token: the lookup is seen, the transition is not."""
-    probe = run.probe
-    if probe.token.lower() == probe.token:
-        return Finding.skipped(f"token id {probe.token} has no letters to lower-case")
-    lower, exchange = _lowercase_delivery(probe, probe.token)
-    if exchange.status == 404:
-        return Finding.failed(
-            f"token id {lower!r} got 404 although {probe.token} exists: the handler looks the "
-            "id up as sent",
-            _CASE_SENSITIVE_FIX,
-            answer=exchange.summary(),
+    else:
+        why = (
+            f"token id {lower!r} accepted for {token}; weaker evidence: {token} was already "
+            "REGISTERED, so this shows the lookup but not a transition (pass --spare-token "
+            "with another DRAFT token to see one)"
         )
-    problem = _acceptance_problem(exchange, f"token id {lower!r}") or _named_another_token(
-        exchange, lower, probe.token
-    )
-    if problem is not None:
-        return problem
-    landed = _state_after_acceptance(run, probe.token, f"token id {lower!r}")
-    if landed is not None:
-        return landed
-    return Finding.passed(
-        f"token id {lower!r} accepted for {probe.token}; weaker evidence: {probe.token} was "
-        "already REGISTERED, so this shows the lookup but not a transition (pass --spare-token "
-        "with another DRAFT token to see one)",
-        weaker_state_check=True,
-    )
+    return _judged(evidence, why)
 
 
 def _serializations(payload: Mapping[str, Any]) -> dict[str, bytes]:
@@ -803,9 +639,10 @@ def _reserializer_hint(refused: set[str]) -> str:
 class _PastVerification:
     """Where to send a request that should pass every rule before the token lookup.
 
-    To the unknown token when its 404 is known to come last (then 404 means "passed", whatever
-    the receiver does with known tokens); else to the token under test, already REGISTERED,
-    where 200 means "passed" but a receiver answering duplicates early proves less.
+    To the unknown token when ``unknown-token`` passed, so that its 404 is known to come last
+    (then 404 means "passed", whatever the receiver does with known tokens); else to the token
+    under test, already REGISTERED, where 200 means "passed" but a receiver answering
+    duplicates early proves less.
     """
 
     token: str
@@ -814,12 +651,13 @@ class _PastVerification:
 
     @classmethod
     def of(cls, run: ReceiverRun) -> _PastVerification:
-        if run.lookup_comes_last:
+        if run.passed("unknown-token"):
             return cls(UNKNOWN_TOKEN, 404, f"404 for the unknown token {UNKNOWN_TOKEN}")
-        return cls(run.probe.token, 200, f"200 for the already REGISTERED token {run.probe.token}")
+        token = run.receiver.token
+        return cls(token, 200, f"200 for the already REGISTERED token {token}")
 
-    def passed(self, exchange: Exchange) -> bool:
-        return _accepted(exchange) if self.status == 200 else exchange.status == self.status
+    def passed(self, answer: Answer) -> bool:
+        return answer.accepted if self.status == 200 else answer.status == self.status
 
     @property
     def weaker(self) -> str:
@@ -833,7 +671,7 @@ class _PastVerification:
 
 @receiver_check("raw-body-verified", "any serialization signed over its own bytes is accepted")
 def raw_body_verified(run: ReceiverRun) -> Finding:
-    probe = run.probe
+    probe, token = run.probe, run.receiver.token
     past = _PastVerification.of(run)
     payload = probe.payload(token_id=past.token)
     answers = {
@@ -847,15 +685,14 @@ def raw_body_verified(run: ReceiverRun) -> Finding:
     if past.status == 404:
         own = probe.payload()
         body = _serializations(own)[_ACCEPTED_SERIALIZATION]
-        exchange = probe.deliver(
+        answer = probe.deliver(
             probe.signed(own, body=body), f"serialized {_ACCEPTED_SERIALIZATION}"
         )
-        problem = _acceptance_problem(
-            exchange, f"the {_ACCEPTED_SERIALIZATION} serialization for token {probe.token}"
-        )
+        what = f"the {_ACCEPTED_SERIALIZATION} serialization for token {token}"
+        problem = _acceptance_problem(run, answer, what)
         if problem is not None:
             return problem
-        statuses[f"{_ACCEPTED_SERIALIZATION} for {probe.token}"] = exchange.status
+        statuses[f"{_ACCEPTED_SERIALIZATION} for {token}"] = answer.status
     return Finding.passed(
         f"all {len(answers)} serializations passed the signature check ({past.meaning})"
         + (f" and the {_ACCEPTED_SERIALIZATION} one was accepted" if past.status == 404 else "")
@@ -865,7 +702,7 @@ def raw_body_verified(run: ReceiverRun) -> Finding:
 
 
 def _serialization_failure(
-    answers: dict[str, Exchange],
+    answers: dict[str, Answer],
     refused: set[str],
     past: _PastVerification,
     statuses: dict[str, int],
@@ -901,16 +738,16 @@ def signature_uppercase_hex(run: ReceiverRun) -> Finding:
     past = _PastVerification.of(run)
     delivery = probe.signed(probe.payload(token_id=past.token))
     upper = SIGNATURE_PREFIX + delivery.signature[len(SIGNATURE_PREFIX) :].upper()
-    exchange = probe.send("upper-case hex", delivery.body, probe.with_signature(delivery, upper))
-    if past.passed(exchange):
+    answer = probe.send("upper-case hex", delivery.body, probe.with_signature(delivery, upper))
+    if past.passed(answer):
         return Finding.passed(
             f"upper-case hex digest passed the signature check ({past.meaning}){past.weaker}"
         )
     return Finding.failed(
-        f"an upper-case hex digest got {exchange.summary(60)}, not {past.status}; the contract "
+        f"an upper-case hex digest got {answer.summary(60)}, not {past.status}; the contract "
         "accepts either case",
         "decode the hex digest to bytes and compare bytes in constant time (not the strings)",
-        answer=exchange.summary(),
+        answer=answer.summary(),
     )
 
 
@@ -920,161 +757,146 @@ _DUPLICATE_FIX = (
 )
 
 
-def _repeat_problem(first: Exchange, second: Exchange, key: str) -> Finding | None:
-    for exchange, what in ((first, "the delivery"), (second, "its exact repeat")):
-        problem = _acceptance_problem(exchange, what)
-        if problem is not None:
-            return problem
-    if second.field("duplicate") is False:
-        return Finding.failed(
-            f"the exact repeat (idempotency key {key}) was answered as a new registration "
-            "(duplicate: false)",
-            _DUPLICATE_FIX,
-            first=first.summary(),
-            second=second.summary(),
-        )
-    return None
-
-
-def _second_transition(token: str, before: TokenStateReading, after: TokenStateReading) -> Finding:
+def _answered_as_new(what: str, answer: Answer) -> Finding | None:
+    """A repeat, or a delivery for a REGISTERED token, must not be a new registration."""
+    if answer.field("duplicate") is not False:
+        return None
     return Finding.failed(
-        f"token {token} changed on a repeat although it was already REGISTERED "
-        f"({'; '.join(_registration_changes(before, after))}): a second transition",
+        f"{what} was answered as a new registration (duplicate: false)",
         _DUPLICATE_FIX,
+        answer=answer.summary(),
     )
 
 
-def _reported(second: Exchange) -> str:
+def _reported(second: Answer) -> str:
     if second.field("duplicate") is True:
         return "the repeat reported as duplicate"
     return "the handler does not report duplicates (the optional 'duplicate' field)"
 
 
 @receiver_check("duplicate-delivery", "the same delivery twice: 200 both times, one transition")
+@draws_spare()
 def duplicate_delivery(run: ReceiverRun) -> Finding:
-    spare = run.take_spare()
-    if spare is None:
-        return _repeats_on_the_registered_token(run)
-    probe = run.probe
-    delivery = probe.signed(probe.payload(token_id=spare))
-    first = probe.deliver(delivery, "delivery for a DRAFT spare token")
-    if first.status == 404:
-        return _spare_missing(spare, first)
-    problem = _acceptance_problem(first, f"the delivery for DRAFT token {spare}")
+    probe, subject, evidence = run.probe, run.subject, run.evidence
+    token = subject.token
+    whose = f"DRAFT token {token}" if subject.own else f"the already REGISTERED token {token}"
+    # The state the deliveries must leave unchanged: read before a delivery for the REGISTERED
+    # token, which is a later version and must change nothing; after the first for a DRAFT one.
+    settled = None if subject.own or not run.state_readable else probe.token_state(token)
+    version = "1" if subject.own else "2"
+    delivery = probe.signed(probe.payload(token_id=token, model_version=version))
+    first = probe.deliver(delivery, f"delivery for {whose}")
+    if first.status == 404 and subject.own:
+        return _spare_missing(token, first)
+    problem = _acceptance_problem(run, first, f"the delivery for {whose}", token)
     if problem is not None:
         return problem
-    after_first = probe.token_state(spare) if probe.has_state_url else None
-    if after_first is not None and not after_first.registered:
-        return Finding.failed(
-            f"the delivery for DRAFT token {spare} got 200 but it reads {after_first.in_words}",
-            "move the token to REGISTERED (upper-cased id) before answering 200",
-        )
+    if subject.own and run.state_readable:
+        settled = probe.token_state(token)
+        landed = _not_registered(f"the delivery for {whose}", token, settled)
+        if landed is not None:
+            return landed
     second = probe.deliver(delivery, "its exact repeat")
-    problem = _repeat_problem(first, second, idempotency_key_of(delivery))
-    if problem is not None:
-        return problem
-    if after_first is None:
-        return Finding.passed(
-            f"the delivery for DRAFT token {spare} and its exact repeat got 200; "
-            f"{_reported(second)} (pass --state-url to see a single transition)",
-            second=second.summary(),
-        )
-    after_repeat = probe.token_state(spare)
-    if _registration_changes(after_first, after_repeat):
-        return _second_transition(spare, after_first, after_repeat)
-    return Finding.passed(
-        f"the delivery moved {spare} from DRAFT to REGISTERED; its exact repeat (same "
-        f"idempotency key) got 200 and changed nothing (the state URL confirms); "
-        f"{_reported(second)}",
-        second=second.summary(),
+    key = idempotency_key_of(delivery)
+    problem = _acceptance_problem(run, second, "its exact repeat", token) or _answered_as_new(
+        f"the exact repeat (idempotency key {key})", second
     )
-
-
-def _repeats_on_the_registered_token(run: ReceiverRun) -> Finding:
-    """Without a spare DRAFT token: a later version and its repeat must change nothing."""
-    probe = run.probe
-    before = probe.token_state() if probe.has_state_url else None
-    delivery = probe.signed(probe.payload(model_version="2"))
-    first = probe.deliver(delivery, "new delivery for the registered token")
-    second = probe.deliver(delivery, "its exact repeat")
-    problem = _repeat_problem(first, second, idempotency_key_of(delivery))
+    if not subject.own and run.accepted_earlier(token):
+        problem = problem or _answered_as_new(f"a delivery for {whose}", first)
     if problem is not None:
         return problem
-    if run.token_exists and first.field("duplicate") is False:
+    changes = _changes_since(run, token, settled)
+    if changes:
         return Finding.failed(
-            f"a delivery for token {probe.token}, already REGISTERED, was answered as a new "
-            "registration (duplicate: false)",
+            f"token {token} changed on a repeat although it was already REGISTERED "
+            f"({'; '.join(changes)}): a second transition",
             _DUPLICATE_FIX,
-            first=first.summary(),
         )
-    after = probe.token_state() if before is not None else None
-    if before is not None and after is not None and before.registered:
-        if _registration_changes(before, after):
-            return _second_transition(probe.token, before, after)
-        confirmed = "nothing changed (the state URL confirms)"
-    else:
-        confirmed = "pass --state-url to see that nothing changed"
-    return Finding.passed(
-        f"a delivery for the already REGISTERED token {probe.token} and its exact repeat got "
-        f"200; {_reported(second)}; {confirmed}; weaker evidence than a DRAFT token's single "
-        "transition (pass a second --spare-token)",
-        second=second.summary(),
-        weaker_state_check=True,
+    words = _duplicate_words(evidence, token, second, compared=changes is not None)
+    return _judged(evidence, words, second=second.summary())
+
+
+def _changes_since(
+    run: ReceiverRun, token: str, settled: TokenStateReading | None
+) -> list[str] | None:
+    """What changed in ``token``'s registration since ``settled``; ``None`` when nothing
+    REGISTERED was read to compare with."""
+    if settled is None or not settled.registered:
+        return None
+    return _registration_changes(settled, run.probe.token_state(token))
+
+
+def _duplicate_words(evidence: Evidence, token: str, second: Answer, compared: bool) -> str:
+    if evidence is Evidence.TRANSITION_SEEN:
+        return (
+            f"the delivery moved {token} from DRAFT to REGISTERED; its exact repeat (same "
+            f"idempotency key) got 200 and changed nothing (the state URL confirms); "
+            f"{_reported(second)}"
+        )
+    if evidence is Evidence.TRANSITION_ANSWERED:
+        return (
+            f"the delivery for DRAFT token {token} and its exact repeat got 200; "
+            f"{_reported(second)} (pass --state-url to see a single transition)"
+        )
+    confirmed = (
+        "nothing changed (the state URL confirms)"
+        if compared
+        else "pass --state-url to see that nothing changed"
+    )
+    return (
+        f"a delivery for the already REGISTERED token {token} and its exact repeat got 200; "
+        f"{_reported(second)}; {confirmed}; weaker evidence than a DRAFT token's single "
+        "transition (pass a second --spare-token)"
     )
 
 
 _NAIVE_TIMESTAMP_FIX = (
     "parse a timestamp without offset as UTC, not as local time and not as an error"
 )
+_OLDER_SENDERS = (
+    "older senders wrote datetime.utcnow().isoformat(), which the contract reads as UTC"
+)
 
 
 @receiver_check("timestamp-without-offset", "a timestamp without offset is read as UTC")
+@draws_spare()
 def timestamp_without_offset(run: ReceiverRun) -> Finding:
-    spare = run.take_spare()
-    if spare is not None:
-        return _naive_timestamp_registers(run, spare)
-    probe = run.probe
-    past = _PastVerification.of(run)
-    payload = probe.payload(token_id=past.token)
+    """With a DRAFT token of its own, the whole way: the token is registered by a delivery
+    stamped without an offset. Without one, that such a delivery passes validation."""
+    probe, subject, evidence = run.probe, run.subject, run.evidence
+    past = None if subject.own else _PastVerification.of(run)
+    token = subject.token if past is None else past.token
+    payload = probe.payload(token_id=token)
     naive = str(payload["timestamp"]).rstrip("Z")
-    exchange = probe.deliver(probe.signed({**payload, "timestamp": naive}), "timestamp no offset")
-    if past.passed(exchange):
-        return Finding.passed(
-            f"timestamp {naive!r} (no offset, as older senders wrote) passed validation "
-            f"({past.meaning}){past.weaker}; weaker evidence than a DRAFT token registered "
-            "with it (pass a third --spare-token)",
-            weaker_state_check=True,
+    answer = probe.deliver(probe.signed({**payload, "timestamp": naive}), "timestamp no offset")
+    if past is not None:
+        if past.passed(answer):
+            return _judged(
+                evidence,
+                f"timestamp {naive!r} (no offset, as older senders wrote) passed validation "
+                f"({past.meaning}){past.weaker}; weaker evidence than a DRAFT token registered "
+                "with it (pass a third --spare-token)",
+            )
+        return Finding.failed(
+            f"timestamp {naive!r} got {answer.summary(60)}, not {past.status}; {_OLDER_SENDERS}",
+            _NAIVE_TIMESTAMP_FIX,
+            answer=answer.summary(),
         )
-    return Finding.failed(
-        f"timestamp {naive!r} got {exchange.summary(60)}, not {past.status}; older senders "
-        "wrote datetime.utcnow().isoformat(), which the contract reads as UTC",
-        _NAIVE_TIMESTAMP_FIX,
-        answer=exchange.summary(),
-    )
-
-
-def _naive_timestamp_registers(run: ReceiverRun, spare: str) -> Finding:
-    """The whole way: a DRAFT token registered by a delivery stamped without an offset."""
-    probe = run.probe
-    payload = probe.payload(token_id=spare)
-    naive = str(payload["timestamp"]).rstrip("Z")
-    exchange = probe.deliver(probe.signed({**payload, "timestamp": naive}), "timestamp no offset")
-    if exchange.status == 404:
-        return _spare_missing(spare, exchange)
-    problem = _acceptance_problem(exchange, f"a delivery stamped {naive!r} (no offset)")
+    if answer.status == 404:
+        return _spare_missing(token, answer)
+    problem = _acceptance_problem(run, answer, f"a delivery stamped {naive!r} (no offset)", token)
     if problem is not None:
         return Finding.failed(
-            f"{problem.why}; older senders wrote datetime.utcnow().isoformat(), which the "
-            "contract reads as UTC",
-            _NAIVE_TIMESTAMP_FIX,
-            answer=exchange.summary(),
+            f"{problem.why}; {_OLDER_SENDERS}", _NAIVE_TIMESTAMP_FIX, answer=answer.summary()
         )
-    landed = _state_after_acceptance(run, spare, f"a delivery stamped {naive!r}")
+    landed = _state_after_acceptance(run, token, f"a delivery stamped {naive!r}")
     if landed is not None:
         return landed
-    return Finding.passed(
-        f"timestamp {naive!r} (no offset, as older senders wrote) registered DRAFT token {spare}"
-        + (" (the state URL confirms it)" if probe.has_state_url else "")
+    confirmed = " (the state URL confirms it)" if evidence is Evidence.TRANSITION_SEEN else ""
+    return _judged(
+        evidence,
+        f"timestamp {naive!r} (no offset, as older senders wrote) registered DRAFT token "
+        f"{token}{confirmed}",
     )
 
 
@@ -1123,33 +945,20 @@ def stale_timestamp(run: ReceiverRun) -> Finding:
     )
 
 
-def _answer_problem(exchange: Exchange) -> str | None:
-    parsed = exchange.json
-    if not isinstance(parsed, dict):
-        return "not a JSON object"
-    success = parsed.get("success")
-    if not isinstance(success, bool):
-        return "no boolean 'success'"
-    if success != (200 <= exchange.status < 300):
-        return f"success {json.dumps(success)} with status {exchange.status}"
-    return None
-
-
 @receiver_check("answers-are-json", "every answer is JSON with a boolean success")
 def answers_are_json(run: ReceiverRun) -> Finding:
-    exchanges = run.probe.exchanges
+    sent = run.probe.sent
     problems = {
-        f"{e.check_id}: {e.label} ({e.status})": problem
-        for e in exchanges
-        if (problem := _answer_problem(e)) is not None
+        f"{s.check_id}: {s.label} ({s.answer.status})": problem
+        for s in sent
+        if (problem := format_problem(s.answer)) is not None
     }
     if not problems:
-        return Finding.passed(f"all {len(exchanges)} answers were JSON with a boolean success")
+        return Finding.passed(f"all {len(sent)} answers were JSON with a boolean success")
     sample = "; ".join(f"{label}: {problem}" for label, problem in list(problems.items())[:3])
     more = f" and {len(problems) - 3} more" if len(problems) > 3 else ""
     return Finding.failed(
-        f"{len(problems)} of {len(exchanges)} answers broke the answer format: {sample}{more}",
-        'answer every request, errors included, with JSON: {"success": false, "error": '
-        '"...", "reason": "..."} or {"success": true, ...}',
+        f"{len(problems)} of {len(sent)} answers broke the answer format: {sample}{more}",
+        ANSWER_FORMAT_FIX,
         problems=problems,
     )

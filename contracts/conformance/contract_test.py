@@ -10,7 +10,7 @@ One command on a fresh machine:
    every captured request with the sender checks;
 3. RECEIVER suites: the ``check-receiver`` checks and Schemathesis against the stub site, and
    against the Node.js reference handler when ``node`` is on PATH, each seeded with the token
-   under test and the spare DRAFT tokens - or against the :class:`ExternalReceiver` given
+   under test and the spare DRAFT tokens - or against the :class:`Receiver` given
    instead.
 
 :func:`run_contract_test` does the run; the command (:mod:`contracts.cli.conformance`) checks
@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING
 
 from contracts.conformance import report
 from contracts.conformance.checklist import OnResult
+from contracts.conformance.receiver_under_test import Receiver
 from contracts.conformance.results import Finding, SuiteResult
 from contracts.conformance.runner import receiver_suite
 from contracts.envelope import DEFAULT_PATH
@@ -181,15 +182,6 @@ def _register_all(
 # --- receiver suites ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ExternalReceiver:
-    url: str
-    secret: str
-    token: str
-    state_url: str | None
-    spare_tokens: tuple[str, ...] = ()
-
-
 @contextmanager
 def node_reference_handler(secret: str, tokens: Sequence[str], log_path: Path) -> Iterator[str]:
     """Run ``clients/node/examples/server.mjs``; yield its base URL; stop it afterwards."""
@@ -253,31 +245,24 @@ def _listening_url(process: subprocess.Popen[str]) -> str:
 def receiver_suites(
     workdir: Path,
     secret: str,
-    external: ExternalReceiver | None,
+    external: Receiver | None,
     progress_for: ProgressFor,
     max_examples: int | None,
 ) -> list[SuiteResult]:
     """The receiver checks and Schemathesis against each receiver in scope."""
     from contracts.receiver import running_stub_site
 
-    def judge(name: str, receiver: ExternalReceiver) -> SuiteResult:
+    def judge(name: str, receiver: Receiver) -> SuiteResult:
         return receiver_suite(
-            receiver.url,
-            receiver.secret,
-            receiver.token,
-            receiver.state_url,
-            spare_tokens=receiver.spare_tokens,
-            name=name,
-            max_examples=max_examples,
-            on_result=progress_for(name),
+            receiver, name=name, max_examples=max_examples, on_result=progress_for(name)
         )
 
     if external is not None:
         return [judge("receiver", external)]
     tokens = (RECEIVER_TOKEN, *SPARE_TOKENS)
     with running_stub_site(workdir / "receiver-site.sqlite3", secret, tokens) as site:
-        stub = ExternalReceiver(
-            site.webhook_url, secret, RECEIVER_TOKEN, site.state_url_template, SPARE_TOKENS
+        stub = Receiver(
+            site.webhook_url, secret, RECEIVER_TOKEN, SPARE_TOKENS, site.state_url_template
         )
         suites = [judge("stub", stub)]
     if shutil.which("node") is None or not NODE_HANDLER.is_file():
@@ -289,12 +274,12 @@ def receiver_suites(
         return [*suites, SuiteResult("node", (skipped,))]
     try:
         with node_reference_handler(secret, tokens, workdir / "node.log") as base:
-            node = ExternalReceiver(
+            node = Receiver(
                 base + DEFAULT_PATH,
                 secret,
                 RECEIVER_TOKEN,
-                base + "/api/tokens/{token_id}",
                 SPARE_TOKENS,
+                base + "/api/tokens/{token_id}",
             )
             suites.append(judge("node", node))
     except RuntimeError as error:
@@ -318,9 +303,7 @@ class ContractRun:
     total: float
 
 
-def run_contract_test(
-    external: ExternalReceiver | None, max_examples: int | None, say: Say
-) -> ContractRun:
+def run_contract_test(external: Receiver | None, max_examples: int | None, say: Say) -> ContractRun:
     """Start a real MLflow server, run the sender suite, then the receiver suites.
 
     Raises :class:`~contracts.sender.MlflowServerError` when MLflow does not start.
@@ -354,7 +337,7 @@ def run_contract_test(
     return ContractRun(suites, timings, time.perf_counter() - started)
 
 
-def receiver_heading(external: ExternalReceiver | None) -> str:
+def receiver_heading(external: Receiver | None) -> str:
     """The line that opens the receiver suites: which receivers, URLs without credentials."""
     if external is None:
         return "Receiver suite: stub site and Node.js reference handler"

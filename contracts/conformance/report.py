@@ -191,11 +191,3 @@ def write_file(path: str | Path, content: bytes | str) -> Path:
 def json_report(suites: Sequence[SuiteResult], **context: Any) -> str:
     """The JSON report as text."""
     return json.dumps(report_dict(suites, **context), indent=2, default=str)
-
-
-def write_json(path: str | Path, suites: Sequence[SuiteResult], **context: Any) -> Path:
-    return write_file(path, json_report(suites, **context))
-
-
-def write_junit(path: str | Path, suites: Sequence[SuiteResult]) -> Path:
-    return write_file(path, junit_xml(suites))

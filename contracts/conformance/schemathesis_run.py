@@ -21,13 +21,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
+from contracts.conformance.answers import SECRET_FIX, no_answer
 from contracts.conformance.results import CheckResult, Finding
 from contracts.envelope import DEFAULT_PATH, EVENT_HEADER, IDEMPOTENCY_KEY_HEADER
 from contracts.payload import EVENT_TYPE, format_timestamp
 from contracts.schema import openapi_path
 from contracts.signing import SIGNATURE_HEADER, sign
-from contracts.support.http import bounded_session
-from contracts.urls import redact_text
+from contracts.support.http import bounded_session, describe_connection_failure
 
 DEFAULT_MAX_EXAMPLES = 50
 _MAX_FLOAT = 1.7976931348623157e308
@@ -170,7 +170,8 @@ def _run_mode(
         try:
             response = case.call(base_url, session, timeout=timeout)
         except requests.RequestException as error:
-            tally.unreachable = redact_text(f"{type(error).__name__}: {error}", base_url)[:200]
+            silence = describe_connection_failure(error)
+            tally.unreachable = no_answer(base_url + operation.path, silence, timeout)
             return
         tally.statuses[response.status_code] += 1
         try:
@@ -209,8 +210,8 @@ def _finding(mode_name: str, tally: _ModeTally) -> Finding:
     }
     if tally.unreachable is not None:
         return Finding.failed(
-            f"{mode_name}: the receiver stopped answering after {tally.sent} requests "
-            f"({tally.unreachable})",
+            f"{mode_name}: the receiver stopped answering after {tally.sent} requests: "
+            f"{tally.unreachable}",
             "look at the handler's log: a generated request made it hang or crash",
             **details,
         )
@@ -218,7 +219,7 @@ def _finding(mode_name: str, tally: _ModeTally) -> Finding:
         return Finding.failed(
             f"positive: every signed request got 401 ({tally.sent} sent): the receiver accepts "
             "none of the contract's signatures (missing auth)",
-            "use the same secret on both sides and verify HMAC-SHA256 over the raw body",
+            SECRET_FIX,
             **details,
         )
     if tally.failures:

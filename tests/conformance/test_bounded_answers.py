@@ -13,12 +13,14 @@ import socket
 import subprocess
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
 from contracts.cli import main
 from contracts.conformance.probe import Probe
+from contracts.conformance.receiver_under_test import Receiver
 from contracts.conformance.schemathesis_run import run_schemathesis
 from contracts.support.http import ANSWER_LIMIT
 from contracts.support.server import serving
@@ -177,7 +179,7 @@ def test_check_receiver_ends_at_its_timeout_when_the_receiver_drips_its_answer(
     )  # fmt: skip
     assert result.returncode == 1, result.stdout + result.stderr
     url = dripping_receiver.url
-    assert f"no complete answer from {url} (timeout 1 s," in " ".join(result.stdout.split())
+    assert f"no complete answer from {url} within 1 s" in " ".join(result.stdout.split())
 
 
 def test_schemathesis_ends_at_its_timeout_when_the_receiver_drips_its_answer(
@@ -222,11 +224,8 @@ def test_send_test_reads_at_most_64_kib_of_an_answer_and_says_it_cut_it(
 def test_a_receiver_check_reads_at_most_64_kib_of_an_answer_and_says_it_cut_it(
     megabyte_answer_url: str,
 ) -> None:
-    probe = Probe(megabyte_answer_url, SECRET, "LSCOR")
-    try:
-        exchange = probe.send("big answer", b"{}", {"Content-Type": "application/json"})
-    finally:
-        probe.session.close()
-    assert exchange.status == 200 and exchange.body == b"x" * ANSWER_LIMIT
-    assert exchange.cut_at == ANSWER_LIMIT
-    assert exchange.summary().endswith(f"(answer cut at {ANSWER_LIMIT} bytes)")
+    with closing(Probe(Receiver(megabyte_answer_url, SECRET, "LSCOR"))) as probe:
+        answer = probe.send("big answer", b"{}", {"Content-Type": "application/json"})
+    assert answer.status == 200 and answer.body == b"x" * ANSWER_LIMIT
+    assert answer.cut_at == ANSWER_LIMIT
+    assert answer.summary().endswith(f"(answer cut at {ANSWER_LIMIT} bytes)")

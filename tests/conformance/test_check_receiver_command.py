@@ -172,9 +172,53 @@ def test_a_password_in_the_url_is_never_printed(capsys: pytest.CaptureFixture[st
         port = probe.getsockname()[1]
     url = f"http://user:hunter2-pass@127.0.0.1:{port}{WEBHOOK_PATH}"
     assert check_receiver(url, "--token", "LSCOR", "--no-schemathesis") == 1
-    out = capsys.readouterr().out
+    out = " ".join(capsys.readouterr().out.split())
     assert "connection refused" in out and "//***@127.0.0.1" in out
     assert "hunter2-pass" not in out
+
+
+def json_results(report: Path) -> dict[str, dict[str, str]]:
+    """Each check's result in a JSON report, by check id."""
+    results = json.loads(report.read_text())["suites"][0]["results"]
+    return {result["check_id"]: result for result in results}
+
+
+def test_an_https_url_to_a_plain_http_handler_is_named_a_tls_failure(tmp_path: Path) -> None:
+    report = tmp_path / "receiver.json"
+    with serving(FlawedReceiver(SECRET, ["LSCOR"])) as server:
+        url = server.url(WEBHOOK_PATH).replace("http://", "https://")
+        options = ("--token", "LSCOR", "--no-schemathesis", "--json", str(report))
+        assert check_receiver(url, *options) == 1
+    why = json_results(report)["receiver-ready"]["why"]
+    assert f"no answer from {url} (the TLS handshake failed" in why
+    assert "check http:// against https://" in why
+
+
+def test_an_acceptance_refused_as_invalid_says_the_receivers_validation_disagrees(
+    tmp_path: Path,
+) -> None:
+    report = tmp_path / "receiver.json"
+    with serving(FlawedReceiver(SECRET, ["LSCOR"], Flaw.CASE_SENSITIVE_STATUS)) as server:
+        options = ("--token", "LSCOR", "--no-schemathesis", "--json", str(report))
+        assert check_receiver(server.url(WEBHOOK_PATH), *options) == 1
+    why = json_results(report)["lowercase-status"]["why"]
+    assert "the receiver's validation disagrees with the contract" in why
+    assert "It said: status must be REGISTERED" in why
+
+
+def test_a_receiver_without_a_secret_gets_the_same_fix_from_check_receiver_and_send_test(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    report = tmp_path / "receiver.json"
+    with running_stub_site(tmp_path / "site.sqlite3", None) as site:
+        options = ("--token", "LSCOR", "--no-schemathesis", "--json", str(report))
+        assert check_receiver(site.webhook_url, *options) == 1
+        capsys.readouterr()
+        send = ["send-test", "--url", site.webhook_url, "--secret-env", "HOOK_SECRET"]
+        assert main([*send, "--token", "LSCOR"]) == 1
+    fix = json_results(report)["receiver-ready"]["fix"]
+    assert "the same secret as the one in $HOOK_SECRET" in fix
+    assert fix in [line.strip() for line in capsys.readouterr().out.splitlines()]
 
 
 def test_spare_tokens_each_see_a_transition_of_their_own(

@@ -16,8 +16,8 @@ import pytest
 from contracts.cli import build_parser, main
 from contracts.cli.conformance import external_receiver, finish_run
 from contracts.cli.options import CommandError
-from contracts.conformance import SuiteResult, Verdict
-from contracts.conformance.contract_test import ExternalReceiver, receiver_heading, receiver_suites
+from contracts.conformance import Receiver, SuiteResult, Verdict
+from contracts.conformance.contract_test import receiver_heading, receiver_suites
 from contracts.support.server import serving
 from tests.conformance.receivers import STATE_URL_TEMPLATE, WEBHOOK_PATH, Flaw, FlawedReceiver
 
@@ -83,12 +83,13 @@ def test_the_receiver_options_name_the_receiver_to_judge(monkeypatch: pytest.Mon
         "--receiver-state-url",
         "https://example.com/api/tokens/{token_id}",
     ]
-    assert external_receiver(contract_test_options(*options)) == ExternalReceiver(
+    assert external_receiver(contract_test_options(*options)) == Receiver(
         RECEIVER_URL,
         "their secret",
         "ABC",
-        "https://example.com/api/tokens/{token_id}",
         ("OTHER", "SPARE"),
+        "https://example.com/api/tokens/{token_id}",
+        secret_env="THEIR_SECRET",
     )
     assert external_receiver(contract_test_options()) is None
     with pytest.raises(CommandError, match=r"NOPE is not set.*--receiver-secret-env"):
@@ -100,7 +101,7 @@ def test_the_receiver_token_defaults_to_the_stubs_token_under_test(
 ) -> None:
     monkeypatch.setenv("WEBHOOK_SECRET", "a secret")
     receiver = external_receiver(contract_test_options("--receiver-url", RECEIVER_URL))
-    assert receiver == ExternalReceiver(RECEIVER_URL, "a secret", "LSCOR", None, ())
+    assert receiver == Receiver(RECEIVER_URL, "a secret", "LSCOR")
 
 
 @pytest.mark.parametrize(
@@ -152,7 +153,7 @@ def test_a_receiver_option_without_the_receiver_url_is_refused_before_anything_s
 
 def test_the_receiver_heading_shows_the_url_without_its_credentials() -> None:
     url = "https://site-user:site-password@example.com/api/mlflow/registered?key=query-secret"
-    heading = receiver_heading(ExternalReceiver(url, "secret", "LSCOR", None))
+    heading = receiver_heading(Receiver(url, "secret", "LSCOR"))
     assert "example.com/api/mlflow/registered" in heading
     assert "site-password" not in heading and "query-secret" not in heading
 
@@ -172,9 +173,8 @@ def test_an_external_receiver_replaces_the_stub_and_its_failures_fail_the_run(
 ) -> None:
     secret = "external secret"
     with serving(FlawedReceiver(secret, ["LSCOR"], Flaw.CASE_SENSITIVE_TOKEN_IDS)) as server:
-        receiver = ExternalReceiver(
-            server.url(WEBHOOK_PATH), secret, "LSCOR", server.base_url + STATE_URL_TEMPLATE
-        )
+        state_url = server.base_url + STATE_URL_TEMPLATE
+        receiver = Receiver(server.url(WEBHOOK_PATH), secret, "LSCOR", state_url=state_url)
         suites = receiver_suites(tmp_path, "unused", receiver, lambda name: lambda r: None, 10)
     assert [suite.name for suite in suites] == ["receiver"]
     verdicts = {result.check_id: result.verdict for result in suites[0].results}

@@ -12,8 +12,14 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from contracts.conformance import RECEIVER_CHECKS, CheckResult, Verdict, run_receiver_checks
-from contracts.conformance.answers import says_no_secret_configured, says_not_the_handler
+from contracts.conformance import (
+    RECEIVER_CHECKS,
+    CheckResult,
+    Receiver,
+    Verdict,
+    run_receiver_checks,
+)
+from contracts.conformance.answers import Answer, says_no_secret_configured, says_not_the_handler
 from contracts.conformance.checks import OVERSIZED_BODY_BYTES, UNKNOWN_TOKEN
 from contracts.envelope import MAX_BODY_BYTES
 from contracts.receiver.testing import RunningStubSite, running_stub_site
@@ -58,12 +64,9 @@ def check_receiver_at(
     spares: Sequence[str] = (),
     state: bool = True,
 ) -> list[CheckResult]:
+    state_url = server.base_url + STATE_URL_TEMPLATE if state else None
     return run_receiver_checks(
-        server.url(WEBHOOK_PATH),
-        secret,
-        TOKEN,
-        server.base_url + STATE_URL_TEMPLATE if state else None,
-        spare_tokens=spares,
+        Receiver(server.url(WEBHOOK_PATH), secret, TOKEN, tuple(spares), state_url)
     )
 
 
@@ -80,7 +83,7 @@ def stub_site(tmp_path: Path) -> Iterator[RunningStubSite]:
 
 def check_stub(site: RunningStubSite, *, spares: Sequence[str] = ()) -> list[CheckResult]:
     return run_receiver_checks(
-        site.webhook_url, SECRET, TOKEN, site.state_url_template, spare_tokens=spares
+        Receiver(site.webhook_url, SECRET, TOKEN, tuple(spares), site.state_url_template)
     )
 
 
@@ -101,6 +104,8 @@ def test_the_stub_site_passes_every_check_and_each_spare_token_sees_its_transiti
     assert "moved token LSCOR from DRAFT to REGISTERED" in checks["lowercase-status"].why
     assert "registered DRAFT token THIRD" in checks["timestamp-without-offset"].why
     assert not any(result.details.get("weaker_state_check") for result in results)
+    for check_id in ("lowercase-token-id", "duplicate-delivery", "timestamp-without-offset"):
+        assert checks[check_id].details["evidence"] == "transition_seen"
 
 
 def test_without_spare_tokens_the_transition_checks_pass_and_say_their_evidence_is_weaker(
@@ -110,6 +115,7 @@ def test_without_spare_tokens_the_transition_checks_pass_and_say_their_evidence_
     assert not_passed(checks.values()) == []
     for check_id in ("lowercase-token-id", "duplicate-delivery", "timestamp-without-offset"):
         assert checks[check_id].details["weaker_state_check"] is True
+        assert checks[check_id].details["evidence"] == "state_read"
         assert "weaker evidence" in checks[check_id].why
         assert "--spare-token" in checks[check_id].why
     assert stub_site.token("OTHER")["status"] == "DRAFT"
@@ -254,7 +260,7 @@ def stub_site_without_the_token(tmp_path: Path) -> Iterator[RunningStubSite]:
 def test_a_token_that_does_not_exist_gets_one_diagnosis_and_the_acceptance_checks_are_skipped(
     stub_site_without_the_token: RunningStubSite,
 ) -> None:
-    results = run_receiver_checks(stub_site_without_the_token.webhook_url, SECRET, TOKEN)
+    results = run_receiver_checks(Receiver(stub_site_without_the_token.webhook_url, SECRET, TOKEN))
     assert failed_ids(results) == {"lowercase-status"}
     first = by_id(results)["lowercase-status"]
     assert "token LSCOR does not exist on the receiver" in first.why
@@ -281,7 +287,7 @@ def test_a_spare_token_that_does_not_exist_is_named(stub_site: RunningStubSite) 
     assert "--spare-token" in str(with_state["state-url"].fix)
     stub_site.reset([TOKEN])
     without_state = by_id(
-        run_receiver_checks(stub_site.webhook_url, SECRET, TOKEN, spare_tokens=["GHOST"])
+        run_receiver_checks(Receiver(stub_site.webhook_url, SECRET, TOKEN, ("GHOST",)))
     )
     assert failed_ids(without_state.values()) == {"lowercase-token-id"}
     assert "spare token GHOST does not exist" in without_state["lowercase-token-id"].why
@@ -297,8 +303,8 @@ def test_a_receiver_without_a_secret_gets_that_diagnosis_and_every_other_check_i
         results = check_stub(site)
     first, *rest = results
     assert first.verdict is Verdict.FAIL
-    assert "your handler has no secret configured; set WEBHOOK_SECRET" in first.why
-    assert "(the same value the SDK uses) and restart" in first.why
+    assert "the receiver has no webhook secret configured" in first.why
+    assert "the same secret as the one in $WEBHOOK_SECRET" in str(first.fix)
     assert {result.verdict for result in rest} == {Verdict.SKIP}
     assert all("no secret configured" in result.why for result in rest)
 
@@ -322,7 +328,7 @@ def test_a_receiver_without_a_secret_gets_that_diagnosis_and_every_other_check_i
 def test_no_secret_is_read_only_from_its_reason_code_or_exact_words(
     status: int, body: bytes, no_secret: bool
 ) -> None:
-    assert says_no_secret_configured(status, body) is no_secret
+    assert says_no_secret_configured(Answer(status, body)) is no_secret
 
 
 def test_a_refused_correct_signature_is_one_diagnosis_pointing_to_diagnose() -> None:
@@ -340,7 +346,7 @@ def test_a_receiver_whose_clock_is_off_gets_that_diagnosis_not_a_secret_one() ->
     with serving(FlawedReceiver(SECRET, [TOKEN], tolerance_seconds=0)) as server:
         first, *rest = check_receiver_at(server)
     assert first.verdict is Verdict.FAIL
-    assert "refused as a replay" in first.why and "synchronize both clocks" in str(first.fix)
+    assert "as a replay" in first.why and "synchronize both clocks" in str(first.fix)
     assert {result.verdict for result in rest} == {Verdict.SKIP}
 
 
@@ -363,7 +369,7 @@ def test_a_receiver_whose_clock_is_off_gets_that_diagnosis_not_a_secret_one() ->
 def test_not_the_handler_means_no_contract_answer(
     status: int, body: bytes, not_the_handler: bool
 ) -> None:
-    assert says_not_the_handler(status, body) is not_the_handler
+    assert says_not_the_handler(Answer(status, body)) is not_the_handler
 
 
 def test_a_404_with_its_own_reason_code_is_the_handler_and_the_run_goes_on() -> None:
@@ -378,7 +384,7 @@ def test_a_closed_port_gets_one_diagnosis_naming_the_url() -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     url = f"http://127.0.0.1:{port}{WEBHOOK_PATH}"
-    first, *rest = run_receiver_checks(url, SECRET, TOKEN)
+    first, *rest = run_receiver_checks(Receiver(url, SECRET, TOKEN))
     assert first.verdict is Verdict.FAIL
     assert url in first.why and "connection refused" in first.why
     assert {result.verdict for result in rest} == {Verdict.SKIP}
@@ -393,14 +399,16 @@ class _SlowReceiver:
 
 def test_a_receiver_that_does_not_answer_in_time_is_reported_as_a_timeout() -> None:
     with serving(_SlowReceiver()) as server:
-        first, *rest = run_receiver_checks(server.url(WEBHOOK_PATH), SECRET, TOKEN, timeout=0.3)
+        first, *rest = run_receiver_checks(
+            Receiver(server.url(WEBHOOK_PATH), SECRET, TOKEN, timeout=0.3)
+        )
     assert first.verdict is Verdict.FAIL
-    assert "no complete answer from" in first.why and "(timeout 0.3 s," in first.why
+    assert "no complete answer from" in first.why and "within 0.3 s" in first.why
     assert {result.verdict for result in rest} == {Verdict.SKIP}
 
 
 def test_a_wrong_path_is_recognized_as_not_the_handler(stub_site: RunningStubSite) -> None:
-    first, *_ = run_receiver_checks(stub_site.base_url + "/api/other", SECRET, TOKEN)
+    first, *_ = run_receiver_checks(Receiver(stub_site.base_url + "/api/other", SECRET, TOKEN))
     assert first.verdict is Verdict.FAIL
     assert "does not look like the webhook handler" in first.why
 
@@ -423,8 +431,9 @@ def test_a_token_already_registered_makes_the_state_check_weaker_and_says_so(
 def test_an_unreadable_state_url_fails_once_and_the_rest_judge_by_the_answers(
     stub_site: RunningStubSite,
 ) -> None:
+    unreadable = stub_site.webhook_url + "?token={token_id}"
     results = run_receiver_checks(
-        stub_site.webhook_url, SECRET, TOKEN, stub_site.webhook_url + "?token={token_id}"
+        Receiver(stub_site.webhook_url, SECRET, TOKEN, state_url=unreadable)
     )
     assert failed_ids(results) == {"state-url"}
     checks = by_id(results)
@@ -433,7 +442,7 @@ def test_an_unreadable_state_url_fails_once_and_the_rest_judge_by_the_answers(
 
 
 def test_without_a_state_url_the_state_checks_are_skipped(stub_site: RunningStubSite) -> None:
-    results = by_id(run_receiver_checks(stub_site.webhook_url, SECRET, TOKEN))
+    results = by_id(run_receiver_checks(Receiver(stub_site.webhook_url, SECRET, TOKEN)))
     assert results["state-url"].verdict is Verdict.SKIP
     assert results["rejections-change-no-state"].verdict is Verdict.SKIP
     assert failed_ids(results.values()) == set()
@@ -492,12 +501,9 @@ def test_a_crash_on_naive_timestamps_after_the_lookup_is_caught_with_a_third_spa
     spares = ("OTHER", "SPARE", "THIRD")
     receiver = CrashesOnNaiveTimestampsWhenRegistering(SECRET, ["LSCOR", *spares])
     with serving(receiver) as server:
+        state_url = server.base_url + STATE_URL_TEMPLATE
         results = run_receiver_checks(
-            server.url(WEBHOOK_PATH),
-            SECRET,
-            "LSCOR",
-            server.base_url + STATE_URL_TEMPLATE,
-            spare_tokens=list(spares),
+            Receiver(server.url(WEBHOOK_PATH), SECRET, "LSCOR", spares, state_url)
         )
     verdicts = {result.check_id: result.verdict for result in results}
     assert verdicts["timestamp-without-offset"] is Verdict.FAIL

@@ -17,14 +17,9 @@ from hypothesis import strategies as st
 
 import contracts
 from contracts.cli import build_parser, main
-from contracts.conformance.answers import read_token_state
-from contracts.conformance.send_test import (
-    Outcome,
-    Reply,
-    Target,
-    interpret,
-    signature_next_steps,
-)
+from contracts.conformance.answers import Answer, read_token_state
+from contracts.conformance.receiver_under_test import Receiver
+from contracts.conformance.send_test import Outcome, interpret, signature_next_steps
 from contracts.receiver.testing import RunningStubSite, running_stub_site
 from contracts.support.server import serving
 from contracts.urls import MASK, redact_text
@@ -34,6 +29,7 @@ if TYPE_CHECKING:
 
 SHARED_SECRET = "send-test shared secret 7f3a"
 OTHER_SECRET = "a secret the site does not hold"
+RECEIVER = Receiver("http://127.0.0.1:8000/api/mlflow/registered", SHARED_SECRET, "LSCOR")
 
 
 @dataclass(frozen=True)
@@ -182,14 +178,14 @@ def test_a_wrong_secret_is_a_rejected_signature_with_the_commands_to_run(
     site: RunningStubSite, send_test: SendTest
 ) -> None:
     run = send_test("--url", site.webhook_url, "--token", "LSCOR", "--secret-env", "OTHER_SECRET")
-    target = Target(site.webhook_url, "LSCOR", "OTHER_SECRET")
+    receiver = Receiver(site.webhook_url, OTHER_SECRET, "LSCOR", secret_env="OTHER_SECRET")
     assert_refused(
         run,
         "401",
         "SIGNATURE_REJECTED: the receiver refused the signature (401, mismatch)",
         "holds a different secret",
         "re-serialization of the parsed JSON",
-        *(f"\n    {command}\n" for command in commands_in(signature_next_steps(target))),
+        *(f"\n    {command}\n" for command in commands_in(signature_next_steps(receiver))),
     )
     assert site.token("LSCOR")["status"] == "DRAFT"
 
@@ -213,7 +209,7 @@ def test_an_unknown_token_gets_404_and_is_told_to_seed_it(
         send_test("--url", site.webhook_url, "--token", "NOPE"),
         "404",
         "UNKNOWN_TOKEN: the receiver answered 404: token NOPE does not exist there.",
-        "seed token NOPE in DRAFT",
+        "seed token NOPE as DRAFT",
     )
 
 
@@ -224,7 +220,7 @@ def test_nothing_listening_is_a_refused_connection_naming_the_url(
     assert_refused(
         send_test("--url", url, "--token", "LSCOR"),
         "none",
-        f"CONNECTION_REFUSED: could not connect to {url}: connection refused.",
+        f"CONNECTION_REFUSED: no answer from {url} (connection refused).",
     )
 
 
@@ -322,8 +318,7 @@ def commands_in(steps: tuple[str, ...]) -> list[str]:
 
 def test_the_suggested_commands_are_accepted_by_the_cli() -> None:
     parser = build_parser()
-    target = Target("http://127.0.0.1:8000/api/mlflow/registered", "LSCOR", "WEBHOOK_SECRET")
-    for command in commands_in(signature_next_steps(target)):
+    for command in commands_in(signature_next_steps(RECEIVER)):
         program, *args = shlex.split(command)
         assert program == "hokusai-contract"
         parsed = parser.parse_args(args)
@@ -332,27 +327,25 @@ def test_the_suggested_commands_are_accepted_by_the_cli() -> None:
 
 # --- the interpretation alone (pure) --------------------------------------------------------
 
-TARGET = Target("http://127.0.0.1:8000/api/mlflow/registered", "LSCOR", "WEBHOOK_SECRET")
 
-
-def answer(status: int, **body: object) -> Reply:
-    return Reply(status, "", json.dumps(body).encode("utf-8"))
+def answer(status: int, **body: object) -> Answer:
+    return Answer(status, json.dumps(body).encode("utf-8"))
 
 
 @pytest.mark.parametrize(
-    ("reply", "outcome"),
+    ("received", "outcome"),
     [
         (answer(200, success=True, duplicate=False), Outcome.ACCEPTED),
         (answer(200, success=True, duplicate=True), Outcome.ACCEPTED_DUPLICATE),
         (answer(200, success=False, error="token is locked"), Outcome.UNEXPECTED),
-        (Reply(200, "OK", b"<html>welcome</html>"), Outcome.UNEXPECTED),
+        (Answer(200, b"<html>welcome</html>"), Outcome.UNEXPECTED),
         (answer(200, ok=True), Outcome.UNEXPECTED),
         (answer(401, success=False, error="x", reason="mismatch"), Outcome.SIGNATURE_REJECTED),
         (
             answer(401, success=False, error="x", reason="timestamp_outside_tolerance"),
             Outcome.REPLAY_REFUSED,
         ),
-        (Reply(500, "", b'{"success":false,"error":"Webhook secret not configured"}'),
+        (Answer(500, b'{"success":false,"error":"Webhook secret not configured"}'),
          Outcome.SECRET_NOT_CONFIGURED),
         (answer(401, success=False, error="webhook secret not configured"),
          Outcome.SECRET_NOT_CONFIGURED),
@@ -361,7 +354,7 @@ def answer(status: int, **body: object) -> Reply:
         (answer(404, success=False, error="Token not found", reason="token_not_found"),
          Outcome.UNKNOWN_TOKEN),
         (answer(404, error="Token not found"), Outcome.UNEXPECTED),
-        (Reply(404, "Not Found", b"<html>not found</html>"), Outcome.UNEXPECTED),
+        (Answer(404, b"<html>not found</html>"), Outcome.UNEXPECTED),
         (answer(500, success=False, error="boom"), Outcome.UNEXPECTED),
         (answer(404, success=False, error="x", reason="unknown_token"), Outcome.UNKNOWN_TOKEN),
         (answer(404, success=False, error="x", reason="unknown_path"), Outcome.UNEXPECTED),
@@ -369,12 +362,12 @@ def answer(status: int, **body: object) -> Reply:
          Outcome.INVALID_PAYLOAD),
         (answer(413, success=False, error="x"), Outcome.TOO_LARGE),
         (answer(405, success=False, error="x"), Outcome.METHOD_NOT_ALLOWED),
-        (Reply(302, "Found", b""), Outcome.UNEXPECTED),
-        (Reply(502, "Bad Gateway", b"<html>bad gateway</html>"), Outcome.UNEXPECTED),
+        (Answer(302, b""), Outcome.UNEXPECTED),
+        (Answer(502, b"<html>bad gateway</html>"), Outcome.UNEXPECTED),
     ],
 )  # fmt: skip
-def test_each_answer_maps_to_its_outcome(reply: Reply, outcome: Outcome) -> None:
-    assert interpret(reply, TARGET).outcome is outcome
+def test_each_answer_maps_to_its_outcome(received: Answer, outcome: Outcome) -> None:
+    assert interpret(received, RECEIVER).outcome is outcome
 
 
 @pytest.mark.parametrize(
@@ -386,22 +379,22 @@ def test_each_answer_maps_to_its_outcome(reply: Reply, outcome: Outcome) -> None
     ],
 )
 def test_a_rejected_signature_is_explained_by_its_reason(reason: str, words: str) -> None:
-    verdict = interpret(answer(401, success=False, error="x", reason=reason), TARGET)
+    verdict = interpret(answer(401, success=False, error="x", reason=reason), RECEIVER)
     assert words in verdict.explanation
-    assert verdict.next_steps == signature_next_steps(TARGET)
+    assert verdict.next_steps == signature_next_steps(RECEIVER)
 
 
 @given(status=st.integers(100, 599), body=st.binary(max_size=200))
 def test_any_answer_gets_a_verdict_and_only_200_is_acceptance(status: int, body: bytes) -> None:
-    verdict = interpret(Reply(status, "", body), TARGET)
+    verdict = interpret(Answer(status, body), RECEIVER)
     assert verdict.explanation
     if verdict.outcome.accepted:
         assert status == 200
 
 
 def test_a_200_that_is_not_the_contract_answer_points_at_the_path() -> None:
-    target = Target("http://127.0.0.1:8000/", "LSCOR", "WEBHOOK_SECRET")
-    interpretation = interpret(Reply(200, "OK", b"<html>welcome</html>"), target)
+    receiver = Receiver("http://127.0.0.1:8000/", SHARED_SECRET, "LSCOR")
+    interpretation = interpret(Answer(200, b"<html>welcome</html>"), receiver)
     assert interpretation.outcome is Outcome.UNEXPECTED
     assert "the contract's path is /api/mlflow/registered; --url points at /" in (
         interpretation.next_steps
@@ -410,8 +403,8 @@ def test_a_200_that_is_not_the_contract_answer_points_at_the_path() -> None:
 
 def test_deeply_nested_json_in_an_answer_is_read_as_not_json() -> None:
     nested = b"[" * 100_000 + b"]" * 100_000
-    assert interpret(Reply(404, "", nested), TARGET).outcome is Outcome.UNEXPECTED
-    assert read_token_state("http://h/api/tokens/LSCOR", 200, nested).status is None
+    assert interpret(Answer(404, nested), RECEIVER).outcome is Outcome.UNEXPECTED
+    assert read_token_state("http://h/api/tokens/LSCOR", Answer(200, nested)).status is None
 
 
 STATE_URL = "http://127.0.0.1:8000/api/tokens/LSCOR"
@@ -431,7 +424,7 @@ STATE_URL = "http://127.0.0.1:8000/api/tokens/LSCOR"
 def test_the_token_state_is_read_only_from_a_top_level_status(
     status: int, body: bytes, state: str | None
 ) -> None:
-    reading = read_token_state(STATE_URL, status, body)
+    reading = read_token_state(STATE_URL, Answer(status, body))
     assert reading.status == state
     assert reading.registered is (state == "REGISTERED")
     assert (reading.problem is None) is (state is not None)
@@ -469,6 +462,6 @@ def test_a_token_in_the_url_query_is_never_printed(
     assert accepted.exit_code == 0 and refused.exit_code == 1
     assert f"sent: POST {site.webhook_url}?token={MASK}&v=1" in accepted.out
     assert f"?api_key={MASK}" in accepted.out
-    assert "/api/mlflow/registered?sig=***: connection refused" in refused.out
+    assert "/api/mlflow/registered?sig=*** (connection refused)" in refused.out
     for run in (accepted, refused):
         assert "S3CRET" not in run.out + run.err and "st4te" not in run.out + run.err

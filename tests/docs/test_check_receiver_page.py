@@ -14,13 +14,12 @@ from pathlib import Path
 import pytest
 
 from contracts.conformance import RECEIVER_CHECKS, Cause
-from contracts.conformance.answers import read_token_state
+from contracts.conformance.answers import Answer, read_token_state
+from contracts.conformance.receiver_under_test import Receiver
 from contracts.conformance.schemathesis_run import SCHEMATHESIS_CHECKS
 from contracts.conformance.send_test import (
     Outcome,
-    Reply,
     SendTestResult,
-    Target,
     build_test_delivery,
     interpret,
     render,
@@ -217,13 +216,13 @@ def replay(transcript: str, secret_env: str) -> list[str]:
     status, reason = field(transcript, r"^answer: (\d{3}) (.*)$").groups()
     body = field(transcript, r"^answer: .*\n  (.*)$").group(1).encode("utf-8")
     token = field(transcript, r"for token ([A-Z0-9-]+),").group(1)
-    target = Target(url, token, secret_env)
-    reply = Reply(int(status), reason, body)
+    receiver = Receiver(url, "any secret", token, secret_env=secret_env)
+    answer = Answer(int(status), body, phrase=reason)
     state = None
     state_url = re.search(r"^state: GET (\S+)$", transcript, re.MULTILINE)
     if state_url:
         registered = json.dumps({"status": "REGISTERED"}).encode()
-        state = read_token_state(state_url.group(1), 200, registered)
+        state = read_token_state(state_url.group(1), Answer(200, registered))
     delivery = build_test_delivery(
         "any secret",
         token_id=token,
@@ -232,7 +231,8 @@ def replay(transcript: str, secret_env: str) -> list[str]:
         metric_name="accuracy",
         baseline_value=0.9,
     )
-    lines = render(SendTestResult(target, delivery, interpret(reply, target), reply, state))
+    result = SendTestResult(receiver, delivery, interpret(answer, receiver), answer, state)
+    lines = render(result)
     return lines[next(i for i, line in enumerate(lines) if line.startswith("result: ")) :]
 
 

@@ -1,0 +1,237 @@
+"""What the receiver checks share during one run, and what they may conclude from it.
+
+Nothing passes from one check to the next but what the runner records: the probe's log of every
+request and state read, and each check's result. The facts a check may build on are read from
+that record here, once each: a token's state at the start, whether the state URL is readable,
+whether an earlier check passed, whether a token is known to exist. The runner also chooses,
+once per run, the token each check registers (:class:`Subject`: a spare DRAFT token when one is
+left, else the token under test) and grades how strongly what a check can see backs its verdict
+(:class:`Evidence`). Checks declare their preconditions with the decorators at the end; the
+loop skips a check whose precondition does not hold and says why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from enum import Enum
+
+from contracts.conformance.answers import TokenStateReading
+from contracts.conformance.checklist import (
+    Check,
+    CheckFunction,
+    Declaration,
+    Precondition,
+    StopRun,
+)
+from contracts.conformance.probe import Probe, ReceiverUnreachable
+from contracts.conformance.receiver_under_test import Receiver
+from contracts.conformance.results import CheckResult, Finding, Verdict
+
+DRAFT = "DRAFT"
+STATE_URL_EXAMPLE = "https://host/api/tokens/{token_id}"
+
+
+@dataclass(frozen=True)
+class Subject:
+    """The token a check registers, and whether it is the check's own: DRAFT at the start and
+    registered by no other check, so that its transition is this check's alone."""
+
+    token: str
+    own: bool
+
+
+class Evidence(str, Enum):
+    """How strongly what a check can see backs its verdict, strongest first."""
+
+    TRANSITION_SEEN = "transition_seen"
+    """Its own DRAFT token, read through the state URL: the transition itself is seen."""
+    TRANSITION_ANSWERED = "transition_answered"
+    """Its own DRAFT token, without a state URL: the transition is taken from the answers."""
+    STATE_READ = "state_read"
+    """No token of its own: the token under test, already REGISTERED; its state is read."""
+    ANSWER_ONLY = "answer_only"
+    """No token of its own and no state URL: the answers alone."""
+
+    @classmethod
+    def of(cls, subject: Subject, state_readable: bool) -> Evidence:
+        if subject.own:
+            return cls.TRANSITION_SEEN if state_readable else cls.TRANSITION_ANSWERED
+        return cls.STATE_READ if state_readable else cls.ANSWER_ONLY
+
+    @property
+    def weaker(self) -> bool:
+        """No transition of the check's own could be seen or caused."""
+        return self in (Evidence.STATE_READ, Evidence.ANSWER_ONLY)
+
+
+class DrawsSpare(Declaration):
+    """Declares that a check registers a DRAFT token of its own (one with letters in it, when
+    ``with_letters``): the runner hands it a spare token, or the token under test when none is
+    left."""
+
+    def __init__(self, *, with_letters: bool = False) -> None:
+        self.with_letters = with_letters
+
+
+def draws_spare(*, with_letters: bool = False) -> DrawsSpare:
+    return DrawsSpare(with_letters=with_letters)
+
+
+class ReceiverRun:
+    """One run against one receiver: the record the checks read, and the facts read from it.
+
+    Only the runner writes here (:meth:`record`, and the probe's log as it sends); a check
+    reads, sends through the probe, and returns its finding.
+    """
+
+    def __init__(
+        self, receiver: Receiver, probe: Probe, checks: Iterable[Check[ReceiverRun]]
+    ) -> None:
+        self.receiver = receiver
+        self.probe = probe
+        self._checks = tuple(checks)
+        self._results: dict[str, CheckResult] = {}
+        self._drawn: dict[str, Subject] | None = None
+
+    def record(self, result: CheckResult) -> None:
+        """Keep a finished check's result, for the checks after it."""
+        self._results[result.check_id] = result
+
+    # --- facts, read from the record --------------------------------------------------------
+
+    def start_state(self, token: str | None = None) -> TokenStateReading | None:
+        """``token``'s state (the token under test by default) before any delivery, as the
+        state URL read it; ``None`` when it was not read."""
+        token = token or self.receiver.token
+        return next((read.reading for read in self.probe.reads if read.token == token), None)
+
+    @property
+    def state_readable(self) -> bool:
+        """The state URL read the token under test at the start, so later reads mean something."""
+        start = self.start_state()
+        return start is not None and start.status is not None
+
+    def passed(self, check_id: str) -> bool:
+        """Whether the earlier check ``check_id`` passed; asking about a later one is an error."""
+        if check_id not in self._results:
+            raise ValueError(f"check {check_id!r} has not run yet")
+        return self._results[check_id].verdict is Verdict.PASS
+
+    def accepted_earlier(self, token: str) -> bool:
+        """An earlier check had a delivery for ``token`` accepted: the token exists."""
+        current = self.probe.current_check
+        return any(
+            sent.token == token and sent.answer.accepted and sent.check_id != current
+            for sent in self.probe.sent
+        )
+
+    def known_to_exist(self, token: str) -> bool:
+        """The state URL read ``token`` at the start, or a delivery for it was accepted."""
+        start = self.start_state(token)
+        return (start is not None and start.status is not None) or self.accepted_earlier(token)
+
+    # --- the subject each check registers, and how strong its evidence is -------------------
+
+    def subject_for(self, check_id: str) -> Subject:
+        """The token ``check_id`` registers: drawn once per run for the checks that declared
+        :func:`draws_spare`; the token under test for the others, its own while DRAFT."""
+        drawn = self._draws().get(check_id)
+        if drawn is not None:
+            return drawn
+        start = self.start_state()
+        own = start is None or start.status in (None, DRAFT)
+        return Subject(self.receiver.token, own)
+
+    @property
+    def subject(self) -> Subject:
+        """The subject of the check now running."""
+        return self.subject_for(self.probe.current_check)
+
+    @property
+    def evidence(self) -> Evidence:
+        """How strongly the check now running can back its verdict."""
+        return Evidence.of(self.subject, self.state_readable)
+
+    def _draws(self) -> dict[str, Subject]:
+        """Spare tokens handed out in check order, once per run: each to one check only, and
+        only those DRAFT at the start (or not read). Drawn at the first question, which comes
+        from a check that registers a token: after ``state-url`` read every token."""
+        if self._drawn is None:
+            left = [token for token in self.receiver.spare_tokens if self._usable_spare(token)]
+            self._drawn = {}
+            for check in self._checks:
+                for draw in (d for d in check.declared if isinstance(d, DrawsSpare)):
+                    spare = next((t for t in left if not draw.with_letters or t.lower() != t), None)
+                    if spare is not None:
+                        left.remove(spare)
+                    subject = Subject(spare, True) if spare else Subject(self.receiver.token, False)
+                    self._drawn[check.check_id] = subject
+        return self._drawn
+
+    def _usable_spare(self, token: str) -> bool:
+        start = self.start_state(token)
+        return start is None or start.status == DRAFT
+
+
+def guarded(check_id: str, function: CheckFunction[ReceiverRun]) -> CheckFunction[ReceiverRun]:
+    """Every receiver check: its requests are logged under its id, and a receiver that stops
+    answering ends the run there."""
+
+    def guard(run: ReceiverRun) -> Finding:
+        run.probe.current_check = check_id
+        try:
+            return function(run)
+        except ReceiverUnreachable as error:
+            finding = Finding.failed(
+                str(error), "make the handler reachable from here, then run again"
+            )
+            raise StopRun(finding, f"skipped: {error.url} did not answer ({check_id})") from None
+
+    return guard
+
+
+# --- preconditions, declared on the checks --------------------------------------------------
+
+
+def _precondition(unmet: Callable[[ReceiverRun, str], str | None]) -> Precondition[ReceiverRun]:
+    return Precondition[ReceiverRun](unmet)
+
+
+requires_state_url = _precondition(
+    lambda run, _: (
+        None
+        if run.receiver.state_url
+        else "no state URL given, so state changes are judged by the answers alone; pass "
+        f"--state-url '{STATE_URL_EXAMPLE}' for the stronger checks"
+    )
+)
+"""Skips a check that must read the tokens' state when no state URL was given."""
+
+requires_readable_state = _precondition(
+    lambda run, _: None if run.state_readable else "the state URL could not be read (see state-url)"
+)
+"""Skips a check that must read the tokens' state when the state URL did not read it."""
+
+
+def _draft_at_start(run: ReceiverRun, check_id: str) -> str | None:
+    start = run.start_state()
+    if start is None or start.status == DRAFT:
+        return None
+    return (
+        f"token {run.receiver.token} was already {start.in_words} at the start, so this cannot "
+        "be verified; use a fresh DRAFT token"
+    )
+
+
+requires_draft_token = _precondition(_draft_at_start)
+"""Skips a check that needs the token under test DRAFT at the start."""
+
+
+def _letters(run: ReceiverRun, check_id: str) -> str | None:
+    token = run.subject_for(check_id).token
+    return None if token.lower() != token else f"token id {token} has no letters to lower-case"
+
+
+requires_letters = _precondition(_letters)
+"""Skips a check that lower-cases its subject's token id when the id has no letters."""
