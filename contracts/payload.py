@@ -271,6 +271,7 @@ _ContractValidator = validators.extend(  # type: ignore[no-untyped-call]
 
 @functools.cache
 def _validator() -> Any:
+    """The contract's validator, checked and built on first use and reused for every payload."""
     schema = load_schema()
     Draft202012Validator.check_schema(schema)
     return _ContractValidator(schema)
@@ -353,34 +354,11 @@ def _error_path(error: Any) -> str:
     return path
 
 
-@functools.cache
-def _compiled_validator() -> Any | None:
-    """jsonschema-rs's compiled validator when it is installed (the receiver extra brings it).
-
-    It answers "valid or not" in about a microsecond, against tens for ``jsonschema``; the
-    pure-Python validator still lists the violations of an invalid payload.
-    """
-    try:
-        import jsonschema_rs
-    except ImportError:
-        return None
-    return jsonschema_rs.validator_for(load_schema())
-
-
-def _schema_says_valid(payload: Any) -> bool:
-    compiled = _compiled_validator()
-    if compiled is None:
-        return False
-    try:
-        return bool(compiled.is_valid(payload))
-    except Exception:  # values it cannot convert (lone surrogates, say): ask jsonschema
-        return False
-
-
 def payload_violations(payload: Any) -> list[Violation]:
-    """Every way ``payload`` (already parsed) breaks the contract; empty when it is valid."""
-    if _schema_says_valid(payload):
-        return _semantic_violations(payload)
+    """Every way ``payload`` (already parsed) breaks the contract; empty when it is valid.
+
+    One validator gives both the verdict and the violations: the schema's, built once.
+    """
     errors = sorted(_validator().iter_errors(payload), key=lambda e: [str(p) for p in e.path])
     violations = [Violation(_error_path(error), _describe(error)) for error in errors]
     if isinstance(payload, Mapping):

@@ -7,6 +7,7 @@ of the parsed JSON, a stripped secret) is the bug this module exists to prevent.
 
 from __future__ import annotations
 
+import binascii
 import hmac
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -16,8 +17,9 @@ from contracts.errors import ReceiveError
 
 SIGNATURE_HEADER = "X-Hokusai-Signature"
 SIGNATURE_PREFIX = "sha256="
+_SCHEME = SIGNATURE_PREFIX.removesuffix("=")
 _DIGEST_LENGTH = 32
-_HEADER_LENGTH = len(SIGNATURE_PREFIX) + 2 * _DIGEST_LENGTH
+_HEX_LENGTH = 2 * _DIGEST_LENGTH
 
 Secret = str | bytes
 Secrets = Secret | Iterable[Secret | None] | None
@@ -58,9 +60,13 @@ _EXPLANATIONS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Verification:
-    """The verdict of :func:`verify`: truthy when the signature matched one of the secrets."""
+    """The verdict of :func:`verify`: truthy when the signature matched one of the secrets.
+
+    A plain record, built for every call: a frozen dataclass would cost more to build than
+    the rest of verifying a small body beyond the HMAC itself.
+    """
 
     ok: bool
     reason: FailureReason | None = None
@@ -114,9 +120,11 @@ def _configured_keys(secrets: Secrets) -> list[tuple[int, bytes]]:
     ``None`` and empty entries (``[os.environ.get("NEW"), old]`` with NEW unset) are skipped
     but keep their positions, so an index names the entry the caller configured.
     """
+    if isinstance(secrets, str):  # the usual configuration: one secret, as text
+        return [(0, secrets.encode("utf-8"))] if secrets else []
     if secrets is None:
         return []
-    if isinstance(secrets, (str, bytes, bytearray)):
+    if isinstance(secrets, (bytes, bytearray)):
         secrets = [secrets]
     keys = []
     for index, secret in enumerate(secrets):
@@ -136,21 +144,18 @@ def parse_signature_header(header: object) -> bytes | FailureReason:
 
     Tolerates surrounding HTTP whitespace and either case of hex; nothing else.
     """
-    if header is None:
-        return FailureReason.MISSING_HEADER
     if not isinstance(header, str):
-        return FailureReason.MALFORMED_HEADER
+        return FailureReason.MISSING_HEADER if header is None else FailureReason.MALFORMED_HEADER
     value = header.strip(" \t")
     if not value:
         return FailureReason.MISSING_HEADER
-    if len(value) != _HEADER_LENGTH or not value.startswith(SIGNATURE_PREFIX):
+    scheme, _, hex_digest = value.partition("=")
+    if scheme != _SCHEME or len(hex_digest) != _HEX_LENGTH:
         return FailureReason.MALFORMED_HEADER
     try:
-        digest = bytes.fromhex(value[len(SIGNATURE_PREFIX) :])
+        return binascii.unhexlify(hex_digest)  # strict: hex digits only, no whitespace
     except ValueError:
         return FailureReason.MALFORMED_HEADER
-    # fromhex skips ASCII whitespace between pairs; a full digest has no room for any.
-    return digest if len(digest) == _DIGEST_LENGTH else FailureReason.MALFORMED_HEADER
 
 
 def verify(body: bytes, signature_header: str | None, secrets: Secrets) -> Verification:
@@ -168,7 +173,7 @@ def verify(body: bytes, signature_header: str | None, secrets: Secrets) -> Verif
     if not keys:
         return Verification(False, FailureReason.NO_SECRET_CONFIGURED)
     received = parse_signature_header(signature_header)
-    if isinstance(received, FailureReason):
+    if not isinstance(received, bytes):
         return Verification(False, received)
     matched = None
     for index, key in keys:
@@ -180,9 +185,11 @@ def verify(body: bytes, signature_header: str | None, secrets: Secrets) -> Verif
     return Verification(True, None, matched)
 
 
-def verify_or_raise(body: bytes, signature_header: str | None, secrets: Secrets) -> None:
-    """Like :func:`verify`, but raise :class:`SignatureError` carrying the reason on failure."""
+def verify_or_raise(body: bytes, signature_header: str | None, secrets: Secrets) -> Verification:
+    """Like :func:`verify`, but raise :class:`SignatureError` carrying the reason on failure;
+    the successful verdict is returned (its ``secret_index`` names the secret that matched)."""
     verification = verify(body, signature_header, secrets)
     if not verification:
         assert verification.reason is not None
         raise SignatureError(verification.reason)
+    return verification

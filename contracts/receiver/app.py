@@ -26,13 +26,13 @@ from werkzeug.wrappers import Request
 from werkzeug.wsgi import get_input_stream
 
 from contracts.envelope import DEFAULT_PATH, IDEMPOTENCY_KEY_HEADER, MAX_BODY_BYTES
-from contracts.payload import (
-    PayloadError,
-    Violation,
-    format_timestamp,
-    parse_body,
-    parse_timestamp,
-    validate_payload,
+from contracts.errors import ReceiveError
+from contracts.payload import PayloadError, PayloadProblem, format_timestamp
+from contracts.receive import (
+    TIMESTAMP_OUTSIDE_TOLERANCE,
+    TimestampError,
+    check_timestamp_tolerance,
+    receive_delivery,
 )
 from contracts.receiver.store import (
     DEFAULT_DELIVERIES_LIMIT,
@@ -42,8 +42,9 @@ from contracts.receiver.store import (
     TokenStore,
     Transition,
 )
-from contracts.signing import SIGNATURE_HEADER, FailureReason, verify
-from contracts.tokens import normalize_token_id, token_id_problem
+from contracts.schema import load_json
+from contracts.signing import SIGNATURE_HEADER, FailureReason
+from contracts.tokens import token_id_problem
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -55,7 +56,8 @@ NO_SECRET_ERROR = "Webhook secret not configured"
 SIGNATURE_PREFIX_KEPT = 15
 """How much of a signature header the log keeps: ``sha256=`` and 8 hex digits, never more."""
 IDEMPOTENCY_KEY_KEPT = 200
-_UNICODE_CHECKED_FIELDS = ("model_name", "metric_name", "mlflow_run_id")
+RECEIVER_CASES_FILE = "vectors/receiver_cases.v1.json"
+"""The contract's refusal reasons with their status codes, and requests with their answers."""
 
 
 class RejectReason(str, Enum):
@@ -65,9 +67,9 @@ class RejectReason(str, Enum):
     MISSING_HEADER = FailureReason.MISSING_HEADER.value
     MALFORMED_HEADER = FailureReason.MALFORMED_HEADER.value
     MISMATCH = FailureReason.MISMATCH.value
-    TIMESTAMP_OUTSIDE_TOLERANCE = "timestamp_outside_tolerance"
-    INVALID_JSON = "invalid_json"
-    SCHEMA_VIOLATION = "schema_violation"
+    TIMESTAMP_OUTSIDE_TOLERANCE = TIMESTAMP_OUTSIDE_TOLERANCE
+    INVALID_JSON = PayloadProblem.INVALID_JSON.value
+    SCHEMA_VIOLATION = PayloadProblem.SCHEMA_VIOLATION.value
     UNKNOWN_TOKEN = "unknown_token"
     BODY_TOO_LARGE = "body_too_large"
     MALFORMED_REQUEST = "malformed_request"
@@ -79,21 +81,23 @@ class RejectReason(str, Enum):
 
     @property
     def status_code(self) -> int:
-        """The HTTP status the contract gives this refusal."""
-        return _STATUS_CODES.get(self, 401)
+        """The HTTP status the contract gives this refusal (the receiver-cases vectors)."""
+        return _STATUS_CODES[self]
 
 
-_STATUS_CODES = {
-    RejectReason.NO_SECRET_CONFIGURED: 500,
-    RejectReason.INVALID_JSON: 400,
-    RejectReason.SCHEMA_VIOLATION: 400,
-    RejectReason.MALFORMED_REQUEST: 400,
-    RejectReason.UNKNOWN_TOKEN: 404,
-    RejectReason.UNKNOWN_PATH: 404,
-    RejectReason.BODY_TOO_LARGE: 413,
-    RejectReason.METHOD_NOT_ALLOWED: 405,
-    RejectReason.INTERNAL_ERROR: 500,
-}
+def _status_codes() -> dict[RejectReason, int]:
+    """Each reason's status, read from the contract file every receiver shares."""
+    table = load_json(RECEIVER_CASES_FILE)["reasons"]
+    missing = [reason.value for reason in RejectReason if reason.value not in table]
+    if missing:
+        raise RuntimeError(
+            f"{RECEIVER_CASES_FILE} gives no status for {', '.join(missing)}; reinstall "
+            "hokusai-contracts"
+        )
+    return {reason: int(table[reason.value]["status"]) for reason in RejectReason}
+
+
+_STATUS_CODES = _status_codes()
 
 
 def _utc_now() -> datetime:
@@ -117,11 +121,7 @@ class ReceiverConfig:
         object.__setattr__(self, "secrets", tuple(secret for secret in secrets if secret))
         if self.max_body_bytes < 1:
             raise ValueError(f"max_body_bytes must be at least 1, got {self.max_body_bytes}")
-        if self.timestamp_tolerance is not None and not self.timestamp_tolerance > 0:
-            raise ValueError(
-                f"timestamp_tolerance must be a positive number of seconds or None (off), got "
-                f"{self.timestamp_tolerance}"
-            )
+        check_timestamp_tolerance(self.timestamp_tolerance)
         if not self.path.startswith("/"):
             raise ValueError(f"path must start with '/', got {self.path!r}")
 
@@ -155,6 +155,26 @@ def _refusal(reason: RejectReason, error: str, **extra: Any) -> _Answer:
     headers = extra.pop("headers", {})
     body = {"success": False, "error": error, "reason": reason.value, **extra}
     return _Answer(reason.status_code, body, reason.value, headers=headers)
+
+
+def _receive_refusal(error: ReceiveError) -> _Answer:
+    """The answer to a delivery that :func:`~contracts.receive` refused, with its details."""
+    reason = RejectReason(error.reason)
+    if isinstance(error, PayloadError):
+        return _violations_answer(reason, error)
+    if isinstance(error, TimestampError):
+        return _refusal(
+            reason, str(error), tolerance_seconds=error.tolerance_seconds, field="$.timestamp"
+        )
+    if reason is RejectReason.NO_SECRET_CONFIGURED:
+        # The exact words the real website answered with; the hint says what to do.
+        return _refusal(
+            reason,
+            NO_SECRET_ERROR,
+            hint="the receiver refuses every delivery until its operator configures the shared "
+            "webhook secret (stub site: export the variable named by --secret-env and restart)",
+        )
+    return _refusal(reason, str(error))
 
 
 def _violations_answer(reason: RejectReason, error: PayloadError) -> _Answer:
@@ -281,54 +301,22 @@ class StubSite:
         body = _read_body(request, self.config.max_body_bytes)
         if isinstance(body, _Answer):
             return body
-        verification = verify(body, request.headers.get(SIGNATURE_HEADER), self.config.secrets)
-        if not verification:
-            assert verification.reason is not None
-            return _signature_refusal(verification.reason)
         try:
-            payload = parse_body(body)
-        except PayloadError as error:
-            return _violations_answer(RejectReason.INVALID_JSON, error)
-        replay = self._replay_refusal(payload)
-        if replay is not None:
-            return replay
-        try:
-            validate_payload(payload)
-            _check_storable_text(payload)
-        except PayloadError as error:
-            return _violations_answer(RejectReason.SCHEMA_VIOLATION, error)
-        answer = self._register(payload, replace(log, secret_index=verification.secret_index))
-        answer.secret_index = verification.secret_index
+            received = receive_delivery(
+                body,
+                request.headers,
+                self.config.secrets,
+                timestamp_tolerance=self.config.timestamp_tolerance,
+                now=self.config.clock(),
+            )
+        except ReceiveError as error:
+            return _receive_refusal(error)
+        answer = self._register(received.event, replace(log, secret_index=received.secret_index))
+        answer.secret_index = received.secret_index
         return answer
 
-    def _replay_refusal(self, payload: Any) -> _Answer | None:
-        """A 401 when a tolerance is set and the timestamp is outside it; else ``None``.
-
-        A missing or unreadable timestamp is left to schema validation, which names it.
-        """
-        tolerance = self.config.timestamp_tolerance
-        timestamp = payload.get("timestamp") if isinstance(payload, Mapping) else None
-        if tolerance is None or not isinstance(timestamp, str):
-            return None
-        try:
-            moment = parse_timestamp(timestamp)
-        except ValueError:
-            return None
-        skew = (self.config.clock() - moment).total_seconds()
-        if abs(skew) <= tolerance:
-            return None
-        direction = "old" if skew > 0 else "in the future"
-        return _refusal(
-            RejectReason.TIMESTAMP_OUTSIDE_TOLERANCE,
-            f"the timestamp {timestamp} is {abs(skew):.0f} s {direction}; this receiver accepts "
-            f"deliveries within {tolerance:g} s of its clock, so stamp each attempt when it is "
-            "sent (not when the event was first built) and check the sender's clock",
-            tolerance_seconds=tolerance,
-            field="$.timestamp",
-        )
-
     def _register(self, payload: Mapping[str, Any], log: DeliveryRecord) -> _Answer:
-        token_id = normalize_token_id(payload["token_id"])
+        token_id = payload["token_id"]
         registration = AcceptedRegistration(
             model_name=payload["model_name"],
             model_version=payload["model_version"],
@@ -374,18 +362,6 @@ class StubSite:
         deliveries = self.store.deliveries(token_id, limit=limit)
         body = {"success": True, "deliveries": [delivery.as_dict() for delivery in deliveries]}
         return _Answer(200, body, "read")
-
-
-def _signature_refusal(reason: FailureReason) -> _Answer:
-    if reason is FailureReason.NO_SECRET_CONFIGURED:
-        # The exact words the real website answered with; the hint says what to do.
-        return _refusal(
-            RejectReason.NO_SECRET_CONFIGURED,
-            NO_SECRET_ERROR,
-            hint="the receiver refuses every delivery until its operator configures the shared "
-            "webhook secret (stub site: export the variable named by --secret-env and restart)",
-        )
-    return _refusal(RejectReason(reason.value), reason.explanation)
 
 
 def _accepted(result: RegisterResult) -> _Answer:
@@ -496,26 +472,6 @@ def _looks_like_uuid(value: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def _check_storable_text(payload: Mapping[str, Any]) -> None:
-    """Refuse text that is not Unicode (an unpaired ``\\udXXX`` escape): it cannot be stored."""
-    violations = []
-    for name in _UNICODE_CHECKED_FIELDS:
-        value = payload.get(name)
-        if isinstance(value, str):
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError as error:
-                violations.append(
-                    Violation(
-                        f"$.{name}",
-                        f"has an unpaired surrogate {value[error.start]!r} at position "
-                        f"{error.start}, which is not Unicode text; send valid UTF-8 text",
-                    )
-                )
-    if violations:
-        raise PayloadError(violations)
 
 
 def create_app(

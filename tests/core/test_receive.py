@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import datetime, timezone
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from contracts import (
     serialize,
     sign,
 )
+from contracts.receive import TimestampError, receive_delivery
 from contracts.schema import load_json
 
 SECRET = "whsec-receive-test"
@@ -119,3 +121,94 @@ def test_the_one_exception_type_says_what_to_do_in_words() -> None:
 def test_a_decoded_body_is_refused_instead_of_guessing_its_bytes() -> None:
     with pytest.raises(TypeError, match="raw body bytes"):
         receive("{}", {}, SECRET)  # type: ignore[arg-type]
+
+
+# --- the timestamp tolerance, when a receiver asks for one ----------------------------------
+
+NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=timezone.utc)
+
+
+def stamped(timestamp: str, **changes: Any) -> bytes:
+    payload = load_json("examples/model_registered.json")
+    return serialize({**payload, "timestamp": timestamp, **changes})
+
+
+@pytest.mark.parametrize(
+    "timestamp",
+    [
+        "2026-03-01T12:04:59Z",
+        "2026-03-01T11:55:01.5Z",
+        "2026-03-01T12:00:00",
+        "2026-03-01T13:00:00+01:00",
+    ],
+)
+def test_a_timestamp_inside_the_tolerance_is_accepted(timestamp: str) -> None:
+    body = stamped(timestamp)
+    event = receive(body, signed(body), SECRET, timestamp_tolerance=300, now=NOW)
+    assert event["timestamp"] == timestamp
+
+
+@pytest.mark.parametrize(
+    ("timestamp", "words"),
+    [("2026-03-01T11:54:59Z", "301 s old"), ("2026-03-01T12:05:01Z", "301 s in the future")],
+)
+def test_a_timestamp_outside_the_tolerance_is_refused_saying_by_how_much(
+    timestamp: str, words: str
+) -> None:
+    body = stamped(timestamp)
+    with pytest.raises(TimestampError) as raised:
+        receive(body, signed(body), SECRET, timestamp_tolerance=300, now=NOW)
+    assert raised.value.reason == "timestamp_outside_tolerance"
+    assert raised.value.tolerance_seconds == 300
+    assert words in str(raised.value)
+    assert "within 300 s" in str(raised.value)
+
+
+def test_the_tolerance_is_judged_after_the_signature_and_before_the_schema() -> None:
+    stale_and_invalid = stamped("2019-01-01T00:00:00Z", token_id="LS_COR")
+    error = refusal(stale_and_invalid, {SIGNATURE_HEADER: sign(stale_and_invalid, "other")}, SECRET)
+    assert error.reason is FailureReason.MISMATCH
+    with pytest.raises(TimestampError):
+        receive(stale_and_invalid, signed(stale_and_invalid), SECRET, timestamp_tolerance=300)
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        (stamped("yesterday"), PayloadProblem.SCHEMA_VIOLATION),
+        (b"[]", PayloadProblem.SCHEMA_VIOLATION),
+        (b'"2019-01-01T00:00:00Z"', PayloadProblem.SCHEMA_VIOLATION),
+        (b"{", PayloadProblem.INVALID_JSON),
+    ],
+)
+def test_a_timestamp_the_schema_refuses_is_left_to_the_schema(
+    body: bytes, problem: PayloadProblem
+) -> None:
+    with pytest.raises(PayloadError) as raised:
+        receive(body, signed(body), SECRET, timestamp_tolerance=300, now=NOW)
+    assert raised.value.reason is problem
+
+
+def test_a_naive_clock_reading_is_taken_as_utc() -> None:
+    body = stamped("2026-03-01T12:04:00Z")
+    naive_now = NOW.replace(tzinfo=None)
+    assert receive(body, signed(body), SECRET, timestamp_tolerance=300, now=naive_now)
+
+
+def test_no_tolerance_is_enforced_unless_asked_for() -> None:
+    body = stamped("2019-01-01T00:00:00Z")
+    assert receive(body, signed(body), SECRET)["timestamp"] == "2019-01-01T00:00:00Z"
+
+
+@pytest.mark.parametrize("tolerance", [0, -5])
+def test_a_tolerance_that_is_not_positive_is_refused_as_a_mistake(tolerance: float) -> None:
+    body = stamped("2026-03-01T12:00:00Z")
+    with pytest.raises(ValueError, match="positive number of seconds"):
+        receive(body, signed(body), SECRET, timestamp_tolerance=tolerance, now=NOW)
+
+
+def test_receive_delivery_names_the_secret_that_signed_it() -> None:
+    body = stamped("2026-03-01T12:00:00Z")
+    received = receive_delivery(body, signed(body), ["old", None, SECRET])
+    assert received.secret_index == 2
+    assert received.event == receive(body, signed(body), SECRET)

@@ -5,14 +5,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from contracts import FailureReason, SignatureError, sign, verify, verify_or_raise
 from contracts.schema import load_json
+from contracts.signing import parse_signature_header
 
 VECTORS: list[dict[str, Any]] = load_json("vectors/signatures.v1.json")["cases"]
 
@@ -99,12 +101,53 @@ def test_verify_or_raise_carries_the_reason() -> None:
         verify_or_raise(b"x", "sha256=" + "0" * 64, "secret")
     assert raised.value.reason is FailureReason.MISMATCH
     assert "same secret" in str(raised.value)
-    verify_or_raise(b"x", sign(b"x", "secret"), "secret")
+
+
+def test_verify_or_raise_returns_the_verdict_naming_the_secret_that_matched() -> None:
+    verification = verify_or_raise(b"x", sign(b"x", "new"), ["old", "new"])
+    assert verification.ok
+    assert verification.secret_index == 1
 
 
 def test_non_string_headers_are_malformed_not_crashes() -> None:
     assert verify(b"x", b"sha256=00", "s").reason is FailureReason.MALFORMED_HEADER  # type: ignore[arg-type]
     assert verify(b"x", 42, "s").reason is FailureReason.MALFORMED_HEADER  # type: ignore[arg-type]
+
+
+WELL_FORMED = re.compile(r"[ \t]*sha256=([0-9A-Fa-f]{64})[ \t]*")
+"""The header grammar in one expression: optional HTTP whitespace, the prefix, 64 hex digits."""
+near_misses = st.builds(
+    "".join,
+    st.lists(
+        st.sampled_from(["sha256=", "sha256", "SHA256=", "=", " ", "\t", "\n", "0", "a", "F", "g"])
+        | st.text(max_size=2),
+        max_size=12,
+    ),
+)
+
+
+@given(
+    header=st.from_regex(WELL_FORMED, fullmatch=True)
+    | near_misses
+    | st.builds(
+        lambda digits: "sha256=" + digits,
+        st.text("0123456789abcdef \t\u00e9", min_size=62, max_size=66),
+    )
+)
+@example(header="=" + "0" * 64)
+@example(header="sha256==" + "0" * 63)
+@example(header=" \t ")
+def test_a_header_reads_as_a_digest_exactly_when_it_is_the_prefix_and_64_hex_digits(
+    header: str,
+) -> None:
+    parsed = parse_signature_header(header)
+    match = WELL_FORMED.fullmatch(header)
+    if match is not None:
+        assert parsed == bytes.fromhex(match.group(1))
+    elif header.strip(" \t"):
+        assert parsed is FailureReason.MALFORMED_HEADER
+    else:
+        assert parsed is FailureReason.MISSING_HEADER
 
 
 def test_whitespace_inside_the_digest_is_malformed() -> None:

@@ -9,7 +9,12 @@ export const TOKENS_PATH_PREFIX: '/api/tokens/';
 export const HEALTH_PATH: '/health';
 export const SECRET_NOT_CONFIGURED: 'Webhook secret not configured';
 
+/** Every reason an answer can carry, read from schemas/vectors/receiver_cases.v1.json. */
 export const ErrorReason: Readonly<{
+  UNKNOWN_PATH: 'unknown_path';
+  METHOD_NOT_ALLOWED: 'method_not_allowed';
+  MALFORMED_REQUEST: 'malformed_request';
+  BODY_TOO_LARGE: 'body_too_large';
   NO_SECRET_CONFIGURED: 'no_secret_configured';
   MISSING_HEADER: 'missing_header';
   MALFORMED_HEADER: 'malformed_header';
@@ -18,9 +23,6 @@ export const ErrorReason: Readonly<{
   INVALID_JSON: 'invalid_json';
   SCHEMA_VIOLATION: 'schema_violation';
   UNKNOWN_TOKEN: 'unknown_token';
-  BODY_TOO_LARGE: 'body_too_large';
-  METHOD_NOT_ALLOWED: 'method_not_allowed';
-  UNKNOWN_PATH: 'unknown_path';
   INTERNAL_ERROR: 'internal_error';
 }>;
 export type ErrorReason = (typeof ErrorReason)[keyof typeof ErrorReason] | FailureReason;

@@ -1,32 +1,30 @@
 // A reference receiver for the model_registered webhook in plain node:http.
 //
 // Each delivery is judged in the contract's order, the same as the Python stub site: method
-// (405), size (413, reading stops at the limit), secret and signature over the RAW bytes (500
-// when no secret is configured, else 401), JSON (400), timestamp tolerance when one is set
-// (401), schema (400), token (404); then the token moves from DRAFT to REGISTERED at most once
-// (duplicates answer 200 with `duplicate: true`). Nothing is parsed before the signature has
-// been verified, and nothing changes on any refusal.
+// (405), size (413, reading stops at the limit), then receive(): secret and signature over the
+// RAW bytes (500 when no secret is configured, else 401), JSON (400), timestamp tolerance when
+// one is set (401), schema (400); then the token (404), which moves from DRAFT to REGISTERED at
+// most once (duplicates answer 200 with `duplicate: true`). Nothing is parsed before the
+// signature has been verified, and nothing changes on any refusal. Each reason's status comes
+// from the contract's receiver cases (schemas/vectors/receiver_cases.v1.json).
 
 import { createServer } from 'node:http';
 
+import { RECEIVER_CASES_FILE, readContractJson } from './contract-files.js';
 import {
   DEFAULT_PATH,
-  FailureReason,
   IDEMPOTENCY_KEY_HEADER,
   PayloadError,
   PayloadProblem,
-  SIGNATURE_HEADER,
+  ReceiveError,
   STATUS_REGISTERED,
-  explain,
+  TimestampError,
   normalizeTokenId,
-  parseBody,
-  parseTimestamp,
+  receive,
   secretKeys,
   tokenIdProblem,
-  payloadViolations,
-  unstorableText,
-  verify,
 } from './index.js';
+import { checkedTolerance } from './receive.js';
 
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 export const TOKENS_PATH_PREFIX = '/api/tokens/';
@@ -34,30 +32,15 @@ export const HEALTH_PATH = '/health';
 export const SECRET_NOT_CONFIGURED = 'Webhook secret not configured';
 const IDEMPOTENCY_KEY_KEPT = 200;
 
-/** Every `reason` an answer can carry; the same codes as the Python stub site. */
-export const ErrorReason = Object.freeze({
-  ...FailureReason,
-  TIMESTAMP_OUTSIDE_TOLERANCE: 'timestamp_outside_tolerance',
-  INVALID_JSON: PayloadProblem.INVALID_JSON,
-  SCHEMA_VIOLATION: PayloadProblem.SCHEMA_VIOLATION,
-  UNKNOWN_TOKEN: 'unknown_token',
-  BODY_TOO_LARGE: 'body_too_large',
-  METHOD_NOT_ALLOWED: 'method_not_allowed',
-  /** Not a delivery at all: nothing is served at that path. */
-  UNKNOWN_PATH: 'unknown_path',
-  INTERNAL_ERROR: 'internal_error',
-});
+const REASONS = readContractJson(RECEIVER_CASES_FILE).reasons;
 
-const STATUS_CODES = {
-  [ErrorReason.NO_SECRET_CONFIGURED]: 500,
-  [ErrorReason.INVALID_JSON]: 400,
-  [ErrorReason.SCHEMA_VIOLATION]: 400,
-  [ErrorReason.UNKNOWN_TOKEN]: 404,
-  [ErrorReason.UNKNOWN_PATH]: 404,
-  [ErrorReason.BODY_TOO_LARGE]: 413,
-  [ErrorReason.METHOD_NOT_ALLOWED]: 405,
-  [ErrorReason.INTERNAL_ERROR]: 500,
-};
+/**
+ * Every `reason` an answer can carry, as the contract's receiver cases list them (the same
+ * codes as the Python stub site); each is answered with the status given there.
+ */
+export const ErrorReason = Object.freeze(
+  Object.fromEntries(Object.keys(REASONS).map((reason) => [reason.toUpperCase(), reason])),
+);
 
 export const TokenStatus = Object.freeze({ DRAFT: 'DRAFT', REGISTERED: STATUS_REGISTERED });
 
@@ -130,7 +113,7 @@ export class MemoryTokenStore {
 /** An error answer: `{ success: false, error, reason, ...extra }` with the reason's status. */
 class Refusal {
   constructor(reason, error, extra = {}, headers = {}) {
-    this.status = STATUS_CODES[reason] ?? 401;
+    this.status = REASONS[reason].status;
     this.body = { success: false, error, reason, ...extra };
     this.headers = headers;
     this.verdict = reason;
@@ -169,11 +152,19 @@ function tooLarge(limit) {
   );
 }
 
-function signatureRefusal(reason) {
-  if (reason === FailureReason.NO_SECRET_CONFIGURED) {
-    return new Refusal(reason, SECRET_NOT_CONFIGURED); // the words the real website answered
+/** The answer to a delivery that receive() refused, with the details its error carries. */
+function receiveRefusal(error) {
+  if (error instanceof PayloadError) return payloadRefusal(error);
+  if (error instanceof TimestampError) {
+    return new Refusal(error.reason, error.message, {
+      tolerance_seconds: error.toleranceSeconds,
+      field: '$.timestamp',
+    });
   }
-  return new Refusal(reason, explain(reason));
+  if (error.reason === ErrorReason.NO_SECRET_CONFIGURED) {
+    return new Refusal(error.reason, SECRET_NOT_CONFIGURED); // the words the real website answered
+  }
+  return new Refusal(error.reason, error.message);
 }
 
 function payloadRefusal(error) {
@@ -248,41 +239,13 @@ function readBody(request, limit) {
 
 // --- judging a delivery -----------------------------------------------------------------------
 
-/** A 401 when the timestamp is outside the tolerance; an unreadable one is left to the schema. */
-function replayRefusal(payload, toleranceSeconds) {
-  const timestamp = payload?.timestamp;
-  if (toleranceSeconds === null || typeof timestamp !== 'string') return null;
-  let moment;
-  try {
-    moment = parseTimestamp(timestamp);
-  } catch {
-    return null;
-  }
-  const skewSeconds = (Date.now() - moment.getTime()) / 1000;
-  if (Math.abs(skewSeconds) <= toleranceSeconds) return null;
-  const direction = skewSeconds > 0 ? 'old' : 'in the future';
-  return new Refusal(
-    ErrorReason.TIMESTAMP_OUTSIDE_TOLERANCE,
-    `the timestamp ${timestamp} is ${Math.round(Math.abs(skewSeconds))} s ${direction}; this ` +
-      `receiver accepts deliveries within ${toleranceSeconds} s of its clock, so stamp each ` +
-      "attempt when it is sent (not when the event was first built) and check the sender's clock",
-    { tolerance_seconds: toleranceSeconds, field: '$.timestamp' },
-  );
-}
-
 function idempotencyKey(request) {
   const key = String(request.headers[IDEMPOTENCY_KEY_HEADER.toLowerCase()] ?? '').trim();
   return key.slice(0, IDEMPOTENCY_KEY_KEPT) || null;
 }
 
 function checkedOptions({ toleranceSeconds, maxBodyBytes }) {
-  const tolerance = toleranceSeconds ?? null;
-  if (tolerance !== null && !(Number.isFinite(tolerance) && tolerance > 0)) {
-    throw new TypeError(
-      'toleranceSeconds must be a positive number of seconds, or null for no replay check; ' +
-        `got ${toleranceSeconds}`,
-    );
-  }
+  const tolerance = checkedTolerance(toleranceSeconds);
   if (!(Number.isSafeInteger(maxBodyBytes) && maxBodyBytes > 0)) {
     throw new TypeError(
       `maxBodyBytes must be a positive whole number of bytes; got ${maxBodyBytes}`,
@@ -310,24 +273,14 @@ export function createHandler({
 
   async function deliver(request) {
     const rawBody = await readBody(request, maxBodyBytes);
-    const signature = request.headers[SIGNATURE_HEADER.toLowerCase()];
-    const verification = verify(rawBody, signature, keys);
-    if (!verification.ok) return signatureRefusal(verification.reason);
     let event;
     try {
-      event = parseBody(rawBody);
+      event = receive(rawBody, request.headers, keys, { toleranceSeconds: tolerance });
     } catch (error) {
-      if (error instanceof PayloadError) return payloadRefusal(error);
+      if (error instanceof ReceiveError) return receiveRefusal(error);
       throw error;
     }
-    const stale = replayRefusal(event, tolerance);
-    if (stale) return stale;
-    const violations = payloadViolations(event);
-    if (violations.length === 0) violations.push(...unstorableText(event));
-    if (violations.length > 0) {
-      return payloadRefusal(new PayloadError(PayloadProblem.SCHEMA_VIOLATION, violations));
-    }
-    const tokenId = normalizeTokenId(event.token_id);
+    const tokenId = event.token_id;
     const outcome = store.register(tokenId, event, idempotencyKey(request));
     if (outcome === null) {
       return new Refusal(

@@ -50,10 +50,10 @@ export function explain(reason: FailureReason): string;
 
 /**
  * A refused delivery, whichever check refused it; `reason` is its stable code. receive throws
- * only this: a SignatureError or a PayloadError.
+ * only this: a SignatureError, a TimestampError (only with a tolerance) or a PayloadError.
  */
 export class ReceiveError extends Error {
-  readonly reason: FailureReason | PayloadProblem;
+  readonly reason: FailureReason | PayloadProblem | typeof TIMESTAMP_OUTSIDE_TOLERANCE;
 }
 
 export class SignatureError extends ReceiveError {
@@ -149,13 +149,34 @@ export type RequestHeaders =
   | ReadonlyMap<string, string | readonly string[] | undefined>
   | Readonly<Record<string, string | readonly string[] | undefined>>;
 
+export const TIMESTAMP_OUTSIDE_TOLERANCE: 'timestamp_outside_tolerance';
+
+/** The delivery's timestamp is further from the receiver's clock than its tolerance. */
+export class TimestampError extends ReceiveError {
+  constructor(timestamp: string, skewSeconds: number, toleranceSeconds: number);
+  readonly reason: typeof TIMESTAMP_OUTSIDE_TOLERANCE;
+  readonly timestamp: string;
+  /** How far the clock is past the timestamp; negative when it is in the future. */
+  readonly skewSeconds: number;
+  readonly toleranceSeconds: number;
+}
+
+export interface ReceiveOptions {
+  /** Refuse timestamps further than this (> 0) from `now` (TimestampError); null: not checked. */
+  toleranceSeconds?: number | null;
+  /** The receiver's clock reading; default: the current time. */
+  now?: Date;
+}
+
 /**
  * Verify the signature over the raw bytes, then parse and validate the body: the event with
  * `token_id` upper-cased and `status` written `REGISTERED`. Throws ReceiveError (SignatureError
- * before the body is looked at, else PayloadError); TypeError for a body that is not bytes.
+ * before the body is looked at, then TimestampError when a tolerance is given, else
+ * PayloadError); TypeError for a body that is not bytes or a tolerance that is not positive.
  */
 export function receive(
   rawBody: RawBody,
   headers: RequestHeaders,
   secrets: Secrets,
+  options?: ReceiveOptions,
 ): ModelRegisteredEvent & { status: 'REGISTERED' };

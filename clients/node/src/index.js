@@ -6,7 +6,7 @@
 // beyond node:crypto.
 
 export { ReceiveError } from './errors.js';
-export { receive } from './receive.js';
+export { TIMESTAMP_OUTSIDE_TOLERANCE, TimestampError, receive } from './receive.js';
 export {
   FailureReason,
   SIGNATURE_HEADER,

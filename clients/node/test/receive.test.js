@@ -12,6 +12,8 @@ import {
   ReceiveError,
   SIGNATURE_HEADER,
   SignatureError,
+  TIMESTAMP_OUTSIDE_TOLERANCE,
+  TimestampError,
   receive,
   sign,
 } from '../src/index.js';
@@ -34,9 +36,9 @@ function bodyOf(testCase) {
 
 const signed = (body) => ({ [SIGNATURE_HEADER]: sign(body, SECRET) });
 
-function refusal(body, headers, secrets) {
+function refusal(body, headers, secrets, options = undefined) {
   try {
-    receive(body, headers, secrets);
+    receive(body, headers, secrets, options);
   } catch (error) {
     assert.ok(error instanceof ReceiveError, String(error));
     return error;
@@ -157,5 +159,74 @@ test('a parsed body is refused instead of guessing its bytes', () => {
   assert.throws(() => receive({ token_id: 'LSCOR' }, {}, SECRET), {
     name: 'TypeError',
     message: /raw body bytes/,
+  });
+});
+
+describe('the timestamp tolerance, when a receiver asks for one', () => {
+  const NOW = new Date('2026-03-01T12:00:00Z');
+  const example = JSON.parse(bodyOf(payloadCases[0]).toString('utf8'));
+  const stamped = (timestamp, fields = {}) => JSON.stringify({ ...example, timestamp, ...fields });
+  const options = { toleranceSeconds: 300, now: NOW };
+
+  test('a timestamp inside the tolerance is accepted', () => {
+    for (const timestamp of [
+      '2026-03-01T12:04:59Z',
+      '2026-03-01T11:55:01.5Z',
+      '2026-03-01T12:00:00',
+      '2026-03-01T13:00:00+01:00',
+    ]) {
+      const body = stamped(timestamp);
+      assert.equal(receive(body, signed(body), SECRET, options).timestamp, timestamp);
+    }
+  });
+
+  test('a timestamp outside the tolerance is refused saying by how much', () => {
+    for (const [timestamp, words] of [
+      ['2026-03-01T11:54:59Z', '301 s old'],
+      ['2026-03-01T12:05:01Z', '301 s in the future'],
+    ]) {
+      const body = stamped(timestamp);
+      const error = refusal(body, signed(body), SECRET, options);
+      assert.ok(error instanceof TimestampError);
+      assert.equal(error.reason, TIMESTAMP_OUTSIDE_TOLERANCE);
+      assert.equal(error.toleranceSeconds, 300);
+      assert.ok(error.message.includes(words), error.message);
+      assert.ok(error.message.includes('within 300 s'), error.message);
+    }
+  });
+
+  test('the tolerance is judged after the signature and before the schema', () => {
+    const body = stamped('2019-01-01T00:00:00Z', { token_id: 'LS_COR' });
+    const unsigned = { [SIGNATURE_HEADER]: sign(body, 'other') };
+    assert.equal(refusal(body, unsigned, SECRET, options).reason, FailureReason.MISMATCH);
+    assert.ok(refusal(body, signed(body), SECRET, options) instanceof TimestampError);
+  });
+
+  test('a timestamp the schema refuses is left to the schema', () => {
+    for (const [body, problem] of [
+      [stamped('yesterday'), PayloadProblem.SCHEMA_VIOLATION],
+      ['[]', PayloadProblem.SCHEMA_VIOLATION],
+      ['"2019-01-01T00:00:00Z"', PayloadProblem.SCHEMA_VIOLATION],
+      ['{', PayloadProblem.INVALID_JSON],
+    ]) {
+      const error = refusal(body, signed(body), SECRET, options);
+      assert.ok(error instanceof PayloadError, body);
+      assert.equal(error.reason, problem, body);
+    }
+  });
+
+  test('no tolerance is enforced unless asked for', () => {
+    const body = stamped('2019-01-01T00:00:00Z');
+    assert.equal(receive(body, signed(body), SECRET).timestamp, '2019-01-01T00:00:00Z');
+  });
+
+  test('a tolerance that is not a positive number is refused as a mistake', () => {
+    const body = stamped('2026-03-01T12:00:00Z');
+    for (const toleranceSeconds of [0, -5, Number.NaN, '300']) {
+      assert.throws(() => receive(body, signed(body), SECRET, { toleranceSeconds }), {
+        name: 'TypeError',
+        message: /positive number of seconds/,
+      });
+    }
   });
 });
