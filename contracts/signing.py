@@ -178,7 +178,10 @@ def verify(body: bytes, signature_header: str | None, secrets: Secrets) -> Verif
     matched = None
     for index, key in keys:
         # Every key is tried, so the time taken does not depend on which one matched.
-        if hmac.compare_digest(hmac.digest(key, body, "sha256"), received) and matched is None:
+        if (
+            hmac.compare_digest(hmac.new(key, body, "sha256").digest(), received)
+            and matched is None
+        ):
             matched = index
     if matched is None:
         return Verification(False, FailureReason.MISMATCH)
