@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
@@ -35,10 +36,38 @@ from contracts.urls import redacted_url
 if TYPE_CHECKING:
     from contracts.conformance import Receiver
     from contracts.conformance.contract_test import Say
-    from contracts.conformance.results import SuiteResult
+    from contracts.conformance.results import CheckResult, SuiteResult
     from contracts.envelope import SignedDelivery
 
 _WIDTH = 100
+EXIT_UNREACHABLE = 3
+"""Nothing answered at the receiver's URL: no check could judge anything."""
+EXIT_INTERRUPTED = 130
+"""Ctrl-C: the reports written are partial."""
+DEFAULT_SETTLE_SECONDS = 2.0
+
+
+def seed_number(text: str) -> int:
+    """An argparse type: a whole number of 0 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be 0 or more")
+    return value
+
+
+def _add_settle_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--settle",
+        type=seconds,
+        default=DEFAULT_SETTLE_SECONDS,
+        metavar="S",
+        help="after an acceptance, read the state URL again for up to S seconds until the "
+        "token is REGISTERED, for handlers that register after answering (default: "
+        f"{DEFAULT_SETTLE_SECONDS:g})",
+    )
 
 
 def register(subparsers: Any) -> None:
@@ -60,7 +89,11 @@ def _register_check_receiver(subparsers: Any) -> None:
         description="Send real, signed HTTP requests to a receiver of the model_registered "
         "webhook and say, check by check, what it gets wrong and how to fix it: signatures, "
         "raw-body verification, case rules, duplicates, error codes, state changes. Then "
-        "Schemathesis fuzzes it from schemas/openapi.yaml. Exit 0 when nothing failed.",
+        "Schemathesis fuzzes it from schemas/openapi.yaml. Every finding is FAIL (it breaks a "
+        "known sender, or is a security hole) or WARN (a deviation no known sender triggers). "
+        "Exit 0: passed (warnings allowed unless --strict); 1: a FAIL (or, with --strict, a "
+        "WARN); 2: usage; 3: the receiver is unreachable; 130: interrupted (the reports "
+        "written are partial).",
         example="WEBHOOK_SECRET=... hokusai-contract check-receiver --url "
         "http://127.0.0.1:8000/api/mlflow/registered --token LSCOR --spare-token OTHER "
         "--spare-token SPARE --spare-token THIRD --state-url 'http://127.0.0.1:8000/api/tokens/{token_id}'",
@@ -104,6 +137,17 @@ def _register_check_receiver(subparsers: Any) -> None:
         default=10.0,
         metavar="S",
         help="seconds to wait for each answer (default 10)",
+    )
+    _add_settle_option(parser)
+    parser.add_argument(
+        "--strict", action="store_true", help="fail (exit 1) on warnings too, not only on FAIL"
+    )
+    parser.add_argument(
+        "--seed",
+        type=seed_number,
+        default=None,
+        metavar="N",
+        help="seed Schemathesis' generation, to repeat the same requests (default: a fixed one)",
     )
 
 
@@ -158,6 +202,7 @@ def write_report(option: str, path: str | Path, content: bytes | str) -> Path:
 def _check_receiver(args: argparse.Namespace) -> int:
     from contracts.conformance import report
     from contracts.conformance.receiver_under_test import Receiver
+    from contracts.conformance.results import SuiteResult
     from contracts.conformance.runner import receiver_suite
 
     url = checked_url(args.url, "--url")
@@ -165,32 +210,129 @@ def _check_receiver(args: argparse.Namespace) -> int:
     token = checked_token(args.token, "--token")
     spares = checked_spare_tokens(args.spare_token, token, "--spare-token")
     secret = secret_from_env(args.secret_env)
-    junit = checked_report_path(args.junit, "--junit")
-    json_path = checked_report_path(args.json, "--json")
-    state_url = redacted_url(state_url_template) if state_url_template else "not given"
-    print(f"Checking {redacted_url(url)}", flush=True)
-    spare_words = f"; spare tokens {', '.join(spares)}" if spares else ""
-    print(f"  token {token}{spare_words}; state URL {state_url}", flush=True)
-    suite = receiver_suite(
-        Receiver(url, secret, token, spares, state_url_template, args.timeout, args.secret_env),
-        schemathesis=not args.no_schemathesis,
-        max_examples=args.max_examples,
-        on_result=lambda result: print(report.progress_line(result), flush=True),
+    reports = _Reports(
+        checked_report_path(args.junit, "--junit"),
+        checked_report_path(args.json, "--json"),
+        {"url": redacted_url(url), "token": token},
+        args.strict,
     )
+    state_url = redacted_url(state_url_template) if state_url_template else "not given"
+    spare_words = f"; spare tokens {', '.join(spares)}" if spares else ""
+    heading = [
+        f"Checking {redacted_url(url)}",
+        f"  token {token}{spare_words}; state URL {state_url}",
+    ]
+    receiver = Receiver(
+        url, secret, token, spares, state_url_template, args.timeout, args.secret_env, args.settle
+    )
+    finished: list[CheckResult] = []
+
+    def on_result(result: CheckResult) -> None:
+        # Nothing is printed for a receiver that does not answer at all but the one line.
+        finished.append(result)
+        if _unreachable(finished) is not None:
+            return
+        if len(finished) == 1:
+            print("\n".join(heading), flush=True)
+        print(report.progress_line(result), flush=True)
+
+    try:
+        suite = receiver_suite(
+            receiver,
+            schemathesis=not args.no_schemathesis,
+            max_examples=args.max_examples,
+            seed=args.seed,
+            on_result=on_result,
+        )
+    except KeyboardInterrupt:
+        written = reports.write(SuiteResult("receiver", tuple(finished)), partial=True)
+        where = f"; the reports written are partial: {', '.join(written)}" if written else ""
+        print(
+            f"hokusai-contract check-receiver: interrupted after {len(finished)} check(s){where}",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    unreachable = _unreachable(suite.results)
+    if unreachable is not None:
+        reports.write(suite)
+        print(f"hokusai-contract check-receiver: error: {unreachable}", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    _print_results(suite, reports)
+    return EXIT_FAILED if suite.fails(strict=args.strict) else EXIT_OK
+
+
+def _unreachable(results: Sequence[CheckResult]) -> str | None:
+    """Why nothing answered, when the first request of the run got no answer at all."""
+    first = results[0] if results else None
+    if first is None or not first.details.get("unreachable"):
+        return None
+    return first.why
+
+
+def _print_results(suite: SuiteResult, reports: _Reports) -> None:
+    from contracts.conformance import report
+
     print()
     print(report.results_table([suite]))
     print()
     print(report.summary_line([suite]))
+    print(report.verdict_line([suite], strict=reports.strict))
     fixes = report.fixes_section([suite])
     if fixes:
         print()
         print(fixes)
-    if junit:
-        print(f"JUnit XML: {write_report('--junit', junit, report.junit_xml([suite]))}")
-    if json_path:
-        document = report.json_report([suite], url=redacted_url(url), token=token)
-        print(f"JSON report: {write_report('--json', json_path, document)}")
-    return EXIT_FAILED if suite.failed else EXIT_OK
+    commands = reports.reproductions(suite)
+    if commands:
+        print()
+        print("Reproduce each failing generated request (its exact body is in the file named):")
+        print("\n".join(commands))
+    for line in reports.write(suite):
+        print(line)
+
+
+class _Reports:
+    """The report files a run was asked for, written at its end (or when interrupted)."""
+
+    def __init__(
+        self, junit: str | None, json_path: str | None, context: dict[str, str], strict: bool
+    ) -> None:
+        self.junit = junit
+        self.json_path = json_path
+        self.context = context
+        self.strict = strict
+
+    def write(self, suite: SuiteResult, *, partial: bool = False) -> list[str]:
+        """Write every report asked for; one line per file written."""
+        from contracts.conformance import report
+
+        lines = []
+        if self.junit:
+            xml = report.junit_xml([suite], strict=self.strict, partial=partial)
+            lines.append(f"JUnit XML: {write_report('--junit', self.junit, xml)}")
+        if self.json_path:
+            document = report.json_report(
+                [suite], strict=self.strict, partial=partial, **self.context
+            )
+            lines.append(f"JSON report: {write_report('--json', self.json_path, document)}")
+        return lines
+
+    def reproductions(self, suite: SuiteResult) -> list[str]:
+        """Curl commands for the failing generated requests, their bodies written beside the
+        reports; a hint when no report folder was given."""
+        from contracts.conformance.report import REPRODUCTIONS, write_reproductions
+
+        wanted = any(result.details.get(REPRODUCTIONS) for result in suite.results)
+        folder = Path(self.json_path or self.junit or "").parent if wanted else None
+        if not wanted:
+            return []
+        if not (self.json_path or self.junit):
+            return ["(pass --json FILE to have each failing request written beside it)"]
+        try:
+            return write_reproductions([suite], folder or Path("."))
+        except OSError as error:
+            raise CommandError(
+                f"the reproductions could not be written in {folder} ({error.strerror or error})"
+            ) from None
 
 
 # --- diagnose -------------------------------------------------------------------------------
@@ -278,11 +420,14 @@ def _send_test(args: argparse.Namespace) -> int:
         state_url=args.state_url,
         timeout=args.timeout,
         secret_env=args.secret_env,
+        settle=args.settle,
     )
     result = run_send_test(receiver, delivery)
     lines = render(result, show_request=args.show_request)
     # The secret and the URLs' credentials, should any text contain one (an echoing receiver).
     print("\n".join(redact_text(line, url, args.state_url, secrets=[secret]) for line in lines))
+    if result.interpretation.outcome.unreachable:
+        return EXIT_UNREACHABLE
     return EXIT_OK if result.succeeded else EXIT_FAILED
 
 
@@ -294,7 +439,8 @@ def _register_send_test(subparsers: Any) -> None:
         description="Send ONE contract-valid, correctly signed model_registered delivery to "
         "a receiver, print what was sent and what came back, and say in words what the answer "
         "means and what to do next. Exit 0 only when the receiver accepted it (and, with "
-        "--state-url, the token reads REGISTERED afterwards); 1 otherwise.",
+        "--state-url, the token reads REGISTERED afterwards, within --settle); 3 when nothing "
+        "answered at the URL; 1 otherwise.",
         example="WEBHOOK_SECRET=... hokusai-contract send-test "
         f"--url http://127.0.0.1:8000{DEFAULT_PATH} --token LSCOR "
         "--state-url 'http://127.0.0.1:8000/api/tokens/{token_id}'",
@@ -332,6 +478,7 @@ def _register_send_test(subparsers: Any) -> None:
         help="seconds each request may take in all, its answer included (default: "
         f"{DEFAULT_TIMEOUT_SECONDS:g})",
     )
+    _add_settle_option(parser)
 
 
 # --- contract-test --------------------------------------------------------------------------

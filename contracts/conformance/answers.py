@@ -79,6 +79,41 @@ NOT_THE_HANDLER_FIX = (
     "catch-all route)"
 )
 REDIRECT_FIX = "point --url at the final URL the redirect names"
+REFUSAL_STATUS_FIX = (
+    "answer every refusal with its 4xx or 5xx status (401 signature, 400 body, 404 token, 500 "
+    "no secret), never with 2xx: senders treat any 2xx as delivered and never retry it, so a "
+    'refusal sent as 200 {"success": false} is lost'
+)
+TIMING_SAFE_EQUAL_FIX = (
+    "Node's crypto.timingSafeEqual throws a RangeError when its two buffers differ in length, "
+    "so a missing, short or malformed signature crashes the handler: compare the lengths "
+    "first and answer 401 when they differ, then call timingSafeEqual"
+)
+PARSE_AFTER_VERIFY_FIX = (
+    "check the signature over the raw bytes before parsing anything: answer 401 to a wrongly "
+    "signed request whatever its body, and only then parse the JSON (400); express.json(), "
+    "Next.js request.json(), Flask request.get_json() and FastAPI request.json() parse first, "
+    "so read the raw bytes instead (express.raw, request.text(), request.get_data(), "
+    "request.body())"
+)
+CASE_LOOKUP_FIX = (
+    "upper-case the token id before the lookup, and before validating it "
+    "(token_id.toUpperCase() / .upper()): senders may send it in lower case"
+)
+TIMESTAMP_FORMATS_FIX = (
+    "accept every RFC 3339 timestamp: whole seconds or any fraction (the SDK's CLI writes "
+    "2026-04-30T12:00:01Z), Z or +00:00; parse it with an RFC 3339 parser, not one fixed "
+    "strptime format"
+)
+OPTIONAL_HEADERS_FIX = (
+    "do not require X-Hokusai-Event or X-Hokusai-Idempotency-Key: the SDK's CLI sends neither; "
+    "the body's event_type names the event, and a repeat is seen from the token's state"
+)
+ACCEPTANCE_TIMING_FIX = (
+    "answer 200 once the token is REGISTERED; if the work is queued (202, or 200 before it is "
+    "done), know that every sender takes any 2xx as delivered and never retries it, so the "
+    "queue must not lose it"
+)
 
 
 def seed_fix(token: str, option: str = "--token") -> str:
@@ -175,10 +210,20 @@ class Answer:
         return value if isinstance(value, bool) else None
 
     @property
+    def is_2xx(self) -> bool:
+        return 200 <= self.status < 300
+
+    @property
     def accepted(self) -> bool:
-        """200 and not ``success: false``: how check-receiver counts an acceptance (whether the
-        answer has the contract's format is judged apart, over every answer)."""
-        return self.status == 200 and self.success is not False
+        """2xx and not ``success: false``: what every sender takes as delivered (whether the
+        answer has the contract's format, and 202's timing, are judged apart)."""
+        return self.is_2xx and self.success is not False
+
+    @property
+    def refused_with_2xx(self) -> bool:
+        """A refusal (``success: false``) sent with a 2xx status, which senders take as
+        delivered."""
+        return self.is_2xx and self.success is False
 
     @property
     def is_server_error(self) -> bool:
@@ -202,13 +247,17 @@ def is_contract_answer(answer: Answer) -> bool:
 
 
 def format_problem(answer: Answer) -> str | None:
-    """How ``answer`` breaks the contract's answer format, or ``None``."""
+    """How ``answer`` breaks the contract's answer format, or ``None``.
+
+    A refusal sent with 2xx (``success: false``) is not a format problem: it is a status
+    problem, judged on its own (``refusal-status``).
+    """
     if answer.document is None:
         return "not a JSON object"
     if answer.success is None:
         return "no boolean 'success'"
-    if answer.success != (200 <= answer.status < 300):
-        return f"success {json.dumps(answer.success)} with status {answer.status}"
+    if answer.success and not answer.is_2xx:
+        return f"success true with status {answer.status}"
     return None
 
 
@@ -244,9 +293,11 @@ class Meaning(str, Enum):
     """What an answer to a valid, correctly signed delivery says."""
 
     ACCEPTED = "accepted"
+    ACCEPTED_LATER = "accepted_later"
+    """202: accepted for later processing (a queue); senders take it as delivered."""
     DUPLICATE = "duplicate"
     SUCCESS_FALSE = "success_false"
-    """200, yet ``success: false``: it is unclear what happened."""
+    """2xx, yet ``success: false``: a refusal that senders take as delivered."""
     NOT_A_CONTRACT_ANSWER = "not_a_contract_answer"
     """200 without a boolean ``success``: probably not the handler."""
     NO_SECRET = "no_secret"
@@ -272,25 +323,35 @@ _BY_STATUS = {
 }
 
 
-def meaning_of(answer: Answer) -> Meaning:
-    """What ``answer`` to a valid, correctly signed delivery says."""
-    if answer.status == 200:
-        if answer.success is False:
-            return Meaning.SUCCESS_FALSE
-        if answer.success is None:
-            return Meaning.NOT_A_CONTRACT_ANSWER
-        return Meaning.DUPLICATE if answer.field("duplicate") is True else Meaning.ACCEPTED
+def meaning_of(answer: Answer, *, handler_seen: bool = False) -> Meaning:
+    """What ``answer`` to a valid, correctly signed delivery says.
+
+    ``handler_seen``: the handler is known to be at the URL (it told signed and unsigned
+    requests apart), so a 404 or 405 that is not JSON is its own answer, not a wrong URL.
+    """
+    if answer.is_2xx:
+        return _meaning_of_2xx(answer)
     if says_no_secret_configured(answer):
         return Meaning.NO_SECRET
     if answer.status == 401 and answer.field("reason") == REPLAY_REASON:
         return Meaning.REPLAY
-    if says_not_the_handler(answer):
+    if not handler_seen and says_not_the_handler(answer):
         return Meaning.WRONG_URL
     if answer.status in _BY_STATUS:
         return _BY_STATUS[answer.status]
     if 300 <= answer.status < 400:
         return Meaning.REDIRECT
     return Meaning.SERVER_ERROR if answer.is_server_error else Meaning.OTHER
+
+
+def _meaning_of_2xx(answer: Answer) -> Meaning:
+    if answer.success is False:
+        return Meaning.SUCCESS_FALSE
+    if answer.status == 202:
+        return Meaning.ACCEPTED_LATER
+    if answer.success is None:
+        return Meaning.NOT_A_CONTRACT_ANSWER
+    return Meaning.DUPLICATE if answer.field("duplicate") is True else Meaning.ACCEPTED
 
 
 @dataclass(frozen=True)
@@ -336,11 +397,14 @@ def _said(answer: Answer) -> str:
     return f" It said: {error}" if error else ""
 
 
-def read_answer(answer: Answer, receiver: Receiver, token: str | None = None) -> Reading:
+def read_answer(
+    answer: Answer, receiver: Receiver, token: str | None = None, *, handler_seen: bool = False
+) -> Reading:
     """What ``answer`` to a valid, correctly signed delivery for ``token`` (the receiver's
-    token by default) means, in words, with what to do."""
+    token by default) means, in words, with what to do (see :func:`meaning_of` for
+    ``handler_seen``)."""
     token = token or receiver.token
-    meaning = meaning_of(answer)
+    meaning = meaning_of(answer, handler_seen=handler_seen)
     status = answer.status
     if meaning is Meaning.SIGNATURE_REFUSED:
         return _signature_refused(answer, receiver)
@@ -349,16 +413,21 @@ def read_answer(answer: Answer, receiver: Receiver, token: str | None = None) ->
             f"the receiver accepted the delivery: token {token} should now be REGISTERED.",
             None,
         ),
+        Meaning.ACCEPTED_LATER: (
+            "the receiver accepted the delivery for later processing (202): senders take it "
+            f"as delivered, and token {token} should become REGISTERED shortly.",
+            None,
+        ),
         Meaning.DUPLICATE: (
             f"the receiver accepted the delivery as a duplicate: token {token} was already "
             "REGISTERED (or this idempotency key was seen before), so nothing changed.",
             None,
         ),
         Meaning.SUCCESS_FALSE: (
-            "the receiver answered 200 but with success false, so it is unclear whether it "
-            f"registered token {token}; the contract answers a refusal with a 4xx or 5xx status."
+            f"the receiver refused the delivery (success false) but answered {status}: senders "
+            "take any 2xx as delivered and never retry, so this refusal would be lost."
             + _said(answer),
-            ANSWER_FORMAT_FIX,
+            REFUSAL_STATUS_FIX,
         ),
         Meaning.NOT_A_CONTRACT_ANSWER: (
             "the receiver answered 200 without the contract's answer (a JSON object with "
@@ -474,7 +543,7 @@ class TokenStateReading:
         if self.status is not None:
             return (
                 f"status is {self.status}: the token is NOT REGISTERED although the receiver "
-                "answered 200"
+                "accepted the delivery"
             )
         return f"could not confirm the token's state: {self.problem}"
 

@@ -14,6 +14,12 @@ that does not exist, where the contract's answer is 404 once every earlier rule 
 it needs a transition, it is probed on a DRAFT token of its own (``--spare-token``), and its
 verdict says how strong its evidence is (:class:`~contracts.conformance.receiver_run.Evidence`).
 
+Each finding is a FAIL (it breaks a known sender, or is a security hole) or a WARN (a deviation
+no known sender triggers). A refusal sent as ``200 {"success": false}`` is reported once, by
+``refusal-status``, and read as a refusal everywhere else; a handler that registers a moment
+after answering is given the receiver's settle time wherever the state is read, and reported
+once, by ``acceptance-timing``.
+
 Checks share nothing but the run's record
 (:class:`~contracts.conformance.receiver_run.ReceiverRun`); what they need before they can
 judge is declared with ``requires_*`` decorators.
@@ -24,16 +30,24 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 from contracts.conformance.answers import (
+    ACCEPTANCE_TIMING_FIX,
     ANSWER_FORMAT_FIX,
+    CASE_LOOKUP_FIX,
+    OPTIONAL_HEADERS_FIX,
     ORDER_FIX,
+    PARSE_AFTER_VERIFY_FIX,
     RAW_BODY_FIX,
+    REFUSAL_STATUS_FIX,
     REGISTER_FIX,
     REPLAY_REASON,
     SIGNATURE_FIX,
     SIZE_FIX,
+    TIMESTAMP_FORMATS_FIX,
+    TIMING_SAFE_EQUAL_FIX,
     Answer,
     Meaning,
     TokenStateReading,
@@ -54,8 +68,13 @@ from contracts.conformance.receiver_run import (
     requires_readable_state,
     requires_state_url,
 )
-from contracts.conformance.results import Finding
-from contracts.envelope import MAX_BODY_BYTES, SignedDelivery
+from contracts.conformance.results import Finding, Verdict
+from contracts.envelope import (
+    EVENT_HEADER,
+    IDEMPOTENCY_KEY_HEADER,
+    MAX_BODY_BYTES,
+    SignedDelivery,
+)
 from contracts.payload import STATUS_REGISTERED, ordered, serialize
 from contracts.signing import SIGNATURE_HEADER, SIGNATURE_PREFIX, sign
 
@@ -83,26 +102,74 @@ receiver_check = RECEIVER_CHECKS.check
 # --- reading answers ------------------------------------------------------------------------
 
 
-def _refusal(answer: Answer, expected: int, *, what: str, if_accepted: str, fix: str) -> Finding:
-    """PASS when ``answer`` has the ``expected`` status; otherwise what went wrong."""
+def _finding(verdict: Verdict, why: str, fix: str | None, **details: Any) -> Finding:
+    """A FAIL or a WARN, as the case's severity says."""
+    if verdict is Verdict.WARN:
+        return Finding.warned(why, fix, **details)
+    return Finding.failed(why, fix, **details)
+
+
+@dataclass(frozen=True)
+class Severity:
+    """How bad each wrong answer to a request that must be refused is: accepting it, crashing
+    on it (5xx), or refusing it with another status. FAIL when a known sender breaks or it is
+    a security hole; WARN when it deviates from the contract in a way no sender triggers."""
+
+    accepted: Verdict = Verdict.FAIL
+    crashed: Verdict = Verdict.FAIL
+    other: Verdict = Verdict.WARN
+
+
+SIGNATURE_SEVERITY = Severity()
+LENIENT_SEVERITY = Severity(accepted=Verdict.WARN)
+"""Accepting the right digest written another way is lenient, not a hole."""
+BODY_SEVERITY = Severity(crashed=Verdict.WARN)
+"""No sender sends these bodies: a crash on one breaks no delivery."""
+
+
+def _refused_with_2xx(answer: Answer, what: str) -> Finding:
+    return Finding.passed(
+        f"{what}: refused, but with {answer.status} and success false (the status is judged "
+        "by refusal-status)",
+        answer=answer.summary(),
+    )
+
+
+def _refusal(
+    answer: Answer,
+    expected: int,
+    *,
+    what: str,
+    if_accepted: str,
+    fix: str,
+    severity: Severity = SIGNATURE_SEVERITY,
+) -> Finding:
+    """PASS when ``answer`` has the ``expected`` status (or is a refusal sent with 2xx, which
+    ``refusal-status`` reports once); otherwise what went wrong, as FAIL or WARN."""
     if answer.status == expected:
         return Finding.passed(f"{what}: refused with {expected}", answer=answer.summary())
-    if 200 <= answer.status < 300:
-        why = f"{what}: accepted ({answer.status}); {if_accepted}"
+    if answer.refused_with_2xx:
+        return _refused_with_2xx(answer, what)
+    if answer.is_2xx:
+        why, verdict = f"{what}: accepted ({answer.status}); {if_accepted}", severity.accepted
     elif answer.is_server_error:
         why = f"{what}: answered {answer.status} (a crash or a misconfiguration), not {expected}"
+        verdict = severity.crashed
     else:
-        why = f"{what}: answered {answer.status}, expected {expected}"
-    return Finding.failed(why, fix, answer=answer.summary())
+        why, verdict = f"{what}: answered {answer.status}, expected {expected}", severity.other
+    return _finding(verdict, why, fix, answer=answer.summary())
 
 
 def _acceptance_problem(
     run: ReceiverRun, answer: Answer, what: str, token: str | None = None
 ) -> Finding | None:
     """``None`` when a valid delivery (for ``token``) was accepted; else what its answer says."""
-    if answer.accepted:
-        return None
-    reading = read_answer(answer, run.receiver, token)
+    return None if answer.accepted else _not_accepted(run, answer, what, token)
+
+
+def _not_accepted(run: ReceiverRun, answer: Answer, what: str, token: str | None) -> Finding:
+    """What the answer to a valid delivery that was not accepted says, with its fix."""
+    reading = read_answer(answer, run.receiver, token, handler_seen=run.handler_seen)
     return Finding.failed(f"{what}: {reading.words}", reading.fix, answer=answer.summary())
 
 
@@ -136,18 +203,32 @@ def _spare_missing(spare: str, answer: Answer) -> Finding:
     )
 
 
-def _not_registered(what: str, token: str, state: TokenStateReading) -> Finding | None:
+def _not_registered(
+    run: ReceiverRun, what: str, token: str, state: TokenStateReading
+) -> Finding | None:
     """``None`` when ``state``, read after the receiver accepted a delivery, is REGISTERED."""
     if state.registered:
         return None
-    return Finding.failed(f"{what}, token {token}: {state.after_acceptance}", REGISTER_FIX)
+    waited = (
+        f" (read again for {run.receiver.settle:g} s; pass a longer --settle if the handler "
+        "registers later than that)"
+        if state.status is not None
+        else ""
+    )
+    return Finding.failed(f"{what}, token {token}: {state.after_acceptance}{waited}", REGISTER_FIX)
+
+
+def _settled_state(run: ReceiverRun, token: str) -> TokenStateReading:
+    """``token``'s state once it reads REGISTERED, or after the settle time: a handler may
+    answer first and register a moment later."""
+    return run.probe.wait_for_state(token, lambda reading: reading.registered)
 
 
 def _state_after_acceptance(run: ReceiverRun, token: str, what: str) -> Finding | None:
-    """When the state URL is readable: ``token`` must read REGISTERED now."""
+    """When the state URL is readable: ``token`` must read REGISTERED (within the settle time)."""
     if not run.state_readable:
         return None
-    return _not_registered(what, token, run.probe.token_state(token))
+    return _not_registered(run, what, token, _settled_state(run, token))
 
 
 def _registration_changes(before: TokenStateReading, after: TokenStateReading) -> list[str]:
@@ -183,6 +264,12 @@ def receiver_ready(run: ReceiverRun) -> Finding:
     delivery = probe.signed(probe.payload(token_id=UNKNOWN_TOKEN))
     answer = probe.deliver(delivery, "signed delivery for an unknown token")
     reading = read_answer(answer, run.receiver, UNKNOWN_TOKEN)
+    if reading.meaning is Meaning.WRONG_URL:
+        seen = _handler_behind_plain_answers(probe, delivery, answer)
+        if seen is not None:
+            return seen
+    if reading.meaning is Meaning.SIGNATURE_REFUSED:
+        _stop_if_reserializing(probe, answer)
     unusable = _UNUSABLE.get(reading.meaning)
     if unusable is not None:
         finding = Finding.failed(
@@ -192,9 +279,77 @@ def receiver_ready(run: ReceiverRun) -> Finding:
         )
         raise StopRun(finding, f"skipped: {unusable} (receiver-ready)")
     return Finding.passed(
-        f"answered {answer.status} to a signed delivery for an unknown token",
+        f"answered {answer.summary(40)} to a signed delivery for an unknown token",
         answer=answer.summary(),
     )
+
+
+def _forged(delivery: SignedDelivery) -> dict[str, str]:
+    """The delivery's headers, signed with another secret: a signature of the right length
+    that does not verify (a handler whose comparison throws on other lengths refuses it)."""
+    return Probe.with_signature(delivery, sign(delivery.body, WRONG_SECRET))
+
+
+def _handler_behind_plain_answers(
+    probe: Probe, delivery: SignedDelivery, answer: Answer
+) -> Finding | None:
+    """A 404 or 405 without the contract's JSON: a wrong URL answers the same whatever the
+    signature, while a handler answering in plain text refuses a wrong signature its own way."""
+    forged = probe.send(
+        "the same delivery signed with another secret", delivery.body, _forged(delivery)
+    )
+    if forged.status == answer.status:
+        return None
+    return Finding.passed(
+        f"answered {answer.summary(40)} to a signed delivery for an unknown token and "
+        f"{forged.summary(40)} to the same delivery signed with another secret: the handler is "
+        "there and tells signatures apart, though its answers are not the contract's JSON (see "
+        "answers-are-json)",
+        answer=answer.summary(),
+        plain_answers=True,
+    )
+
+
+_RESERIALIZATIONS: dict[str, tuple[dict[str, Any], str]] = {
+    "spaced": (
+        {},
+        "Python json.dumps(parsed body) with its default ', ' and ': ', as a Flask handler "
+        "verifying json.dumps(request.get_json()) does",
+    ),
+    "sorted keys": (
+        {"sort_keys": True, "separators": (",", ":")},
+        "a serializer that sorts the keys, as json.dumps(parsed body, sort_keys=True) does",
+    ),
+    "sorted keys, spaced": (
+        {"sort_keys": True},
+        "Python json.dumps(parsed body, sort_keys=True) with its default spacing",
+    ),
+}
+"""Ways a handler may write the parsed body again before verifying it, and whose mistake each
+is: the compact bytes the SDK signs are then refused, while one of these passes."""
+
+
+def _stop_if_reserializing(probe: Probe, answer: Answer) -> None:
+    """A correct signature refused: another secret on the handler, or a handler that verifies
+    its own re-serialization of the body. The same payload written that other way and signed
+    over those bytes passes the signature of the second kind only."""
+    payload = ordered(probe.payload(token_id=UNKNOWN_TOKEN))
+    for name, (options, whose) in _RESERIALIZATIONS.items():
+        body = json.dumps(payload, **options).encode("ascii")
+        other = probe.deliver(probe.signed(payload, body=body), f"serialized {name}")
+        if other.status != 401:
+            finding = Finding.failed(
+                f"a correctly signed delivery got {answer.summary(60)}, yet the same payload "
+                f"written {name} and signed over those bytes got {other.summary(40)}: the "
+                f"handler verifies its own re-serialization of the parsed JSON ({whose}), not "
+                "the raw body, so the compact JSON real senders sign is refused",
+                RAW_BODY_FIX,
+                answer=answer.summary(),
+                serialization=name,
+            )
+            raise StopRun(
+                finding, "skipped: the handler verifies a re-serialization (receiver-ready)"
+            )
 
 
 @receiver_check("state-url", "the tokens' state can be read through the state URL")
@@ -247,6 +402,30 @@ def state_url(run: ReceiverRun) -> Finding:
 
 # --- requests that must be refused (the token stays DRAFT) ----------------------------------
 
+
+@receiver_check("refusal-status", "a refusal gets a 4xx status, never 2xx with success false")
+def refusal_status(run: ReceiverRun) -> Finding:
+    probe = run.probe
+    delivery = probe.signed(probe.payload())
+    answer = probe.send("signed with another secret (its status)", delivery.body, _forged(delivery))
+    if answer.refused_with_2xx:
+        return Finding.failed(
+            f"a delivery signed with another secret got {answer.summary(80)}: the handler "
+            "refuses with a 2xx status, and senders take any 2xx as delivered and never retry "
+            "it, so every refused delivery is lost; the checks below read success false as a "
+            "refusal",
+            REFUSAL_STATUS_FIX,
+            answer=answer.summary(),
+        )
+    if answer.accepted:
+        return Finding.skipped(
+            f"a delivery signed with another secret was accepted ({answer.status}): see "
+            "signature-wrong-secret",
+            answer=answer.summary(),
+        )
+    return Finding.passed(f"a refusal got {answer.status}, not 2xx", answer=answer.summary())
+
+
 _IGNORES_SIGNATURES = "the handler ignores signatures: anyone can register any token"
 Headers = Callable[[SignedDelivery], dict[str, str]]
 
@@ -260,6 +439,10 @@ class SignatureMistake:
     what: str
     headers: Headers
     if_accepted: str = _IGNORES_SIGNATURES
+    severity: Severity = SIGNATURE_SEVERITY
+    right_length: bool = False
+    """The signature has the length of a real one, so a length-sensitive comparison is not
+    what refuses (or crashes on) it."""
 
 
 SIGNATURE_MISTAKES = (
@@ -279,7 +462,8 @@ SIGNATURE_MISTAKES = (
         "signature-wrong-secret",
         "a signature made with another secret gets 401",
         "signed with another secret",
-        lambda delivery: Probe.with_signature(delivery, sign(delivery.body, WRONG_SECRET)),
+        _forged,
+        right_length=True,
     ),
     SignatureMistake(
         "signature-without-prefix",
@@ -290,6 +474,7 @@ SIGNATURE_MISTAKES = (
         ),
         "the handler accepts a bare hex digest; the contract's header is 'sha256=<hex>', "
         "anything else is malformed",
+        LENIENT_SEVERITY,
     ),
     SignatureMistake(
         "signature-other-header",
@@ -301,6 +486,7 @@ SIGNATURE_MISTAKES = (
         },
         f"the handler reads another header or ignores signatures; only {SIGNATURE_HEADER} "
         "carries the contract's signature",
+        LENIENT_SEVERITY,
     ),
 )
 
@@ -310,22 +496,75 @@ def _refuses(mistake: SignatureMistake) -> Callable[[ReceiverRun], Finding]:
         probe = run.probe
         delivery = probe.signed(probe.payload())
         answer = probe.send(mistake.what, delivery.body, mistake.headers(delivery))
+        if answer.is_server_error and not mistake.right_length:
+            crash = _length_crash(probe, delivery, answer, mistake.what)
+            if crash is not None:
+                return crash
         return _refusal(
-            answer, 401, what=mistake.what, if_accepted=mistake.if_accepted, fix=SIGNATURE_FIX
+            answer,
+            401,
+            what=mistake.what,
+            if_accepted=mistake.if_accepted,
+            fix=SIGNATURE_FIX,
+            severity=mistake.severity,
         )
 
     return check
+
+
+def _length_crash(
+    probe: Probe, delivery: SignedDelivery, answer: Answer, what: str
+) -> Finding | None:
+    """A crash on a signature of another length, while one of the right length is refused with
+    401: the comparison throws on unequal lengths (Node's crypto.timingSafeEqual)."""
+    right_length = probe.send(
+        "signed with another secret (right length)", delivery.body, _forged(delivery)
+    )
+    if right_length.status != 401:
+        return None
+    return Finding.failed(
+        f"{what}: answered {answer.summary(50)}, while a wrong signature of the right length "
+        "got 401: the handler crashes when the signature's length differs from the expected "
+        "one, as crypto.timingSafeEqual does when it is called without comparing lengths first",
+        TIMING_SAFE_EQUAL_FIX,
+        answer=answer.summary(),
+    )
 
 
 for _mistake in SIGNATURE_MISTAKES:
     receiver_check(_mistake.check_id, _mistake.title)(_refuses(_mistake))
 
 
+NOT_JSON = b'{"event_type": "model_registered", "token_id": '
+
+
+@receiver_check(
+    "signature-before-parsing", "a wrongly signed body that is not JSON gets 401, not 400"
+)
+def signature_before_parsing(run: ReceiverRun) -> Finding:
+    probe = run.probe
+    delivery = probe.signed(probe.payload(), body=NOT_JSON)
+    answer = probe.send("not JSON, signed with another secret", NOT_JSON, _forged(delivery))
+    what = "a truncated JSON body signed with another secret"
+    if answer.status == 401:
+        return Finding.passed(
+            f"{what}: refused with 401: the signature is checked before the body is parsed",
+            answer=answer.summary(),
+        )
+    if answer.refused_with_2xx:
+        return _refused_with_2xx(answer, what)
+    return Finding.failed(
+        f"{what}: answered {answer.summary(60)}, not 401: the handler parses the body before "
+        "it checks the signature, so anyone can make it parse (and act on) bytes nobody signed",
+        PARSE_AFTER_VERIFY_FIX,
+        answer=answer.summary(),
+    )
+
+
 @receiver_check("malformed-json", "a correctly signed body that is not JSON gets 400")
 def malformed_json(run: ReceiverRun) -> Finding:
     probe = run.probe
-    body = b'{"event_type": "model_registered", "token_id": '
-    answer = probe.deliver(probe.signed(probe.payload(), body=body), "malformed JSON")
+    answer = probe.deliver(probe.signed(probe.payload(), body=NOT_JSON), "malformed JSON")
     return _refusal(
         answer,
         400,
@@ -333,6 +572,7 @@ def malformed_json(run: ReceiverRun) -> Finding:
         if_accepted="the handler does not parse the body it acts on",
         fix="parse the raw body with a JSON parser inside try/catch and answer 400 naming the "
         "problem; never let a parse error escape as a 500",
+        severity=BODY_SEVERITY,
     )
 
 
@@ -360,15 +600,15 @@ def schema_violations(run: ReceiverRun) -> Finding:
         name: probe.deliver(probe.signed(probe.payload(), body=body), name)
         for name, body in _schema_violations(probe).items()
     }
-    wrong = {name: a for name, a in answers.items() if a.status != 400}
+    wrong = {name: a for name, a in answers.items() if a.status != 400 and not a.refused_with_2xx}
     statuses = {name: a.status for name, a in answers.items()}
     if not wrong:
         return Finding.passed(
-            f"all {len(answers)} invalid bodies refused with 400 ({', '.join(answers)})",
+            f"all {len(answers)} invalid bodies refused ({', '.join(answers)})",
             statuses=statuses,
         )
     crashed = [name for name, a in wrong.items() if a.is_server_error]
-    accepted = [name for name, a in wrong.items() if 200 <= a.status < 300]
+    accepted = [name for name, a in wrong.items() if a.is_2xx]
     parts = []
     if crashed:
         parts.append("answered 5xx to " + ", ".join(crashed))
@@ -377,7 +617,8 @@ def schema_violations(run: ReceiverRun) -> Finding:
     other = [f"{name} ({a.status})" for name, a in wrong.items() if name not in crashed + accepted]
     if other:
         parts.append("answered other than 400 to " + ", ".join(other))
-    return Finding.failed(
+    return _finding(
+        Verdict.FAIL if accepted else Verdict.WARN,
         "; ".join(parts),
         "validate the parsed body against schemas/model_registered.v1.schema.json (NaN is not "
         "JSON) and answer 400 naming the field; " + ORDER_FIX,
@@ -390,17 +631,26 @@ def unknown_token(run: ReceiverRun) -> Finding:
     probe = run.probe
     delivery = probe.signed(probe.payload(token_id=UNKNOWN_TOKEN))
     answer = probe.deliver(delivery, "unknown token")
+    if answer.refused_with_2xx:
+        return Finding.skipped(
+            f"token {UNKNOWN_TOKEN}: refused with {answer.status} and success false, like a "
+            "wrong signature, so whether the lookup comes after the signature cannot be told "
+            "(see refusal-status)",
+            answer=answer.summary(),
+        )
     refused = _refusal(
         answer,
         404,
         what=f"token {UNKNOWN_TOKEN}, which does not exist",
         if_accepted="the handler does not look the token up",
         fix="look the upper-cased token id up and answer 404 when there is no such token",
+        severity=BODY_SEVERITY,
     )
     if answer.status != 404:
         return refused
-    forged = probe.with_signature(delivery, sign(delivery.body, WRONG_SECRET))
-    unsigned = probe.send("unknown token, signed with another secret", delivery.body, forged)
+    unsigned = probe.send(
+        "unknown token, signed with another secret", delivery.body, _forged(delivery)
+    )
     if unsigned.status == 401:
         return Finding.passed(
             f"token {UNKNOWN_TOKEN} got 404 when correctly signed and 401 when signed with "
@@ -441,7 +691,12 @@ def oversized_body(run: ReceiverRun) -> Finding:
             answer=answer.summary(),
         )
     return _refusal(
-        answer, 413, what=what, if_accepted="the handler has no body size limit", fix=SIZE_FIX
+        answer,
+        413,
+        what=what,
+        if_accepted="the handler has no body size limit",
+        fix=SIZE_FIX,
+        severity=BODY_SEVERITY,
     )
 
 
@@ -453,13 +708,15 @@ def wrong_method(run: ReceiverRun) -> Finding:
         "GET": probe.send("GET", None, {"Accept": "application/json"}, method="GET"),
         "PUT": probe.deliver(delivery, "PUT", method="PUT"),
     }
-    wrong = {method: a for method, a in answers.items() if a.status != 405}
+    wrong = {
+        method: a for method, a in answers.items() if a.status != 405 and not a.refused_with_2xx
+    }
     statuses = {method: a.status for method, a in answers.items()}
     if not wrong:
-        return Finding.passed("GET and PUT refused with 405", statuses=statuses)
+        return Finding.passed("GET and PUT refused", statuses=statuses)
     listing = ", ".join(f"{method} got {a.status}" for method, a in wrong.items())
-    return Finding.failed(
-        f"{listing}, expected 405",
+    return Finding.warned(
+        f"{listing}, expected 405 (no sender uses another method)",
         "answer every method other than POST with 405 and an Allow: POST header",
         statuses=statuses,
     )
@@ -474,9 +731,14 @@ def rejections_change_no_state(run: ReceiverRun) -> Finding:
     accepted = [
         f"{sent.check_id} ({sent.label}: {sent.answer.status})"
         for sent in run.probe.sent
-        if 200 <= sent.answer.status < 300
+        if sent.answer.accepted
     ]
-    now = run.probe.token_state()
+    # A request wrongly accepted may be registered a moment after its answer (a queue).
+    now = (
+        run.probe.wait_for_state(token, lambda reading: reading.status != DRAFT)
+        if accepted
+        else run.probe.token_state()
+    )
     if now.status == DRAFT:
         return Finding.passed(f"token {token} is still DRAFT after every refused request")
     if accepted:
@@ -500,7 +762,7 @@ def rejections_change_no_state(run: ReceiverRun) -> Finding:
 @receiver_check("lowercase-status", "a lower-case status 'registered' registers the DRAFT token")
 def lowercase_status(run: ReceiverRun) -> Finding:
     probe, token, evidence = run.probe, run.receiver.token, run.evidence
-    payload = {**probe.payload(), "status": STATUS_REGISTERED.lower()}
+    payload = probe.edited(probe.payload(), status=STATUS_REGISTERED.lower())
     answer = probe.deliver(probe.signed(payload, body=serialize(payload)), "lower-case status")
     _stop_when_token_missing(run, answer, "lowercase-status")
     problem = _acceptance_problem(run, answer, 'status "registered"')
@@ -537,10 +799,9 @@ def valid_delivery(run: ReceiverRun) -> Finding:
     landed = problem or _state_after_acceptance(run, token, "a valid signed delivery")
     if landed is not None:
         return landed
+    said = f"answered {answer.status} with success true"
     return Finding.passed(
-        f"answered 200 with success true; token {token} is REGISTERED"
-        if run.state_readable
-        else "answered 200 with success true",
+        f"{said}; token {token} is REGISTERED" if run.state_readable else said,
         answer=answer.summary(),
     )
 
@@ -564,9 +825,25 @@ def _lowercase_missed(run: ReceiverRun, token: str, lower: str, answer: Answer) 
             return _spare_missing(token, upper)
     return Finding.failed(
         f"token id {lower!r} got 404 although {token} exists: the handler looks the id up as sent",
-        "upper-case the token id before the lookup (token_id.toUpperCase() / .upper())",
+        CASE_LOOKUP_FIX,
         answer=answer.summary(),
     )
+
+
+def _lowercase_refused(run: ReceiverRun, token: str, lower: str, answer: Answer) -> Finding:
+    """A lower-case id refused otherwise than with 404: if the upper-case id is accepted, the
+    handler takes the id as sent (a case-sensitive lookup or validation); else its answer says
+    what is wrong."""
+    probe = run.probe
+    upper = probe.deliver(probe.signed(probe.payload(token_id=token)), "upper-case id")
+    if upper.accepted:
+        return Finding.failed(
+            f"token id {lower!r} got {answer.summary(60)} while {token!r} was accepted: the "
+            "handler takes the id as sent, so a sender writing it in lower case is refused",
+            CASE_LOOKUP_FIX,
+            answer=answer.summary(),
+        )
+    return _not_accepted(run, answer, f"token id {lower!r}", token)
 
 
 @receiver_check("lowercase-token-id", "a lower-case token id lands on the upper-case token")
@@ -575,15 +852,14 @@ def _lowercase_missed(run: ReceiverRun, token: str, lower: str, answer: Answer) 
 def lowercase_token_id(run: ReceiverRun) -> Finding:
     probe, token, evidence = run.probe, run.subject.token, run.evidence
     lower = token.lower()
-    payload = {**probe.payload(token_id=token), "token_id": lower}
+    payload = probe.edited(probe.payload(token_id=token), token_id=lower)
     answer = probe.deliver(probe.signed(payload, body=serialize(payload)), "lower-case token")
     if answer.status == 404:
         return _lowercase_missed(run, token, lower, answer)
-    problem = _acceptance_problem(run, answer, f"token id {lower!r}", token)
-    landed = (
-        problem
-        or _named_another_token(answer, lower, token)
-        or _state_after_acceptance(run, token, f"token id {lower!r}")
+    if not answer.accepted:
+        return _lowercase_refused(run, token, lower, answer)
+    landed = _named_another_token(answer, lower, token) or _state_after_acceptance(
+        run, token, f"token id {lower!r}"
     )
     if landed is not None:
         return landed
@@ -722,6 +998,7 @@ def _serialization_failure(
             f"re-serialization of the parsed JSON, not the raw body{hint}",
             RAW_BODY_FIX,
             statuses=statuses,
+            compact_only="spaced" in refused,
         )
     return Finding.failed(
         f"correctly signed serializations got other than {past.status}: "
@@ -743,11 +1020,132 @@ def signature_uppercase_hex(run: ReceiverRun) -> Finding:
         return Finding.passed(
             f"upper-case hex digest passed the signature check ({past.meaning}){past.weaker}"
         )
-    return Finding.failed(
+    return Finding.warned(
         f"an upper-case hex digest got {answer.summary(60)}, not {past.status}; the contract "
-        "accepts either case",
+        "accepts either case (every known sender writes lower case)",
         "decode the hex digest to bytes and compare bytes in constant time (not the strings)",
         answer=answer.summary(),
+    )
+
+
+# --- what real senders send -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Target:
+    """A token to send a request every sender may send to, and what must come back."""
+
+    token: str
+    expected: str
+    passes: Callable[[Answer], bool]
+
+
+def _sender_targets(run: ReceiverRun) -> list[_Target]:
+    """The unknown token, once ``unknown-token`` showed its 404 comes after every rule before
+    the lookup; and the token under test, REGISTERED by now, where an acceptance is due (a
+    handler may also check such a rule after the lookup)."""
+    targets = []
+    if run.passed("unknown-token"):
+        targets.append(_Target(UNKNOWN_TOKEN, "404", lambda answer: answer.status == 404))
+    token = run.receiver.token
+    if run.accepted_earlier(token):
+        targets.append(_Target(token, "an acceptance", lambda answer: answer.accepted))
+    return targets
+
+
+_NO_TARGET = (
+    "no token to send to: the unknown token's 404 did not come last (see unknown-token) and no "
+    "delivery for the token under test was accepted"
+)
+
+
+def _refused_variants(
+    run: ReceiverRun, build: Callable[[str], tuple[bytes, dict[str, str]]], label: str
+) -> tuple[list[str], list[str]]:
+    """Send the request ``build`` makes for each target; what was refused and the targets'
+    words."""
+    refused, sent_to = [], []
+    for target in _sender_targets(run):
+        body, headers = build(target.token)
+        answer = run.probe.send(f"{label} ({target.token})", body, headers)
+        sent_to.append(f"{target.expected} for {target.token}")
+        if not target.passes(answer):
+            refused.append(f"{label} got {answer.summary(50)} for {target.token}")
+    return refused, sent_to
+
+
+def _timestamp_formats() -> dict[str, tuple[str, str]]:
+    """The same moment as each real sender writes it: label -> (timestamp, who writes it)."""
+    now = datetime.now(timezone.utc)
+    seconds = now.strftime("%Y-%m-%dT%H:%M:%S")
+    return {
+        "whole seconds": (f"{seconds}Z", "the SDK's CLI"),
+        "milliseconds": (f"{seconds}.{now.microsecond // 1000:03d}Z", "JavaScript toISOString"),
+        "microseconds": (f"{seconds}.{now.microsecond:06d}Z", "the SDK's publisher"),
+        "+00:00": (f"{seconds}.{now.microsecond:06d}+00:00", "Python isoformat, aware"),
+    }
+
+
+@receiver_check("timestamp-formats", "timestamps as real senders write them pass validation")
+def timestamp_formats(run: ReceiverRun) -> Finding:
+    probe = run.probe
+    if not _sender_targets(run):
+        return Finding.skipped(_NO_TARGET)
+    refused: list[str] = []
+    sent_to: list[str] = []
+    for label, (timestamp, whose) in _timestamp_formats().items():
+
+        def build(token: str, timestamp: str = timestamp) -> tuple[bytes, dict[str, str]]:
+            delivery = probe.signed(
+                probe.edited(probe.payload(token_id=token), timestamp=timestamp)
+            )
+            return delivery.body, delivery.headers
+
+        missed, sent_to = _refused_variants(run, build, f"{timestamp!r} ({label}, {whose})")
+        refused += missed
+    if refused:
+        return Finding.failed(
+            "; ".join(refused) + ": real senders write these timestamps",
+            TIMESTAMP_FORMATS_FIX,
+            refused=refused,
+        )
+    return Finding.passed(
+        f"{', '.join(_timestamp_formats())} timestamps all passed ({'; '.join(sent_to)})"
+    )
+
+
+_HEADER_VARIANTS = {
+    f"no {EVENT_HEADER}": (EVENT_HEADER,),
+    f"no {IDEMPOTENCY_KEY_HEADER}": (IDEMPOTENCY_KEY_HEADER,),
+    "neither header (as the SDK's CLI sends)": (EVENT_HEADER, IDEMPOTENCY_KEY_HEADER),
+}
+
+
+@receiver_check("optional-headers", "deliveries without the event or idempotency header pass")
+def optional_headers(run: ReceiverRun) -> Finding:
+    probe = run.probe
+    if not _sender_targets(run):
+        return Finding.skipped(_NO_TARGET)
+    refused: list[str] = []
+    sent_to: list[str] = []
+    for label, dropped in _HEADER_VARIANTS.items():
+
+        def build(token: str, dropped: tuple[str, ...] = dropped) -> tuple[bytes, dict[str, str]]:
+            delivery = probe.signed(probe.payload(token_id=token))
+            headers = {k: v for k, v in delivery.headers.items() if k not in dropped}
+            return delivery.body, headers
+
+        missed, sent_to = _refused_variants(run, build, label)
+        refused += missed
+    if refused:
+        return Finding.failed(
+            "; ".join(refused) + ": the SDK's CLI sends neither header",
+            OPTIONAL_HEADERS_FIX,
+            refused=refused,
+        )
+    return Finding.passed(
+        f"deliveries without {EVENT_HEADER}, without {IDEMPOTENCY_KEY_HEADER} and without "
+        f"both passed ({'; '.join(sent_to)})"
     )
 
 
@@ -782,7 +1180,7 @@ def duplicate_delivery(run: ReceiverRun) -> Finding:
     whose = f"DRAFT token {token}" if subject.own else f"the already REGISTERED token {token}"
     # The state the deliveries must leave unchanged: read before a delivery for the REGISTERED
     # token, which is a later version and must change nothing; after the first for a DRAFT one.
-    settled = None if subject.own or not run.state_readable else probe.token_state(token)
+    settled = None if subject.own or not run.state_readable else _settled_state(run, token)
     version = "1" if subject.own else "2"
     delivery = probe.signed(probe.payload(token_id=token, model_version=version))
     first = probe.deliver(delivery, f"delivery for {whose}")
@@ -792,8 +1190,8 @@ def duplicate_delivery(run: ReceiverRun) -> Finding:
     if problem is not None:
         return problem
     if subject.own and run.state_readable:
-        settled = probe.token_state(token)
-        landed = _not_registered(f"the delivery for {whose}", token, settled)
+        settled = _settled_state(run, token)
+        landed = _not_registered(run, f"the delivery for {whose}", token, settled)
         if landed is not None:
             return landed
     second = probe.deliver(delivery, "its exact repeat")
@@ -820,10 +1218,17 @@ def _changes_since(
     run: ReceiverRun, token: str, settled: TokenStateReading | None
 ) -> list[str] | None:
     """What changed in ``token``'s registration since ``settled``; ``None`` when nothing
-    REGISTERED was read to compare with."""
+    REGISTERED was read to compare with. A handler that registers after answering is given
+    the settle time to show a change."""
     if settled is None or not settled.registered:
         return None
-    return _registration_changes(settled, run.probe.token_state(token))
+    if run.answers_before_registering:
+        now = run.probe.wait_for_state(
+            token, lambda reading: bool(_registration_changes(settled, reading))
+        )
+    else:
+        now = run.probe.token_state(token)
+    return _registration_changes(settled, now)
 
 
 def _duplicate_words(evidence: Evidence, token: str, second: Answer, compared: bool) -> str:
@@ -867,8 +1272,10 @@ def timestamp_without_offset(run: ReceiverRun) -> Finding:
     past = None if subject.own else _PastVerification.of(run)
     token = subject.token if past is None else past.token
     payload = probe.payload(token_id=token)
-    naive = str(payload["timestamp"]).rstrip("Z")
-    answer = probe.deliver(probe.signed({**payload, "timestamp": naive}), "timestamp no offset")
+    naive = str(probe.field(payload, "timestamp")).rstrip("Z")
+    answer = probe.deliver(
+        probe.signed(probe.edited(payload, timestamp=naive)), "timestamp no offset"
+    )
     if past is not None:
         if past.passed(answer):
             return _judged(
@@ -913,17 +1320,21 @@ def stale_timestamp(run: ReceiverRun) -> Finding:
         for label, seconds in ages.items()
     }
     statuses = {label: a.status for label, a in answers.items()}
-    bad = {label: a for label, a in answers.items() if not past.passed(a) and a.status != 401}
+    bad = {
+        label: a
+        for label, a in answers.items()
+        if not past.passed(a) and a.status != 401 and not a.refused_with_2xx
+    }
     if bad:
         listing = ", ".join(f"{label} old got {a.summary(50)}" for label, a in bad.items())
-        return Finding.failed(
+        return Finding.warned(
             f"{listing}; an old timestamp either passes ({past.meaning}) or is refused as a "
             "replay (401)",
             "refuse a timestamp outside your tolerance with 401 (reason "
             f"{REPLAY_REASON}), or accept it",
             statuses=statuses,
         )
-    refused = [label for label, a in answers.items() if a.status == 401]
+    refused = [label for label, a in answers.items() if a.status == 401 or a.refused_with_2xx]
     if not refused:
         return Finding.passed(
             f"deliveries stamped 1 hour and 1 day ago passed ({past.meaning}): no replay "
@@ -945,6 +1356,40 @@ def stale_timestamp(run: ReceiverRun) -> Finding:
     )
 
 
+@receiver_check(
+    "acceptance-timing", "a 2xx means the token is REGISTERED; a queue is reported once"
+)
+def acceptance_timing(run: ReceiverRun) -> Finding:
+    queued = sorted(
+        {s.check_id for s in run.probe.sent if s.answer.status == 202 and s.answer.accepted}
+    )
+    late = [read for read in run.probe.reads if read.waited_s > 0 and read.reading.registered]
+    if not queued and not late:
+        confirmed = " and each token read REGISTERED at once" if run.state_readable else ""
+        return Finding.passed(f"every acceptance was answered 200{confirmed}")
+    parts = []
+    if queued:
+        parts.append(
+            f"the handler answers accepted deliveries with 202 ({', '.join(queued)}): it queues "
+            "the work and registers later"
+        )
+    if late:
+        slowest = max(read.waited_s for read in late)
+        tokens = ", ".join(sorted({read.token for read in late}))
+        parts.append(
+            f"token(s) {tokens} read REGISTERED only after the answer, within {slowest:.1f} s "
+            f"(--settle {run.receiver.settle:g})"
+        )
+    return Finding.warned(
+        "; ".join(parts) + ". Senders take any 2xx as delivered and never retry it, so this "
+        "is the receiver's policy, not a failure; a reader of the state right after the answer "
+        "still sees the token as it was",
+        ACCEPTANCE_TIMING_FIX,
+        queued=queued,
+        late=sorted({read.token for read in late}),
+    )
+
+
 @receiver_check("answers-are-json", "every answer is JSON with a boolean success")
 def answers_are_json(run: ReceiverRun) -> Finding:
     sent = run.probe.sent
@@ -957,8 +1402,9 @@ def answers_are_json(run: ReceiverRun) -> Finding:
         return Finding.passed(f"all {len(sent)} answers were JSON with a boolean success")
     sample = "; ".join(f"{label}: {problem}" for label, problem in list(problems.items())[:3])
     more = f" and {len(problems) - 3} more" if len(problems) > 3 else ""
-    return Finding.failed(
-        f"{len(problems)} of {len(sent)} answers broke the answer format: {sample}{more}",
+    return Finding.warned(
+        f"{len(problems)} of {len(sent)} answers broke the answer format: {sample}{more} "
+        "(senders read the status alone, so none breaks a delivery)",
         ANSWER_FORMAT_FIX,
         problems=problems,
     )

@@ -24,6 +24,11 @@ from contracts.signing import SIGNATURE_HEADER, parse_signature_header, verify
 _MIN_TRUNCATED_HEX = 8
 _RESERIALIZED = "re-serialized"
 _REPARSED = " but serialized the parsed JSON again"
+_NUMBERS_REFORMATTED = (
+    "; its numbers were re-formatted: JSON.stringify writes 1.0 as 1 (JavaScript has one number "
+    "type) where Python writes 1.0, so a JavaScript side that parsed the body and serialized it "
+    "again changed its bytes"
+)
 _OTHER_SCHEME = re.compile(r"^(v1,[A-Za-z0-9+/=]+)(\s+v1,[A-Za-z0-9+/=]+)*$")
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
 
@@ -153,60 +158,97 @@ def _javascript_number(text: str) -> float | int:
     return int(value) if value.is_integer() and abs(value) < 2**53 else value
 
 
-def _serializations(body: bytes) -> Iterator[tuple[str, bytes]]:
-    """The body as other JSON writers would have written the same object."""
+@dataclass(frozen=True)
+class _Variant:
+    """The body written another way: how (``None`` for the bytes as given), the bytes, and
+    whether its numbers are written otherwise than in the bytes given."""
+
+    label: str | None
+    body: bytes
+    numbers: bool = False
+
+
+def _serializations(body: bytes) -> Iterator[_Variant]:
+    """The body as other JSON writers would have written the same object: Python's, and
+    JavaScript's (1.0 becomes 1); and for a body JSON.stringify wrote, Python's floats (1 was
+    1.0 before JavaScript re-wrote it)."""
     try:
         parsed = json.loads(body)
         as_javascript = json.loads(body, parse_float=_javascript_number)
+        as_python = json.loads(body, parse_int=float)
     except ValueError:
         return
+    javascript_numbers = json.dumps(as_javascript) != json.dumps(parsed)
+    python_numbers = json.dumps(as_python) != json.dumps(parsed)
 
     def dumps(obj: Any, **options: Any) -> bytes:
         return json.dumps(obj, **options).encode("utf-8")
 
-    compact = {"separators": (",", ":")}
-    yield (
+    compact: dict[str, Any] = {"separators": (",", ":")}
+    raw = {"ensure_ascii": False}
+    yield _Variant(
         "compact with \\u escapes (Python json.dumps(..., separators=(',', ':')))",
         dumps(parsed, **compact),
     )
-    yield (
+    yield _Variant(
         "compact raw UTF-8 with JavaScript numbers (JSON.stringify)",
-        dumps(as_javascript, **compact, ensure_ascii=False),
+        dumps(as_javascript, **compact, **raw),
+        javascript_numbers,
     )
-    yield "compact with JavaScript numbers (1.0 written as 1)", dumps(as_javascript, **compact)
-    yield (
-        "compact raw UTF-8 (json.dumps(..., ensure_ascii=False))",
-        dumps(parsed, **compact, ensure_ascii=False),
+    yield _Variant(
+        "compact with JavaScript numbers (1.0 written as 1)",
+        dumps(as_javascript, **compact),
+        javascript_numbers,
     )
-    yield "Python json.dumps defaults (', ' and ': ', as requests' json= sends)", dumps(parsed)
-    yield "Python json.dumps defaults with raw UTF-8", dumps(parsed, ensure_ascii=False)
-    yield "sorted keys, compact", dumps(parsed, **compact, sort_keys=True)
-    yield "sorted keys, Python defaults", dumps(parsed, sort_keys=True)
-    yield (
+    yield _Variant(
+        "compact raw UTF-8 (json.dumps(..., ensure_ascii=False))", dumps(parsed, **compact, **raw)
+    )
+    yield _Variant(
+        "Python json.dumps defaults (', ' and ': ', as requests' json= sends)", dumps(parsed)
+    )
+    yield _Variant("Python json.dumps defaults with raw UTF-8", dumps(parsed, **raw))
+    yield _Variant("sorted keys, compact", dumps(parsed, **compact, sort_keys=True))
+    yield _Variant("sorted keys, Python defaults", dumps(parsed, sort_keys=True))
+    yield _Variant(
         "indented by 2 (JSON.stringify(body, null, 2))",
-        dumps(as_javascript, indent=2, ensure_ascii=False),
+        dumps(as_javascript, indent=2, **raw),
+        javascript_numbers,
     )
-    yield "indented by 2 (Python json.dumps(..., indent=2))", dumps(parsed, indent=2)
+    yield _Variant("indented by 2 (Python json.dumps(..., indent=2))", dumps(parsed, indent=2))
+    for label, options in (
+        ("compact", compact),
+        ("compact raw UTF-8", {**compact, **raw}),
+        ("Python json.dumps defaults", {}),
+    ):
+        yield _Variant(
+            f"{label} with Python's floats (1 written 1.0, where the bytes given have "
+            "JSON.stringify's 1)",
+            dumps(as_python, **options),
+            python_numbers,
+        )
 
 
-def _body_variants(body: bytes) -> Iterator[tuple[str | None, bytes]]:
+def _body_variants(body: bytes) -> Iterator[_Variant]:
     """The body as given first, then byte-level and re-serialization mistakes."""
-    yield None, body
+    yield _Variant(None, body)
     seen = {body}
     unix = body.replace(b"\r\n", b"\n")
-    candidates: list[tuple[str, bytes]] = [
-        ("with a trailing newline added", body + b"\n"),
-        ("without its trailing newline", body.rstrip(b"\r\n")),
-        ("with LF line ends turned into CRLF", unix.replace(b"\n", b"\r\n")),
-        ("with CRLF line ends turned into LF", unix),
+    candidates = [
+        _Variant("with a trailing newline added", body + b"\n"),
+        _Variant("without its trailing newline", body.rstrip(b"\r\n")),
+        _Variant("with LF line ends turned into CRLF", unix.replace(b"\n", b"\r\n")),
+        _Variant("with CRLF line ends turned into LF", unix),
     ]
-    for label, variant in _serializations(body):
-        candidates += [(f"{_RESERIALIZED}: {label}", variant)]
-        candidates += [(f"{_RESERIALIZED}: {label}, plus a newline", variant + b"\n")]
-    for label, variant in candidates:
-        if variant not in seen:
-            seen.add(variant)
-            yield label, variant
+    for variant in _serializations(body):
+        label = f"{_RESERIALIZED}: {variant.label}"
+        candidates.append(_Variant(label, variant.body, variant.numbers))
+        candidates.append(
+            _Variant(f"{label}, plus a newline", variant.body + b"\n", variant.numbers)
+        )
+    for candidate in candidates:
+        if candidate.body not in seen:
+            seen.add(candidate.body)
+            yield candidate
 
 
 # --- the search -----------------------------------------------------------------------------
@@ -216,7 +258,7 @@ def _body_variants(body: bytes) -> Iterator[tuple[str | None, bytes]]:
 class _Match:
     reading: _Reading
     secret_label: str | None
-    body_label: str | None
+    body: _Variant
 
 
 def _find_match(body: bytes, value: str, secret: str) -> _Match | None:
@@ -226,14 +268,14 @@ def _find_match(body: bytes, value: str, secret: str) -> _Match | None:
     bodies = list(_body_variants(body))
     for secret_label, secret_variant in _secret_variants(secret):
         key = secret_variant.encode("utf-8")
-        for body_label, body_variant in bodies:
+        for variant in bodies:
             digests = {
-                name: hmac.new(key, body_variant, getattr(hashlib, name)).digest()
+                name: hmac.new(key, variant.body, getattr(hashlib, name)).digest()
                 for name in ("sha256", "sha1")
             }
             for reading in readings:
                 if reading.matches(digests[reading.algorithm]):
-                    return _Match(reading, secret_label, body_label)
+                    return _Match(reading, secret_label, variant)
     return None
 
 
@@ -284,6 +326,13 @@ _FIXES: dict[Cause, str] = {
 }
 
 
+def _how_reserialized(variant: _Variant) -> str:
+    """What a re-serialization changed, when the body matched only re-serialized."""
+    if not (variant.label or "").startswith(_RESERIALIZED):
+        return ""
+    return _REPARSED + (_NUMBERS_REFORMATTED if variant.numbers else "")
+
+
 def _header_name_note(header_name: str) -> str:
     if header_name.lower() == "x-mlflow-signature":
         origin = "X-MLflow-Signature is MLflow's own registry-webhook header (a different scheme)"
@@ -319,14 +368,14 @@ def diagnose(
             causes += match.reading.mistakes
             if match.secret_label is not None:
                 causes.append(Cause.SECRET_WHITESPACE)
-            if match.body_label is not None:
+            if match.body.label is not None:
                 causes.append(Cause.BODY_RESERIALIZED)
-                body_label = match.body_label
+                body_label = match.body.label
             sentences += [
                 _EXPLANATIONS[cause].format(
                     secret_label=match.secret_label,
-                    body_label=match.body_label,
-                    how=_REPARSED if (match.body_label or "").startswith(_RESERIALIZED) else "",
+                    body_label=match.body.label,
+                    how=_how_reserialized(match.body),
                 )
                 for cause in causes
             ]

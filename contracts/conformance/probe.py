@@ -6,14 +6,21 @@ JSON" can be judged over all of them, and what a run learnt can be read back fro
 turns a request that got no answer into one :class:`ReceiverUnreachable` that names the URL.
 Each request ends within the receiver's timeout, its answer included, and keeps at most
 :data:`~contracts.support.http.ANSWER_LIMIT` bytes of it. Requests are built only with the
-core (:func:`contracts.signed_delivery`, :func:`contracts.build_payload`).
+core (:func:`contracts.signed_delivery`, :func:`contracts.build_payload`), in one payload
+:class:`Shape`, so that a second shape is one more value, not one more set of checks.
+
+Connections: many handlers close a kept-alive connection without saying so (after a 413, say),
+and a request sent on it just then gets no answer. A request that cannot change anything
+(a refusal, an unknown token, a GET) is sent once more on a fresh connection when that happens;
+one that may register a token is always sent on a fresh connection. A connection the handler
+closes on a fresh connection too is its own doing (:class:`ConnectionDropped`), never the URL's.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -30,13 +37,20 @@ from contracts.conformance.answers import (
 from contracts.conformance.receiver_under_test import Receiver
 from contracts.envelope import IDEMPOTENCY_KEY_HEADER, SignedDelivery, signed_delivery
 from contracts.payload import METRIC_TAG, TOKEN_TAG, build_payload, format_timestamp
-from contracts.signing import SIGNATURE_HEADER
-from contracts.support.http import ConnectionFailure, bounded_session, describe_connection_failure
+from contracts.signing import SIGNATURE_HEADER, verify
+from contracts.support.http import (
+    ConnectionFailure,
+    FailureKind,
+    bounded_session,
+    describe_connection_failure,
+)
 from contracts.urls import redacted_url
 
 CHECK_MODEL_NAME = "Conformance check model"
 CHECK_METRIC = "accuracy"
 CHECK_BASELINE = 0.933
+POLL_INTERVAL_S = 0.1
+"""How often the state URL is read while waiting for a queued registration to land."""
 
 
 class ReceiverUnreachable(Exception):
@@ -47,6 +61,49 @@ class ReceiverUnreachable(Exception):
         self.failure = failure
         self.words = no_answer(url, failure, timeout)
         super().__init__(f"{self.words}: {failure.hint}")
+
+
+class ConnectionDropped(ReceiverUnreachable):
+    """The handler closed a fresh connection without answering one request: a crash or a
+    drop of that request by the handler, not a wrong URL (the URL answered before)."""
+
+    def __init__(self, url: str, failure: ConnectionFailure, timeout: float, label: str) -> None:
+        super().__init__(url, failure, timeout)
+        self.label = label
+        self.words = (
+            f"the handler closed the connection without answering {label} (also on a fresh "
+            "connection): it crashed on this request or dropped it"
+        )
+        self.args = (f"{self.words}; look at the handler's log for this request",)
+
+
+@dataclass(frozen=True)
+class Shape:
+    """Where a payload shape keeps what the checks vary: the token id, the status and the
+    timestamp, each a path of keys. The checks build and edit payloads only through it."""
+
+    name: str
+    token_path: tuple[str, ...]
+    status_path: tuple[str, ...]
+    timestamp_path: tuple[str, ...]
+
+
+FLAT = Shape("flat v1", ("token_id",), ("status",), ("timestamp",))
+"""Contract v1: every field at the top level."""
+
+
+def _get(document: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+    value: Any = document
+    for key in path:
+        value = value.get(key) if isinstance(value, Mapping) else None
+    return value
+
+
+def _set(document: Mapping[str, Any], path: tuple[str, ...], value: Any) -> dict[str, Any]:
+    """A copy of ``document`` with the field at ``path`` set to ``value``."""
+    head, *rest = path
+    inner = document.get(head, {}) if rest else None
+    return {**document, head: _set(inner or {}, tuple(rest), value) if rest else value}
 
 
 @dataclass(frozen=True)
@@ -61,18 +118,21 @@ class Sent:
 
 @dataclass(frozen=True)
 class StateRead:
-    """One read of a token's state, by which check."""
+    """One read of a token's state, by which check; ``waited_s`` is how long after the first
+    read of the same wait it was taken (0 for a read that did not wait)."""
 
     check_id: str
     token: str
     reading: TokenStateReading
+    waited_s: float = 0.0
 
 
 class Probe:
     """Sends to one :class:`Receiver` and logs every request and state read it makes."""
 
-    def __init__(self, receiver: Receiver) -> None:
+    def __init__(self, receiver: Receiver, shape: Shape = FLAT) -> None:
         self.receiver = receiver
+        self.shape = shape
         self.session = bounded_session()
         self.sent: list[Sent] = []
         self.reads: list[StateRead] = []
@@ -99,6 +159,26 @@ class Probe:
         }
         fields.update(overrides)
         return build_payload(**fields)
+
+    def edited(self, payload: Mapping[str, Any], **changes: Any) -> dict[str, Any]:
+        """A copy of ``payload`` with ``token_id``, ``status`` or ``timestamp`` changed where
+        this probe's shape keeps them (no validation: the checks send invalid ones too)."""
+        edited = dict(payload)
+        for name, value in changes.items():
+            edited = _set(edited, self._path(name), value)
+        return edited
+
+    def field(self, payload: Mapping[str, Any], name: str) -> Any:
+        """``token_id``, ``status`` or ``timestamp`` of ``payload``, where the shape keeps it."""
+        return _get(payload, self._path(name))
+
+    def _path(self, name: str) -> tuple[str, ...]:
+        paths = {
+            "token_id": self.shape.token_path,
+            "status": self.shape.status_path,
+            "timestamp": self.shape.timestamp_path,
+        }
+        return paths[name]
 
     def signed(self, payload: Mapping[str, Any], *, body: bytes | None = None) -> SignedDelivery:
         """Sign ``payload``, or ``body`` (another serialization of it) when given.
@@ -127,26 +207,88 @@ class Probe:
     def send(
         self, label: str, body: bytes | None, headers: Mapping[str, str], *, method: str = "POST"
     ) -> Answer:
-        """Send raw bytes with the given headers to the webhook URL; log and return the answer."""
-        answer = self._request(method, self.receiver.url, body, headers)
+        """Send raw bytes with the given headers to the webhook URL; log and return the answer.
+
+        A request that may register a token goes out on a fresh connection; any other is sent
+        once more on a fresh connection when the handler closed the kept-alive one unanswered.
+        """
         document = json_object(body) if body else None
-        token = document.get("token_id") if document is not None else None
+        token = self.field(document, "token_id") if document is not None else None
         about = token.upper() if isinstance(token, str) else None
+        may_register = self._may_register(method, body, headers, about)
+        answer = self._request(
+            method, self.receiver.url, body, headers, label=label, retry=not may_register
+        )
         self.sent.append(Sent(self.current_check, label, about, answer))
         return answer
 
-    def token_state(self, token: str | None = None) -> TokenStateReading:
+    def _may_register(
+        self, method: str, body: bytes | None, headers: Mapping[str, str], token: str | None
+    ) -> bool:
+        """A correctly signed POST for one of the receiver's tokens: sending it twice could
+        register twice, so it is never repeated."""
+        if method != "POST" or token not in self.receiver.tokens or body is None:
+            return False
+        return bool(verify(body, headers.get(SIGNATURE_HEADER), self.receiver.secret))
+
+    def token_state(self, token: str | None = None, *, waited_s: float = 0.0) -> TokenStateReading:
         """Read a token's status (the token under test by default); log the reading."""
         token = token or self.receiver.token
         url = self.receiver.state_url_for(token)
         if url is None:
             raise ValueError("the receiver has no state URL to read a token's state from")
-        answer = self._request("GET", url, None, {"Accept": "application/json"})
+        answer = self._request("GET", url, None, {"Accept": "application/json"}, label="GET state")
         reading = read_token_state(url, answer)
-        self.reads.append(StateRead(self.current_check, token, reading))
+        self.reads.append(StateRead(self.current_check, token, reading, waited_s))
+        return reading
+
+    def wait_for_state(
+        self, token: str, until: Callable[[TokenStateReading], bool]
+    ) -> TokenStateReading:
+        """Read ``token``'s state until ``until`` holds or the receiver's settle time is over,
+        for handlers that answer first and register later; the last reading."""
+        started = time.monotonic()
+        reading = self.token_state(token)
+        while not until(reading) and reading.status is not None:
+            waited = time.monotonic() - started
+            if waited + POLL_INTERVAL_S > self.receiver.settle:
+                break
+            time.sleep(POLL_INTERVAL_S)
+            reading = self.token_state(token, waited_s=time.monotonic() - started)
         return reading
 
     def _request(
+        self,
+        method: str,
+        url: str,
+        body: bytes | None,
+        headers: Mapping[str, str],
+        *,
+        label: str,
+        retry: bool = True,
+    ) -> Answer:
+        if not retry:
+            self._fresh_connections()
+        try:
+            return self._send_once(method, url, body, headers)
+        except ReceiverUnreachable as first:
+            if first.failure.kind is not FailureKind.CLOSED:
+                raise
+            if not retry:
+                raise ConnectionDropped(url, first.failure, self.receiver.timeout, label) from None
+        self._fresh_connections()  # the kept-alive one was closed unanswered: once more, anew
+        try:
+            return self._send_once(method, url, body, headers)
+        except ReceiverUnreachable as second:
+            if second.failure.kind is FailureKind.CLOSED:
+                raise ConnectionDropped(url, second.failure, self.receiver.timeout, label) from None
+            raise
+
+    def _fresh_connections(self) -> None:
+        """Drop every kept-alive connection: the next request opens a new one."""
+        self.session.close()
+
+    def _send_once(
         self, method: str, url: str, body: bytes | None, headers: Mapping[str, str]
     ) -> Answer:
         timeout = self.receiver.timeout

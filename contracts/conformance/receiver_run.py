@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import Enum
 
-from contracts.conformance.answers import TokenStateReading
+from contracts.conformance.answers import CRASH_FIX, TokenStateReading
 from contracts.conformance.checklist import (
     Check,
     CheckFunction,
@@ -24,7 +24,7 @@ from contracts.conformance.checklist import (
     Precondition,
     StopRun,
 )
-from contracts.conformance.probe import Probe, ReceiverUnreachable
+from contracts.conformance.probe import ConnectionDropped, Probe, ReceiverUnreachable
 from contracts.conformance.receiver_under_test import Receiver
 from contracts.conformance.results import CheckResult, Finding, Verdict
 
@@ -126,6 +126,20 @@ class ReceiverRun:
             for sent in self.probe.sent
         )
 
+    @property
+    def handler_seen(self) -> bool:
+        """``receiver-ready`` passed: the handler is at the URL, so a 404 or 405 that is not
+        JSON is its own answer (plain-text errors), not a wrong URL."""
+        return self._results.get("receiver-ready") is not None and self.passed("receiver-ready")
+
+    @property
+    def answers_before_registering(self) -> bool:
+        """The handler has queued an acceptance (202), or a token it accepted was REGISTERED
+        only after some waiting: its state changes come after its answers."""
+        queued = any(sent.answer.status == 202 and sent.answer.accepted for sent in self.probe.sent)
+        late = any(read.waited_s > 0 and read.reading.registered for read in self.probe.reads)
+        return queued or late
+
     def known_to_exist(self, token: str) -> bool:
         """The state URL read ``token`` at the start, or a delivery for it was accepted."""
         start = self.start_state(token)
@@ -174,17 +188,22 @@ class ReceiverRun:
         return start is None or start.status == DRAFT
 
 
+UNREACHABLE_FIX = "make the handler reachable from here, then run again"
+
+
 def guarded(check_id: str, function: CheckFunction[ReceiverRun]) -> CheckFunction[ReceiverRun]:
-    """Every receiver check: its requests are logged under its id, and a receiver that stops
-    answering ends the run there."""
+    """Every receiver check: its requests are logged under its id; a handler that drops one
+    request fails that check alone, and a receiver that stops answering ends the run there."""
 
     def guard(run: ReceiverRun) -> Finding:
         run.probe.current_check = check_id
         try:
             return function(run)
+        except ConnectionDropped as error:
+            return Finding.failed(error.words, CRASH_FIX, dropped=error.label)
         except ReceiverUnreachable as error:
             finding = Finding.failed(
-                str(error), "make the handler reachable from here, then run again"
+                str(error), UNREACHABLE_FIX, unreachable=error.failure.kind.value
             )
             raise StopRun(finding, f"skipped: {error.url} did not answer ({check_id})") from None
 

@@ -14,6 +14,8 @@ from contracts.tokens import normalize_token_id
 from contracts.urls import MASK, redacted_url
 
 DEFAULT_SECRET_ENV = "WEBHOOK_SECRET"
+DEFAULT_SETTLE_SECONDS = 2.0
+"""How long a state read waits for a registration a handler does after answering (a queue)."""
 
 
 @dataclass(frozen=True, repr=False)
@@ -24,7 +26,9 @@ class Receiver:
     tokens for the checks that need a transition of their own; ``state_url`` is a template
     such as ``https://host/api/tokens/{token_id}`` answering JSON with the token's ``status``.
     ``timeout`` bounds each request, its answer included. ``secret_env`` names the variable
-    the secret came from, for the commands suggested to the user. Token ids are upper-cased.
+    the secret came from, for the commands suggested to the user. ``settle`` is how long the
+    state URL is read again, after an acceptance, before the token is said not to be
+    REGISTERED (a handler may queue the work and answer first). Token ids are upper-cased.
     """
 
     url: str
@@ -34,6 +38,7 @@ class Receiver:
     state_url: str | None = None
     timeout: float = 10.0
     secret_env: str = DEFAULT_SECRET_ENV
+    settle: float = DEFAULT_SETTLE_SECONDS
 
     def __post_init__(self) -> None:
         # Frozen, so the normalized ids are set the way dataclasses set fields.
@@ -46,7 +51,7 @@ class Receiver:
         return (
             f"Receiver(url={redacted_url(self.url)!r}, secret={MASK!r}, token={self.token!r}, "
             f"spare_tokens={self.spare_tokens!r}, state_url={state_url!r}, "
-            f"timeout={self.timeout!r}, secret_env={self.secret_env!r})"
+            f"timeout={self.timeout!r}, secret_env={self.secret_env!r}, settle={self.settle!r})"
         )
 
     @property

@@ -1,12 +1,18 @@
-"""Results for people and for CI: progress lines, a table that fits the terminal, JUnit, JSON.
+"""Results for people and for CI: progress lines, a table that fits the terminal, JUnit, JSON,
+and a reproduction (a curl command and the exact body in a file) for each generated request
+that failed.
 
-Nothing here sees a secret: reports are built from check results only.
+Nothing here sees a secret: reports are built from check results only. A report of a run that
+was interrupted says that it is partial.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import re
+import shlex
 import textwrap
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Sequence
@@ -14,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from contracts.conformance.results import CheckResult, SuiteResult, Verdict
+from contracts.urls import redacted_url
 
 TABLE_WIDTH = 100
 _GAP = "  "
@@ -85,41 +92,75 @@ def summary_line(suites: Sequence[SuiteResult]) -> str:
 
 
 def fixes_section(suites: Sequence[SuiteResult], width: int = TABLE_WIDTH) -> str:
-    """How to fix each failed check, wrapped to ``width``; empty when nothing failed."""
+    """How to fix each finding, wrapped to ``width``: every FAIL first, in check order, then
+    every WARN (marked so); empty when nothing was found."""
     lines: list[str] = []
-    for suite in suites:
-        for result in suite.results:
-            if result.failed and result.fix:
-                name = f"{suite.name}/{result.check_id}" if len(suites) > 1 else result.check_id
-                lines += textwrap.wrap(f"- {name}: {result.fix}", width, subsequent_indent="    ")
+    for verdict in (Verdict.FAIL, Verdict.WARN):
+        for suite in suites:
+            for result in suite.results:
+                if result.verdict is verdict and result.fix:
+                    name = f"{suite.name}/{result.check_id}" if len(suites) > 1 else result.check_id
+                    mark = " (warn)" if verdict is Verdict.WARN else ""
+                    text = f"- {name}{mark}: {result.fix}"
+                    lines += textwrap.wrap(text, width, subsequent_indent="    ")
     return "\n".join(["How to fix:", *lines]) if lines else ""
+
+
+def verdict_line(suites: Sequence[SuiteResult], *, strict: bool = False) -> str:
+    """The run's verdict in one line: what makes it fail, or why it passes."""
+    results = [result for suite in suites for result in suite.results]
+    fails = sum(r.verdict is Verdict.FAIL for r in results)
+    warns = sum(r.verdict is Verdict.WARN for r in results)
+    if fails:
+        return f"FAILED: {fails} check(s) found what breaks a known sender or is a security hole"
+    if warns and strict:
+        return f"FAILED (--strict): {warns} warning(s): deviations no known sender triggers"
+    if warns:
+        return (
+            f"passed with {warns} warning(s): deviations no known sender triggers "
+            "(--strict makes them fail)"
+        )
+    return "passed"
 
 
 # --- machine-readable -----------------------------------------------------------------------
 
 
-def junit_xml(suites: Sequence[SuiteResult]) -> bytes:
-    """JUnit XML: one testsuite per suite, one testcase per check."""
+PARTIAL_NOTE = "interrupted: these are partial results, the checks after the last one never ran"
+
+
+def junit_xml(
+    suites: Sequence[SuiteResult], *, strict: bool = False, partial: bool = False
+) -> bytes:
+    """JUnit XML: one testsuite per suite, one testcase per check. A WARN is a failure only
+    when ``strict``; otherwise it is a passing case whose output starts with ``WARN``. A
+    partial report carries the property ``partial`` and says so in each suite's output."""
     root = ElementTree.Element("testsuites", name="hokusai-contract")
     for suite in suites:
+        failing = sum(r.verdict.fails(strict=strict) for r in suite.results)
         element = ElementTree.SubElement(
             root,
             "testsuite",
             name=suite.name,
             tests=str(len(suite.results)),
-            failures=str(suite.count(Verdict.FAIL)),
+            failures=str(failing),
             errors="0",
             skipped=str(suite.count(Verdict.SKIP)),
             time=f"{sum(r.duration_s for r in suite.results):.3f}",
         )
+        if partial:
+            properties = ElementTree.SubElement(element, "properties")
+            ElementTree.SubElement(properties, "property", name="partial", value="true")
         for result in suite.results:
-            _testcase(element, suite.name, result)
+            _testcase(element, suite.name, result, strict)
+        if partial:
+            ElementTree.SubElement(element, "system-out").text = PARTIAL_NOTE
     ElementTree.indent(root)
     document: bytes = ElementTree.tostring(root, encoding="utf-8", xml_declaration=True)
     return document
 
 
-def _testcase(parent: ElementTree.Element, suite: str, result: CheckResult) -> None:
+def _testcase(parent: ElementTree.Element, suite: str, result: CheckResult, strict: bool) -> None:
     case = ElementTree.SubElement(
         parent,
         "testcase",
@@ -127,27 +168,37 @@ def _testcase(parent: ElementTree.Element, suite: str, result: CheckResult) -> N
         name=result.check_id,
         time=f"{result.duration_s:.3f}",
     )
-    if result.verdict is Verdict.FAIL:
-        message = result.why + (f" -- fix: {result.fix}" if result.fix else "")
+    if result.verdict.fails(strict=strict):
+        label = "" if result.verdict is Verdict.FAIL else "WARN: "
+        message = label + result.why + (f" -- fix: {result.fix}" if result.fix else "")
         failure = ElementTree.SubElement(case, "failure", message=message, type="contract")
         failure.text = json.dumps(result.details, indent=2, default=str) if result.details else None
     elif result.verdict is Verdict.SKIP:
         ElementTree.SubElement(case, "skipped", message=result.why)
+    elif result.verdict is Verdict.WARN:
+        fix = f" -- fix: {result.fix}" if result.fix else ""
+        ElementTree.SubElement(case, "system-out").text = f"WARN: {result.why}{fix}"
     else:
         ElementTree.SubElement(case, "system-out").text = result.why
 
 
-def report_dict(suites: Sequence[SuiteResult], **context: Any) -> dict[str, Any]:
-    """A JSON-ready report: every suite's results plus the run's context."""
+def report_dict(
+    suites: Sequence[SuiteResult], *, strict: bool = False, partial: bool = False, **context: Any
+) -> dict[str, Any]:
+    """A JSON-ready report: every suite's results plus the run's context; ``ok`` follows the
+    run's exit status (WARN counts only when ``strict``), and a partial report is never ok."""
+    extra = {"partial": True, "note": PARTIAL_NOTE} if partial else {}
     return {
         "tool": "hokusai-contract",
         **context,
-        "ok": not any(suite.failed for suite in suites),
+        **extra,
+        "strict": strict,
+        "ok": not partial and not any(suite.fails(strict=strict) for suite in suites),
         "summary": summary_line(suites),
         "suites": [
             {
                 "name": suite.name,
-                "ok": not suite.failed,
+                "ok": not suite.fails(strict=strict),
                 "results": [result.as_dict() for result in suite.results],
             }
             for suite in suites
@@ -188,6 +239,45 @@ def write_file(path: str | Path, content: bytes | str) -> Path:
     return target
 
 
-def json_report(suites: Sequence[SuiteResult], **context: Any) -> str:
+def json_report(
+    suites: Sequence[SuiteResult], *, strict: bool = False, partial: bool = False, **context: Any
+) -> str:
     """The JSON report as text."""
-    return json.dumps(report_dict(suites, **context), indent=2, default=str)
+    document = report_dict(suites, strict=strict, partial=partial, **context)
+    return json.dumps(document, indent=2, default=str)
+
+
+# --- reproductions --------------------------------------------------------------------------
+
+REPRODUCTIONS = "reproductions"
+"""The details key under which a check lists the requests that reproduce its failures, each
+``{"title", "method", "url", "headers": {name: value}, "body_base64"}``: exactly what was sent."""
+
+
+def curl_command(reproduction: dict[str, Any], body_file: Path | None) -> str:
+    """A curl command sending the request again, headers included, its body read from
+    ``body_file`` byte for byte."""
+    url = redacted_url(str(reproduction["url"]))  # credentials are never written out
+    command = ["curl", "-sS", "-i", "-X", str(reproduction["method"]), url]
+    for name, value in dict(reproduction.get("headers", {})).items():
+        if name.lower() in ("content-length", "host", "connection", "accept-encoding"):
+            continue  # curl writes its own, right for the body it sends
+        command += ["-H", f"{name}: {value}"]
+    if body_file is not None:
+        command += ["--data-binary", f"@{body_file}"]
+    return shlex.join(command)
+
+
+def write_reproductions(suites: Sequence[SuiteResult], folder: str | Path) -> list[str]:
+    """Write the exact body of each failing request a check recorded into ``folder`` (beside
+    the reports) and return one curl command per request that sends it again."""
+    commands = []
+    for suite in suites:
+        for result in suite.results:
+            for number, reproduction in enumerate(result.details.get(REPRODUCTIONS, ()), 1):
+                body = base64.b64decode(reproduction.get("body_base64") or "")
+                name = re.sub(r"[^a-z0-9-]+", "-", f"{suite.name}-{result.check_id}-{number}")
+                body_file = write_file(Path(folder) / f"{name}.body", body) if body else None
+                commands.append(f"# {result.check_id}: {reproduction.get('title', '')}")
+                commands.append(curl_command(reproduction, body_file))
+    return commands

@@ -2,6 +2,10 @@
 
 Shared by the receiver checks, the sender checks and the Schemathesis run, so that one table,
 one JUnit writer and one JSON report serve them all.
+
+Every finding is of one severity: ``FAIL`` when it breaks a known sender or is a security hole,
+``WARN`` when it deviates from the contract in a way no known sender triggers (an upper-case hex
+digest refused, say). Only ``FAIL`` makes a run fail, unless the run is strict.
 """
 
 from __future__ import annotations
@@ -13,11 +17,16 @@ from typing import Any
 
 
 class Verdict(str, Enum):
-    """The outcome of one check; only ``FAIL`` makes a run fail."""
+    """The outcome of one check; only ``FAIL`` makes a run fail (``WARN`` too when strict)."""
 
     PASS = "pass"
     FAIL = "fail"
+    WARN = "warn"
     SKIP = "skip"
+
+    def fails(self, *, strict: bool = False) -> bool:
+        """Whether this verdict makes a run fail."""
+        return self is Verdict.FAIL or (strict and self is Verdict.WARN)
 
 
 @dataclass(frozen=True)
@@ -36,6 +45,11 @@ class Finding:
     @classmethod
     def failed(cls, why: str, fix: str | None = None, **details: Any) -> Finding:
         return cls(Verdict.FAIL, why, fix, details)
+
+    @classmethod
+    def warned(cls, why: str, fix: str | None = None, **details: Any) -> Finding:
+        """A deviation from the contract that no known sender triggers."""
+        return cls(Verdict.WARN, why, fix, details)
 
     @classmethod
     def skipped(cls, why: str, **details: Any) -> Finding:
@@ -64,6 +78,11 @@ class CheckResult:
     def failed(self) -> bool:
         return self.verdict is Verdict.FAIL
 
+    @property
+    def has_fix(self) -> bool:
+        """A finding (FAIL or WARN) with something to do about it."""
+        return self.verdict in (Verdict.FAIL, Verdict.WARN) and bool(self.fix)
+
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready form for machine-readable reports."""
         return {
@@ -88,10 +107,15 @@ class SuiteResult:
     def failed(self) -> bool:
         return any(result.failed for result in self.results)
 
+    def fails(self, *, strict: bool = False) -> bool:
+        """Whether this suite makes a run fail: any FAIL, or any WARN too when ``strict``."""
+        return any(result.verdict.fails(strict=strict) for result in self.results)
+
     def count(self, verdict: Verdict) -> int:
         return sum(result.verdict is verdict for result in self.results)
 
 
-def any_failed(suites: Sequence[SuiteResult]) -> bool:
-    """True when any check of any suite failed: the run's exit status."""
-    return any(suite.failed for suite in suites)
+def any_failed(suites: Sequence[SuiteResult], *, strict: bool = False) -> bool:
+    """True when any check of any suite failed (or warned, when ``strict``): the run's exit
+    status."""
+    return any(suite.fails(strict=strict) for suite in suites)

@@ -43,6 +43,7 @@ class Outcome(str, Enum):
     """What one delivery came to; the value is a stable identifier, the name is printed."""
 
     ACCEPTED = "accepted"
+    ACCEPTED_LATER = "accepted_later"
     ACCEPTED_DUPLICATE = "accepted_duplicate"
     SIGNATURE_REJECTED = "signature_rejected"
     SECRET_NOT_CONFIGURED = "secret_not_configured"
@@ -57,11 +58,17 @@ class Outcome(str, Enum):
 
     @property
     def accepted(self) -> bool:
-        return self in (Outcome.ACCEPTED, Outcome.ACCEPTED_DUPLICATE)
+        return self in (Outcome.ACCEPTED, Outcome.ACCEPTED_LATER, Outcome.ACCEPTED_DUPLICATE)
+
+    @property
+    def unreachable(self) -> bool:
+        """Nothing (complete) came back from the URL."""
+        return self in (Outcome.CONNECTION_REFUSED, Outcome.TIMEOUT)
 
 
 _OUTCOMES = {
     Meaning.ACCEPTED: Outcome.ACCEPTED,
+    Meaning.ACCEPTED_LATER: Outcome.ACCEPTED_LATER,
     Meaning.DUPLICATE: Outcome.ACCEPTED_DUPLICATE,
     Meaning.NO_SECRET: Outcome.SECRET_NOT_CONFIGURED,
     Meaning.REPLAY: Outcome.REPLAY_REFUSED,
@@ -169,7 +176,6 @@ def signature_next_steps(receiver: Receiver) -> tuple[str, ...]:
 
 
 _CHECK_IT = {
-    Meaning.SUCCESS_FALSE: "check it with:",
     Meaning.INVALID_BODY: "see which rule it breaks, with:",
     Meaning.SERVER_ERROR: "look at the receiver's logs; then check it with:",
     Meaning.OTHER: "look at the receiver's logs; then check it with:",
@@ -209,8 +215,9 @@ def unreachable(error: ReceiverUnreachable) -> Interpretation:
 
 def run_send_test(receiver: Receiver, delivery: SignedDelivery) -> SendTestResult:
     """Send ``delivery`` once, interpret the answer, and read the token's state back when the
-    receiver has a state URL. Each request ends within the receiver's timeout, its answer
-    included, and reads at most 64 KiB of the answer."""
+    receiver has a state URL (again, for up to its settle time, until it reads REGISTERED: a
+    handler may register after answering). Each request ends within the receiver's timeout,
+    its answer included, and reads at most 64 KiB of the answer."""
     from contracts.conformance.probe import Probe, ReceiverUnreachable
 
     with closing(Probe(receiver)) as probe:
@@ -223,7 +230,7 @@ def run_send_test(receiver: Receiver, delivery: SignedDelivery) -> SendTestResul
         state_url = receiver.state_url_for(receiver.token)
         if interpretation.outcome.accepted and state_url is not None:
             try:
-                state = probe.token_state(receiver.token)
+                state = probe.wait_for_state(receiver.token, lambda reading: reading.registered)
             except ReceiverUnreachable as error:
                 state = unreadable_token_state(state_url, f"no answer ({error.failure.words})")
     return SendTestResult(receiver, delivery, interpretation, answer, state)

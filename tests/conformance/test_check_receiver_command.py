@@ -103,7 +103,7 @@ def test_progress_is_printed_one_line_per_check_as_they_finish(
 ) -> None:
     check_receiver(stub_site.webhook_url, "--token", "LSCOR", "--no-schemathesis")
     lines = capsys.readouterr().out.splitlines()
-    progress = [line for line in lines if line.startswith(("PASS  ", "FAIL  ", "SKIP  "))]
+    progress = [line for line in lines if line.startswith(("PASS  ", "FAIL  ", "WARN  ", "SKIP  "))]
     assert [line.split()[1] for line in progress] == [
         *RECEIVER_CHECKS.ids,
         "schemathesis-positive",
@@ -166,15 +166,46 @@ def test_bad_arguments_are_clear_usage_errors(
     assert message in capsys.readouterr().err
 
 
-def test_a_password_in_the_url_is_never_printed(capsys: pytest.CaptureFixture[str]) -> None:
+def closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    url = f"http://user:hunter2-pass@127.0.0.1:{port}{WEBHOOK_PATH}"
-    assert check_receiver(url, "--token", "LSCOR", "--no-schemathesis") == 1
-    out = " ".join(capsys.readouterr().out.split())
-    assert "connection refused" in out and "//***@127.0.0.1" in out
-    assert "hunter2-pass" not in out
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def test_a_password_in_the_url_is_never_printed(capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"http://user:hunter2-pass@127.0.0.1:{closed_port()}{WEBHOOK_PATH}"
+    assert check_receiver(url, "--token", "LSCOR", "--no-schemathesis") == 3
+    captured = capsys.readouterr()
+    assert "connection refused" in captured.err and "//***@127.0.0.1" in captured.err
+    assert "hunter2-pass" not in captured.out + captured.err
+
+
+@pytest.mark.parametrize(
+    ("url", "why", "hint"),
+    [
+        (
+            "http://127.0.0.1:{port}/api/mlflow/registered",
+            "(connection refused)",
+            "nothing listens at that host and port",
+        ),
+        (
+            "http://no-such-host.invalid/api/mlflow/registered",
+            "(the host name does not resolve)",
+            "check its spelling and DNS",
+        ),
+    ],
+)
+def test_an_unreachable_receiver_is_one_line_with_a_hint_and_exit_3(
+    url: str, why: str, hint: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = url.format(port=closed_port())
+    assert check_receiver(url, "--token", "LSCOR", "--no-schemathesis") == 3
+    captured = capsys.readouterr()
+    (line,) = captured.err.splitlines()
+    assert line.startswith("hokusai-contract check-receiver: error: no answer from ")
+    assert why in line and hint in line
+    assert "verdict" not in captured.out and "How to fix" not in captured.out
 
 
 def json_results(report: Path) -> dict[str, dict[str, str]]:
@@ -188,7 +219,7 @@ def test_an_https_url_to_a_plain_http_handler_is_named_a_tls_failure(tmp_path: P
     with serving(FlawedReceiver(SECRET, ["LSCOR"])) as server:
         url = server.url(WEBHOOK_PATH).replace("http://", "https://")
         options = ("--token", "LSCOR", "--no-schemathesis", "--json", str(report))
-        assert check_receiver(url, *options) == 1
+        assert check_receiver(url, *options) == 3
     why = json_results(report)["receiver-ready"]["why"]
     assert f"no answer from {url} (the TLS handshake failed" in why
     assert "check http:// against https://" in why

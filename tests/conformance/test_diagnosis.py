@@ -200,3 +200,44 @@ def test_the_command_names_the_cause_and_the_fix_and_never_prints_the_secret(
     assert "fix:" in out
     assert SECRET not in out
     assert max(len(line) for line in out.splitlines()) <= 100
+
+
+# --- JavaScript re-formatting numbers (1.0 becomes 1) -----------------------------------------
+
+ASCII_PAYLOAD = {**PAYLOAD, "model_name": "Sales lead scoring"}
+PYTHON_BODY = contracts.serialize(ASCII_PAYLOAD)  # "baseline_value":1.0, as the SDK sends
+STRINGIFIED = json.dumps({**ASCII_PAYLOAD, "baseline_value": 1}, separators=(",", ":")).encode()
+"""What JSON.stringify(JSON.parse(body)) gives back for it: the same but for 1.0 written 1."""
+
+
+def test_a_body_logged_after_json_stringify_is_told_from_a_wrong_secret() -> None:
+    assert b'"baseline_value":1.0' in PYTHON_BODY and b'"baseline_value":1,' in STRINGIFIED
+    diagnosis = diagnose(STRINGIFIED, contracts.sign(PYTHON_BODY, SECRET), SECRET)
+    assert diagnosis.cause is Cause.BODY_RESERIALIZED
+    assert "JSON.stringify writes 1.0 as 1" in diagnosis.explanation
+    assert "different secrets" not in diagnosis.explanation
+
+
+def test_a_signature_over_json_stringify_names_the_number_reformatting() -> None:
+    diagnosis = diagnose(PYTHON_BODY, contracts.sign(STRINGIFIED, SECRET), SECRET)
+    assert diagnosis.cause is Cause.BODY_RESERIALIZED
+    assert "JSON.stringify writes 1.0 as 1" in diagnosis.explanation
+
+
+def test_spacing_alone_does_not_claim_the_numbers_changed() -> None:
+    diagnosis = diagnose(BODY, contracts.sign(json.dumps(PAYLOAD).encode(), SECRET), SECRET)
+    assert diagnosis.cause is Cause.BODY_RESERIALIZED
+    assert "1.0 as 1" not in diagnosis.explanation
+
+
+def test_the_command_names_the_number_reformatting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("WEBHOOK_SECRET", SECRET)
+    received = tmp_path / "received-body.json"
+    received.write_bytes(STRINGIFIED)
+    header = contracts.sign(PYTHON_BODY, SECRET)
+    assert main(["diagnose", "--body", str(received), "--header", header]) == 1
+    out = " ".join(capsys.readouterr().out.split())
+    assert out.startswith("cause: body_reserialized")
+    assert "JSON.stringify writes 1.0 as 1" in out

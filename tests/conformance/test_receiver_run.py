@@ -10,8 +10,10 @@ from contextlib import closing
 import pytest
 
 from contracts.conformance import RECEIVER_CHECKS, Receiver, Verdict
+from contracts.conformance.answers import Answer, read_token_state
 from contracts.conformance.checklist import Checklist, Precondition
-from contracts.conformance.probe import Probe
+from contracts.conformance.checks import acceptance_timing
+from contracts.conformance.probe import Probe, StateRead
 from contracts.conformance.receiver_run import Evidence, ReceiverRun, Subject
 from contracts.conformance.results import Finding
 
@@ -104,3 +106,29 @@ def test_evidence_is_graded_by_whose_token_it_is_and_whether_its_state_is_read(
     graded = Evidence.of(Subject("LSCOR", own), state_readable)
     assert graded is evidence
     assert graded.weaker is not own
+
+
+def registered_read(check_id: str, token: str, waited_s: float) -> StateRead:
+    url = f"http://127.0.0.1:9/api/tokens/{token}"
+    reading = read_token_state(url, Answer(200, b'{"status": "REGISTERED"}'))
+    return StateRead(check_id, token, reading, waited_s)
+
+
+def test_a_token_read_registered_only_after_waiting_is_reported_once_as_the_policy(
+    run_with_spares: ReceiverRun,
+) -> None:
+    run_with_spares.probe.reads += [
+        registered_read("lowercase-status", "LSCOR", 0.2),
+        registered_read("duplicate-delivery", "123", 0.3),
+    ]
+    assert run_with_spares.answers_before_registering
+    finding = acceptance_timing(run_with_spares)
+    assert finding.verdict is Verdict.WARN
+    assert "token(s) 123, LSCOR read REGISTERED only after the answer" in finding.why
+    assert "Senders take any 2xx as delivered" in finding.why
+
+
+def test_tokens_registered_when_first_read_are_no_finding(run_with_spares: ReceiverRun) -> None:
+    run_with_spares.probe.reads.append(registered_read("lowercase-status", "LSCOR", 0.0))
+    assert not run_with_spares.answers_before_registering
+    assert acceptance_timing(run_with_spares).verdict is Verdict.PASS

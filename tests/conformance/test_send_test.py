@@ -23,6 +23,7 @@ from contracts.conformance.send_test import Outcome, interpret, signature_next_s
 from contracts.receiver.testing import RunningStubSite, running_stub_site
 from contracts.support.server import serving
 from contracts.urls import MASK, redact_text
+from tests.handlers.running import running_handler
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -167,9 +168,10 @@ def test_an_accepted_delivery_whose_token_does_not_read_registered_fails(
     assert "status is DRAFT: the token is NOT REGISTERED" in run.out
 
 
-def assert_refused(run: Run, answer: str, result: str, *words: str) -> None:
-    """Exit 1, the answer's status line, the verdict, and the words that say what to do."""
-    assert run.exit_code == 1, run.out
+def assert_refused(run: Run, answer: str, result: str, *words: str, exit_code: int = 1) -> None:
+    """Exit 1 (3 when nothing answered), the answer's status line, the verdict, and the words
+    that say what to do."""
+    assert run.exit_code == exit_code, run.out
     for expected in (f"answer: {answer}", f"result: {result}", *words):
         assert expected in run.out
 
@@ -221,6 +223,7 @@ def test_nothing_listening_is_a_refused_connection_naming_the_url(
         send_test("--url", url, "--token", "LSCOR"),
         "none",
         f"CONNECTION_REFUSED: no answer from {url} (connection refused).",
+        exit_code=3,
     )
 
 
@@ -232,6 +235,7 @@ def test_a_receiver_that_never_answers_is_a_timeout_naming_the_url(
         send_test("--url", url, "--token", "LSCOR", "--timeout", "0.3"),
         "none",
         f"TIMEOUT: no complete answer from {url} within 0.3 s",
+        exit_code=3,
     )
 
 
@@ -240,7 +244,7 @@ def test_a_password_in_the_url_is_never_printed(
 ) -> None:
     url = f"http://hook:pa55word-in-url@127.0.0.1:{port_nobody_listens_on}/api/mlflow/registered"
     run = send_test("--url", url, "--token", "LSCOR")
-    assert run.exit_code == 1
+    assert run.exit_code == 3
     assert "pa55word-in-url" not in run.out + run.err
     assert f"{MASK}@127.0.0.1:{port_nobody_listens_on}" in run.out
 
@@ -338,6 +342,9 @@ def answer(status: int, **body: object) -> Answer:
         (answer(200, success=True, duplicate=False), Outcome.ACCEPTED),
         (answer(200, success=True, duplicate=True), Outcome.ACCEPTED_DUPLICATE),
         (answer(200, success=False, error="token is locked"), Outcome.UNEXPECTED),
+        (answer(202, success=True, queued=True), Outcome.ACCEPTED_LATER),
+        (Answer(202, b""), Outcome.ACCEPTED_LATER),
+        (answer(202, success=False, error="x"), Outcome.UNEXPECTED),
         (Answer(200, b"<html>welcome</html>"), Outcome.UNEXPECTED),
         (answer(200, ok=True), Outcome.UNEXPECTED),
         (answer(401, success=False, error="x", reason="mismatch"), Outcome.SIGNATURE_REJECTED),
@@ -385,11 +392,11 @@ def test_a_rejected_signature_is_explained_by_its_reason(reason: str, words: str
 
 
 @given(status=st.integers(100, 599), body=st.binary(max_size=200))
-def test_any_answer_gets_a_verdict_and_only_200_is_acceptance(status: int, body: bytes) -> None:
+def test_any_answer_gets_a_verdict_and_only_2xx_is_acceptance(status: int, body: bytes) -> None:
     verdict = interpret(Answer(status, body), RECEIVER)
     assert verdict.explanation
     if verdict.outcome.accepted:
-        assert status == 200
+        assert 200 <= status < 300
 
 
 def test_a_200_that_is_not_the_contract_answer_points_at_the_path() -> None:
@@ -445,7 +452,7 @@ def test_a_token_in_the_url_user_is_never_printed(
 ) -> None:
     url = f"http://ghp_token1234@127.0.0.1:{port_nobody_listens_on}/api/mlflow/registered"
     run = send_test("--url", url, "--token", "LSCOR")
-    assert run.exit_code == 1
+    assert run.exit_code == 3
     assert "ghp_token1234" not in run.out + run.err
 
 
@@ -459,9 +466,49 @@ def test_a_token_in_the_url_query_is_never_printed(
     )  # fmt: skip
     dead = f"http://127.0.0.1:{port_nobody_listens_on}/api/mlflow/registered?sig=S3CRET-in-query"
     refused = send_test("--url", dead, "--token", "LSCOR")
-    assert accepted.exit_code == 0 and refused.exit_code == 1
+    assert accepted.exit_code == 0 and refused.exit_code == 3
     assert f"sent: POST {site.webhook_url}?token={MASK}&v=1" in accepted.out
     assert f"?api_key={MASK}" in accepted.out
     assert "/api/mlflow/registered?sig=*** (connection refused)" in refused.out
     for run in (accepted, refused):
         assert "S3CRET" not in run.out + run.err and "st4te" not in run.out + run.err
+
+
+# --- handlers that register after answering, or refuse with 200 -----------------------------
+
+
+def test_a_queued_delivery_is_accepted_later_and_the_state_is_read_until_registered(
+    send_test: SendTest,
+) -> None:
+    with running_handler("queue-answers-202", SHARED_SECRET, ["LSCOR"]) as handler:
+        run = send_test(
+            "--url", handler.webhook_url, "--token", "LSCOR",
+            "--state-url", handler.state_url_template,
+        )  # fmt: skip
+    assert run.exit_code == 0, run.out
+    assert "answer: 202" in run.out
+    assert "result: ACCEPTED_LATER: the receiver accepted the delivery for later processing" in (
+        run.out
+    )
+    assert "status is REGISTERED: confirmed" in run.out
+
+
+def test_a_200_before_the_token_is_registered_is_confirmed_once_it_is(send_test: SendTest) -> None:
+    with running_handler("queue-answers-200", SHARED_SECRET, ["LSCOR"]) as handler:
+        run = send_test(
+            "--url", handler.webhook_url, "--token", "LSCOR",
+            "--state-url", handler.state_url_template,
+        )  # fmt: skip
+    assert run.exit_code == 0, run.out
+    assert "status is REGISTERED: confirmed" in run.out
+
+
+def test_a_refusal_sent_as_200_is_told_to_use_its_status(send_test: SendTest) -> None:
+    with running_handler("refusals-as-200", OTHER_SECRET, ["LSCOR"]) as handler:
+        run = send_test("--url", handler.webhook_url, "--token", "LSCOR")
+    assert run.exit_code == 1
+    assert "result: UNEXPECTED: the receiver refused the delivery (success false) but answered" in (
+        run.out
+    )
+    assert "senders take any 2xx as delivered and never retry" in run.out
+    assert "  answer every refusal with its 4xx or 5xx status" in run.out
