@@ -55,13 +55,14 @@ contract-test: $(STAMP)
 # WEBHOOK_SECRET). A value on the command line (SECRET=...) is refused: ps shows it, and MAKEFLAGS
 # hands it to every child process. The URL is not echoed: the command shows it without credentials.
 check-receiver: $(if $(filter command line,$(origin SECRET)),refuse-secret-value,$(STAMP))
-	@test -n "$(URL)" || (echo "usage: make check-receiver URL=http://host/api/mlflow/registered TOKEN=LSCOR [SECRET_ENV=NAME] [STATE_URL='http://host/api/tokens/{token_id}'] [SPARE_TOKENS='OTHER SPARE THIRD']"; exit 2)
+	@test -n "$(URL)" || (echo "usage: make check-receiver URL=http://host/api/mlflow/registered TOKEN=LSCOR [SECRET_ENV=NAME] [STATE_URL='http://host/api/tokens/{token_id}'] [SPARE_TOKENS='OTHER SPARE THIRD'] [STRICT=1] [SETTLE=S] [SEED=N]"; exit 2)
 	@echo "hokusai-contract check-receiver --token $(or $(TOKEN),LSCOR) --secret-env $(or $(SECRET_ENV),WEBHOOK_SECRET) ..."
 	@$(BIN)/hokusai-contract check-receiver --url "$(URL)" \
 		--secret-env "$(or $(SECRET_ENV),WEBHOOK_SECRET)" \
 		--token "$(or $(TOKEN),LSCOR)" $(if $(STATE_URL),--state-url "$(STATE_URL)") \
 		$(foreach spare,$(SPARE_TOKENS),--spare-token "$(spare)") \
-		--junit reports/check-receiver.xml
+		$(if $(STRICT),--strict) $(if $(SETTLE),--settle "$(SETTLE)") $(if $(SEED),--seed "$(SEED)") \
+		--junit reports/check-receiver.xml --json reports/check-receiver.json
 
 refuse-secret-value:
 	$(error SECRET=... is refused (ps and every child process would see it): export the secret and pass its name, SECRET_ENV=NAME (default WEBHOOK_SECRET))

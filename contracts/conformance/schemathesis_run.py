@@ -15,6 +15,8 @@ ends within the timeout, answer included, and keeps at most 64 KiB of its answer
 
 from __future__ import annotations
 
+import base64
+import re
 import time
 import uuid
 from collections import Counter
@@ -25,12 +27,14 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 
 from contracts.conformance.answers import SECRET_FIX, no_answer
+from contracts.conformance.report import REPRODUCTIONS
 from contracts.conformance.results import CheckResult, Finding
 from contracts.envelope import EVENT_HEADER, IDEMPOTENCY_KEY_HEADER, SEED_PATH, WEBHOOK_PATHS
 from contracts.payload import EVENT_TYPE, Shape, format_timestamp, payload_shape
 from contracts.schema import openapi_path
 from contracts.signing import SIGNATURE_HEADER, sign
 from contracts.support.http import bounded_session, describe_connection_failure
+from contracts.urls import redacted_url
 
 DEFAULT_MAX_EXAMPLES = 50
 _MAX_FLOAT = 1.7976931348623157e308
@@ -58,6 +62,9 @@ class SignedBody(requests.auth.AuthBase):
         return request
 
 
+_QUOTED_STATUS = re.compile(r"got `(\d{3})")
+
+
 class _Unreachable(Exception):
     """The receiver stopped answering; the run ends early."""
 
@@ -68,11 +75,13 @@ class _ModeTally:
 
     statuses: Counter[int] = field(default_factory=Counter)
     failures: dict[str, str] = field(default_factory=dict)
+    reproductions: dict[str, dict[str, Any]] = field(default_factory=dict)
     sent: int = 0
     unreachable: str | None = None
 
-    def record_failure(self, title: str, example: str) -> None:
+    def record_failure(self, title: str, example: str, reproduction: dict[str, Any]) -> None:
         self.failures.setdefault(title, example)
+        self.reproductions.setdefault(title, reproduction)
 
 
 def _contract_status(mode: str) -> Any:
@@ -139,8 +148,15 @@ def _fit_positive(token: str) -> Any:
 
 
 def _run_mode(
-    operation: Any, mode_name: str, base_url: str, token: str, max_examples: int, timeout: float
+    operation: Any,
+    mode_name: str,
+    base_url: str,
+    token: str,
+    max_examples: int,
+    timeout: float,
+    seed: int | None = None,
 ) -> _ModeTally:
+    import hypothesis
     from hypothesis import HealthCheck, Phase, given, settings
     from hypothesis import strategies as st
     from schemathesis import GenerationMode
@@ -168,7 +184,7 @@ def _run_mode(
         deadline=None,
         database=None,
         suppress_health_check=list(HealthCheck),
-        derandomize=True,
+        derandomize=seed is None,
         report_multiple_bugs=False,
     )
     @given(case=strategy)
@@ -188,8 +204,13 @@ def _run_mode(
             case.validate_response(response, checks=checks, transport_kwargs=transport)
         except FailureGroup as group:
             for failure in group.exceptions:
-                tally.record_failure(_title(failure), _example(failure, case, response))
+                title = _title(failure)
+                tally.record_failure(
+                    title, _example(failure, response), _reproduction(title, failure, response)
+                )
 
+    if seed is not None:
+        exercise = hypothesis.seed(seed)(exercise)
     try:
         exercise()
     finally:
@@ -202,13 +223,39 @@ def _title(failure: Any) -> str:
     return "status outside the contract" if title.startswith("Custom check failed") else title
 
 
-def _example(failure: Any, case: Any, response: Any) -> str:
+def _example(failure: Any, response: Any) -> str:
+    """The failure in words, with the status of the request it is about."""
     message = " ".join(str(failure.message).split())
-    body = response.request.body or b""
+    return f"{message}; answer {_status_of(failure, response)}; reproduce it from the report"
+
+
+def _status_of(failure: Any, response: Any) -> int:
+    """The status the failing request got: for ignored authentication that is the answer to
+    the unsigned replay, which the failure's message quotes, not the signed case's answer."""
+    quoted = _QUOTED_STATUS.search(str(failure.message))
+    if failure.__class__.__name__ == "IgnoredAuth" and quoted:
+        return int(quoted.group(1))
+    return int(response.status_code)
+
+
+def _reproduction(title: str, failure: Any, response: Any) -> dict[str, Any]:
+    """Exactly what the failing request sent, for a curl command and a body file."""
+    request = response.request
+    body = request.body or b""
     if isinstance(body, str):
         body = body.encode("utf-8")
-    sent = body[:160].decode("utf-8", "replace")
-    return f"{message}; answer {response.status_code}; sent {sent}"
+    headers = {str(name): str(value) for name, value in request.headers.items()}
+    if failure.__class__.__name__ == "IgnoredAuth":
+        # the replay went out without the signature: that is the request to send again
+        headers = {n: v for n, v in headers.items() if n.lower() != SIGNATURE_HEADER.lower()}
+    return {
+        "title": title,
+        "status": _status_of(failure, response),
+        "method": str(request.method),
+        "url": redacted_url(str(request.url)),
+        "headers": headers,
+        "body_base64": base64.b64encode(body).decode("ascii"),
+    }
 
 
 def _finding(mode_name: str, tally: _ModeTally) -> Finding:
@@ -218,6 +265,8 @@ def _finding(mode_name: str, tally: _ModeTally) -> Finding:
         "statuses": dict(tally.statuses),
         "failures": tally.failures,
     }
+    if tally.reproductions:
+        details[REPRODUCTIONS] = list(tally.reproductions.values())
     if tally.unreachable is not None:
         return Finding.failed(
             f"{mode_name}: the receiver stopped answering after {tally.sent} requests: "
@@ -262,15 +311,20 @@ def run_schemathesis(
     *,
     max_examples: int = DEFAULT_MAX_EXAMPLES,
     timeout: float = 10.0,
+    seed: int | None = None,
 ) -> list[CheckResult]:
-    """Fuzz the webhook operation in positive and negative mode; one result per mode."""
+    """Fuzz the webhook operation in positive and negative mode; one result per mode.
+
+    Generation is the same on every run unless ``seed`` is given: then that seed's.
+    """
     base_url, webhook_path = split_url(url)
     operation = _load_operation(webhook_path, secret)
     results = []
     for (check_id, title), mode_name in zip(SCHEMATHESIS_CHECKS, _MODES, strict=True):
         started = time.perf_counter()
         finding = _finding(
-            mode_name, _run_mode(operation, mode_name, base_url, token, max_examples, timeout)
+            mode_name,
+            _run_mode(operation, mode_name, base_url, token, max_examples, timeout, seed),
         )
         results.append(finding.result(check_id, title, time.perf_counter() - started))
     return results

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 from collections import Counter
@@ -122,3 +123,50 @@ def test_the_stub_is_fuzzed_at_each_contract_path_and_accepts_both_shapes_of_the
             results = run_schemathesis(server.url(path), SECRET, "LSCOR", max_examples=EXAMPLES)
     assert [result.verdict for result in results] == [Verdict.PASS, Verdict.PASS]
     assert {shape for shape, token in watched.accepted if token == "LSCOR"} == {"v1", "v2"}
+
+
+def _results(*flaws: Flaw, seed: int | None = None) -> dict[str, Any]:
+    with serving(FlawedReceiver(SECRET, ["LSCOR"], *flaws)) as server:
+        results = run_schemathesis(
+            server.url(WEBHOOK_PATH), SECRET, "LSCOR", max_examples=EXAMPLES, seed=seed
+        )
+    return {result.check_id: result for result in results}
+
+
+def test_every_failure_carries_the_whole_request_that_reproduces_it() -> None:
+    negative = _results(Flaw.IGNORES_SIGNATURES)["schemathesis-negative"]
+    reproductions = negative.details["reproductions"]
+    assert reproductions
+    for reproduction in reproductions:
+        body = base64.b64decode(reproduction["body_base64"])
+        assert reproduction["method"] == "POST"
+        assert reproduction["url"].endswith(WEBHOOK_PATH)
+        # the body is whole, not cut for display: it is exactly what was sent
+        assert int(reproduction["headers"].get("Content-Length", len(body))) == len(body)
+        assert str(reproduction["status"]) in negative.details["failures"][reproduction["title"]]
+
+
+def test_an_ignored_signature_is_shown_with_the_unsigned_replay_and_its_own_status() -> None:
+    negative = _results(Flaw.IGNORES_SIGNATURES)["schemathesis-negative"]
+    ignored = [
+        reproduction
+        for reproduction in negative.details["reproductions"]
+        if "authentication" in reproduction["title"].lower()
+    ]
+    for reproduction in ignored:
+        assert "X-Hokusai-Signature" not in reproduction["headers"]
+        assert reproduction["status"] // 100 == 2  # the replay without a signature got through
+
+
+def test_a_seed_repeats_the_same_generated_requests() -> None:
+    first = _results(Flaw.IGNORES_SIGNATURES, seed=1234)["schemathesis-negative"]
+    again = _results(Flaw.IGNORES_SIGNATURES, seed=1234)["schemathesis-negative"]
+
+    def requests_of(result: Any) -> list[tuple[str, int, str]]:
+        return [
+            (found["title"], found["status"], found["body_base64"])
+            for found in result.details["reproductions"]
+        ]
+
+    assert first.details["statuses"] == again.details["statuses"]
+    assert requests_of(first) == requests_of(again)
