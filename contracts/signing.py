@@ -98,16 +98,20 @@ def _key(secret: Secret) -> bytes:
     )
 
 
+def _require_bytes(body: object, needed: str, remedy: str) -> None:
+    """Refuse anything but bytes: a parsed or re-encoded body is the bug signing must not hide."""
+    if not isinstance(body, (bytes, bytearray, memoryview)):
+        raise TypeError(f"{needed}, got {type(body).__name__}; {remedy}")
+
+
 def sign(body: bytes, secret: Secret) -> str:
     """Return the header value ``sha256=<lowercase hex>`` for ``body`` under ``secret``.
 
     The secret is used exactly as given: strip pasted whitespace before calling, not after.
     """
-    if not isinstance(body, (bytes, bytearray, memoryview)):
-        raise TypeError(
-            f"sign() needs the raw body bytes, got {type(body).__name__}; serialize once and "
-            "sign and send those same bytes"
-        )
+    _require_bytes(
+        body, "sign() needs the raw body bytes", "serialize once and sign and send those same bytes"
+    )
     key = _key(secret)
     if not key:
         raise ValueError("cannot sign with an empty secret; configure a webhook secret")
@@ -164,11 +168,11 @@ def verify(body: bytes, signature_header: str | None, secrets: Secrets) -> Verif
     Never raises for any header text; compares in constant time. Order of checks: a secret is
     configured (fail closed), the header is present, it is well formed, it matches.
     """
-    if not isinstance(body, (bytes, bytearray, memoryview)):
-        raise TypeError(
-            f"verify() needs the raw body bytes as received, got {type(body).__name__}; read "
-            "the request body as bytes before any JSON parsing"
-        )
+    _require_bytes(
+        body,
+        "verify() needs the raw body bytes as received",
+        "read the request body as bytes before any JSON parsing",
+    )
     keys = _configured_keys(secrets)
     if not keys:
         return Verification(False, FailureReason.NO_SECRET_CONFIGURED)
