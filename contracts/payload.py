@@ -388,14 +388,25 @@ def parse_body(body: bytes | bytearray | memoryview) -> Any:
         raise _invalid_json(f"body is not valid JSON: {error}") from None
 
 
+_ECMA_SPACE = "\\t\\n\\v\\f\\r \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff"
+"""ECMA-262's white space and line terminators: what ``\\s`` means in a schema pattern."""
+_SPACE_CLASS = re.compile(r"(?<!\\)((?:\\\\)*)\\([sS])")
+
+
 @functools.cache
 def _ecma_regex(pattern: str) -> re.Pattern[str]:
-    """Compile a schema pattern with JSON Schema's meaning of ``$``: the end of the input.
+    """Compile a schema pattern as ECMA-262 reads it, as JSON Schema says patterns are read.
 
-    Python's ``$`` also matches before a final newline, so ``"LSCOR\n"`` would pass a pattern
-    that every ECMA-262 validator (JavaScript, the receivers') refuses.
+    Two places where Python reads a pattern otherwise: ``$`` also matches before a final
+    newline (``"LSCOR\\n"`` would pass), and ``\\s`` takes in the separators U+001C-U+001F
+    and U+0085 but not U+FEFF (``"\\x1f"`` would fail ``\\S``). Every JavaScript validator,
+    the website's among them, reads the schema the ECMA way.
     """
-    return re.compile(re.sub(r"(?<!\\)\$$", r"\\Z", pattern))
+    ecma = _SPACE_CLASS.sub(
+        lambda found: found.group(1) + ("[" if found.group(2) == "s" else "[^") + _ECMA_SPACE + "]",
+        re.sub(r"(?<!\\)\$$", r"\\Z", pattern),
+    )
+    return re.compile(ecma)
 
 
 def _pattern_keyword(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[Any]:
