@@ -388,7 +388,9 @@ def parse_body(body: bytes | bytearray | memoryview) -> Any:
         raise _invalid_json(f"body is not valid JSON: {error}") from None
 
 
-_ECMA_SPACE = "\\t\\n\\v\\f\\r \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff"
+_ECMA_SPACE = (
+    "\\t\\n\\v\\f\\r \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff"
+)
 """ECMA-262's white space and line terminators: what ``\\s`` means in a schema pattern."""
 _SPACE_CLASS = re.compile(r"(?<!\\)((?:\\\\)*)\\([sS])")
 
