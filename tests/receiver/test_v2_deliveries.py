@@ -208,3 +208,12 @@ def test_a_key_first_accepted_with_an_update_is_a_repeat_when_it_comes_again(
     answer = requests.post(site.webhook_url, data=again.body, headers=again.headers, timeout=10)
     assert "idempotency key was seen before" in answer.json()["message"]
     assert state(site)["model_version"] == "5"
+
+
+@pytest.mark.parametrize("path", WEBHOOK_PATHS)
+def test_a_nested_event_without_a_version_is_answered_as_the_openapi_document_says(
+    site: RunningStubSite, path: str
+) -> None:
+    answer = post(site.base_url + path, model_event(version=None))
+    body = assert_answer_follows_the_contract(answer, 200)
+    assert body["model_version"] is None
