@@ -15,13 +15,13 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from enum import Enum
-from typing import Any
+from typing import Any, Final, Literal
 
 from jsonschema import Draft202012Validator, ValidationError, validators
 
 from contracts.errors import ReceiveError
-from contracts.schema import load_schema
-from contracts.tokens import normalize_token_id
+from contracts.schema import SCHEMA_FILE, V2_SCHEMA_FILE, load_schema
+from contracts.tokens import TokenIdError, TokenIdRule, normalize_token_id
 
 EVENT_TYPE = "model_registered"
 STATUS_REGISTERED = "REGISTERED"
@@ -42,7 +42,74 @@ FIELD_ORDER = (
     "status",
     "tags",
 )
+MODEL_STATUS = "registered"
+"""``model.status`` as the SDK's v2 senders write it (receivers accept any letter case)."""
+SOURCE = "mlflow"
+"""The v2 body's ``source``."""
+V2_FIELD_ORDER = ("event_type", "model", "timestamp", "source")
+MODEL_FIELD_ORDER = (
+    "id",
+    "name",
+    "status",
+    "version",
+    "run_id",
+    "user_id",
+    "api_schema",
+    "eval_spec",
+    "scorer_ref",
+    "primary_metric",
+    "benchmark_spec_id",
+)
+"""The v2 body's fields and ``model``'s, in the order the SDK's senders write them."""
 _RUNS_URI = re.compile(r"^runs:/([^/]+)/")
+
+
+class Shape(str, Enum):
+    """The two shapes of body a receiver accepts (the ``shape`` of the payload vectors)."""
+
+    V1 = "v1"
+    """Flat, with a top-level ``token_id``."""
+    V2 = "v2"
+    """Nested: the token id is ``model.id``."""
+
+
+def payload_shape(payload: Any) -> Shape:
+    """The shape a receiver judges ``payload`` as, in the website's order: :attr:`Shape.V1`
+    when it has a top-level ``token_id`` (even beside a ``model``), else :attr:`Shape.V2`.
+
+    Anything that is not an object is :attr:`Shape.V2` too, as in
+    ``model_registered.schema.json``; validation then refuses it.
+    """
+    return Shape.V1 if isinstance(payload, Mapping) and "token_id" in payload else Shape.V2
+
+
+def token_id_of(payload: Mapping[str, Any]) -> str:
+    """The token a payload registers, upper-cased: ``token_id`` in v1, ``model.id`` in v2.
+
+    Raises :class:`TokenIdError` when the id is missing or breaks the token id rules.
+    """
+    if payload_shape(payload) is Shape.V1:
+        return normalize_token_id(payload["token_id"])
+    model = payload.get("model")
+    if not isinstance(model, Mapping) or "id" not in model:
+        raise TokenIdError(
+            TokenIdRule.NOT_A_STRING,
+            None,
+            "the payload names no token: a v1 body carries token_id, a v2 body model.id",
+        )
+    return normalize_token_id(model["id"])
+
+
+class Unchanged(Enum):
+    """The default of ``api_schema``: leave the field out, so the website keeps what it has."""
+
+    UNCHANGED = "unchanged"
+
+    def __repr__(self) -> str:
+        return "UNCHANGED"
+
+
+UNCHANGED: Final = Unchanged.UNCHANGED
 
 
 @dataclass(frozen=True)
@@ -98,6 +165,14 @@ def format_timestamp(moment: datetime | None = None) -> str:
         moment = moment.replace(tzinfo=timezone.utc)
     utc = moment.astimezone(timezone.utc)
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond:06d}Z"
+
+
+def _whole_seconds(moment: datetime | None) -> str:
+    """``%Y-%m-%dT%H:%M:%SZ`` in UTC, as the SDK's CLI writes v2 timestamps."""
+    moment = moment or datetime.now(timezone.utc)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 _TIMESTAMP = re.compile(
@@ -177,6 +252,58 @@ def build_payload(
     return payload
 
 
+def build_model_payload(
+    *,
+    token_id: str,
+    model_name: str,
+    model_version: str | int | None = None,
+    run_id: str | None = None,
+    user_id: str | None = None,
+    api_schema: Mapping[str, Any] | Literal[Unchanged.UNCHANGED] | None = UNCHANGED,
+    eval_spec: Mapping[str, Any] | None = None,
+    scorer_ref: str | None = None,
+    primary_metric: str | None = None,
+    benchmark_spec_id: str | None = None,
+    timestamp: datetime | str | None = None,
+) -> dict[str, Any]:
+    """Return a contract-valid v2 payload, as the SDK's CLI writes it.
+
+    ``model.id`` is the token id lower-cased (the slug senders send), ``status`` is
+    ``registered``, ``source`` ``mlflow``, the timestamp whole seconds in UTC with ``Z`` (now,
+    unless given). Optional fields given as ``None`` are left out, as real senders do, except
+    ``api_schema``: left at :data:`UNCHANGED` it is left out (the website keeps the API schema
+    it has), ``None`` sends ``null`` (the website clears it). Raises :class:`TokenIdError` or
+    :class:`PayloadError` on bad input.
+    """
+    if isinstance(model_version, int) and not isinstance(model_version, bool):
+        model_version = str(model_version)
+    optional: dict[str, Any] = {
+        "version": model_version,
+        "run_id": run_id,
+        "user_id": user_id,
+        "eval_spec": None if eval_spec is None else dict(eval_spec),
+        "scorer_ref": scorer_ref,
+        "primary_metric": primary_metric,
+        "benchmark_spec_id": benchmark_spec_id,
+    }
+    model: dict[str, Any] = {
+        "id": normalize_token_id(token_id).lower(),
+        "name": model_name,
+        "status": MODEL_STATUS,
+        **{name: value for name, value in optional.items() if value is not None},
+    }
+    if api_schema is not UNCHANGED:  # None too: null asks the website to clear it
+        model["api_schema"] = None if api_schema is None else dict(api_schema)
+    payload: dict[str, Any] = {
+        "event_type": EVENT_TYPE,
+        "model": ordered_fields(model, MODEL_FIELD_ORDER),
+        "timestamp": timestamp if isinstance(timestamp, str) else _whole_seconds(timestamp),
+        "source": SOURCE,
+    }
+    validate_payload(payload)
+    return payload
+
+
 def with_fresh_timestamp(
     payload: Mapping[str, Any], moment: datetime | None = None
 ) -> dict[str, Any]:
@@ -184,11 +311,23 @@ def with_fresh_timestamp(
     return {**payload, "timestamp": format_timestamp(moment)}
 
 
-def ordered(payload: Mapping[str, Any]) -> dict[str, Any]:
-    """The payload's keys in the contract's order, unknown fields after them as they came."""
-    known = {key: payload[key] for key in FIELD_ORDER if key in payload}
-    extra = {key: value for key, value in payload.items() if key not in known}
+def ordered_fields(fields: Mapping[str, Any], order: tuple[str, ...]) -> dict[str, Any]:
+    """``fields`` with the keys named in ``order`` first, in that order, the rest as they came."""
+    known = {key: fields[key] for key in order if key in fields}
+    extra = {key: value for key, value in fields.items() if key not in known}
     return {**known, **extra}
+
+
+def ordered(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """The payload's keys in the contract's order for its shape (in v2, ``model``'s too),
+    unknown fields after them as they came."""
+    if payload_shape(payload) is Shape.V1:
+        return ordered_fields(payload, FIELD_ORDER)
+    top = ordered_fields(payload, V2_FIELD_ORDER)
+    model = top.get("model")
+    if isinstance(model, Mapping):
+        top["model"] = ordered_fields(model, MODEL_FIELD_ORDER)
+    return top
 
 
 def serialize(payload: Mapping[str, Any]) -> bytes:
@@ -269,10 +408,16 @@ _ContractValidator = validators.extend(  # type: ignore[no-untyped-call]
 )
 
 
+SHAPE_SCHEMAS = {Shape.V1: SCHEMA_FILE, Shape.V2: V2_SCHEMA_FILE}
+"""The schema file each shape is judged by (``model_registered.schema.json`` makes the same
+choice as :func:`payload_shape`, as one schema)."""
+
+
 @functools.cache
-def _validator() -> Any:
-    """The contract's validator, checked and built on first use and reused for every payload."""
-    schema = load_schema()
+def _validator(shape: Shape) -> Any:
+    """The contract's validator for one shape, checked and built on first use and reused for
+    every payload of that shape."""
+    schema = load_schema(SHAPE_SCHEMAS[shape])
     Draft202012Validator.check_schema(schema)
     return _ContractValidator(schema)
 
@@ -296,7 +441,34 @@ FIELD_RULES = {
     "status": 'must be "REGISTERED" (any letter case)',
     "tags": "must be an object whose values are strings, numbers, booleans or null",
 }
-"""Each field's rule in plain words, as violations state it."""
+"""Each v1 field's rule in plain words, as violations state it."""
+
+_LEAVE_OUT = "; leave it out when there is none"
+V2_FIELD_RULES = {
+    "event_type": FIELD_RULES["event_type"],
+    "timestamp": FIELD_RULES["timestamp"],
+    "source": f'must be "{SOURCE}"',
+    "model": "must be an object holding the model's id, name and status",
+    "model.id": "must be the token id: 1-64 of A-Z, a-z, 0-9 and '-', not starting or ending "
+    "with '-'",
+    "model.name": "must be a non-empty string",
+    "model.status": f'must be "{MODEL_STATUS}" (any letter case)',
+    "model.version": 'must be the MLflow version as a string of digits, such as "4"' + _LEAVE_OUT,
+    "model.run_id": "must be the MLflow run id as a non-empty string" + _LEAVE_OUT,
+    "model.user_id": "must be a string" + _LEAVE_OUT,
+    "model.api_schema": "must be an object with inputSchema and outputSchema, or null to clear "
+    "the stored one; leave it out to keep it",
+    "model.eval_spec": "must be an object" + _LEAVE_OUT,
+    "model.scorer_ref": "must be a string" + _LEAVE_OUT,
+    "model.primary_metric": "must be a string" + _LEAVE_OUT,
+    "model.benchmark_spec_id": "must be a string" + _LEAVE_OUT,
+    "model.api_schema.inputSchema": "must be a JSON Schema object",
+    "model.api_schema.outputSchema": "must be a JSON Schema object",
+    "model.api_schema.endpoint": "must be a string",
+    "model.api_schema.method": "must be a string",
+    "model.api_schema.errorCodes": "must be a list or an object",
+}
+"""Each v2 field's rule in plain words, by its dotted name."""
 
 
 def _shown(value: Any) -> str:
@@ -304,20 +476,25 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def _describe(error: Any) -> str:
+def _describe(error: Any, shape: Shape) -> str:
+    path = [str(part) for part in error.path]
     if error.validator == "required":
-        return "is missing; every model_registered event carries it"
-    path = list(error.path)
+        where = f"every {path[-1]} object" if path else "every model_registered event"
+        return f"is missing; {where} carries it"
     if not path:
         return f"the body must be a JSON object, got {_shown(error.instance)}"
-    rule = FIELD_RULES.get(str(path[0]))
+    if shape is Shape.V1:
+        rule = FIELD_RULES.get(path[0])
+        if rule is not None and len(path) > 1:  # inside tags
+            rule = "tag values must be strings, numbers, booleans or null"
+            return f"got {_shown(error.instance)}; {rule}"
+        name = path[0]
+    else:
+        name = ".".join(path)
+        rule = V2_FIELD_RULES.get(name)
     if rule is None:
         return str(error.message)
-    if len(path) > 1:  # inside tags
-        return (
-            f"got {_shown(error.instance)}; tag values must be strings, numbers, booleans or null"
-        )
-    return f"got {_shown(error.instance)}; {path[0]} {rule}"
+    return f"got {_shown(error.instance)}; {name} {rule}"
 
 
 def _semantic_violations(payload: Mapping[str, Any]) -> list[Violation]:
@@ -329,6 +506,8 @@ def _semantic_violations(payload: Mapping[str, Any]) -> list[Violation]:
             parse_timestamp(timestamp)
         except ValueError as error:
             violations.append(Violation("$.timestamp", str(error)))
+    if payload_shape(payload) is Shape.V2:
+        return violations
     value = payload.get("baseline_value")
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         try:
@@ -357,14 +536,21 @@ def _error_path(error: Any) -> str:
 def payload_violations(payload: Any) -> list[Violation]:
     """Every way ``payload`` (already parsed) breaks the contract; empty when it is valid.
 
-    One validator gives both the verdict and the violations: the schema's, built once.
+    The body is judged as the website judges it: v1 when it has a top-level ``token_id``, else
+    v2 (see :func:`payload_shape`). One validator gives both the verdict and the violations:
+    the schema of the body's shape, built once. Each path is named once, with its first problem.
     """
-    errors = sorted(_validator().iter_errors(payload), key=lambda e: [str(p) for p in e.path])
-    violations = [Violation(_error_path(error), _describe(error)) for error in errors]
+    shape = payload_shape(payload)
+    errors = _validator(shape).iter_errors(payload)
+    errors = sorted(errors, key=lambda e: [str(p) for p in e.path])
+    violations: dict[str, Violation] = {}
+    for error in errors:
+        path = _error_path(error)
+        violations.setdefault(path, Violation(path, _describe(error, shape)))
     if isinstance(payload, Mapping):
-        reported = {violation.path for violation in violations}
-        violations += [v for v in _semantic_violations(payload) if v.path not in reported]
-    return violations
+        for violation in _semantic_violations(payload):
+            violations.setdefault(violation.path, violation)
+    return list(violations.values())
 
 
 def validate_payload(payload_or_body: Any) -> dict[str, Any]:
@@ -381,15 +567,26 @@ def validate_payload(payload_or_body: Any) -> dict[str, Any]:
 
 
 STORED_TEXT_FIELDS = ("model_name", "metric_name", "mlflow_run_id")
-"""The free-text fields a receiver stores."""
+"""The free-text fields of a v1 body a receiver stores."""
+STORED_MODEL_TEXT_FIELDS = ("name", "run_id", "primary_metric")
+"""The free-text fields of a v2 body's ``model`` a receiver stores."""
+
+
+def _stored_text(payload: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
+    """(JSON path, value) of each free-text field a receiver stores, for either shape."""
+    if payload_shape(payload) is Shape.V1:
+        yield from ((f"$.{name}", payload.get(name)) for name in STORED_TEXT_FIELDS)
+        return
+    model = payload.get("model")
+    if isinstance(model, Mapping):
+        yield from ((f"$.model.{name}", model.get(name)) for name in STORED_MODEL_TEXT_FIELDS)
 
 
 def unstorable_text(payload: Mapping[str, Any]) -> list[Violation]:
     """Stored text that is not Unicode: an unpaired ``\\udXXX`` escape parses, but no UTF-8
     database column can hold it, so receivers refuse it as a schema violation."""
     violations = []
-    for name in STORED_TEXT_FIELDS:
-        value = payload.get(name)
+    for path, value in _stored_text(payload):
         if not isinstance(value, str):
             continue
         try:
@@ -397,7 +594,7 @@ def unstorable_text(payload: Mapping[str, Any]) -> list[Violation]:
         except UnicodeEncodeError as error:
             violations.append(
                 Violation(
-                    f"$.{name}",
+                    path,
                     f"has an unpaired surrogate {value[error.start]!r} at position "
                     f"{error.start}, which is not Unicode text; send valid UTF-8 text",
                 )

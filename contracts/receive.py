@@ -16,13 +16,15 @@ from contracts.errors import ReceiveError
 from contracts.payload import (
     STATUS_REGISTERED,
     PayloadError,
+    Shape,
     parse_body,
     parse_timestamp,
+    payload_shape,
+    token_id_of,
     unstorable_text,
     validate_payload,
 )
 from contracts.signing import SIGNATURE_HEADER, Secrets, verify_or_raise
-from contracts.tokens import normalize_token_id
 
 TIMESTAMP_OUTSIDE_TOLERANCE = "timestamp_outside_tolerance"
 
@@ -60,7 +62,8 @@ class Received:
     """A delivery that passed every check: its event and the secret that signed it."""
 
     event: dict[str, Any]
-    """The payload with ``token_id`` upper-cased and ``status`` written ``REGISTERED``."""
+    """The payload with its token id upper-cased and its status written ``REGISTERED``
+    (``token_id`` and ``status`` in v1, ``model.id`` and ``model.status`` in v2)."""
     secret_index: int
     """Position in the given secrets of the one that matched (see :class:`Verification`)."""
 
@@ -118,12 +121,15 @@ def receive_delivery(
     violations = unstorable_text(event)
     if violations:
         raise PayloadError(violations)
-    normalized = {
-        **event,
-        "token_id": normalize_token_id(event["token_id"]),
-        "status": STATUS_REGISTERED,
-    }
-    return Received(normalized, verification.secret_index)
+    return Received(_normalized(event), verification.secret_index)
+
+
+def _normalized(event: dict[str, Any]) -> dict[str, Any]:
+    """A valid event with its token id and status in the forms a receiver looks up and stores."""
+    token = {"id": token_id_of(event), "status": STATUS_REGISTERED}
+    if payload_shape(event) is Shape.V1:
+        return {**event, "token_id": token["id"], "status": token["status"]}
+    return {**event, "model": {**event["model"], **token}}
 
 
 def receive(
@@ -134,8 +140,10 @@ def receive(
     timestamp_tolerance: float | None = None,
     now: datetime | None = None,
 ) -> dict[str, Any]:
-    """The event of one delivery, verified and validated, with ``token_id`` upper-cased and
-    ``status`` written ``REGISTERED`` (the forms a receiver looks up and stores).
+    """The event of one delivery, verified and validated, with its token id upper-cased and
+    its status written ``REGISTERED`` (the forms a receiver looks up and stores): ``token_id``
+    and ``status`` in a v1 body, ``model.id`` and ``model.status`` in a v2 body (see
+    :func:`~contracts.payload_shape`; :func:`~contracts.token_id_of` reads either).
 
     ``body`` is the raw request body, ``headers`` the request's headers (a dict or anything
     with ``items()``; names in any case), ``secrets`` one secret or several during a rotation

@@ -13,6 +13,9 @@ from pathlib import Path
 from typing import Any
 
 SCHEMA_FILE = "model_registered.v1.schema.json"
+V2_SCHEMA_FILE = "model_registered.v2.schema.json"
+ANY_SHAPE_SCHEMA_FILE = "model_registered.schema.json"
+"""The schema of every accepted body: v1 when there is a top-level ``token_id``, else v2."""
 OPENAPI_FILE = "openapi.yaml"
 SIGNATURE_VECTORS_FILE = "vectors/signatures.v1.json"
 TOKEN_ID_VECTORS_FILE = "vectors/token_ids.v1.json"
@@ -52,9 +55,10 @@ def contract_file(relative: str) -> Path:
 
 
 @functools.cache
-def load_schema() -> dict[str, Any]:
-    """The JSON Schema of the ``model_registered`` v1 body (parsed once)."""
-    document: dict[str, Any] = json.loads(schema_path().read_text(encoding="utf-8"))
+def load_schema(name: str = SCHEMA_FILE) -> dict[str, Any]:
+    """A body schema under ``schemas/`` (parsed once): by default the ``model_registered`` v1
+    body's; :data:`V2_SCHEMA_FILE` or :data:`ANY_SHAPE_SCHEMA_FILE` for the others."""
+    document: dict[str, Any] = json.loads(contract_file(name).read_text(encoding="utf-8"))
     return document
 
 

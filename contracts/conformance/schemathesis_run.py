@@ -5,7 +5,10 @@ schema's ``auth.set_from_requests`` (it runs after serialization, so it sees the
 wire); negative cases that negate the signature header go out unsigned and must get 401.
 
 Positive cases carry a fresh timestamp (a receiver with a replay window would refuse generated
-dates) and, most of the time, the token under test, so that acceptance is really exercised.
+dates) and, most of the time, the token under test, so that acceptance is really exercised: in
+``token_id`` for a v1 body, in ``model.id`` (lower-case, as the SDK sends it) for a v2 body.
+The webhook is fuzzed at the path the URL names: either of the contract's paths is found in
+the OpenAPI document as it is; a handler mounted elsewhere gets the same operation there.
 Each mode becomes one row of the results table. Requests go through a bounded session: each
 ends within the timeout, answer included, and keeps at most 64 KiB of its answer.
 """
@@ -23,8 +26,8 @@ import requests
 
 from contracts.conformance.answers import SECRET_FIX, no_answer
 from contracts.conformance.results import CheckResult, Finding
-from contracts.envelope import DEFAULT_PATH, EVENT_HEADER, IDEMPOTENCY_KEY_HEADER
-from contracts.payload import EVENT_TYPE, format_timestamp
+from contracts.envelope import EVENT_HEADER, IDEMPOTENCY_KEY_HEADER, SEED_PATH, WEBHOOK_PATHS
+from contracts.payload import EVENT_TYPE, Shape, format_timestamp, payload_shape
 from contracts.schema import openapi_path
 from contracts.signing import SIGNATURE_HEADER, sign
 from contracts.support.http import bounded_session, describe_connection_failure
@@ -90,22 +93,36 @@ def split_url(url: str) -> tuple[str, str]:
     """The base URL Schemathesis prefixes and the path of the webhook under it."""
     parts = urlsplit(url)
     path = parts.path or "/"
-    base_path = path[: -len(DEFAULT_PATH)] if path.endswith(DEFAULT_PATH) else ""
-    webhook_path = DEFAULT_PATH if path.endswith(DEFAULT_PATH) else path
+    known = next((known for known in WEBHOOK_PATHS if path.endswith(known)), None)
+    base_path = path[: -len(known)] if known else ""
     base = urlunsplit((parts.scheme, parts.netloc, base_path, "", ""))
-    return base, webhook_path
+    return base, known or path
 
 
 def _load_operation(webhook_path: str, secret: str) -> Any:
     import schemathesis
 
     schema = schemathesis.openapi.from_path(openapi_path(), config=schemathesis.Config())
-    if webhook_path != DEFAULT_PATH:
+    paths = schema.raw_schema["paths"]
+    if webhook_path not in paths:
         # A handler mounted elsewhere: the same operation under its real path.
-        paths = schema.raw_schema["paths"]
-        schema.raw_schema["paths"] = {webhook_path: paths[DEFAULT_PATH]}
+        schema.raw_schema["paths"] = {webhook_path: paths[SEED_PATH]}
     schema.auth.set_from_requests(SignedBody(secret))
     return schema[webhook_path]["POST"]
+
+
+def _fitted_body(body: dict[str, Any], token: str, use_token: bool) -> dict[str, Any]:
+    """A drawn body stamped now, carrying the token under test where its shape keeps it."""
+    fitted = {**body, "timestamp": format_timestamp()}
+    if payload_shape(fitted) is Shape.V1:
+        if use_token:
+            fitted["token_id"] = token
+        value = fitted.get("baseline_value")
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > _MAX_FLOAT:
+            fitted["baseline_value"] = 0.5  # JSON allows it; a 64-bit float cannot hold it
+    elif use_token and isinstance(fitted.get("model"), dict):
+        fitted["model"] = {**fitted["model"], "id": token.lower()}  # the slug the SDK sends
+    return fitted
 
 
 def _fit_positive(token: str) -> Any:
@@ -113,15 +130,8 @@ def _fit_positive(token: str) -> Any:
 
     def fit(drawn: tuple[Any, bool]) -> Any:
         case, use_token = drawn
-        body = case.body
-        if isinstance(body, dict):
-            fitted = {**body, "timestamp": format_timestamp()}
-            if use_token:
-                fitted["token_id"] = token
-            value = fitted.get("baseline_value")
-            if isinstance(value, int) and not isinstance(value, bool) and abs(value) > _MAX_FLOAT:
-                fitted["baseline_value"] = 0.5  # JSON allows it; a 64-bit float cannot hold it
-            case.body = fitted
+        if isinstance(case.body, dict):
+            case.body = _fitted_body(case.body, token, use_token)
         case.headers[IDEMPOTENCY_KEY_HEADER] = str(uuid.uuid4())
         return case
 

@@ -1,10 +1,12 @@
 """The stub site: a WSGI application that answers deliveries the way the contract says.
 
-A test double and a reference for the website's handler, not a production website. Each
-delivery to the webhook path is judged in the contract's order (method, size, secret,
-signature over the raw bytes, timestamp tolerance, JSON and schema, token) and then moves the
-token from DRAFT to REGISTERED at most once. Every answer is JSON with ``success``; refusals
-carry ``error`` (what was wrong and what to do) and ``reason`` (a stable code).
+A test double and a reference for the website's handler, not a production website. It serves
+the webhook at both of the contract's paths, each taking both body shapes. Each delivery is
+judged in the contract's order (method, size, secret, signature over the raw bytes, timestamp
+tolerance, JSON and schema, token) and then moves the token from DRAFT to REGISTERED at most
+once; a later model version sent in a v2 body still updates the token's latest version and API
+schema. Every answer is JSON with ``success``; refusals carry ``error`` (what was wrong and
+what to do) and ``reason`` (a stable code).
 """
 
 from __future__ import annotations
@@ -25,9 +27,23 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request
 from werkzeug.wsgi import get_input_stream
 
-from contracts.envelope import DEFAULT_PATH, IDEMPOTENCY_KEY_HEADER, MAX_BODY_BYTES
+from contracts.envelope import (
+    CURRENT_PATH,
+    DEFAULT_PATH,
+    IDEMPOTENCY_KEY_HEADER,
+    MAX_BODY_BYTES,
+    WEBHOOK_PATHS,
+)
 from contracts.errors import ReceiveError
-from contracts.payload import PayloadError, PayloadProblem, format_timestamp
+from contracts.payload import (
+    UNCHANGED,
+    PayloadError,
+    PayloadProblem,
+    Shape,
+    format_timestamp,
+    payload_shape,
+    token_id_of,
+)
 from contracts.receive import (
     TIMESTAMP_OUTSIDE_TOLERANCE,
     TimestampError,
@@ -114,6 +130,9 @@ class ReceiverConfig:
     """Refuse deliveries whose timestamp is further than this many seconds from the clock."""
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     path: str = DEFAULT_PATH
+    """Where the webhook is mounted. Either of the contract's paths (the default, the seed path,
+    or ``/api/webhooks/model-registration``) serves both of them; any other path serves only
+    itself."""
     clock: Callable[[], datetime] = field(default=_utc_now, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -124,6 +143,16 @@ class ReceiverConfig:
         check_timestamp_tolerance(self.timestamp_tolerance)
         if not self.path.startswith("/"):
             raise ValueError(f"path must start with '/', got {self.path!r}")
+
+    @property
+    def webhook_paths(self) -> tuple[str, ...]:
+        """Every path deliveries are taken at: both contract paths, or the one configured."""
+        return WEBHOOK_PATHS if self.path in WEBHOOK_PATHS else (self.path,)
+
+    @property
+    def main_path(self) -> str:
+        """The path to give senders: the contract's current default, or the one configured."""
+        return CURRENT_PATH if self.path in WEBHOOK_PATHS else self.path
 
 
 @dataclass
@@ -228,7 +257,7 @@ class StubSite:
     def _dispatch(self, request: Request) -> _Answer:
         adapter = self._routes.bind_to_environ(request.environ)
         path = adapter.path_info  # as sent: request.path folds "//" at its start into "/"
-        if path == self.config.path:  # the webhook: every method is answered there
+        if path in self.config.webhook_paths:  # the webhook: every method is answered there
             return self._deliver(request)
         try:
             endpoint, arguments = adapter.match()
@@ -242,8 +271,9 @@ class StubSite:
         except NotFound:
             return _refusal(
                 RejectReason.UNKNOWN_PATH,
-                f"nothing is served at {path}; deliveries go to POST {self.config.path}, "
-                "token state is at GET /api/tokens/<token_id>",
+                f"nothing is served at {path}; deliveries go to POST "
+                f"{' or '.join(self.config.webhook_paths)}, token state is at GET "
+                "/api/tokens/<token_id>",
             )
         if endpoint == "token":
             return self._token(arguments["token_id"])
@@ -295,7 +325,7 @@ class StubSite:
         if request.method != "POST":
             return _refusal(
                 RejectReason.METHOD_NOT_ALLOWED,
-                f"{request.method} is not allowed on {self.config.path}; send the event with POST",
+                f"{request.method} is not allowed on {request.path}; send the event with POST",
                 headers={"Allow": "POST"},
             )
         body = _read_body(request, self.config.max_body_bytes)
@@ -316,15 +346,8 @@ class StubSite:
         return answer
 
     def _register(self, payload: Mapping[str, Any], log: DeliveryRecord) -> _Answer:
-        token_id = payload["token_id"]
-        registration = AcceptedRegistration(
-            model_name=payload["model_name"],
-            model_version=payload["model_version"],
-            mlflow_run_id=payload["mlflow_run_id"],
-            metric_name=payload["metric_name"],
-            baseline_value=payload["baseline_value"],
-            registered_at=log.received_at,
-        )
+        token_id = token_id_of(payload)
+        registration = _registration(payload, log.received_at)
         result = self.store.register(token_id, registration, log.idempotency_key, log_as=log)
         if result is None:
             answer = _refusal(
@@ -364,11 +387,40 @@ class StubSite:
         return _Answer(200, body, "read")
 
 
+def _registration(payload: Mapping[str, Any], received_at: str) -> AcceptedRegistration:
+    """What an accepted event writes onto its token, from either shape of body."""
+    if payload_shape(payload) is Shape.V1:
+        return AcceptedRegistration(
+            model_name=payload["model_name"],
+            model_version=payload["model_version"],
+            mlflow_run_id=payload["mlflow_run_id"],
+            metric_name=payload["metric_name"],
+            baseline_value=payload["baseline_value"],
+            registered_at=received_at,
+        )
+    model = payload["model"]
+    return AcceptedRegistration(
+        model_name=model["name"],
+        model_version=model.get("version"),
+        mlflow_run_id=model.get("run_id"),
+        metric_name=model.get("primary_metric"),
+        baseline_value=None,
+        registered_at=received_at,
+        api_schema=model.get("api_schema", UNCHANGED),
+        later_version_updates=True,
+    )
+
+
 def _accepted(result: RegisterResult) -> _Answer:
     token = result.token
-    duplicate = result.transition is Transition.DUPLICATE
+    duplicate = result.transition is not Transition.REGISTERED
     if not duplicate:
         message = f"token {token.token_id} moved from DRAFT to REGISTERED"
+    elif result.transition is Transition.UPDATED:
+        message = (
+            f"token {token.token_id} was already REGISTERED; its latest model version is now "
+            f"{token.model_version} (was {result.replaced_version or 'none'})"
+        )
     elif result.key_seen_before:
         message = (
             f"token {token.token_id} is already REGISTERED and this idempotency key was seen "

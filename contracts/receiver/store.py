@@ -3,7 +3,8 @@
 Operations borrow a connection from a small pool, so any number of server threads can use one
 store. The DRAFT -> REGISTERED move is a single conditional ``UPDATE ... WHERE status =
 'DRAFT'`` inside an immediate transaction: of any number of concurrent deliveries for one
-token, exactly one makes the transition. Nothing here ever sees a secret.
+token, exactly one makes the transition. A token keeps what the website keeps: its status, its
+latest model version and its API schema. Nothing here ever sees a secret.
 """
 
 from __future__ import annotations
@@ -11,13 +12,14 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, replace
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+from contracts.payload import UNCHANGED, Unchanged
 from contracts.support.sqlite_file import Database
 from contracts.tokens import normalize_token_id
 
@@ -36,7 +38,8 @@ CREATE TABLE IF NOT EXISTS tokens (
     metric_name TEXT,
     baseline_value TEXT,  -- the JSON text of the number, so no size or precision is lost
     registered_at TEXT,
-    idempotency_key TEXT
+    idempotency_key TEXT,
+    api_schema TEXT  -- JSON text of the latest API schema; NULL: none (never sent, or cleared)
 );
 CREATE TABLE IF NOT EXISTS deliveries (
     id INTEGER PRIMARY KEY,  -- the rowid: increasing, without AUTOINCREMENT's extra write
@@ -59,6 +62,14 @@ class Transition(str, Enum):
     """The token moved from DRAFT to REGISTERED."""
     DUPLICATE = "duplicate"
     """The token was already REGISTERED; nothing changed."""
+    UPDATED = "updated"
+    """The token was already REGISTERED (no second transition); a later model version, sent
+    in a v2 body, replaced its latest version and, when the body says so, its API schema."""
+
+
+ApiSchemaChange = Mapping[str, Any] | Literal[Unchanged.UNCHANGED] | None
+"""What a delivery does to the stored API schema: replace it (an object), clear it (``None``)
+or leave it (:data:`~contracts.UNCHANGED`, ``api_schema`` not sent)."""
 
 
 @dataclass(frozen=True)
@@ -66,11 +77,33 @@ class AcceptedRegistration:
     """The fields an accepted delivery writes onto its token."""
 
     model_name: str
-    model_version: str
+    model_version: str | None
     mlflow_run_id: str | None
-    metric_name: str
-    baseline_value: int | float
+    metric_name: str | None
+    baseline_value: int | float | None
     registered_at: str
+    api_schema: ApiSchemaChange = UNCHANGED
+    later_version_updates: bool = False
+    """When the token is REGISTERED already: whether a later ``model_version`` still replaces
+    the stored one (and the API schema). True for v2 bodies, as on the website; v1 bodies
+    change nothing on a REGISTERED token."""
+
+    def stored_fields(self) -> dict[str, Any]:
+        """The token fields this registration writes (the API schema is written apart)."""
+        return {
+            "model_name": self.model_name,
+            "model_version": self.model_version,
+            "mlflow_run_id": self.mlflow_run_id,
+            "metric_name": self.metric_name,
+            "baseline_value": self.baseline_value,
+            "registered_at": self.registered_at,
+        }
+
+    def supersedes(self, stored_version: str | None) -> bool:
+        """Whether this registration's version is later than ``stored_version``."""
+        if not self.later_version_updates or self.model_version is None:
+            return False
+        return stored_version is None or int(self.model_version) > int(stored_version)
 
 
 @dataclass(frozen=True)
@@ -86,6 +119,8 @@ class TokenRecord:
     baseline_value: int | float | None = None
     registered_at: str | None = None
     idempotency_key: str | None = None
+    api_schema: dict[str, Any] | None = None
+    """The latest API schema a v2 body sent; ``None`` when none was sent or it was cleared."""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -99,6 +134,8 @@ class RegisterResult:
     token: TokenRecord
     key_seen_before: bool = False
     """True when this idempotency key was already accepted for this token."""
+    replaced_version: str | None = None
+    """For :attr:`Transition.UPDATED`: the model version stored before."""
 
 
 @dataclass(frozen=True)
@@ -134,6 +171,7 @@ class TokenStore:
         self._database = Database(self.path, timeout=busy_timeout)
         with self._database.connection() as connection:
             connection.executescript(_SCHEMA)  # idempotent; executescript commits by itself
+            _add_missing_columns(connection)
 
     def __repr__(self) -> str:
         return f"TokenStore({str(self.path)!r})"
@@ -202,33 +240,46 @@ class TokenStore:
     ) -> RegisterResult | None:
         """Move a DRAFT token to REGISTERED with ``registration``'s fields, exactly once.
 
-        Returns ``None`` for an unknown token. A token already REGISTERED is left untouched and
-        reported as a duplicate, whoever registered it. With ``log_as``, the delivery is logged
-        in the same transaction (its verdict set to the transition): one commit, not two.
+        Returns ``None`` for an unknown token. A token already REGISTERED gets no second
+        transition and is reported as a duplicate, whoever registered it; only a later model
+        version whose registration says :attr:`~AcceptedRegistration.later_version_updates`
+        (a v2 body), under an idempotency key not accepted before, still replaces its latest
+        version and API schema (:attr:`Transition.UPDATED`). With ``log_as``, the delivery is
+        logged in the same transaction (its verdict set to the transition): one commit, not two.
         """
         token_id = token_id.upper()
         with self._transaction() as connection:
             key_seen = False
+            replaced = None
             if _move_to_registered(connection, token_id, registration, idempotency_key):
                 transition = Transition.REGISTERED
+                schema = registration.api_schema
                 token = TokenRecord(
-                    token_id, REGISTERED, **vars(registration), idempotency_key=idempotency_key
+                    token_id,
+                    REGISTERED,
+                    **registration.stored_fields(),
+                    idempotency_key=idempotency_key,
+                    api_schema=None if schema is None or schema is UNCHANGED else dict(schema),
                 )
             else:  # unknown, or REGISTERED already
                 row = _select_token(connection, token_id)
                 if row is None:
                     return None
-                transition = Transition.DUPLICATE
                 token = _token_from_row(row)
                 key_seen = idempotency_key is not None and (
                     token.idempotency_key == idempotency_key
                     or _key_accepted_before(connection, token_id, idempotency_key)
                 )
+                transition = Transition.DUPLICATE
+                if not key_seen and registration.supersedes(token.model_version):
+                    transition, replaced = Transition.UPDATED, token.model_version
+                    _update_latest_version(connection, token_id, registration)
+                    token = _token_from_row(_select_token(connection, token_id))
             if log_as is not None:
                 _insert_delivery(
                     connection, replace(log_as, verdict=transition.value, token_id=token_id)
                 )
-        return RegisterResult(transition, token, key_seen)
+        return RegisterResult(transition, token, key_seen, replaced)
 
     # --- deliveries -----------------------------------------------------------------------
 
@@ -257,8 +308,30 @@ class TokenStore:
 
 _SELECT_TOKEN = (
     "SELECT token_id, status, model_name, model_version, mlflow_run_id, metric_name, "
-    "baseline_value, registered_at, idempotency_key FROM tokens"
+    "baseline_value, registered_at, idempotency_key, api_schema FROM tokens"
 )
+_ADDED_COLUMNS = {"api_schema": "TEXT"}
+"""Columns later versions added to ``tokens``: a store file made before gets them on open."""
+
+
+def _add_missing_columns(connection: sqlite3.Connection) -> None:
+    present = {row[1] for row in connection.execute("PRAGMA table_info(tokens)")}
+    for name, kind in _ADDED_COLUMNS.items():
+        if name not in present:
+            connection.execute(f"ALTER TABLE tokens ADD COLUMN {name} {kind}")
+            connection.commit()
+
+
+def _json_text(value: Any) -> str | None:
+    """JSON text of a stored value; ``None`` stays SQL NULL. Unpaired surrogates are escaped."""
+    return None if value is None else json.dumps(value)
+
+
+def _schema_assignment(registration: AcceptedRegistration) -> tuple[str, tuple[Any, ...]]:
+    """The SQL that applies the registration's API schema change, and its parameters."""
+    if registration.api_schema is UNCHANGED:
+        return "", ()
+    return ", api_schema = ?", (_json_text(registration.api_schema),)
 
 
 def _move_to_registered(
@@ -268,9 +341,10 @@ def _move_to_registered(
     idempotency_key: str | None,
 ) -> bool:
     """The one DRAFT -> REGISTERED transition; False when the token was not DRAFT."""
+    schema_sql, schema_value = _schema_assignment(registration)
     moved = connection.execute(
         "UPDATE tokens SET status = ?, model_name = ?, model_version = ?, mlflow_run_id = ?, "
-        "metric_name = ?, baseline_value = ?, registered_at = ?, idempotency_key = ? "
+        f"metric_name = ?, baseline_value = ?, registered_at = ?, idempotency_key = ?{schema_sql} "
         "WHERE token_id = ? AND status = ?",
         (
             REGISTERED,
@@ -278,14 +352,33 @@ def _move_to_registered(
             registration.model_version,
             registration.mlflow_run_id,
             registration.metric_name,
-            json.dumps(registration.baseline_value),
+            _json_text(registration.baseline_value),
             registration.registered_at,
             idempotency_key,
+            *schema_value,
             token_id,
             DRAFT,
         ),
     ).rowcount
     return bool(moved == 1)
+
+
+def _update_latest_version(
+    connection: sqlite3.Connection, token_id: str, registration: AcceptedRegistration
+) -> None:
+    """A later version of a REGISTERED token's model: the version it names and its schema."""
+    schema_sql, schema_value = _schema_assignment(registration)
+    connection.execute(
+        f"UPDATE tokens SET model_name = ?, model_version = ?, mlflow_run_id = ?{schema_sql} "
+        "WHERE token_id = ?",
+        (
+            registration.model_name,
+            registration.model_version,
+            registration.mlflow_run_id,
+            *schema_value,
+            token_id,
+        ),
+    )
 
 
 def _insert_delivery(connection: sqlite3.Connection, delivery: DeliveryRecord) -> None:
@@ -310,15 +403,17 @@ def _select_token(connection: sqlite3.Connection, token_id: str) -> Any:
 
 def _token_from_row(row: Any) -> TokenRecord:
     values = list(row)
-    if values[6] is not None:
-        values[6] = json.loads(values[6])
+    for index in (6, 9):  # baseline_value, api_schema: stored as JSON text
+        if values[index] is not None:
+            values[index] = json.loads(values[index])
     return TokenRecord(*values)
 
 
 def _key_accepted_before(connection: sqlite3.Connection, token_id: str, key: str) -> bool:
+    accepted = tuple(transition.value for transition in Transition)
     row = connection.execute(
         "SELECT 1 FROM deliveries WHERE token_id = ? AND idempotency_key = ? "
-        "AND verdict IN (?, ?) LIMIT 1",
-        (token_id, key, Transition.REGISTERED.value, Transition.DUPLICATE.value),
+        f"AND verdict IN ({', '.join('?' for _ in accepted)}) LIMIT 1",
+        (token_id, key, *accepted),
     ).fetchone()
     return row is not None

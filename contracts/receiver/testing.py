@@ -47,8 +47,15 @@ class RunningStubSite:
 
     @property
     def webhook_url(self) -> str:
-        """Full URL of the webhook (``/api/mlflow/registered`` unless configured otherwise)."""
-        return self.server.url(self.app.config.path)
+        """Full URL of the webhook at the contract's current default path,
+        ``/api/webhooks/model-registration`` (or at the path configured instead)."""
+        return self.server.url(self.app.config.main_path)
+
+    @property
+    def webhook_urls(self) -> tuple[str, ...]:
+        """Every URL the webhook is served at: the current default path, then the seed path
+        ``/api/mlflow/registered`` (or only the path configured instead)."""
+        return tuple(self.server.url(path) for path in self.app.config.webhook_paths)
 
     @property
     def state_url_template(self) -> str:

@@ -15,7 +15,15 @@ from typing import TYPE_CHECKING, Any
 
 from werkzeug.wrappers import Request, Response
 
-from contracts import SIGNATURE_HEADER, PayloadError, validate_payload, verify
+from contracts import (
+    SIGNATURE_HEADER,
+    PayloadError,
+    Shape,
+    payload_shape,
+    token_id_of,
+    validate_payload,
+    verify,
+)
 from contracts.payload import parse_timestamp
 
 if TYPE_CHECKING:
@@ -59,11 +67,19 @@ def _javascript_number(text: str) -> float | int:
 
 
 def _token_of(body: bytes) -> str | None:
-    """The upper-cased token id of a JSON body, or ``None``."""
+    """The upper-cased token id of a JSON body of either shape, or ``None``."""
     try:
-        return str(json.loads(body)["token_id"]).upper()
-    except (ValueError, KeyError, TypeError):
+        return token_id_of(json.loads(body))
+    except (ValueError, KeyError, TypeError, AttributeError):
         return None
+
+
+def _as_sent(payload: Mapping[str, Any]) -> tuple[str, str]:
+    """The token id and status as the body wrote them (v1 at the top, v2 inside model)."""
+    if payload_shape(payload) is Shape.V1:
+        return str(payload["token_id"]), str(payload["status"])
+    model = payload["model"]
+    return str(model["id"]), str(model["status"])
 
 
 class FlawedReceiver:
@@ -133,12 +149,12 @@ class FlawedReceiver:
             payload = validate_payload(body)
         except PayloadError as error:
             return error_answer(400, "schema_violation", str(error))
-        token = payload["token_id"]
+        token, status_sent = _as_sent(payload)
         if Flaw.CASE_SENSITIVE_TOKEN_IDS not in self.flaws:
             token = token.upper()
         if token not in self.tokens:
             return error_answer(404, "unknown_token", f"no token {token}")
-        return self._register(token, payload, json.loads(body)["status"])
+        return self._register(token, payload, status_sent)
 
     def _register(self, token: str, payload: Mapping[str, Any], status_sent: str) -> Response:
         duplicate = self.tokens[token] == "REGISTERED"
@@ -155,8 +171,9 @@ class FlawedReceiver:
 
     def _write(self, token: str, payload: Mapping[str, Any]) -> None:
         self.tokens[token] = "REGISTERED"
+        version = payload.get("model_version") or payload.get("model", {}).get("version")
         self.registrations[token] = {
-            "model_version": payload["model_version"],
+            "model_version": version,
             "registered_at": datetime.now(timezone.utc).isoformat(),
         }
 

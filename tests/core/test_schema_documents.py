@@ -12,9 +12,10 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 from openapi_spec_validator.readers import read_from_filename
+from referencing import Registry, Resource
 
 import contracts
-from contracts.schema import load_json, openapi_path, schema_path
+from contracts.schema import load_json, openapi_path, schema_path, schemas_dir
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -46,7 +47,9 @@ def _nodes(node: Any, where: str = "#") -> Iterator[tuple[str, dict[str, Any]]]:
 
 def test_no_schema_has_a_union_type_that_strict_ajv_refuses() -> None:
     # Ajv's strictTypes admits only ["<type>", "null"]; a wider union is written with anyOf.
-    for document in (contracts.SCHEMA, contracts.OPENAPI):
+    documents = [load_json(path.name) for path in sorted(schemas_dir().glob("*.json"))]
+    assert len(documents) == 3
+    for document in (*documents, contracts.OPENAPI):
         for where, node in _nodes(document):
             types = node.get("type")
             if isinstance(types, list):
@@ -72,13 +75,65 @@ def test_openapi_document_passes_the_validator() -> None:
     validate(spec, base_uri=base_uri)
 
 
-def test_openapi_request_body_and_webhook_refer_to_the_schema_file() -> None:
+CURRENT_PATH = "/api/webhooks/model-registration"
+SHAPE_FILES = ["model_registered.v1.schema.json", "model_registered.v2.schema.json"]
+
+
+def _pointer(path: str) -> str:
+    return "#/paths/" + path.replace("~", "~0").replace("/", "~1")
+
+
+def test_the_current_path_and_the_webhook_are_the_seed_path_item() -> None:
     document = contracts.OPENAPI
-    receiver = document["paths"][contracts.DEFAULT_PATH]["post"]
-    webhook = document["webhooks"]["modelRegistered"]["post"]
-    for operation in (receiver, webhook):
-        reference = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
-        assert Path(reference).name == schema_path().name
+    assert contracts.DEFAULT_PATH == "/api/mlflow/registered"
+    assert set(document["paths"]) == {contracts.DEFAULT_PATH, CURRENT_PATH}
+    shared = {"$ref": _pointer(contracts.DEFAULT_PATH)}
+    assert document["paths"][CURRENT_PATH] == shared
+    assert document["webhooks"] == {"modelRegistered": shared}
+
+
+def test_the_request_body_is_one_of_the_two_shape_files_and_nothing_copies_them() -> None:
+    document = contracts.OPENAPI
+    operation = document["paths"][contracts.DEFAULT_PATH]["post"]
+    assert operation["requestBody"] == {"$ref": "#/components/requestBodies/ModelRegistered"}
+    body = document["components"]["requestBodies"]["ModelRegistered"]
+    assert body["required"] is True
+    branches = body["content"]["application/json"]["schema"]["oneOf"]
+    assert [Path(branch["$ref"]).name for branch in branches] == SHAPE_FILES
+    for branch in branches:
+        assert (openapi_path().parent / branch["$ref"]).resolve().is_file()
+    refs = [node["$ref"] for _, node in _nodes(document) if "$ref" in node]
+    assert sorted(ref for ref in refs if ref.endswith(".json")) == sorted(
+        "./" + name for name in SHAPE_FILES
+    )
+
+
+def test_the_request_body_as_openapi_reads_it_gives_each_v2_vector_its_schema_verdict() -> None:
+    # The oneOf resolved the way an OpenAPI tool resolves it: relative to openapi.yaml's location.
+    body = contracts.OPENAPI["components"]["requestBodies"]["ModelRegistered"]
+    schema = {"$id": openapi_path().as_uri(), **body["content"]["application/json"]["schema"]}
+    files = [openapi_path().parent / name for name in SHAPE_FILES]
+    registry: Registry[Any] = Registry().with_resources(
+        (path.as_uri(), Resource.from_contents(json.loads(path.read_text(encoding="utf-8"))))
+        for path in files
+    )
+    validator = Draft202012Validator(schema, registry=registry)
+    for case in load_json("vectors/payloads.v2.json")["cases"]:
+        expected = case["expected"]["valid"] or case.get("schema_alone") == "accepts"
+        if case.get("beyond_schema") == "end_of_input":
+            continue  # Python's re lets $ match before a final newline
+        assert validator.is_valid(json.loads(case["body"])) is expected, case["name"]
+
+
+def test_the_event_and_idempotency_headers_are_optional() -> None:
+    operation = contracts.OPENAPI["paths"][contracts.DEFAULT_PATH]["post"]
+    parameters = contracts.OPENAPI["components"]["parameters"]
+    named = {}
+    for reference in operation["parameters"]:
+        parameter = parameters[reference["$ref"].rsplit("/", 1)[-1]]
+        named[parameter["name"]] = parameter
+    assert set(named) == {contracts.EVENT_HEADER, contracts.IDEMPOTENCY_KEY_HEADER}
+    assert [parameter["required"] for parameter in named.values()] == [False, False]
 
 
 def test_openapi_documents_every_answer_of_the_receiver_table() -> None:
@@ -97,8 +152,9 @@ def test_signature_is_an_api_key_security_scheme_in_the_signature_header() -> No
 
 def test_the_package_reads_the_repository_copy_not_a_duplicate() -> None:
     assert schema_path().resolve() == (REPO / "schemas" / schema_path().name).resolve()
-    copies = [p for p in REPO.rglob(schema_path().name) if ".venv" not in p.parts]
-    assert copies == [REPO / "schemas" / schema_path().name]
+    for name in (*SHAPE_FILES, "model_registered.schema.json"):
+        copies = [p for p in REPO.rglob(name) if ".venv" not in p.parts]
+        assert copies == [REPO / "schemas" / name]
 
 
 def test_importing_the_core_pulls_in_no_network_or_mlflow_code() -> None:

@@ -16,17 +16,29 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from jsonschema import Draft202012Validator
 
 import contracts
 from contracts.envelope import MAX_BODY_BYTES
 from contracts.schema import load_json
 from tests.docs.commands import assert_cli_accepts
-from tests.docs.markdown import REPO, fenced_blocks, read, relative_links, section
+from tests.docs.markdown import (
+    REPO,
+    code_spans,
+    fenced_blocks,
+    read,
+    relative_links,
+    section,
+    table_rows,
+)
 
 PAGE = "docs/contract.md"
 ANSWERS_HEADING = "The receiver's answers"
-BODY_HEADING = "The body"
+BODY_HEADING = "The v1 body (flat)"
+V2_BODY_HEADING = "The v2 body (nested)"
+SENDERS_HEADING = "Which sender sends what, and why receivers must accept both"
 SIGNATURE_CASES = load_json("vectors/signatures.v1.json")["cases"]
+V2_SCHEMA: dict[str, Any] = load_json("model_registered.v2.schema.json")
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +84,7 @@ def test_the_readme_links_to_the_contract_page() -> None:
     assert f"]({PAGE})" in section(read("README.md"), "The contract in one screen")
 
 
-def test_every_schema_field_is_on_the_page(page: str) -> None:
+def test_every_schema_field_is_on_the_page(page: str) -> None:  # v1
     missing = [name for name in contracts.SCHEMA["properties"] if f"| `{name}` |" not in page]
     assert not missing, f"fields in the schema but not in the field table of {PAGE}: {missing}"
 
@@ -197,29 +209,54 @@ def test_every_refusal_reason_code_is_on_the_page(page: str) -> None:
     assert [code for code in codes if f"`{code}`" not in answers] == []
 
 
-def test_the_example_payload_is_valid(page: str) -> None:
-    examples = fenced_blocks(page, "json")
-    assert examples, f"{PAGE} has no ```json example payload"
-    for example in examples:
-        contracts.validate_payload(example.encode("utf-8"))
+def v2_violations(body: Any) -> list[str]:
+    """What the v2 schema alone finds wrong with a parsed body, as JSON paths."""
+    validator = Draft202012Validator(V2_SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    return [error.json_path for error in validator.iter_errors(body)]
 
 
-def signed_request(page: str) -> tuple[dict[str, str], bytes, str]:
-    (request,) = fenced_blocks(page, "http")
-    head, body = request.split("\n\n", 1)
+def test_every_example_payload_is_valid_for_its_shape(page: str) -> None:
+    examples = [json.loads(example) for example in fenced_blocks(page, "json")]
+    shapes = ["v1" if "token_id" in example else "v2" for example in examples]
+    assert sorted(shapes) == ["v1", "v2"], f"{PAGE} shows one example body of each shape"
+    for example, shape in zip(examples, shapes, strict=True):
+        if shape == "v1":
+            contracts.validate_payload(example)
+        else:
+            assert v2_violations(example) == []
+
+
+def signed_request(page: str, shape: str = "v1") -> tuple[str, dict[str, str], bytes, str]:
+    """The request line, headers, body bytes and example secret of the page's request of a shape."""
+    requests = [block.split("\n\n", 1) for block in fenced_blocks(page, "http")]
+    shapes = ["v1" if '"token_id"' in body else "v2" for _, body in requests]
+    assert sorted(shapes) == ["v1", "v2"], f"{PAGE} shows one complete request of each shape"
+    head, body = requests[shapes.index(shape)]
     headers = dict(line.split(": ", 1) for line in head.splitlines()[1:])
     (secret,) = re.findall(r"example secret\s+`([^`]+)`", page)
-    return headers, body.encode("utf-8"), secret
+    return head.splitlines()[0], headers, body.encode("utf-8"), secret
 
 
-def test_the_complete_request_is_signed_correctly(page: str) -> None:
-    headers, body, secret = signed_request(page)
+@pytest.mark.parametrize("shape", ["v1", "v2"])
+def test_the_complete_request_is_signed_correctly(page: str, shape: str) -> None:
+    _, headers, body, secret = signed_request(page, shape)
     assert headers["X-Hokusai-Signature"] == contracts.sign(body, secret)
     assert contracts.verify(body, headers["X-Hokusai-Signature"], secret)
 
 
+def test_the_complete_v2_request_is_what_the_sdk_cli_sends(page: str) -> None:
+    request_line, headers, body, _ = signed_request(page, "v2")
+    method, path, _ = request_line.split(" ")
+    assert method == "POST" and path in contracts.OPENAPI["paths"]
+    assert set(headers) == {"Content-Type", contracts.SIGNATURE_HEADER}
+    payload = json.loads(body)
+    assert v2_violations(payload) == []
+    assert body == json.dumps(payload, separators=(",", ":")).encode("utf-8")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", payload["timestamp"])
+
+
 def test_the_complete_request_is_what_the_core_puts_on_the_wire(page: str) -> None:
-    headers, body, secret = signed_request(page)
+    _, headers, body, secret = signed_request(page)
     payload = contracts.validate_payload(body)
     delivery = contracts.signed_delivery(payload, secret)
     assert delivery.body == body
@@ -307,3 +344,82 @@ def test_every_command_on_the_page_is_accepted_by_the_cli(page: str) -> None:
     assert len(commands) >= 4
     for command in commands:
         assert_cli_accepts(shlex.split(command)[1:], PAGE)
+
+
+# --- contract v2 ------------------------------------------------------------------------------
+
+
+def v2_fields(
+    schema: dict[str, Any] = V2_SCHEMA, prefix: str = ""
+) -> Iterator[tuple[str, dict[str, Any], bool]]:
+    """Every v2 field at every level: dotted name, rule, required in its object."""
+    for name, rule in schema.get("properties", {}).items():
+        dotted = f"{prefix}{name}"
+        yield dotted, rule, name in schema.get("required", [])
+        yield from v2_fields(rule, f"{dotted}.")
+
+
+def v2_field_rows(page: str) -> dict[str, tuple[str, str]]:
+    """The v2 field table: dotted field name -> (required cell, rule cell)."""
+    rows = {}
+    for line in section(page, V2_BODY_HEADING).splitlines():
+        match = re.match(r"^\| `([\w.]+)` \| ([^|]+) \| (.+?) \|.*\|$", line)
+        if match:
+            rows[match.group(1)] = (match.group(2).strip(), match.group(3).strip())
+    return rows
+
+
+def test_the_v2_field_table_has_a_row_for_every_field_at_every_level(page: str) -> None:
+    assert set(v2_field_rows(page)) == {name for name, _, _ in v2_fields()}
+
+
+def test_the_v2_required_column_says_what_the_schema_requires_and_allows(page: str) -> None:
+    rows = v2_field_rows(page)
+    for name, rule, required in v2_fields():
+        cell = rows[name][0]
+        if rule.get("not") == {}:
+            assert cell == "never", name
+            continue
+        assert cell.startswith("yes") is required, name
+        nullable = "null" in rule.get("type", [])  # null on purpose, not "any JSON value"
+        assert ("may be `null`" in cell) is nullable, name
+
+
+def test_every_bound_the_v2_schema_sets_is_stated_with_the_same_numbers(page: str) -> None:
+    rows = v2_field_rows(page)
+    missing = {
+        name: [words for words in stated_bounds(rule) if words not in rows[name][1]]
+        for name, rule, _ in v2_fields()
+    }
+    assert {name: words for name, words in missing.items() if words} == {}
+    assert stated_bounds(V2_SCHEMA["properties"]["source"]) == ["exactly `mlflow`"]
+
+
+def test_the_v2_token_rule_in_words_is_the_v1_rule(page: str) -> None:
+    said = v2_field_rows(page)["model.id"][1]
+    v1_words = field_rows(page)["token_id"][1]
+    characters = re.search(r"\d+ to \d+ characters of .+?, neither first nor last .+?`-`", v1_words)
+    assert characters is not None
+    assert characters.group(0).replace("`A-Z`, `0-9`", "`A-Z`, `a-z`, `0-9`") in said
+
+
+def test_the_paths_on_the_page_are_the_openapi_paths(page: str) -> None:
+    request = section(page, "The request")
+    for path in contracts.OPENAPI["paths"]:
+        assert f"`{path}`" in request, path
+
+
+def test_every_timestamp_on_the_v2_sections_is_judged_as_the_page_says(page: str) -> None:
+    pattern = V2_SCHEMA["properties"]["timestamp"]["pattern"]
+    said = section(page, V2_BODY_HEADING) + section(page, SENDERS_HEADING)
+    stamps = [span for span in code_spans(said) if re.match(r"^\d{4}-\d\d-\d\dT", span)]
+    refused = [stamp for stamp in stamps if stamp.endswith("+00:00Z")]
+    assert len(refused) == 1 and len(stamps) >= 4, stamps
+    for stamp in stamps:
+        assert (re.search(pattern, stamp) is None) is (stamp in refused), stamp
+
+
+def test_the_sender_table_names_only_headers_of_the_openapi_document(page: str) -> None:
+    rows = table_rows(section(page, SENDERS_HEADING))
+    named = {span for row in rows for span in code_spans(row[3]) if span.startswith("X-")}
+    assert named == openapi_header_names() - {contracts.SIGNATURE_HEADER}

@@ -3,6 +3,7 @@ real HTTP: the same requests and expected answers the Node.js reference receiver
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 import requests
 
+from contracts import WEBHOOK_PATHS, Shape, payload_shape
 from contracts.receiver import RejectReason, RunningStubSite, running_stub_site
 from contracts.receiver.app import RECEIVER_CASES_FILE
 from contracts.schema import load_json
@@ -57,9 +59,11 @@ def send(site: RunningStubSite, sent: dict[str, Any]) -> requests.Response:
 def test_the_stub_site_gives_every_shared_case_its_expected_answer(
     case: dict[str, Any], configured_site: RunningStubSite
 ) -> None:
+    for earlier in case.get("before", []):
+        assert send(configured_site, earlier).status_code == 200
     expected = case["expected"]
     response = send(configured_site, case["request"])
-    if case["request"]["path"] == configured_site.app.config.path:
+    if case["request"]["path"] in configured_site.app.config.webhook_paths:
         reason = None if expected["reason"] is None else RejectReason(expected["reason"])
         answer = assert_answer_follows_the_contract(response, expected["status"], reason)
     else:
@@ -71,9 +75,49 @@ def test_the_stub_site_gives_every_shared_case_its_expected_answer(
     assert answer.items() >= expected.get("answer", {}).items()
     for name, value in expected.get("headers", {}).items():
         assert response.headers[name] == value
-    stored = configured_site.store.tokens()
-    changed = [token.token_id for token in stored if token.status != "DRAFT"]
-    assert changed == (["LSCOR"] if expected["status"] == 200 else [])
+    state = requests.get(configured_site.state_url_template.format(token_id="LSCOR"), timeout=10)
+    assert state.json().items() >= expected.get("state", {}).items()
+    if not case.get("before"):
+        stored = configured_site.store.tokens()
+        changed = [token.token_id for token in stored if token.status != "DRAFT"]
+        assert changed == (["LSCOR"] if expected["status"] == 200 else [])
+
+
+def _model(request: dict[str, Any]) -> dict[str, Any] | None:
+    """The model object of a request's v2 body, or None for any other body."""
+    try:
+        body = json.loads(request["body"])
+    except ValueError:
+        return None
+    return body["model"] if payload_shape(body) is Shape.V2 and "model" in body else None
+
+
+def test_the_cases_accept_both_shapes_at_both_paths() -> None:
+    accepted = {
+        (case["request"]["path"], payload_shape(json.loads(case["request"]["body"])))
+        for case in CASES
+        if case["expected"]["status"] == 200
+    }
+    assert accepted == {(path, shape) for path in WEBHOOK_PATHS for shape in Shape}
+
+
+def test_a_later_v2_version_keeps_clears_or_replaces_the_api_schema_as_the_cases_say() -> None:
+    seen = set()
+    for case in CASES:
+        model, earlier = _model(case["request"]), [_model(r) for r in case.get("before", [])]
+        if model is None or not earlier or earlier[-1] is None:
+            continue
+        if int(model["version"]) <= int(earlier[-1]["version"]):
+            continue
+        if "api_schema" not in model:
+            change, expected = "kept", earlier[-1].get("api_schema")
+        else:
+            change = "cleared" if model["api_schema"] is None else "replaced"
+            expected = model["api_schema"]
+        assert case["expected"]["state"]["api_schema"] == expected, case["name"]
+        assert case["expected"]["state"]["model_version"] == model["version"], case["name"]
+        seen.add(change)
+    assert seen == {"kept", "cleared", "replaced"}
 
 
 def test_the_shared_reasons_are_exactly_the_stub_sites_each_with_its_meaning() -> None:

@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // The reference receiver as a standalone server, for trying a sender against it or for judging
-// it with `hokusai-contract check-receiver`.
+// it with `hokusai-contract check-receiver`. Deliveries go to POST /api/webhooks/model-registration
+// (the current default path) or /api/mlflow/registered (the seed path), in either body shape;
+// GET /api/tokens/<id> shows a token's status, latest model version and API schema.
 //
 //   WEBHOOK_SECRET=... TOKENS=LSCOR,ABC PORT=8001 node clients/node/examples/server.mjs
 //

@@ -2,7 +2,7 @@
 
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 
-import type { FailureReason, ModelRegisteredEvent, Secrets } from './index.js';
+import type { ApiSchema, FailureReason, ModelRegisteredPayload, Secrets } from './index.js';
 
 export const DEFAULT_MAX_BODY_BYTES: number;
 export const TOKENS_PATH_PREFIX: '/api/tokens/';
@@ -39,21 +39,38 @@ export interface Token {
   baseline_value: number | null;
   registered_at: string | null;
   idempotency_key: string | null;
+  /** The latest API schema a v2 body sent; null when none was sent or it was cleared. */
+  api_schema: ApiSchema | null;
 }
 
 export interface Registration {
   token: Token;
-  /** True when nothing changed: the token was REGISTERED already or the key was seen. */
+  /** True when there was no transition: the token was REGISTERED already or the key was seen. */
   duplicate: boolean;
   /** True when this idempotency key was already accepted for this token. */
   keySeenBefore: boolean;
+  /** True when a later version (v2 body) replaced a REGISTERED token's latest version. */
+  updated: boolean;
+  /** The version stored before, when `updated`. */
+  replacedVersion: string | null;
 }
+
+/** What an accepted event writes onto its token, from either shape of body. */
+export function registrationOf(event: ModelRegisteredPayload): {
+  fields: Pick<
+    Token,
+    'model_name' | 'model_version' | 'mlflow_run_id' | 'metric_name' | 'baseline_value'
+  >;
+  /** undefined: keep the stored API schema. */
+  apiSchema: ApiSchema | null | undefined;
+  laterVersionUpdates: boolean;
+};
 
 export interface TokenStore {
   get(tokenId: string): Token | null;
   register(
     tokenId: string,
-    event: ModelRegisteredEvent,
+    event: ModelRegisteredPayload,
     idempotencyKey?: string | null,
   ): Registration | null;
 }

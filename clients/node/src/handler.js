@@ -7,21 +7,31 @@
 // most once (duplicates answer 200 with `duplicate: true`). Nothing is parsed before the
 // signature has been verified, and nothing changes on any refusal. Each reason's status comes
 // from the contract's receiver cases (schemas/vectors/receiver_cases.v1.json).
+//
+// The webhook is served at both of the contract's paths (/api/webhooks/model-registration, the
+// current default, and /api/mlflow/registered, the seed path), each taking both body shapes. A
+// token keeps what the website keeps: its status, its latest model version and its API schema
+// (a v2 body's model.api_schema: absent keeps it, null clears it, an object replaces it). On a
+// token already REGISTERED, only a later model.version of a v2 body changes anything: it becomes
+// the latest version (with its API schema), and the answer is still a duplicate.
 
 import { createServer } from 'node:http';
 
 import { RECEIVER_CASES_FILE, readContractJson } from './contract-files.js';
 import {
-  DEFAULT_PATH,
   IDEMPOTENCY_KEY_HEADER,
   PayloadError,
   PayloadProblem,
   ReceiveError,
   STATUS_REGISTERED,
+  Shape,
   TimestampError,
+  WEBHOOK_PATHS,
   normalizeTokenId,
+  payloadShape,
   receive,
   secretKeys,
+  tokenIdOf,
   tokenIdProblem,
 } from './index.js';
 import { checkedTolerance } from './receive.js';
@@ -52,7 +62,37 @@ const REGISTRATION_FIELDS = [
   'baseline_value',
 ];
 
-/** Tokens in memory: DRAFT until a verified delivery moves them, once, to REGISTERED. */
+/**
+ * What an accepted event writes onto its token, from either shape of body: `fields` (those of
+ * REGISTRATION_FIELDS), `apiSchema` (`undefined`: keep the stored one) and whether a later
+ * version still updates a REGISTERED token (v2 bodies only).
+ */
+export function registrationOf(event) {
+  if (payloadShape(event) === Shape.V1) {
+    const fields = Object.fromEntries(REGISTRATION_FIELDS.map((name) => [name, event[name]]));
+    return { fields, apiSchema: undefined, laterVersionUpdates: false };
+  }
+  const { model } = event;
+  const fields = {
+    model_name: model.name,
+    model_version: model.version ?? null,
+    mlflow_run_id: model.run_id ?? null,
+    metric_name: model.primary_metric ?? null,
+    baseline_value: null,
+  };
+  return { fields, apiSchema: model.api_schema, laterVersionUpdates: true };
+}
+
+/** Whether `version` (digits, or null) is later than the stored `stored` (digits, or null). */
+function isLater(version, stored) {
+  if (version === null) return false;
+  return stored === null || BigInt(version) > BigInt(stored);
+}
+
+/**
+ * Tokens in memory: DRAFT until a verified delivery moves them, once, to REGISTERED; each keeps
+ * its latest model version and API schema.
+ */
 export class MemoryTokenStore {
   #tokens = new Map();
   #acceptedKeys = new Map(); // token id -> idempotency keys of its accepted deliveries
@@ -72,6 +112,7 @@ export class MemoryTokenStore {
         ...empty,
         registered_at: null,
         idempotency_key: null,
+        api_schema: null,
       });
       this.#acceptedKeys.set(id, new Set());
     }
@@ -81,13 +122,15 @@ export class MemoryTokenStore {
   /** A copy of the token with this id (any case), or null. */
   get(tokenId) {
     const token = this.#tokens.get(String(tokenId).toUpperCase());
-    return token === undefined ? null : { ...token };
+    return token === undefined ? null : structuredClone(token);
   }
 
   /**
-   * Move a DRAFT token to REGISTERED with the event's fields, exactly once. Returns null for an
-   * unknown token, else `{ token, duplicate, keySeenBefore }`: a token already REGISTERED, or
-   * a key already accepted for this token, changes nothing.
+   * Move a DRAFT token to REGISTERED with the event's fields (either shape), exactly once.
+   * Returns null for an unknown token, else `{ token, duplicate, keySeenBefore, updated,
+   * replacedVersion }`: a token already REGISTERED, or a key already accepted for this token,
+   * is a duplicate; of those, only a later version sent in a v2 body under a new key still
+   * replaces the latest version and API schema (`updated`).
    */
   register(tokenId, event, idempotencyKey = null) {
     const token = this.#tokens.get(tokenId);
@@ -95,16 +138,34 @@ export class MemoryTokenStore {
     const keys = this.#acceptedKeys.get(tokenId);
     const keySeenBefore = idempotencyKey !== null && keys.has(idempotencyKey);
     const duplicate = keySeenBefore || token.status === TokenStatus.REGISTERED;
+    const { fields, apiSchema, laterVersionUpdates } = registrationOf(event);
+    const replacedVersion = token.model_version;
+    const updated =
+      duplicate &&
+      !keySeenBefore &&
+      laterVersionUpdates &&
+      isLater(fields.model_version, token.model_version);
     if (!duplicate) {
-      for (const name of REGISTRATION_FIELDS) token[name] = event[name];
-      Object.assign(token, {
+      Object.assign(token, fields, {
         status: TokenStatus.REGISTERED,
         registered_at: new Date().toISOString(),
         idempotency_key: idempotencyKey,
       });
+    } else if (updated) {
+      const { model_name, model_version, mlflow_run_id } = fields;
+      Object.assign(token, { model_name, model_version, mlflow_run_id });
+    }
+    if ((!duplicate || updated) && apiSchema !== undefined) {
+      token.api_schema = structuredClone(apiSchema);
     }
     if (idempotencyKey !== null) keys.add(idempotencyKey);
-    return { token: { ...token }, duplicate, keySeenBefore };
+    return {
+      token: structuredClone(token),
+      duplicate,
+      keySeenBefore,
+      updated,
+      replacedVersion: updated ? replacedVersion : null,
+    };
   }
 }
 
@@ -180,13 +241,25 @@ function payloadRefusal(error) {
   });
 }
 
-function accepted({ token, duplicate, keySeenBefore }) {
+function acceptedMessage({ token, duplicate, keySeenBefore, updated, replacedVersion }) {
   const id = token.token_id;
-  const message = !duplicate
-    ? `token ${id} moved from DRAFT to REGISTERED`
-    : keySeenBefore
-      ? `token ${id} is already REGISTERED and this idempotency key was seen before; nothing changed`
-      : `token ${id} was already REGISTERED (model version ${token.model_version}); nothing changed`;
+  if (!duplicate) return `token ${id} moved from DRAFT to REGISTERED`;
+  if (updated) {
+    return (
+      `token ${id} was already REGISTERED; its latest model version is now ` +
+      `${token.model_version} (was ${replacedVersion ?? 'none'})`
+    );
+  }
+  if (keySeenBefore) {
+    return `token ${id} is already REGISTERED and this idempotency key was seen before; nothing changed`;
+  }
+  return `token ${id} was already REGISTERED (model version ${token.model_version}); nothing changed`;
+}
+
+function accepted(outcome) {
+  const { token, duplicate, updated } = outcome;
+  const id = token.token_id;
+  const message = acceptedMessage(outcome);
   return ok(
     {
       token_id: id,
@@ -195,7 +268,7 @@ function accepted({ token, duplicate, keySeenBefore }) {
       duplicate,
       message,
     },
-    duplicate ? 'duplicate' : 'registered',
+    updated ? 'updated' : duplicate ? 'duplicate' : 'registered',
   );
 }
 
@@ -280,7 +353,7 @@ export function createHandler({
       if (error instanceof ReceiveError) return receiveRefusal(error);
       throw error;
     }
-    const tokenId = event.token_id;
+    const tokenId = tokenIdOf(event);
     const outcome = store.register(tokenId, event, idempotencyKey(request));
     if (outcome === null) {
       return new Refusal(
@@ -313,7 +386,7 @@ export function createHandler({
   async function answer(request) {
     const path = (request.url ?? '/').split('?')[0];
     const method = request.method;
-    if (path === DEFAULT_PATH) {
+    if (WEBHOOK_PATHS.includes(path)) {
       if (method === 'POST') return deliver(request);
       return methodNotAllowed(method, path, 'POST', 'send the event with POST');
     }
@@ -325,8 +398,8 @@ export function createHandler({
     if (readable) return tokenState(path.slice(TOKENS_PATH_PREFIX.length));
     return new Refusal(
       ErrorReason.UNKNOWN_PATH,
-      `nothing is served at ${path}; deliveries go to POST ${DEFAULT_PATH}, token state is at ` +
-        `GET ${TOKENS_PATH_PREFIX}<token_id>`,
+      `nothing is served at ${path}; deliveries go to POST ${WEBHOOK_PATHS.join(' or ')}, ` +
+        `token state is at GET ${TOKENS_PATH_PREFIX}<token_id>`,
     );
   }
 

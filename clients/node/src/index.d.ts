@@ -14,9 +14,20 @@ export const SIGNATURE_HEADER: 'X-Hokusai-Signature';
 export const SIGNATURE_PREFIX: 'sha256=';
 export const EVENT_HEADER: 'X-Hokusai-Event';
 export const IDEMPOTENCY_KEY_HEADER: 'X-Hokusai-Idempotency-Key';
+/** The website's current default webhook path. */
+export const CURRENT_PATH: '/api/webhooks/model-registration';
+/** The seed webhook path, still served beside CURRENT_PATH. */
+export const SEED_PATH: '/api/mlflow/registered';
+/** Every path the website serves the webhook at; each accepts both body shapes. */
+export const WEBHOOK_PATHS: readonly ['/api/webhooks/model-registration', '/api/mlflow/registered'];
+/** The path senders here deliver to by default: the seed path. */
 export const DEFAULT_PATH: '/api/mlflow/registered';
 export const EVENT_TYPE: 'model_registered';
 export const STATUS_REGISTERED: 'REGISTERED';
+/** `model.status` as the SDK's v2 senders write it. */
+export const MODEL_STATUS: 'registered';
+/** The v2 body's `source`. */
+export const SOURCE: 'mlflow';
 export const MAX_TOKEN_ID_LENGTH: 64;
 
 export const FailureReason: Readonly<{
@@ -99,7 +110,55 @@ export interface ModelRegisteredEvent {
   [unknownField: string]: unknown;
 }
 
+/** How to call the model, derived from its MLflow signature. */
+export interface ApiSchema {
+  inputSchema: Record<string, unknown>;
+  outputSchema: Record<string, unknown>;
+  endpoint?: string;
+  method?: string;
+  exampleInput?: unknown;
+  exampleOutput?: unknown;
+  errorCodes?: unknown[] | Record<string, unknown>;
+  [unknownField: string]: unknown;
+}
+
+/** The model_registered v2 body: the token id is `model.id`. */
+export interface ModelRegisteredEventV2 {
+  event_type: 'model_registered';
+  model: {
+    id: string;
+    name: string;
+    status: string;
+    version?: string;
+    run_id?: string;
+    user_id?: string;
+    /** Absent: the site keeps its API schema; null: clears it; an object: replaces it. */
+    api_schema?: ApiSchema | null;
+    eval_spec?: Record<string, unknown>;
+    scorer_ref?: string;
+    primary_metric?: string;
+    benchmark_spec_id?: string;
+    [unknownField: string]: unknown;
+  };
+  timestamp: string;
+  source: 'mlflow';
+  [unknownField: string]: unknown;
+}
+
+/** Either shape of body a receiver accepts. */
+export type ModelRegisteredPayload = ModelRegisteredEvent | ModelRegisteredEventV2;
+
+export const Shape: Readonly<{ V1: 'v1'; V2: 'v2' }>;
+export type Shape = (typeof Shape)[keyof typeof Shape];
+/** v1 when the body has a top-level token_id (the website's order), else v2. */
+export function payloadShape(payload: unknown): Shape;
+/** The token a payload registers, upper-cased: token_id (v1) or model.id (v2). */
+export function tokenIdOf(payload: unknown): string;
+
 export const REQUIRED_FIELDS: readonly string[];
+export const V2_REQUIRED_FIELDS: readonly ['event_type', 'model', 'timestamp', 'source'];
+export const MODEL_REQUIRED_FIELDS: readonly ['id', 'name', 'status'];
+export const API_SCHEMA_REQUIRED_FIELDS: readonly ['inputSchema', 'outputSchema'];
 export const PATTERNS: Readonly<
   Record<
     'timestamp' | 'token_id' | 'model_name' | 'model_version' | 'metric_name' | 'status',
@@ -134,9 +193,11 @@ export function parseBody(rawBody: RawBody): unknown;
 export function parseTimestamp(value: string): Date;
 export function payloadViolations(payload: unknown): Violation[];
 /** Raw bytes (parsed strictly) or a parsed payload; throws PayloadError. */
-export function validatePayload(payloadOrBody: unknown): ModelRegisteredEvent;
-/** The free-text fields a receiver stores. */
+export function validatePayload(payloadOrBody: unknown): ModelRegisteredPayload;
+/** The free-text fields of a v1 body a receiver stores. */
 export const STORED_TEXT_FIELDS: readonly ['model_name', 'metric_name', 'mlflow_run_id'];
+/** The free-text fields of a v2 body's model a receiver stores. */
+export const STORED_MODEL_TEXT_FIELDS: readonly ['name', 'run_id', 'primary_metric'];
 /** Violations for stored text with an unpaired surrogate, which no UTF-8 column can hold. */
 export function unstorableText(payload: Record<string, unknown>): Violation[];
 
@@ -169,8 +230,9 @@ export interface ReceiveOptions {
 }
 
 /**
- * Verify the signature over the raw bytes, then parse and validate the body: the event with
- * `token_id` upper-cased and `status` written `REGISTERED`. Throws ReceiveError (SignatureError
+ * Verify the signature over the raw bytes, then parse and validate the body: the event with its
+ * token id upper-cased and its status written `REGISTERED` (`token_id` and `status` in v1,
+ * `model.id` and `model.status` in v2). Throws ReceiveError (SignatureError
  * before the body is looked at, then TimestampError when a tolerance is given, else
  * PayloadError); TypeError for a body that is not bytes or a tolerance that is not positive.
  */
@@ -179,4 +241,4 @@ export function receive(
   headers: RequestHeaders,
   secrets: Secrets,
   options?: ReceiveOptions,
-): ModelRegisteredEvent & { status: 'REGISTERED' };
+): ModelRegisteredPayload;

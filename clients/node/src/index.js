@@ -29,20 +29,36 @@ export {
   tokenIdProblem,
 } from './tokens.js';
 export {
+  API_SCHEMA_REQUIRED_FIELDS,
   EVENT_TYPE,
+  MODEL_REQUIRED_FIELDS,
+  MODEL_STATUS,
   PATTERNS,
   PayloadError,
   PayloadProblem,
   REQUIRED_FIELDS,
+  SOURCE,
   STATUS_REGISTERED,
+  STORED_MODEL_TEXT_FIELDS,
   STORED_TEXT_FIELDS,
+  Shape,
+  V2_REQUIRED_FIELDS,
   parseBody,
   parseTimestamp,
+  payloadShape,
   payloadViolations,
+  tokenIdOf,
   unstorableText,
   validatePayload,
 } from './payload.js';
 
 export const EVENT_HEADER = 'X-Hokusai-Event';
 export const IDEMPOTENCY_KEY_HEADER = 'X-Hokusai-Idempotency-Key';
-export const DEFAULT_PATH = '/api/mlflow/registered';
+/** The website's current default webhook path. */
+export const CURRENT_PATH = '/api/webhooks/model-registration';
+/** The seed webhook path, still served beside CURRENT_PATH. */
+export const SEED_PATH = '/api/mlflow/registered';
+/** Every path the website serves the webhook at; each accepts both body shapes. */
+export const WEBHOOK_PATHS = Object.freeze([CURRENT_PATH, SEED_PATH]);
+/** The path senders here deliver to by default: the seed path, which every receiver serves. */
+export const DEFAULT_PATH = SEED_PATH;

@@ -1,15 +1,32 @@
 // Parse and validate the `model_registered` body, by hand and without dependencies.
 //
-// The rules mirror schemas/model_registered.v1.schema.json (the tests hold the patterns and the
-// required list to that file) plus what JSON Schema cannot state: a real calendar date and a
-// finite number. Parsing is strict: UTF-8 only, no byte order mark, no duplicate keys.
+// Two shapes of body are accepted, told apart as the website does: a body with a top-level
+// `token_id` is v1 (flat), any other body v2 (nested, the token id in `model.id`). The rules
+// mirror schemas/model_registered.v1.schema.json and model_registered.v2.schema.json (the tests
+// hold the patterns and the required lists to those files) plus what JSON Schema cannot state:
+// a real calendar date and a finite number. Parsing is strict: UTF-8 only, no byte order mark,
+// no duplicate keys. Violations come in the Python client's order: by the JSON path of the
+// object each was found in, missing fields first.
 
 import { bodyBytes } from './bytes.js';
 import { ReceiveError } from './errors.js';
-import { jsonTypeName, tokenIdProblem } from './tokens.js';
+import {
+  TokenIdError,
+  TokenIdRule,
+  jsonTypeName,
+  normalizeTokenId,
+  tokenIdProblem,
+} from './tokens.js';
 
 export const EVENT_TYPE = 'model_registered';
 export const STATUS_REGISTERED = 'REGISTERED';
+/** `model.status` as the SDK's v2 senders write it (receivers accept any letter case). */
+export const MODEL_STATUS = 'registered';
+/** The v2 body's `source`. */
+export const SOURCE = 'mlflow';
+
+/** The two shapes of body a receiver accepts (the `shape` of the payload vectors). */
+export const Shape = Object.freeze({ V1: 'v1', V2: 'v2' });
 export const REQUIRED_FIELDS = Object.freeze([
   'event_type',
   'timestamp',
@@ -21,6 +38,9 @@ export const REQUIRED_FIELDS = Object.freeze([
   'baseline_value',
   'status',
 ]);
+export const V2_REQUIRED_FIELDS = Object.freeze(['event_type', 'model', 'timestamp', 'source']);
+export const MODEL_REQUIRED_FIELDS = Object.freeze(['id', 'name', 'status']);
+export const API_SCHEMA_REQUIRED_FIELDS = Object.freeze(['inputSchema', 'outputSchema']);
 
 /** The schema's patterns, written as ECMA-262 regular expressions (as JSON Schema defines). */
 export const PATTERNS = Object.freeze({
@@ -196,10 +216,38 @@ export function parseBody(rawBody) {
   return value;
 }
 
-// --- validation -------------------------------------------------------------------------------
+// --- shapes -----------------------------------------------------------------------------------
 
 const isPlainObject = (value) =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/**
+ * The shape a receiver judges `payload` as, in the website's order: `Shape.V1` when it has a
+ * top-level `token_id` (even beside a `model`), else `Shape.V2` (anything that is not an object
+ * too, as in model_registered.schema.json; validation then refuses it).
+ */
+export function payloadShape(payload) {
+  return isPlainObject(payload) && Object.hasOwn(payload, 'token_id') ? Shape.V1 : Shape.V2;
+}
+
+/**
+ * The token a payload registers, upper-cased: `token_id` in v1, `model.id` in v2. Throws
+ * TokenIdError when the id is missing or breaks the token id rules.
+ */
+export function tokenIdOf(payload) {
+  if (payloadShape(payload) === Shape.V1) return normalizeTokenId(payload.token_id);
+  const model = isPlainObject(payload) ? payload.model : undefined;
+  if (!isPlainObject(model) || !Object.hasOwn(model, 'id')) {
+    throw new TokenIdError(
+      TokenIdRule.NOT_A_STRING,
+      null,
+      'the payload names no token: a v1 body carries token_id, a v2 body model.id',
+    );
+  }
+  return normalizeTokenId(model.id);
+}
+
+// --- validation -------------------------------------------------------------------------------
 
 function described(value) {
   return typeof value === 'string' ? JSON.stringify(value) : jsonTypeName(value);
@@ -256,6 +304,120 @@ function tagViolations(tags) {
     }));
 }
 
+const LEAVE_OUT = '; leave it out when there is none';
+
+function stringRule(value) {
+  return typeof value === 'string' ? null : `must be a string${LEAVE_OUT}, got ${described(value)}`;
+}
+
+function objectRule(what) {
+  return (value) => (isPlainObject(value) ? null : `${what}, got ${jsonTypeName(value)}`);
+}
+
+/** One checker per top-level field of a v2 body. */
+const V2_FIELD_RULES = {
+  event_type: FIELD_RULES.event_type,
+  model: objectRule("must be an object holding the model's id, name and status"),
+  timestamp: FIELD_RULES.timestamp,
+  source: (value) => (value === SOURCE ? null : `must be "${SOURCE}", got ${described(value)}`),
+};
+
+/** One checker per field of a v2 body's `model`. */
+const MODEL_FIELD_RULES = {
+  id: (value) => tokenIdProblem(value)?.message ?? null,
+  name: nonBlank(PATTERNS.model_name),
+  status: (value) =>
+    typeof value === 'string' && PATTERNS.status.test(value)
+      ? null
+      : `must be "${MODEL_STATUS}" (any casing), got ${described(value)}`,
+  version: (value) =>
+    typeof value === 'string' && PATTERNS.model_version.test(value)
+      ? null
+      : 'must be the MLflow version as a string of 1 to 20 digits such as "4"' +
+        `${LEAVE_OUT}, got ${typeof value === 'number' ? `the number ${value}` : described(value)}`,
+  run_id: (value) =>
+    typeof value === 'string' && value !== ''
+      ? null
+      : `must be the MLflow run id (a non-empty string)${LEAVE_OUT}, got ${described(value)}`,
+  user_id: stringRule,
+  api_schema: (value) =>
+    value === null || isPlainObject(value)
+      ? null
+      : 'must be an object with inputSchema and outputSchema, or null to clear the stored one, ' +
+        `got ${jsonTypeName(value)}`,
+  eval_spec: objectRule(`must be an object${LEAVE_OUT}`),
+  scorer_ref: stringRule,
+  primary_metric: stringRule,
+  benchmark_spec_id: stringRule,
+};
+
+const mustBeString = (value) =>
+  typeof value === 'string' ? null : `must be a string, got ${described(value)}`;
+
+/** One checker per member of `model.api_schema`. */
+const API_SCHEMA_RULES = {
+  inputSchema: objectRule('must be a JSON Schema object'),
+  outputSchema: objectRule('must be a JSON Schema object'),
+  endpoint: mustBeString,
+  method: mustBeString,
+  errorCodes: (value) =>
+    Array.isArray(value) || isPlainObject(value)
+      ? null
+      : `must be a list or an object, got ${jsonTypeName(value)}`,
+};
+
+const pathOf = (at) => ['$', ...at].join('.');
+
+/**
+ * The violations of one object against its required fields and field rules, each with `at`:
+ * the path of the object a missing field was found missing in, or of the wrong field itself.
+ */
+function objectViolations(object, at, required, rules) {
+  const missing = required
+    .filter((field) => !Object.hasOwn(object, field))
+    .map((field) => ({
+      at,
+      path: pathOf([...at, field]),
+      message: `is missing; every ${at.length > 0 ? `${at.at(-1)} object` : EVENT_TYPE + ' event'} carries it`,
+    }));
+  const wrong = Object.entries(rules)
+    .filter(([field]) => Object.hasOwn(object, field))
+    .map(([field, rule]) => ({
+      at: [...at, field],
+      path: pathOf([...at, field]),
+      message: rule(object[field]),
+    }))
+    .filter(({ message }) => message !== null);
+  return [...missing, ...wrong];
+}
+
+/** Arrays of path parts in order, part by part, a path before the paths inside it. */
+function byParts(left, right) {
+  for (let index = 0; index < Math.min(left.at.length, right.at.length); index += 1) {
+    if (left.at[index] !== right.at[index]) return left.at[index] < right.at[index] ? -1 : 1;
+  }
+  return left.at.length - right.at.length;
+}
+
+function v2Violations(payload) {
+  const found = objectViolations(payload, [], V2_REQUIRED_FIELDS, V2_FIELD_RULES);
+  const { model } = payload;
+  if (isPlainObject(model)) {
+    found.push(...objectViolations(model, ['model'], MODEL_REQUIRED_FIELDS, MODEL_FIELD_RULES));
+    if (isPlainObject(model.api_schema)) {
+      found.push(
+        ...objectViolations(
+          model.api_schema,
+          ['model', 'api_schema'],
+          API_SCHEMA_REQUIRED_FIELDS,
+          API_SCHEMA_RULES,
+        ),
+      );
+    }
+  }
+  return found.sort(byParts).map(({ path, message }) => ({ path, message }));
+}
+
 /** Rules JSON Schema cannot state: a real calendar date, a finite number. */
 function semanticViolations(payload) {
   const violations = [];
@@ -266,7 +428,7 @@ function semanticViolations(payload) {
       violations.push({ path: '$.timestamp', message: error.message });
     }
   }
-  if (typeof payload.baseline_value === 'number' && !Number.isFinite(payload.baseline_value)) {
+  if (payloadShape(payload) === Shape.V1 && isNonFinite(payload.baseline_value)) {
     violations.push({
       path: '$.baseline_value',
       message: 'must be a finite number representable as a 64-bit float',
@@ -275,19 +437,30 @@ function semanticViolations(payload) {
   return violations;
 }
 
+const isNonFinite = (value) => typeof value === 'number' && !Number.isFinite(value);
+
 function byPath(left, right) {
   return left.path < right.path ? -1 : left.path > right.path ? 1 : 0;
 }
 
 /**
  * Every way `payload` (already parsed) breaks the contract, as `{ path, message }` in a stable
- * order: missing fields first, then wrong fields by path, then calendar and number checks.
+ * order: missing fields first, then wrong fields by path, then calendar and number checks. The
+ * body is judged as the website judges it: v1 when it has a top-level `token_id`, else v2.
  */
 export function payloadViolations(payload) {
   if (!isPlainObject(payload)) {
     const message = `must be a JSON object (the model_registered event), got ${jsonTypeName(payload)}`;
     return [{ path: '$', message }];
   }
+  const wrong =
+    payloadShape(payload) === Shape.V1 ? v1Violations(payload) : v2Violations(payload);
+  const reported = new Set(wrong.map(({ path }) => path));
+  const semantic = semanticViolations(payload).filter(({ path }) => !reported.has(path));
+  return [...wrong, ...semantic];
+}
+
+function v1Violations(payload) {
   const has = (field) => Object.hasOwn(payload, field);
   const missing = REQUIRED_FIELDS.filter((field) => !has(field)).map((field) => ({
     path: `$.${field}`,
@@ -299,9 +472,7 @@ export function payloadViolations(payload) {
     .filter(({ message }) => message !== null)
     .concat(tagViolations(payload.tags))
     .sort(byPath);
-  const reported = new Set(wrong.map(({ path }) => path));
-  const semantic = semanticViolations(payload).filter(({ path }) => !reported.has(path));
-  return [...missing, ...wrong, ...semantic];
+  return [...missing, ...wrong];
 }
 
 /**
@@ -321,24 +492,35 @@ export function validatePayload(payloadOrBody) {
   return payload;
 }
 
-/** The free-text fields a receiver stores. */
+/** The free-text fields of a v1 body a receiver stores. */
 export const STORED_TEXT_FIELDS = Object.freeze(['model_name', 'metric_name', 'mlflow_run_id']);
+/** The free-text fields of a v2 body's `model` a receiver stores. */
+export const STORED_MODEL_TEXT_FIELDS = Object.freeze(['name', 'run_id', 'primary_metric']);
+
+/** [JSON path, value] of each free-text field a receiver stores, for either shape. */
+function storedText(payload) {
+  if (payloadShape(payload) === Shape.V1) {
+    return STORED_TEXT_FIELDS.map((name) => [`$.${name}`, payload[name]]);
+  }
+  const model = isPlainObject(payload.model) ? payload.model : {};
+  return STORED_MODEL_TEXT_FIELDS.map((name) => [`$.model.${name}`, model[name]]);
+}
 
 /**
  * Stored text that is not Unicode: an unpaired `\udXXX` escape parses, but no UTF-8 database
  * column can hold it, so receivers refuse it as a schema violation.
  */
 export function unstorableText(payload) {
-  return STORED_TEXT_FIELDS.filter(
-    (name) => typeof payload[name] === 'string' && !payload[name].isWellFormed(),
-  ).map((name) => {
-    const characters = Array.from(payload[name]);
-    const position = characters.findIndex((character) => !character.isWellFormed());
-    return {
-      path: `$.${name}`,
-      message:
-        `has an unpaired surrogate ${JSON.stringify(characters[position])} at position ` +
-        `${position}, which is not Unicode text; send valid UTF-8 text`,
-    };
-  });
+  return storedText(payload)
+    .filter(([, value]) => typeof value === 'string' && !value.isWellFormed())
+    .map(([path, value]) => {
+      const characters = Array.from(value);
+      const position = characters.findIndex((character) => !character.isWellFormed());
+      return {
+        path,
+        message:
+          `has an unpaired surrogate ${JSON.stringify(characters[position])} at position ` +
+          `${position}, which is not Unicode text; send valid UTF-8 text`,
+      };
+    });
 }

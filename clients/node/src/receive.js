@@ -9,13 +9,15 @@ import {
   PayloadError,
   PayloadProblem,
   STATUS_REGISTERED,
+  Shape,
   parseBody,
   parseTimestamp,
+  payloadShape,
   payloadViolations,
+  tokenIdOf,
   unstorableText,
 } from './payload.js';
 import { SIGNATURE_HEADER, verifyOrThrow } from './signing.js';
-import { normalizeTokenId } from './tokens.js';
 
 export const TIMESTAMP_OUTSIDE_TOLERANCE = 'timestamp_outside_tolerance';
 
@@ -87,9 +89,20 @@ function checkTolerance(payload, toleranceSeconds, now) {
   }
 }
 
+/** A valid event with its token id and status in the forms a receiver looks up and stores. */
+function normalized(event) {
+  const token = { id: tokenIdOf(event), status: STATUS_REGISTERED };
+  if (payloadShape(event) === Shape.V1) {
+    return { ...event, token_id: token.id, status: token.status };
+  }
+  return { ...event, model: { ...event.model, ...token } };
+}
+
 /**
- * The event of one delivery, verified and validated, with `token_id` upper-cased and `status`
- * written `REGISTERED` (the forms a receiver looks up and stores).
+ * The event of one delivery, verified and validated, with its token id upper-cased and its
+ * status written `REGISTERED` (the forms a receiver looks up and stores): `token_id` and
+ * `status` in a v1 body, `model.id` and `model.status` in a v2 body (see payloadShape;
+ * tokenIdOf reads either).
  *
  * Throws a ReceiveError: a SignatureError (`reason` a FailureReason) before the body is looked
  * at, else a PayloadError (`reason` `invalid_json` or `schema_violation`). With
@@ -108,5 +121,5 @@ export function receive(rawBody, headers, secrets, { toleranceSeconds = null, no
   if (violations.length > 0) {
     throw new PayloadError(PayloadProblem.SCHEMA_VIOLATION, violations);
   }
-  return { ...payload, token_id: normalizeTokenId(payload.token_id), status: STATUS_REGISTERED };
+  return normalized(payload);
 }

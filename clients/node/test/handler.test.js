@@ -295,7 +295,10 @@ describe('a receiver with a secret and DRAFT tokens', () => {
     });
     const elsewhere = await fetch(`${receiver.url}/api/elsewhere`);
     const body = await assertRefused(elsewhere, 404, ErrorReason.UNKNOWN_PATH);
-    assert.match(body.error, /deliveries go to POST \/api\/mlflow\/registered/);
+    assert.match(
+      body.error,
+      /deliveries go to POST \/api\/webhooks\/model-registration or \/api\/mlflow\/registered/,
+    );
   });
 });
 

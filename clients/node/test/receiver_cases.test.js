@@ -28,6 +28,10 @@ for (const testCase of cases) {
   test(`${testCase.name}: ${testCase.description}`, async () => {
     const receiver = await startServer(optionsOf(testCase));
     try {
+      for (const earlier of testCase.before ?? []) {
+        const response = await send(receiver.url, earlier);
+        assert.equal(response.status, 200, await response.text());
+      }
       const { expected } = testCase;
       const response = await send(receiver.url, testCase.request);
       const answer = await response.json();
@@ -41,8 +45,13 @@ for (const testCase of cases) {
       for (const [name, value] of Object.entries(expected.headers ?? {})) {
         assert.equal(response.headers.get(name), value, name);
       }
-      const token = receiver.handler.store.get('LSCOR');
-      assert.equal(token.status, expected.status === 200 ? 'REGISTERED' : 'DRAFT');
+      const state = await (await fetch(`${receiver.url}/api/tokens/LSCOR`)).json();
+      for (const [name, value] of Object.entries(expected.state ?? {})) {
+        assert.deepEqual(state[name], value, name);
+      }
+      if (testCase.before === undefined) {
+        assert.equal(state.status, expected.status === 200 ? 'REGISTERED' : 'DRAFT');
+      }
     } finally {
       await receiver.close();
     }

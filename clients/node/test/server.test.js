@@ -7,7 +7,7 @@ import { createInterface } from 'node:readline';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
-import { DEFAULT_PATH, SIGNATURE_HEADER, sign } from '../src/index.js';
+import { CURRENT_PATH, DEFAULT_PATH, SIGNATURE_HEADER, sign } from '../src/index.js';
 
 const SERVER = fileURLToPath(new URL('../examples/server.mjs', import.meta.url));
 const READY = /^listening on (http:\/\/127\.0\.0\.1:(\d+))$/;
@@ -66,6 +66,30 @@ test('with PORT=0 it prints the real port, registers a token and stops on SIGTER
   assert.equal(token.status, 'DRAFT');
   assert.deepEqual(await stop(server, 'SIGTERM'), { code: 0, killedBy: null });
   assert.ok(!server.stderr().includes(secret), 'the secret was printed');
+});
+
+test('it takes the SDK\'s v2 body at the current path and shows the API schema', async () => {
+  const secret = 'example-secret-value';
+  const server = await startExample({ WEBHOOK_SECRET: secret, TOKENS: 'lscor' });
+  const apiSchema = { inputSchema: { type: 'object' }, outputSchema: { type: 'object' } };
+  const body = JSON.stringify({
+    event_type: 'model_registered',
+    model: { id: 'lscor', name: 'm', status: 'registered', version: '3', api_schema: apiSchema },
+    timestamp: '2026-04-30T12:00:01Z',
+    source: 'mlflow',
+  });
+  const response = await fetch(server.url + CURRENT_PATH, {
+    method: 'POST',
+    body,
+    headers: { [SIGNATURE_HEADER]: sign(body, secret) },
+  });
+  assert.equal(response.status, 200, await response.clone().text());
+  const token = await (await fetch(`${server.url}/api/tokens/lscor`)).json();
+  assert.deepEqual(
+    [token.status, token.model_version, token.api_schema],
+    ['REGISTERED', '3', apiSchema],
+  );
+  assert.deepEqual(await stop(server, 'SIGTERM'), { code: 0, killedBy: null });
 });
 
 test('without WEBHOOK_SECRET it warns, refuses with 500 and stops on SIGINT', async () => {
