@@ -366,7 +366,6 @@ def _register_check_sender(subparsers: Any) -> None:
     parser.add_argument(
         "--token",
         action="append",
-        default=[],
         metavar="T",
         help="a token the sender registers, seeded DRAFT on the judge (repeat; default LSCOR)",
     )
@@ -423,19 +422,19 @@ def non_negative_int(text: str) -> int:
     return value
 
 
-def checked_sender_tokens(values: Sequence[str], option: str = "--token") -> tuple[str, ...]:
+def checked_sender_tokens(values: Sequence[str] | None, option: str = "--token") -> tuple[str, ...]:
     """The tokens to seed, upper-cased, each once; LSCOR when none is given."""
     from contracts.conformance.check_sender import DEFAULT_TOKENS
 
-    tokens = [checked_token(value, option) for value in values] or list(DEFAULT_TOKENS)
+    tokens = [checked_token(value, option) for value in values or ()] or list(DEFAULT_TOKENS)
     return tuple(dict.fromkeys(tokens))
 
 
 def checked_tracking_uri(uri: str | None, option: str = "--tracking-uri") -> str | None:
-    """An MLflow server that answers, or a usage error saying why it cannot be asked."""
+    """An MLflow tracking URI whose server answers (an http(s) one is asked at ``/health``), or
+    a usage error saying why it cannot be asked."""
     if uri is None:
         return None
-    checked_url(uri, option)
     from contracts.sender.registry import TrackingServerUnreachableError, check_tracking_server
 
     try:
@@ -479,7 +478,7 @@ def _check_sender(args: argparse.Namespace) -> int:
         say(report.progress_line(result))
 
     faults = (
-        f"; 503 to the first {args.fail_first} attempt(s) of each registration"
+        f"; the first {args.fail_first} attempt(s) of each registration get 503"
         + (f" with Retry-After: {args.retry_after}" if args.retry_after is not None else "")
         if args.fail_first
         else ""
@@ -496,9 +495,10 @@ def _check_sender(args: argparse.Namespace) -> int:
             say("")
             suite = judge.judge(None, nothing, progress)
         else:
-            words = shown_command(args.command, judge.secret)
+            words = shown_command(args.sender_command, judge.secret)
             say(f"Judging the sender {words}")
-            say(f"  at {judge.url}; tokens {', '.join(tokens)} seeded DRAFT{faults}")
+            say(f"  at {judge.url}")
+            say(f"  tokens {', '.join(tokens)} seeded DRAFT{faults}")
             try:
                 suite, outcome = judge_command(
                     judge, args.sender_command, args.timeout or DEFAULT_TIMEOUT, say, progress
@@ -662,7 +662,6 @@ def _add_sender_command_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--sender-token",
         action="append",
-        default=[],
         metavar="TOKEN",
         help="with --sender-command: a token it registers, seeded DRAFT (repeat; default LSCOR)",
     )

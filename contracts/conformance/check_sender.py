@@ -36,7 +36,6 @@ from contracts.conformance.checklist import OnResult
 from contracts.conformance.recording import RecordedRequest, Recorder, ScriptedAnswer
 from contracts.conformance.results import SuiteResult, Verdict
 from contracts.conformance.sender_checks import (
-    CURRENT_PATH,
     SECRET_VARIABLES,
     SENDER_CHECKS,
     CommandOutcome,
@@ -46,6 +45,8 @@ from contracts.conformance.sender_checks import (
     read_body,
     registration_label,
 )
+from contracts.envelope import CURRENT_PATH
+from contracts.model_signature import api_schema_from_signature
 from contracts.signing import SIGNATURE_HEADER
 from contracts.urls import redact_text
 
@@ -305,7 +306,44 @@ def mlflow_truth(
         if error.error_code == "RESOURCE_DOES_NOT_EXIST":
             return None, f"MLflow has no version {version} of model {name!r}"
         return None, f"MLflow could not be asked about {name!r} v{version}: {error.message}"
-    return MlflowTruth(found.name, str(found.version), found.run_id or None), None
+    signature = version_signature(client, tracking_uri, name, version)
+    return MlflowTruth(
+        found.name,
+        str(found.version),
+        found.run_id or None,
+        api_schema_from_signature(signature) if signature is not _UNREAD else None,
+        signature_read=signature is not _UNREAD,
+    ), None
+
+
+_UNREAD: dict[str, Any] = {}
+"""The signature could not be read (as opposed to: the version has none)."""
+
+
+def version_signature(
+    client: Any, tracking_uri: str, name: str, version: str
+) -> dict[str, Any] | None:
+    """The version's MLflow signature as ``ModelSignature.to_dict()`` gives it; ``None`` when
+    its model has none (or its artifacts hold no MLmodel); :data:`_UNREAD` when it could not be
+    read."""
+    from mlflow.artifacts import download_artifacts
+    from mlflow.exceptions import MlflowException
+    from mlflow.models import Model
+
+    try:
+        source = client.get_model_version_download_uri(name, version)
+        with tempfile.TemporaryDirectory(prefix="hokusai-signature-") as folder:
+            local = download_artifacts(
+                artifact_uri=source.rstrip("/") + "/MLmodel",
+                tracking_uri=tracking_uri,
+                dst_path=folder,
+            )
+            signature = Model.load(local).signature
+    except MlflowException as error:
+        return None if error.error_code == "RESOURCE_DOES_NOT_EXIST" else _UNREAD
+    except OSError:
+        return None  # no MLmodel among the version's artifacts: no model, so no signature
+    return signature.to_dict() if signature is not None else None
 
 
 # --- running a sender -----------------------------------------------------------------------
@@ -321,8 +359,9 @@ def delivery_line(number: int, request: RecordedRequest, injected: bool) -> str:
     sent = read_body(request.body)
     signed = "signed" if request.header(SIGNATURE_HEADER) else "unsigned"
     answer = f"{request.status}" + (" (injected)" if injected else "")
+    shape = f"{sent.shape} body" if sent.shape else "a body of neither shape"
     return (
-        f"  delivery {number}: {request.method} {request.path} - {sent.shape_words} body for "
+        f"  delivery {number}: {request.method} {request.path}: {shape}, "
         f"{registration_label(sent)}, {signed} -> {answer}"
     )
 
@@ -462,7 +501,7 @@ def listen(judge: SenderJudge, timeout: float | None, say: Say) -> str:
         say(f"Judging deliveries as they arrive, until {until} ...")
         announce = _Announcer(judge, say)
         deadline = time.monotonic() + timeout if timeout else None
-        ended = f"--timeout ({timeout:g} s) passed"
+        ended = f"--timeout ({timeout:g} s) passed" if timeout else "the end"
         try:
             while deadline is None or time.monotonic() < deadline:
                 announce()

@@ -160,15 +160,14 @@ def _register_all(
     recorder: Recorder,
     say: Say,
 ) -> tuple[list[SenderCase], list[str]]:
-    """Make each planned registration; the evidence is what the recorder captured for it."""
-    from mlflow import MlflowClient
-
+    """Make each planned registration; the evidence is what the recorder captured for it, and
+    what MLflow says of the version (its signature included, for a v2 body's api_schema)."""
+    from contracts.conformance.check_sender import mlflow_truth
     from contracts.conformance.recording import ScriptedAnswer
-    from contracts.conformance.sender_checks import MlflowTruth, SenderCase
+    from contracts.conformance.sender_checks import SenderCase
     from contracts.sender import MlflowRegistrationError, RegistrationInputError, log_tiny_model
 
     _quiet_mlflow()  # after MLflow's import, which configures its own logging
-    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
     cases: list[SenderCase] = []
     errors: list[str] = []
     for plan in REGISTRATIONS:
@@ -186,8 +185,9 @@ def _register_all(
         except (MlflowRegistrationError, RegistrationInputError) as error:
             errors.append(f"{plan.label}: {error}")
             continue
-        version = client.get_model_version(registration.model_name, registration.model_version)
-        truth = MlflowTruth(version.name, str(version.version), version.run_id or None)
+        truth, problem = mlflow_truth(
+            tracking_uri, registration.model_name, str(registration.model_version)
+        )
         token = site.store.token(plan.token)
         captured = tuple(recorder.requests[before:])
         cases.append(
@@ -198,6 +198,7 @@ def _register_all(
                 truth,
                 plan.fault,
                 token.status if token else None,
+                mlflow_problem=problem,
             )
         )
         outcome = registration.notification

@@ -20,12 +20,20 @@ from typing import TYPE_CHECKING, Any
 from contracts.conformance.checklist import Checklist, StopRun
 from contracts.conformance.diagnosis import diagnose
 from contracts.conformance.results import Finding
-from contracts.envelope import DEFAULT_PATH, EVENT_HEADER, IDEMPOTENCY_KEY_HEADER
+from contracts.envelope import (
+    CURRENT_PATH,
+    EVENT_HEADER,
+    IDEMPOTENCY_KEY_HEADER,
+    SEED_PATH,
+    WEBHOOK_PATHS,
+)
 from contracts.payload import (
     EVENT_TYPE,
     PayloadError,
+    Shape,
     parse_body,
     parse_timestamp,
+    payload_shape,
     validate_payload,
 )
 from contracts.signing import SIGNATURE_HEADER
@@ -34,9 +42,7 @@ from contracts.tokens import is_valid_token_id
 if TYPE_CHECKING:
     from contracts.conformance.recording import RecordedRequest
 
-CURRENT_PATH = "/api/webhooks/model-registration"
-WEBHOOK_PATHS = {CURRENT_PATH: "the current default", DEFAULT_PATH: "the seed path"}
-"""The paths the contract serves deliveries at, each accepting both shapes."""
+_PATH_WORDS = {CURRENT_PATH: "the current default", SEED_PATH: "the seed path"}
 SECRET_VARIABLES = ("HOKUSAI_SITE_WEBHOOK_SECRET", "WEBHOOK_SECRET")
 """Where real senders read the secret, in order; without one they send unsigned."""
 TIMESTAMP_SLACK_SECONDS = 300.0
@@ -89,7 +95,7 @@ def read_body(body: bytes) -> SentBody:
         return SentBody(None)
     if not isinstance(parsed, dict):
         return SentBody(None)
-    if "token_id" in parsed:
+    if payload_shape(parsed) is Shape.V1:
         return SentBody(
             "v1",
             parsed.get("token_id"),
@@ -282,7 +288,7 @@ def sender_path(evidence: SenderEvidence) -> Finding:
         used[request.path] = None
         if request.method != "POST" or request.path not in WEBHOOK_PATHS:
             problems.append(f"{_where(case, attempt)}: {request.method} {request.path}")
-    paths = " and ".join(f"{path} ({words})" for path, words in WEBHOOK_PATHS.items())
+    paths = " and ".join(f"{path} ({_PATH_WORDS[path]})" for path in WEBHOOK_PATHS)
     return _verdict(
         evidence,
         problems,
@@ -382,7 +388,12 @@ def sender_token_case(evidence: SenderEvidence) -> Finding:
             problems.append(f"{_where(case, attempt)}: v1 token_id {sent.token!r} not upper-cased")
         if sent.shape == "v2" and sent.token != sent.token.lower():
             problems.append(f"{_where(case, attempt)}: v2 model.id {sent.token!r} not lower-cased")
-    lowered = [c.requested_token for c in evidence.cases if not c.requested_token.isupper()]
+    lowered = [  # passed to a v1 sender in lower case, and upper-cased by it
+        c.requested_token
+        for c in evidence.cases
+        if not c.requested_token.isupper()
+        and any(read_body(request.body).shape == "v1" for request in c.requests)
+    ]
     shown = f" (including {', '.join(map(repr, lowered))} passed in lower case)" if lowered else ""
     return _verdict(
         evidence,
@@ -539,9 +550,14 @@ def sender_idempotency_key(evidence: SenderEvidence) -> Finding:
             problems.append(f"{case.label} reuses the key of {owners[key]}")
         else:
             owners[key] = case.label
-    words = f"{_count(len(owners), 'registration')} with distinct UUID keys, each stable"
-    if unkeyed:
-        words += f"; {unkeyed} sent without a key (v2 needs none)"
+    words = "; ".join(
+        (
+            [f"{_count(len(owners), 'registration')} with a stable UUID key of its own"]
+            if owners
+            else []
+        )
+        + ([f"{_count(unkeyed, 'registration')} without a key (v2 needs none)"] if unkeyed else [])
+    )
     return _verdict(
         evidence,
         problems,
@@ -703,6 +719,22 @@ def _api_schema_problem(sent: SentBody, expected: dict[str, Any] | None) -> str 
         return f"model.api_schema is {sent.api_schema!r}, not the signature's schemas"
     for part in ("inputSchema", "outputSchema"):
         got, wanted = sent.api_schema.get(part), expected.get(part)
-        if got != wanted:
+        if _schema_meaning(got) != _schema_meaning(wanted):
             return f"model.api_schema.{part} is {got!r}; the signature maps to {wanted!r}"
     return None
+
+
+def _schema_meaning(schema: object) -> object:
+    """A JSON Schema with what does not change its meaning left out: an empty ``required``,
+    and the order of the names in ``required``."""
+    if isinstance(schema, Mapping):
+        meaning = {key: _schema_meaning(value) for key, value in schema.items()}
+        required = meaning.get("required")
+        if required == []:
+            del meaning["required"]
+        elif isinstance(required, list) and all(isinstance(name, str) for name in required):
+            meaning["required"] = sorted(required)
+        return meaning
+    if isinstance(schema, list):
+        return [_schema_meaning(item) for item in schema]
+    return schema

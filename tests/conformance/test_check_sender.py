@@ -86,6 +86,10 @@ def test_a_v1_sender_that_keeps_the_contract_passes_every_check_it_can_and_exits
     assert "LSCOR v4: 2 attempts (503/200)" in judged.why("sender-retry")
     assert "(Retry-After 1), the same signed bytes resent" in judged.why("sender-retry")
     assert judged.report["command_exit_status"] == 0
+    assert judged.output.startswith(
+        f"Judging the sender {sys.executable} {WEBHOOK_SENDER} --style v1"
+    )
+    assert judged.report["command"].endswith("webhook_sender.py --style v1 --retries 3")
     assert "delivery 1: POST /api/webhooks/model-registration" in judged.output
     assert "-> 503 (injected)" in judged.output and "-> 200" in judged.output
     assert "  | version 4: attempt 2 answered 200" in judged.output
@@ -323,3 +327,105 @@ def test_the_secret_never_reaches_the_output_even_when_the_sender_prints_it(
     judged = check_sender(tmp_path, capsys, [str(script)])
     assert judged.exit_status == 0, judged.output
     assert "  | debug: secret is ***" in judged.output
+
+
+# --- v2 (nested) senders, as the SDK sends today ----------------------------------------------
+
+
+def test_a_cli_style_v2_sender_conforms_without_event_header_or_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    judged = check_sender(tmp_path, capsys, sender())
+    assert judged.exit_status == 0, judged.output
+    assert judged.why("sender-schema-valid") == "1 body valid, shape v2 (nested)"
+    assert judged.why("sender-token-case") == "v2 model.id lower-cased"
+    assert "whole seconds, Z" in judged.why("sender-timestamp")
+    assert judged.why("sender-event-header") == "X-Hokusai-Event: not sent (v2 needs none)"
+    assert "without a key (v2 needs none)" in judged.why("sender-idempotency-key")
+    assert "model-registration: v2 body, LSCOR v4, signed -> 200" in judged.output
+
+
+def test_a_publisher_style_v2_sender_honours_retry_after_and_resends_the_same_bytes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    judged = check_sender(
+        tmp_path,
+        capsys,
+        sender("--style", "publisher"),
+        "--fail-first",
+        "2",
+        "--retry-after",
+        "1",
+    )
+    assert judged.exit_status == 0, judged.output
+    retry = judged.why("sender-retry")
+    assert "LSCOR v4: 3 attempts (503/503/200)" in retry
+    assert "(Retry-After 1), the same signed bytes resent" in retry
+    assert "6-digit fractions, Z" in judged.why("sender-timestamp")
+    assert "1 registration with a stable UUID key of its own" in judged.why(
+        "sender-idempotency-key"
+    )
+
+
+def test_a_v2_retry_stamped_anew_is_judged_a_second_event(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    command = sender("--style", "publisher", "--re-stamp")
+    judged = check_sender(tmp_path, capsys, command, "--fail-first", "1")
+    assert judged.failed == {"sender-retry"}
+    assert "a retry was stamped anew" in judged.why("sender-retry")
+
+
+def test_a_v2_aware_timestamp_with_z_added_is_refused_and_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    judged = check_sender(tmp_path, capsys, sender("--timestamp", "aware"))
+    assert judged.exit_status == 1
+    assert "v2 (nested) body: invalid model_registered payload: $.timestamp" in judged.why(
+        "sender-schema-valid"
+    )
+    assert "+00:00Z' has an offset and a Z" in judged.why("sender-timestamp")
+    assert "attempts answered [400]" in judged.why("sender-delivered")
+
+
+def test_a_v2_model_id_sent_upper_cased_fails_the_token_case_check(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    judged = check_sender(tmp_path, capsys, sender("--token-case", "upper"))
+    assert judged.failed == {"sender-token-case"}
+    assert "v2 model.id 'LSCOR' not lower-cased" in judged.why("sender-token-case")
+
+
+def test_an_unsigned_v2_sender_gets_401_and_is_judged_unsigned(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    judged = check_sender(tmp_path, capsys, sender(prefix=WITHOUT_SECRET))
+    assert "unsigned: no X-Hokusai-Signature header" in judged.why("sender-signature")
+    assert "attempts answered [401]" in judged.why("sender-delivered")
+
+
+def test_a_v2_signature_over_re_serialized_bytes_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    judged = check_sender(tmp_path, capsys, sender("--sign", "reserialized"))
+    assert "body_reserialized" in judged.why("sender-signature")
+    assert "attempts answered [401]" in judged.why("sender-delivered")
+
+
+def test_a_v2_delivery_to_the_seed_path_conforms_and_to_another_path_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seed = check_sender(tmp_path, capsys, sender("--path", "/api/mlflow/registered"))
+    assert seed.exit_status == 0, seed.output
+    wrong = check_sender(tmp_path, capsys, sender("--path", "/api/webhooks/model_registration"))
+    assert "POST /api/webhooks/model_registration" in wrong.why("sender-path")
+    assert "attempts answered [404]" in wrong.why("sender-delivered")
+
+
+def test_two_v2_versions_stamped_in_the_same_second_are_judged_to_collide(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    judged = check_sender(tmp_path, capsys, sender("--versions", "4,5", "--timestamp", "once"))
+    assert judged.failed == {"sender-timestamp"}
+    assert "LSCOR v5 and LSCOR v4 carry the same timestamp" in judged.why("sender-timestamp")
+    assert judged.why("sender-delivered") == "2 registrations, each delivered and answered 2xx"

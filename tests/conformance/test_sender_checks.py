@@ -28,7 +28,8 @@ from contracts.conformance import (
     SenderEvidence,
     Verdict,
 )
-from contracts.conformance.sender_checks import CURRENT_PATH, CommandOutcome
+from contracts.conformance.sender_checks import CommandOutcome
+from contracts.envelope import CURRENT_PATH
 
 SECRET = "sender-checks secret 2a9d"
 RUN_ID = "0b5c2f0e7d3a4c1e9f8a6b5d4c3e2f1a"
@@ -394,3 +395,23 @@ def test_v2_bodies_are_matched_against_mlflow_by_their_model_fields() -> None:
     truth = MlflowTruth("Sales lead scoring model", "5", RUN_ID)
     text = why("sender-matches-mlflow", v2_case(v2_request(), mlflow=truth))
     assert "model.version '4', MLflow '5'" in text
+
+
+def test_an_api_schema_differing_only_in_an_empty_or_reordered_required_list_is_the_same() -> None:
+    reordered = {
+        "inputSchema": {
+            "type": "object",
+            "properties": {"a": {"type": "string"}, "b": {"type": "number"}},
+            "required": ["b", "a"],
+        },
+        "outputSchema": {"type": "object", "properties": {"score": {"type": "number"}}},
+    }
+    expected = {
+        "inputSchema": {**reordered["inputSchema"], "required": ["a", "b"]},
+        "outputSchema": {**reordered["outputSchema"], "required": []},
+    }
+    judged = v2_case(v2_request(api_schema=reordered), mlflow=with_signature(expected))
+    assert verdicts(judged)["sender-api-schema"] is Verdict.PASS
+    fewer = {**reordered, "inputSchema": {**reordered["inputSchema"], "required": ["a"]}}
+    judged = v2_case(v2_request(api_schema=fewer), mlflow=with_signature(expected))
+    assert verdicts(judged)["sender-api-schema"] is Verdict.FAIL

@@ -28,7 +28,7 @@ from datetime import datetime, timedelta, timezone
 NAMESPACE = uuid.UUID("6f1c2b8e-2d1a-5c57-9d0e-53656e646572")
 
 
-def arguments() -> argparse.Namespace:
+def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--style", choices=["cli", "publisher", "v1"], default="cli")
     parser.add_argument("--token", default="LSCOR")
@@ -56,7 +56,7 @@ def arguments() -> argparse.Namespace:
         "--escaped-child", help="start a sleeping child in a session of its own; write its pid"
     )
     parser.add_argument("--exit", type=int, default=0, dest="exit_status")
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
 def stamp(options: argparse.Namespace) -> str:
@@ -221,8 +221,8 @@ def hang(options: argparse.Namespace) -> None:
         time.sleep(options.hang)
 
 
-def main() -> int:
-    options = arguments()
+def main(argv: list[str] | None = None) -> int:
+    options = arguments(argv)
     url = target(options)
     once = stamp(options)
     statuses = [deliver(options, url, version, once) for version in options.versions.split(",")]
