@@ -35,7 +35,7 @@ from contracts.urls import redacted_url
 
 if TYPE_CHECKING:
     from contracts.conformance import Receiver
-    from contracts.conformance.check_sender import SenderCommand
+    from contracts.conformance.check_sender import SenderCommand, SenderJudge
     from contracts.conformance.contract_test import Say
     from contracts.conformance.results import CheckResult, SuiteResult
     from contracts.envelope import SignedDelivery
@@ -446,15 +446,42 @@ def checked_tracking_uri(uri: str | None, option: str = "--tracking-uri") -> str
 
 def _check_sender(args: argparse.Namespace) -> int:
     from contracts.conformance import report
-    from contracts.conformance.check_sender import (
-        DEFAULT_TIMEOUT,
-        CommandNotFound,
-        SenderJudge,
-        command_problem,
-        judge_command,
-        listen,
-        shown_command,
+    from contracts.conformance.check_sender import SenderJudge
+
+    _check_sender_mode(args)
+    tokens = checked_sender_tokens(args.token)
+    junit = checked_report_path(args.junit, "--junit")
+    json_path = checked_report_path(args.json, "--json")
+    tracking_uri = checked_tracking_uri(args.tracking_uri)
+
+    def say(line: str) -> None:
+        print(line, flush=True)
+
+    judge = SenderJudge(
+        tokens, fail_first=args.fail_first, retry_after=args.retry_after, tracking_uri=tracking_uri
     )
+    with judge:
+        suite, context = _judge_sender(args, judge, say)
+    say("")
+    say(report.results_table([suite]))
+    say("")
+    say(report.summary_line([suite]))
+    fixes = report.fixes_section([suite])
+    if fixes:
+        say("")
+        say(fixes)
+    # The judge masks the secret in what it reports, wherever a sender made it appear.
+    if junit:
+        say(f"JUnit XML: {write_report('--junit', junit, report.junit_xml([suite]))}")
+    if json_path:
+        document = report.json_report([suite], **context)
+        say(f"JSON report: {write_report('--json', json_path, document)}")
+    return EXIT_FAILED if suite.failed else EXIT_OK
+
+
+def _check_sender_mode(args: argparse.Namespace) -> None:
+    """A usage error unless exactly one of COMMAND and --listen is given, with sound options."""
+    from contracts.conformance.check_sender import command_problem
 
     if args.listen and args.sender_command:
         raise CommandError(
@@ -466,61 +493,48 @@ def _check_sender(args: argparse.Namespace) -> int:
             raise CommandError(problem)
     if args.retry_after is not None and not args.fail_first:
         raise CommandError("--retry-after only applies with --fail-first N: add both, or neither")
-    tokens = checked_sender_tokens(args.token)
-    junit = checked_report_path(args.junit, "--junit")
-    json_path = checked_report_path(args.json, "--json")
-    tracking_uri = checked_tracking_uri(args.tracking_uri)
 
-    def say(line: str) -> None:
-        print(line, flush=True)
+
+def _judge_sender(
+    args: argparse.Namespace, judge: SenderJudge, say: Say
+) -> tuple[SuiteResult, dict[str, Any]]:
+    """Run the command (or listen), then judge; the suite and the JSON report's context."""
+    from contracts.conformance import report
+    from contracts.conformance.check_sender import (
+        DEFAULT_TIMEOUT,
+        CommandNotFound,
+        judge_command,
+        listen,
+        shown_command,
+    )
 
     def progress(result: CheckResult) -> None:
         say(report.progress_line(result))
 
-    faults = (
-        f"; the first {args.fail_first} attempt(s) of each registration get 503"
-        + (f" with Retry-After: {args.retry_after}" if args.retry_after is not None else "")
-        if args.fail_first
-        else ""
-    )
-    with SenderJudge(
-        tokens,
-        fail_first=args.fail_first,
-        retry_after=args.retry_after,
-        tracking_uri=tracking_uri,
-    ) as judge:
-        context: dict[str, Any] = {"url": judge.url, "tokens": list(tokens)}
-        if args.listen:
-            nothing = listen(judge, args.timeout, say)
-            say("")
-            suite = judge.judge(None, nothing, progress)
-        else:
-            words = shown_command(args.sender_command, judge.secret)
-            say(f"Judging the sender {words}")
-            say(f"  at {judge.url}")
-            say(f"  tokens {', '.join(tokens)} seeded DRAFT{faults}")
-            try:
-                suite, outcome = judge_command(
-                    judge, args.sender_command, args.timeout or DEFAULT_TIMEOUT, say, progress
-                )
-            except CommandNotFound as error:
-                raise CommandError(str(error)) from None
-            context |= {"command": words, "command_exit_status": outcome.exit_status}
-        context["deliveries"] = len(judge.deliveries)
-    say("")
-    say(report.results_table([suite]))
-    say("")
-    say(report.summary_line([suite]))
-    fixes = report.fixes_section([suite])
-    if fixes:
+    context: dict[str, Any] = {"url": judge.url, "tokens": list(judge.tokens)}
+    if args.listen:
+        nothing = listen(judge, args.timeout, say)
         say("")
-        say(fixes)
-    if junit:
-        say(f"JUnit XML: {write_report('--junit', junit, report.junit_xml([suite]))}")
-    if json_path:
-        document = report.json_report([suite], **context)
-        say(f"JSON report: {write_report('--json', json_path, document)}")
-    return EXIT_FAILED if suite.failed else EXIT_OK
+        suite = judge.judge(None, nothing, progress)
+    else:
+        words = shown_command(args.sender_command, judge.secret)
+        faults = ""
+        if args.fail_first:
+            faults = f"; the first {args.fail_first} attempt(s) of each registration get 503"
+            if args.retry_after is not None:
+                faults += f" with Retry-After: {args.retry_after}"
+        say(f"Judging the sender {words}")
+        say(f"  at {judge.url}")
+        say(f"  tokens {', '.join(judge.tokens)} seeded DRAFT{faults}")
+        try:
+            suite, outcome = judge_command(
+                judge, args.sender_command, args.timeout or DEFAULT_TIMEOUT, say, progress
+            )
+        except CommandNotFound as error:
+            raise CommandError(str(error)) from None
+        context |= {"command": words, "command_exit_status": outcome.exit_status}
+    context["deliveries"] = len(judge.deliveries)
+    return suite, context
 
 
 # --- contract-test --------------------------------------------------------------------------

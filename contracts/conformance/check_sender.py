@@ -18,6 +18,7 @@ judges a sender started elsewhere.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shlex
 import shutil
@@ -27,14 +28,14 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from contracts.conformance.checklist import OnResult
 from contracts.conformance.recording import RecordedRequest, Recorder, ScriptedAnswer
-from contracts.conformance.results import SuiteResult, Verdict
+from contracts.conformance.results import CheckResult, SuiteResult, Verdict
 from contracts.conformance.sender_checks import (
     SECRET_VARIABLES,
     SENDER_CHECKS,
@@ -271,13 +272,29 @@ class SenderJudge:
         on_result: OnResult | None = None,
     ) -> SuiteResult:
         """Run the sender checks over every delivery so far."""
-        results = SENDER_CHECKS.run(self.evidence(command, nothing_arrived), on_result)
-        return SuiteResult("sender", tuple(results))
+
+        def reported(result: CheckResult) -> None:
+            if on_result is not None:
+                on_result(self._without_secret(result))
+
+        evidence = self.evidence(command, nothing_arrived)
+        results = SENDER_CHECKS.run(evidence, reported)
+        return SuiteResult("sender", tuple(map(self._without_secret, results)))
+
+    def _without_secret(self, result: CheckResult) -> CheckResult:
+        """``result`` with the secret masked wherever a sender made it appear (a path, a body)."""
+
+        def masked(text: str) -> str:
+            return redact_text(text, secrets=[self.secret])
+
+        details = json.loads(masked(json.dumps(result.details, default=str)))
+        fix = masked(result.fix) if result.fix else result.fix
+        return replace(result, why=masked(result.why), fix=fix, details=details)
 
     def assert_conforms(self) -> None:
         """Raise ``AssertionError`` listing every failing check, with why and how to fix it."""
         failed = [result for result in self.judge().results if result.verdict is Verdict.FAIL]
-        if failed:
+        if failed:  # already without the secret
             lines = [
                 f"{r.check_id}: {r.why}" + (f" (fix: {r.fix})" if r.fix else "") for r in failed
             ]
@@ -379,7 +396,8 @@ class _Announcer:
         for request in deliveries[self.shown :]:
             self.shown += 1
             injected = request.status == 503 and self.judge.fail_first > 0
-            self.say(delivery_line(self.shown, request, injected))
+            line = delivery_line(self.shown, request, injected)
+            self.say(redact_text(line, secrets=[self.judge.secret]))
 
 
 def _relay(stream: Any, say: Say, secret: str) -> threading.Thread:

@@ -224,6 +224,22 @@ def test_a_command_that_delivers_nothing_fails_with_no_delivery_and_skips_the_re
     assert judged.report["deliveries"] == 0
 
 
+@pytest.mark.parametrize(
+    "unset",
+    [
+        ("HOKUSAI_SITE_WEBHOOK_URL", "HOKUSAI_SITE_WEBHOOK_SECRET"),
+        ("WEBHOOK_URL", "WEBHOOK_SECRET"),
+    ],
+    ids=["reads WEBHOOK_URL and WEBHOOK_SECRET", "reads the HOKUSAI_SITE_ names"],
+)
+def test_a_sender_reading_either_name_of_the_url_and_secret_is_given_both(
+    unset: tuple[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    prefix = ("env", "-u", unset[0], "-u", unset[1])
+    judged = check_sender(tmp_path, capsys, sender(prefix=prefix))
+    assert judged.exit_status == 0, judged.output
+
+
 def test_the_url_placeholder_in_an_argument_becomes_the_judges_url(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -327,6 +343,25 @@ def test_the_secret_never_reaches_the_output_even_when_the_sender_prints_it(
     judged = check_sender(tmp_path, capsys, [str(script)])
     assert judged.exit_status == 0, judged.output
     assert "  | debug: secret is ***" in judged.output
+
+
+def test_the_secret_never_reaches_the_output_or_reports_even_when_sent_in_a_request(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    kept, junit = tmp_path / "secret.txt", tmp_path / "check-sender.xml"
+    script = tmp_path / "leaky.sh"
+    script.write_text(
+        f'#!/bin/sh\nprintf %s "$WEBHOOK_SECRET" > {kept}\nexec {sys.executable} '
+        f'{WEBHOOK_SENDER} --path "/hook/$WEBHOOK_SECRET"\n',
+        encoding="utf-8",
+    )
+    script.chmod(0o755)
+    judged = check_sender(tmp_path, capsys, [str(script)], "--junit", str(junit))
+    secret = kept.read_text(encoding="utf-8")
+    assert "LSCOR v4 (attempt 1): POST /hook/***" in judged.why("sender-path")
+    assert "delivery 1: POST /hook/***: v2 body" in judged.output
+    for shown in (judged.output, json.dumps(judged.report), junit.read_text(encoding="utf-8")):
+        assert secret not in shown
 
 
 # --- v2 (nested) senders, as the SDK sends today ----------------------------------------------
