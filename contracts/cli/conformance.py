@@ -389,7 +389,8 @@ def _register_check_sender(subparsers: Any) -> None:
         "--tracking-uri",
         metavar="URI",
         help="the MLflow server the sender registers in (also exported to COMMAND as "
-        "MLFLOW_TRACKING_URI): the name, version and run id sent must be its own",
+        "MLFLOW_TRACKING_URI): the name, version and run id sent must be its own, and a v2 "
+        "api_schema what the version's signature maps to",
     )
     parser.add_argument(
         "--timeout",
@@ -406,8 +407,13 @@ def _register_check_sender(subparsers: Any) -> None:
     parser.add_argument(
         "sender_command",
         nargs="*",
-        metavar="-- COMMAND [ARG ...]",
-        help="the sender's command, after --",
+        metavar="COMMAND",
+        help="the sender's command and its arguments, after --",
+    )
+    parser.usage = (
+        "%(prog)s [--token T ...] [--fail-first N] [--retry-after S] [--tracking-uri URI]\n"
+        "       [--timeout S] [--json FILE] [--junit FILE] -- COMMAND [ARG ...]\n"
+        "       %(prog)s --listen [--token T ...] [--timeout S]"
     )
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import shlex
 import shutil
 import signal
@@ -29,6 +30,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
+from enum import Enum
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -125,8 +127,6 @@ class SenderJudge:
         secret: str | None = None,
         workdir: Path | None = None,
     ) -> None:
-        import secrets
-
         self.tokens = tuple(token.upper() for token in tokens)
         self.fail_first = fail_first
         self.retry_after = retry_after
@@ -324,25 +324,24 @@ def mlflow_truth(
             return None, f"MLflow has no version {version} of model {name!r}"
         return None, f"MLflow could not be asked about {name!r} v{version}: {error.message}"
     signature = version_signature(client, tracking_uri, name, version)
-    return MlflowTruth(
-        found.name,
-        str(found.version),
-        found.run_id or None,
-        api_schema_from_signature(signature) if signature is not _UNREAD else None,
-        signature_read=signature is not _UNREAD,
-    ), None
+    facts = (found.name, str(found.version), found.run_id or None)
+    if signature is Unread.SIGNATURE:
+        return MlflowTruth(*facts), None
+    return MlflowTruth(*facts, api_schema_from_signature(signature), signature_read=True), None
 
 
-_UNREAD: dict[str, Any] = {}
-"""The signature could not be read (as opposed to: the version has none)."""
+class Unread(Enum):
+    """What MLflow could not be made to say (as opposed to: there is nothing to say)."""
+
+    SIGNATURE = "signature"
 
 
 def version_signature(
     client: Any, tracking_uri: str, name: str, version: str
-) -> dict[str, Any] | None:
+) -> dict[str, Any] | Unread | None:
     """The version's MLflow signature as ``ModelSignature.to_dict()`` gives it; ``None`` when
-    its model has none (or its artifacts hold no MLmodel); :data:`_UNREAD` when it could not be
-    read."""
+    its model has none (or its artifacts hold no MLmodel); :attr:`Unread.SIGNATURE` when it
+    could not be read."""
     from mlflow.artifacts import download_artifacts
     from mlflow.exceptions import MlflowException
     from mlflow.models import Model
@@ -357,7 +356,7 @@ def version_signature(
             )
             signature = Model.load(local).signature
     except MlflowException as error:
-        return None if error.error_code == "RESOURCE_DOES_NOT_EXIST" else _UNREAD
+        return None if error.error_code == "RESOURCE_DOES_NOT_EXIST" else Unread.SIGNATURE
     except OSError:
         return None  # no MLmodel among the version's artifacts: no model, so no signature
     return signature.to_dict() if signature is not None else None
