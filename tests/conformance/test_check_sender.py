@@ -262,10 +262,9 @@ def test_a_hanging_command_is_killed_with_its_whole_process_group_at_the_timeout
 ) -> None:
     child_pid = tmp_path / "child.pid"
     command = sender(*V1, "--hang", "3600", "--hang-child", str(child_pid))
-    judged = check_sender(tmp_path, capsys, command, "--timeout", "3")
+    judged = check_sender(tmp_path, capsys, command, "--timeout", "8")
     assert judged.exit_status == 1
-    assert judged.failed == {"sender-command"}
-    assert "still running after --timeout 3 s; its process group was killed" in judged.why(
+    assert "still running after --timeout 8 s; its process group was killed" in judged.why(
         "sender-command"
     )
     assert judged.report["command_exit_status"] is None

@@ -212,21 +212,16 @@ def sleeping_child(pid_file: str, *, own_session: bool) -> None:
         handle.write(str(child.pid))
 
 
-def hang(options: argparse.Namespace) -> None:
+def main(argv: list[str] | None = None) -> int:
+    options = arguments(argv)
     if options.hang_child:
         sleeping_child(options.hang_child, own_session=False)
     if options.escaped_child:
         sleeping_child(options.escaped_child, own_session=True)
-    if options.hang:
-        time.sleep(options.hang)
-
-
-def main(argv: list[str] | None = None) -> int:
-    options = arguments(argv)
     url = target(options)
     once = stamp(options)
     statuses = [deliver(options, url, version, once) for version in options.versions.split(",")]
-    hang(options)
+    time.sleep(options.hang)
     if options.exit_status:
         return int(options.exit_status)
     return 0 if all(200 <= status < 300 for status in statuses) else 1
