@@ -10,6 +10,7 @@ PYTEST_ARGS ?=
 
 help:
 	@echo "make contract-test   real MLflow server + reference sender + stub site: prove they agree"
+	@echo "make contract-test SENDER_CMD='...'   the same, judging that sender command instead"
 	@echo "make test            the whole test suite (Python and Node.js)"
 	@echo "make check-receiver URL=... TOKEN=... [SECRET_ENV=NAME] [STATE_URL=...]   judge any receiver"
 	@echo "make lint            ruff and mypy"
@@ -39,17 +40,23 @@ node-test:
 	cd clients/node && node --test
 
 # RECEIVER_URL (with RECEIVER_SECRET_ENV, RECEIVER_TOKEN, RECEIVER_SPARE_TOKENS, RECEIVER_STATE_URL)
-# judges that receiver instead of the stub site and the Node.js handler; each becomes the flag of
-# the same name. The URLs are not echoed: the command shows them without credentials.
+# judges that receiver instead of the stub site and the Node.js handler; SENDER_CMD (with
+# SENDER_TOKENS, SENDER_FAIL_FIRST) judges that command instead of the reference sender. Each
+# becomes the flag of the same name. The URLs are not echoed: the command shows them without
+# credentials. SENDER_CMD is passed as one single-quoted word (its own quotes kept).
 comma := ,
+quote := '
 contract-test: $(STAMP)
-	@echo "hokusai-contract contract-test$(if $(RECEIVER_URL), --receiver-url ...)"
+	@echo "hokusai-contract contract-test$(if $(RECEIVER_URL), --receiver-url ...)$(if $(SENDER_CMD), --sender-command ...)"
 	@$(BIN)/hokusai-contract contract-test \
 		$(if $(RECEIVER_URL),--receiver-url "$(RECEIVER_URL)") \
 		$(if $(RECEIVER_SECRET_ENV),--receiver-secret-env "$(RECEIVER_SECRET_ENV)") \
 		$(if $(RECEIVER_TOKEN),--receiver-token "$(RECEIVER_TOKEN)") \
 		$(foreach spare,$(subst $(comma), ,$(RECEIVER_SPARE_TOKENS)),--receiver-spare-token "$(spare)") \
-		$(if $(RECEIVER_STATE_URL),--receiver-state-url "$(RECEIVER_STATE_URL)")
+		$(if $(RECEIVER_STATE_URL),--receiver-state-url "$(RECEIVER_STATE_URL)") \
+		$(if $(SENDER_CMD),--sender-command '$(subst $(quote),$(quote)\$(quote)$(quote),$(SENDER_CMD))') \
+		$(foreach token,$(subst $(comma), ,$(SENDER_TOKENS)),--sender-token "$(token)") \
+		$(if $(SENDER_FAIL_FIRST),--sender-fail-first "$(SENDER_FAIL_FIRST)")
 
 # The secret stays in the environment: SECRET_ENV=NAME names the variable holding it (default
 # WEBHOOK_SECRET). A value on the command line (SECRET=...) is refused: ps shows it, and MAKEFLAGS

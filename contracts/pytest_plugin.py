@@ -17,6 +17,9 @@ Fixtures, all usable from an SDK's own tests:
 - ``recording_receiver``: a receiver that records exact bytes and answers per a script
   (a :class:`contracts.conformance.Recorder`).
 - ``outbox_path``: a fresh outbox file location for a ``ModelRegistry``.
+- ``sender_judge``: a judging receiver for any sender (a
+  :class:`contracts.conformance.SenderJudge`, token ``LSCOR`` seeded DRAFT, a fresh secret):
+  run the sender with ``env=sender_judge.env``, then ``sender_judge.assert_conforms()``.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from contracts.conformance import Recorder
+    from contracts.conformance import Recorder, SenderJudge
     from contracts.envelope import SignedDelivery
     from contracts.receiver import RunningStubSite
 
@@ -139,3 +142,13 @@ def recording_receiver() -> Iterator[Recorder]:
 def outbox_path(tmp_path: Path) -> Path:
     """Where this test's notification outbox lives (a fresh file)."""
     return tmp_path / "outbox.sqlite3"
+
+
+@pytest.fixture
+def sender_judge() -> Iterator[SenderJudge]:
+    """A judging receiver for any sender: ``.url``, ``.secret``, ``.env`` (for a subprocess),
+    ``.deliveries``, and ``.assert_conforms()`` listing every failing sender check."""
+    from contracts.conformance import SenderJudge
+
+    with SenderJudge() as judge:
+        yield judge

@@ -1,5 +1,5 @@
 """``hokusai-contract`` subcommands of the conformance checks: ``check-receiver``, ``diagnose``,
-``send-test`` and ``contract-test``.
+``send-test``, ``check-sender`` and ``contract-test``.
 
 Registering them imports nothing heavy; the handlers import the checks (``requests``,
 Schemathesis, MLflow) when they run.
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 import textwrap
 from collections.abc import Sequence
@@ -35,6 +36,7 @@ from contracts.urls import redacted_url
 
 if TYPE_CHECKING:
     from contracts.conformance import Receiver
+    from contracts.conformance.check_sender import SenderCommand, SenderJudge
     from contracts.conformance.contract_test import Say
     from contracts.conformance.results import CheckResult, SuiteResult
     from contracts.envelope import SignedDelivery
@@ -75,6 +77,7 @@ def register(subparsers: Any) -> None:
     _register_check_receiver(subparsers)
     _register_diagnose(subparsers)
     _register_send_test(subparsers)
+    _register_check_sender(subparsers)
     _register_contract_test(subparsers)
 
 
@@ -481,6 +484,212 @@ def _register_send_test(subparsers: Any) -> None:
     _add_settle_option(parser)
 
 
+# --- check-sender ---------------------------------------------------------------------------
+
+
+def _register_check_sender(subparsers: Any) -> None:
+    from contracts.conformance.check_sender import DEFAULT_TIMEOUT
+
+    parser = new_command(
+        subparsers,
+        "check-sender",
+        help="judge any sender by what it puts on the wire: run its command, or listen",
+        description="Start a judging receiver on a free loopback port (the stub site, its "
+        "tokens seeded DRAFT, a fresh secret, every request's exact bytes kept), run COMMAND "
+        "with HOKUSAI_SITE_WEBHOOK_URL and WEBHOOK_URL set to its "
+        "/api/webhooks/model-registration URL and HOKUSAI_SITE_WEBHOOK_SECRET and "
+        "WEBHOOK_SECRET set to the secret ({url} in an argument becomes the URL), and judge "
+        "every request it sent: path, method, content type, signature over the exact bytes, "
+        "shape and schema, token case and state, timestamp, idempotency key, retries. With "
+        "--listen, print the URL and the variables to set and judge a sender started "
+        "elsewhere until Ctrl-C or --timeout. Exit 0 when everything conforms, 1 when a check "
+        "failed (no delivery at all included), 2 on a usage error or a COMMAND not found.",
+        example="hokusai-contract check-sender --token LSCOR --fail-first 1 -- "
+        "hokusai model register --token-id lscor --model-path ./model --metric auroc "
+        "--baseline 0.82\n"
+        "  hokusai-contract check-sender --listen --timeout 600",
+        handler=_check_sender,
+    )
+    parser.add_argument(
+        "--token",
+        action="append",
+        metavar="T",
+        help="a token the sender registers, seeded DRAFT on the judge (repeat; default LSCOR)",
+    )
+    parser.add_argument(
+        "--fail-first",
+        type=non_negative_int,
+        default=0,
+        metavar="N",
+        help="answer the first N attempts of each registration with 503, to judge the retries "
+        "(default 0)",
+    )
+    parser.add_argument(
+        "--retry-after",
+        type=positive_int,
+        default=None,
+        metavar="S",
+        help="with --fail-first: send Retry-After: S with each 503 and judge that the sender "
+        "waited at least that long",
+    )
+    parser.add_argument(
+        "--tracking-uri",
+        metavar="URI",
+        help="the MLflow server the sender registers in (also exported to COMMAND as "
+        "MLFLOW_TRACKING_URI): the name, version and run id sent must be its own, and a v2 "
+        "api_schema what the version's signature maps to",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=seconds,
+        default=None,
+        metavar="S",
+        help=f"kill COMMAND with its whole process group after S seconds (default "
+        f"{DEFAULT_TIMEOUT:g}); with --listen, stop listening after S seconds (default: at "
+        "Ctrl-C)",
+    )
+    parser.add_argument("--listen", action="store_true", help="judge a sender started elsewhere")
+    parser.add_argument("--json", metavar="FILE", help="also write a JSON report here")
+    parser.add_argument("--junit", metavar="FILE", help="also write JUnit XML here")
+    parser.add_argument(
+        "sender_command",
+        nargs="*",
+        metavar="COMMAND",
+        help="the sender's command and its arguments, after --",
+    )
+    parser.usage = (
+        "%(prog)s [--token T ...] [--fail-first N] [--retry-after S] [--tracking-uri URI]\n"
+        "       [--timeout S] [--json FILE] [--junit FILE] -- COMMAND [ARG ...]\n"
+        "       %(prog)s --listen [--token T ...] [--timeout S]"
+    )
+
+
+def non_negative_int(text: str) -> int:
+    """An argparse type: a whole number of at least 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be 0 or more")
+    return value
+
+
+def checked_sender_tokens(values: Sequence[str] | None, option: str = "--token") -> tuple[str, ...]:
+    """The tokens to seed, upper-cased, each once; LSCOR when none is given."""
+    from contracts.conformance.check_sender import DEFAULT_TOKENS
+
+    tokens = [checked_token(value, option) for value in values or ()] or list(DEFAULT_TOKENS)
+    return tuple(dict.fromkeys(tokens))
+
+
+def checked_tracking_uri(uri: str | None, option: str = "--tracking-uri") -> str | None:
+    """An MLflow tracking URI whose server answers (an http(s) one is asked at ``/health``), or
+    a usage error saying why it cannot be asked."""
+    if uri is None:
+        return None
+    from contracts.sender.registry import TrackingServerUnreachableError, check_tracking_server
+
+    try:
+        check_tracking_server(uri)
+    except TrackingServerUnreachableError as error:
+        raise CommandError(f"{option}: {error}") from None
+    return uri
+
+
+def _check_sender(args: argparse.Namespace) -> int:
+    from contracts.conformance import report
+    from contracts.conformance.check_sender import SenderJudge
+
+    _check_sender_mode(args)
+    tokens = checked_sender_tokens(args.token)
+    junit = checked_report_path(args.junit, "--junit")
+    json_path = checked_report_path(args.json, "--json")
+    tracking_uri = checked_tracking_uri(args.tracking_uri)
+
+    def say(line: str) -> None:
+        print(line, flush=True)
+
+    judge = SenderJudge(
+        tokens, fail_first=args.fail_first, retry_after=args.retry_after, tracking_uri=tracking_uri
+    )
+    with judge:
+        suite, context = _judge_sender(args, judge, say)
+    say("")
+    say(report.results_table([suite]))
+    say("")
+    say(report.summary_line([suite]))
+    fixes = report.fixes_section([suite])
+    if fixes:
+        say("")
+        say(fixes)
+    # The judge masks the secret in what it reports, wherever a sender made it appear.
+    if junit:
+        say(f"JUnit XML: {write_report('--junit', junit, report.junit_xml([suite]))}")
+    if json_path:
+        document = report.json_report([suite], **context)
+        say(f"JSON report: {write_report('--json', json_path, document)}")
+    return EXIT_FAILED if suite.failed else EXIT_OK
+
+
+def _check_sender_mode(args: argparse.Namespace) -> None:
+    """A usage error unless exactly one of COMMAND and --listen is given, with sound options."""
+    from contracts.conformance.check_sender import command_problem
+
+    if args.listen and args.sender_command:
+        raise CommandError(
+            "--listen judges a sender started elsewhere and takes no COMMAND; drop one of them"
+        )
+    if not args.listen:
+        problem = command_problem(args.sender_command)
+        if problem is not None:
+            raise CommandError(problem)
+    if args.retry_after is not None and not args.fail_first:
+        raise CommandError("--retry-after only applies with --fail-first N: add both, or neither")
+
+
+def _judge_sender(
+    args: argparse.Namespace, judge: SenderJudge, say: Say
+) -> tuple[SuiteResult, dict[str, Any]]:
+    """Run the command (or listen), then judge; the suite and the JSON report's context."""
+    from contracts.conformance import report
+    from contracts.conformance.check_sender import (
+        DEFAULT_TIMEOUT,
+        CommandNotFound,
+        judge_command,
+        listen,
+        shown_command,
+    )
+
+    def progress(result: CheckResult) -> None:
+        say(report.progress_line(result))
+
+    context: dict[str, Any] = {"url": judge.url, "tokens": list(judge.tokens)}
+    if args.listen:
+        nothing = listen(judge, args.timeout, say)
+        say("")
+        suite = judge.judge(None, nothing, progress)
+    else:
+        words = shown_command(args.sender_command, judge.secret)
+        faults = ""
+        if args.fail_first:
+            faults = f"; the first {args.fail_first} attempt(s) of each registration get 503"
+            if args.retry_after is not None:
+                faults += f" with Retry-After: {args.retry_after}"
+        say(f"Judging the sender {words}")
+        say(f"  at {judge.url}")
+        say(f"  tokens {', '.join(judge.tokens)} seeded DRAFT{faults}")
+        try:
+            suite, outcome = judge_command(
+                judge, args.sender_command, args.timeout or DEFAULT_TIMEOUT, say, progress
+            )
+        except CommandNotFound as error:
+            raise CommandError(str(error)) from None
+        context |= {"command": words, "command_exit_status": outcome.exit_status}
+    context["deliveries"] = len(judge.deliveries)
+    return suite, context
+
+
 # --- contract-test --------------------------------------------------------------------------
 
 JUNIT_PATTERN = "contract-test-*.xml"
@@ -552,6 +761,7 @@ def _register_contract_test(subparsers: Any) -> None:
         help="with --receiver-url: URL template answering GET with the token's JSON state, e.g. "
         "'https://host/api/tokens/{token_id}'; enables the state-change checks",
     )
+    _add_sender_command_options(parser)
 
 
 def external_receiver(args: argparse.Namespace) -> Receiver | None:
@@ -588,6 +798,7 @@ def _contract_test(args: argparse.Namespace) -> int:
     from contracts.sender import MlflowServerError
 
     external = external_receiver(args)
+    sender = sender_command(args)
     reports_dir = Path(args.reports)
     checked_report_path(str(reports_dir / "contract-test.json"), "--reports")
 
@@ -595,10 +806,81 @@ def _contract_test(args: argparse.Namespace) -> int:
         print(line, flush=True)
 
     try:
-        run = run_contract_test(external, args.max_examples, say)
+        run = run_contract_test(external, args.max_examples, say, sender)
     except MlflowServerError as error:
         raise CommandError(f"the MLflow server did not start: {error}", EXIT_FAILED) from None
     return finish_run(run.suites, run.timings, run.total, reports_dir, say)
+
+
+SENDER_COMMAND_TIMEOUT = 300.0
+"""Seconds the sender's own command may take in ``contract-test`` (it may log a model first)."""
+
+
+def _add_sender_command_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--sender-command",
+        metavar="COMMAND",
+        help="judge this command (one string, split as a shell would, without running a shell) "
+        "in the sender suite instead of the reference sender: the SDK's own registration "
+        "command, run with MLFLOW_TRACKING_URI set to the contract test's MLflow server and the "
+        "judge's URL and secret in HOKUSAI_SITE_WEBHOOK_URL, WEBHOOK_URL, "
+        "HOKUSAI_SITE_WEBHOOK_SECRET and WEBHOOK_SECRET ({url} in it becomes the URL)",
+    )
+    parser.add_argument(
+        "--sender-token",
+        action="append",
+        metavar="TOKEN",
+        help="with --sender-command: a token it registers, seeded DRAFT (repeat; default LSCOR)",
+    )
+    parser.add_argument(
+        "--sender-fail-first",
+        type=non_negative_int,
+        default=0,
+        metavar="N",
+        help="with --sender-command: answer the first N attempts of each registration with 503 "
+        "(default 0)",
+    )
+    parser.add_argument(
+        "--sender-timeout",
+        type=seconds,
+        default=SENDER_COMMAND_TIMEOUT,
+        metavar="S",
+        help="with --sender-command: kill it with its process group after S seconds (default "
+        f"{SENDER_COMMAND_TIMEOUT:g})",
+    )
+
+
+def sender_command(args: argparse.Namespace) -> SenderCommand | None:
+    """The sender command the ``--sender-*`` options name (each checked), or ``None``."""
+    from contracts.conformance.check_sender import SenderCommand, command_problem
+
+    if args.sender_command is None:
+        stray = [
+            option
+            for option, value in (
+                ("--sender-token", args.sender_token),
+                ("--sender-fail-first", args.sender_fail_first),
+                ("--sender-timeout", args.sender_timeout != SENDER_COMMAND_TIMEOUT),
+            )
+            if value
+        ]
+        if stray:
+            raise CommandError(
+                f"{stray[0]} only applies with --sender-command: pass the sender's command to "
+                "judge, or leave both out to judge the reference sender"
+            )
+        return None
+    try:
+        argv = tuple(shlex.split(args.sender_command))
+    except ValueError as error:
+        raise CommandError(f"--sender-command cannot be split into words: {error}") from None
+    if not argv:
+        raise CommandError("--sender-command is empty: give the sender's registration command")
+    problem = command_problem(argv)
+    if problem is not None:
+        raise CommandError(f"--sender-command: {problem}")
+    tokens = checked_sender_tokens(args.sender_token, "--sender-token")
+    return SenderCommand(argv, tokens, args.sender_fail_first, args.sender_timeout)
 
 
 def finish_run(

@@ -15,6 +15,10 @@
     cases = (SenderCase("first registration", "lscor", tuple(receiver.requests)),)
     results = SENDER_CHECKS.run(SenderEvidence(secret, cases))
 
+    with SenderJudge(fail_first=1) as judge:                     # or let a judge do all that
+        subprocess.run(sender_command, env=judge.env)
+        judge.assert_conforms()
+
 Names are loaded on first use, so importing this package (as the CLI does) pulls in neither
 ``requests`` nor Schemathesis.
 """
@@ -26,6 +30,7 @@ from typing import TYPE_CHECKING
 from contracts.support.lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from contracts.conformance.check_sender import SenderJudge
     from contracts.conformance.checklist import Check, Checklist
     from contracts.conformance.checks import RECEIVER_CHECKS
     from contracts.conformance.diagnosis import Cause, Diagnosis, diagnose
@@ -43,6 +48,7 @@ if TYPE_CHECKING:
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
+        "contracts.conformance.check_sender": ["SenderJudge"],
         "contracts.conformance.checklist": ["Check", "Checklist"],
         "contracts.conformance.checks": ["RECEIVER_CHECKS"],
         "contracts.conformance.diagnosis": ["Cause", "Diagnosis", "diagnose"],
@@ -75,6 +81,7 @@ __all__ = [
     "ScriptedAnswer",
     "SenderCase",
     "SenderEvidence",
+    "SenderJudge",
     "SuiteResult",
     "Verdict",
     "diagnose",

@@ -7,7 +7,9 @@ One command on a fresh machine:
 2. SENDER suite: register real model versions through the reference sender
    (``ModelRegistry``) against the stub site, wrapped in a recorder that keeps the exact bytes
    and headers and answers the first attempt of one registration with a 503 itself; judge
-   every captured request with the sender checks;
+   every captured request with the sender checks - or run the :class:`SenderCommand` given
+   instead (the SDK's own registration command, with ``MLFLOW_TRACKING_URI`` set to this
+   server) against a ``check-sender`` judge, and judge what it sent;
 3. RECEIVER suites: the ``check-receiver`` checks and Schemathesis against the stub site, and
    against the Node.js reference handler when ``node`` is on PATH, each seeded with the token
    under test and the spare DRAFT tokens - or against the :class:`Receiver` given
@@ -44,6 +46,7 @@ from contracts.envelope import DEFAULT_PATH
 from contracts.urls import redacted_url
 
 if TYPE_CHECKING:
+    from contracts.conformance.check_sender import SenderCommand
     from contracts.conformance.recording import Recorder
     from contracts.conformance.sender_checks import SenderCase
     from contracts.receiver import StubSite
@@ -83,9 +86,17 @@ REGISTRATIONS = (
 
 
 def sender_suite(
-    tracking_uri: str, workdir: Path, secret: str, say: Say, on_result: OnResult
+    tracking_uri: str,
+    workdir: Path,
+    secret: str,
+    say: Say,
+    on_result: OnResult,
+    sender: SenderCommand | None = None,
 ) -> SuiteResult:
-    """Real registrations through the reference sender, judged by the sender checks."""
+    """Real registrations through the reference sender (or ``sender``'s command), judged by
+    the sender checks."""
+    if sender is not None:
+        return command_sender_suite(sender, tracking_uri, workdir, say, on_result)
     from contracts.conformance.recording import Recorder
     from contracts.conformance.sender_checks import SENDER_CHECKS, SenderEvidence
     from contracts.receiver import create_app
@@ -123,6 +134,24 @@ def sender_suite(
     return SuiteResult("sender", tuple(results))
 
 
+def command_sender_suite(
+    sender: SenderCommand, tracking_uri: str, workdir: Path, say: Say, on_result: OnResult
+) -> SuiteResult:
+    """Run the sender's own command against a judge, with this MLflow server; judge it."""
+    from contracts.conformance.check_sender import SenderJudge, judge_command
+
+    judge = SenderJudge(
+        sender.tokens,
+        fail_first=sender.fail_first,
+        tracking_uri=tracking_uri,
+        workdir=workdir,
+    )
+    with judge:
+        say(f"      judge at {judge.url}; tokens {', '.join(judge.tokens)} seeded DRAFT")
+        suite, _ = judge_command(judge, sender.argv, sender.timeout, say, on_result)
+    return suite
+
+
 def _register_all(
     registry: ModelRegistry,
     tracking_uri: str,
@@ -131,15 +160,14 @@ def _register_all(
     recorder: Recorder,
     say: Say,
 ) -> tuple[list[SenderCase], list[str]]:
-    """Make each planned registration; the evidence is what the recorder captured for it."""
-    from mlflow import MlflowClient
-
+    """Make each planned registration; the evidence is what the recorder captured for it, and
+    what MLflow says of the version (its signature included, for a v2 body's api_schema)."""
+    from contracts.conformance.check_sender import mlflow_truth
     from contracts.conformance.recording import ScriptedAnswer
-    from contracts.conformance.sender_checks import MlflowTruth, SenderCase
+    from contracts.conformance.sender_checks import SenderCase
     from contracts.sender import MlflowRegistrationError, RegistrationInputError, log_tiny_model
 
     _quiet_mlflow()  # after MLflow's import, which configures its own logging
-    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
     cases: list[SenderCase] = []
     errors: list[str] = []
     for plan in REGISTRATIONS:
@@ -157,8 +185,9 @@ def _register_all(
         except (MlflowRegistrationError, RegistrationInputError) as error:
             errors.append(f"{plan.label}: {error}")
             continue
-        version = client.get_model_version(registration.model_name, registration.model_version)
-        truth = MlflowTruth(version.name, str(version.version), version.run_id or None)
+        truth, problem = mlflow_truth(
+            tracking_uri, registration.model_name, str(registration.model_version)
+        )
         token = site.store.token(plan.token)
         captured = tuple(recorder.requests[before:])
         cases.append(
@@ -169,6 +198,7 @@ def _register_all(
                 truth,
                 plan.fault,
                 token.status if token else None,
+                mlflow_problem=problem,
             )
         )
         outcome = registration.notification
@@ -303,8 +333,14 @@ class ContractRun:
     total: float
 
 
-def run_contract_test(external: Receiver | None, max_examples: int | None, say: Say) -> ContractRun:
-    """Start a real MLflow server, run the sender suite, then the receiver suites.
+def run_contract_test(
+    external: Receiver | None,
+    max_examples: int | None,
+    say: Say,
+    sender: SenderCommand | None = None,
+) -> ContractRun:
+    """Start a real MLflow server, run the sender suite (the reference sender, or ``sender``'s
+    command), then the receiver suites.
 
     Raises :class:`~contracts.sender.MlflowServerError` when MLflow does not start.
     """
@@ -324,10 +360,12 @@ def run_contract_test(external: Receiver | None, max_examples: int | None, say: 
         with running_mlflow_server(workdir / "mlflow") as server:
             timings["MLflow start"] = time.perf_counter() - clock
             say(f"MLflow at {server.tracking_uri} ({timings['MLflow start']:.1f} s)")
-            say("Sender suite: reference sender -> recorder -> stub site")
+            say(sender_heading(sender))
             clock = time.perf_counter()
             suites = [
-                sender_suite(server.tracking_uri, workdir, secret, say, progress_for("sender"))
+                sender_suite(
+                    server.tracking_uri, workdir, secret, say, progress_for("sender"), sender
+                )
             ]
             timings["sender suite"] = time.perf_counter() - clock
         say(receiver_heading(external))
@@ -335,6 +373,13 @@ def run_contract_test(external: Receiver | None, max_examples: int | None, say: 
         suites += receiver_suites(workdir, secret, external, progress_for, max_examples)
         timings["receiver suite"] = time.perf_counter() - clock
     return ContractRun(suites, timings, time.perf_counter() - started)
+
+
+def sender_heading(sender: SenderCommand | None) -> str:
+    """The line that opens the sender suite: which sender is judged."""
+    if sender is None:
+        return "Sender suite: reference sender -> recorder -> stub site"
+    return f"Sender suite: {sender.words} -> check-sender judge (stub site)"
 
 
 def receiver_heading(external: Receiver | None) -> str:

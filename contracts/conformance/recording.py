@@ -11,9 +11,10 @@
     with Recorder(create_app("site.sqlite3", secrets=secret)) as site:
         ...  # the stub site answers, in-process; site.requests holds what the sender sent
 
-Each request takes the next scripted answer; once the script is used up, the wrapped WSGI
-application answers (it sees the request exactly as it came), or, without one, the default
-answer (200 with ``{"success": true}``). A scripted answer can stall before it is sent, to
+Each request takes the next scripted answer; once the script is used up, ``answer_for`` (when
+given) may choose one by what the request carries; otherwise the wrapped WSGI application
+answers (it sees the request exactly as it came), or, without one, the default answer (200 with
+``{"success": true}``). A scripted answer can stall before it is sent, to
 outlast a sender's read timeout, or break off midway: its headers promise the whole body, only
 the first bytes come, and the connection closes (after a stall, if one is scripted).
 """
@@ -26,7 +27,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -90,6 +91,10 @@ class RecordedRequest:
         return 200 <= self.status < 300
 
 
+AnswerChooser = Callable[[str, str, Mapping[str, str], bytes], "ScriptedAnswer | None"]
+"""Chooses the answer to a request from its method, path, headers and body; ``None`` passes."""
+
+
 class Recorder:
     """WSGI middleware: record each request, then answer from the script or pass it on.
 
@@ -103,8 +108,11 @@ class Recorder:
         *,
         default: ScriptedAnswer | None = None,
         path: str = DEFAULT_PATH,
+        answer_for: AnswerChooser | None = None,
     ) -> None:
         self.app = app
+        self.answer_for = answer_for
+        """Called (from the serving threads) for each request the script does not answer."""
         self.default = default or ScriptedAnswer()
         """The answer when the script is used up and there is no ``app``."""
         self.path = path
@@ -175,6 +183,10 @@ class Recorder:
                 self._requests.append(recorded)
 
         answer = self._next_answer()
+        if answer is None and self.answer_for is not None:
+            answer = self.answer_for(request.method, request.path, dict(request.headers), body)
+        if answer is None and self.app is None:
+            answer = self.default
         if answer is None:
             assert self.app is not None
             environ["wsgi.input"] = io.BytesIO(body)  # the same bytes, for the app to read
@@ -189,11 +201,9 @@ class Recorder:
         return answer.response()(environ, start_response)
 
     def _next_answer(self) -> ScriptedAnswer | None:
-        """The next scripted answer, else the default one; ``None`` when the app answers."""
+        """The next scripted answer; ``None`` when the script is used up."""
         with self._lock:
-            if self._script:
-                return self._script.pop(0)
-        return self.default if self.app is None else None
+            return self._script.pop(0) if self._script else None
 
     def _broken_off(
         self, answer: ScriptedAnswer, environ: WSGIEnvironment, start_response: StartResponse

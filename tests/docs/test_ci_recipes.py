@@ -74,7 +74,7 @@ def test_every_make_target_exists(recipe: Path) -> None:
 
 def test_the_sdk_recipe_runs_the_contract_test_and_keeps_the_reports() -> None:
     workflow = load_workflow(REPO / "examples" / "ci" / "sdk-contract-test.yml")
-    assert invocations(workflow, "make") == [["contract-test"]]
+    assert invocations(workflow, "make") == [["install"], ["contract-test"]]
     assert step_using(workflow, "actions/setup-python")["with"]["python-version"] == "3.11"
     assert step_using(workflow, "actions/setup-node")["with"]["node-version"] == "20"
     upload = step_using(workflow, "actions/upload-artifact")
@@ -102,3 +102,22 @@ def test_the_website_recipe_checks_the_receiver_and_keeps_the_report_even_on_fai
     upload = step_using(workflow, "actions/upload-artifact")
     assert upload["if"] == "always()"
     assert options["--junit"] in upload["with"]["path"].split()
+
+
+def test_the_sdk_recipe_judges_the_sdks_own_registration_command() -> None:
+    workflow = load_workflow(REPO / "examples" / "ci" / "sdk-contract-test.yml")
+    command, tokens = workflow["env"]["SENDER_CMD"], workflow["env"]["SENDER_TOKENS"]
+    assert shlex.split(command)[:3] == ["hokusai", "model", "register"]
+    # make passes both variables on (tests/docs/test_sdk_page.py holds the Makefile to that)
+    recipe = read("Makefile").split("\ncontract-test:", 1)[1].split("\n\n")[0]
+    assert "$(SENDER_CMD)" in recipe and "$(SENDER_TOKENS)" in recipe
+    parsed = assert_cli_accepts(
+        ["contract-test", "--sender-command", command, "--sender-token", tokens],
+        "sdk-contract-test.yml",
+    )
+    assert parsed.sender_command == command
+    runs = [str(step.get("run", "")) for step in steps(workflow)]
+    install = next(run for run in runs if "make install" in run)
+    assert '--python .venv/bin/python -e "$GITHUB_WORKSPACE"' in install  # the SDK, beside it
+    contract_test = next(run for run in runs if "make contract-test" in run)
+    assert 'export PATH="$PWD/.venv/bin:$PATH"' in contract_test  # where its command landed

@@ -23,6 +23,7 @@ import contracts.sender
 from contracts.conformance import SENDER_CHECKS
 from contracts.receiver.testing import RunningStubSite
 from contracts.sender.delivery import RETRYABLE_STATUS_CODES, DeliveryReason
+from tests.conformance.test_check_sender import WEBHOOK_SENDER
 from tests.docs.commands import (
     assert_cli_accepts,
     calls_of,
@@ -42,8 +43,12 @@ from tests.docs.markdown import (
 
 PAGE = "docs/sdk.md"
 MAKEFILE = REPO / "Makefile"
+CHECK_SENDER = "`hokusai-contract check-sender`"
+LISTEN = "`--listen`: a sender started elsewhere"
 CONTRACT_TEST = "`make contract-test`"
+SENDER_CMD = "Judging the SDK's own sender: `SENDER_CMD`"
 ANOTHER_RECEIVER = "Judging a real website instead of the stub"
+JUDGE_FIXTURE = "Judging your sender's own process: `sender_judge`"
 PLUGIN = "The pytest plugin"
 OWN_SENDER = "Testing your own sender"
 SENDER = "The reference sender: `ModelRegistry`"
@@ -63,25 +68,82 @@ def python_blocks(page: str, heading: str) -> list[str]:
 # --- make contract-test -----------------------------------------------------------------------
 
 
-def test_the_sender_checks_table_lists_exactly_the_sender_checks(page: str) -> None:
-    rows = table_rows(section(page, CONTRACT_TEST))
+# --- check-sender -----------------------------------------------------------------------------
+
+
+def test_the_sender_checks_table_lists_exactly_the_sender_checks_in_order(page: str) -> None:
+    rows = table_rows(section(page, CHECK_SENDER))
     listed = [code for row in rows for code in code_spans(row[0]) if code.startswith("sender-")]
     assert listed == SENDER_CHECKS.ids
 
 
-def receiver_rows(page: str) -> list[list[str]]:
-    return [row for row in table_rows(section(page, ANOTHER_RECEIVER)) if row[0].startswith("`--")]
+def test_the_transcript_shows_every_sender_check_in_its_table_and_fits_100_columns(
+    page: str,
+) -> None:
+    transcript, _ = fenced_blocks(section(page, CHECK_SENDER), "text")
+    table = transcript[transcript.index("check    ") : transcript.index(" checks: ")]
+    shown = re.findall(r"^(sender-[a-z-]+) ", table, re.MULTILINE)
+    assert shown == SENDER_CHECKS.ids
+    assert max(len(line) for line in table.splitlines()) <= 100
+
+
+def test_the_check_sender_options_table_lists_exactly_its_options_with_their_defaults(
+    page: str,
+) -> None:
+    actions = options_of(subcommand("check-sender"))
+    rows = [row for row in table_rows(section(page, CHECK_SENDER)) if row[0].startswith("`--")]
+    listed = {code_spans(row[0])[0].split()[0]: row[1] for row in rows}
+    assert set(listed) == set(actions)
+    stated = {
+        option: default.group(1)
+        for option, meaning in listed.items()
+        if (default := re.search(r"\(default `([^`]+)`", meaning))
+    }
+    assert set(stated) == {"--fail-first"}
+    for option, value in stated.items():
+        assert is_the_default(actions[option], value), (option, value)
+    assert "(repeat; default `LSCOR`)" in listed["--token"]
+    assert is_the_default(actions["--token"], "LSCOR")
+
+
+def test_the_listen_transcript_prints_the_secret_only_as_a_file_to_read(page: str) -> None:
+    (transcript,) = fenced_blocks(section(page, LISTEN), "text")
+    exports = [line.strip() for line in transcript.splitlines() if "export " in line]
+    assert [line.split("=", 1)[0] for line in exports] == [
+        f"export {name}"
+        for name in (
+            "HOKUSAI_SITE_WEBHOOK_URL",
+            "WEBHOOK_URL",
+            "HOKUSAI_SITE_WEBHOOK_SECRET",
+            "WEBHOOK_SECRET",
+        )
+    ]
+    assert all('"$(cat ' in line for line in exports if "SECRET" in line)
+
+
+# --- make contract-test -----------------------------------------------------------------------
+
+
+def option_rows(page: str) -> list[list[str]]:
+    """The rows of the contract-test options tables: the sender's and the receiver's."""
+    return [
+        row
+        for heading in (SENDER_CMD, ANOTHER_RECEIVER)
+        for row in table_rows(section(page, heading))
+        if row[0].startswith("`--")
+    ]
 
 
 def variables_make_passes() -> dict[str, str]:
-    """Each ``RECEIVER_*`` variable of ``make contract-test`` and the option it becomes."""
+    """Each ``RECEIVER_*`` and ``SENDER_*`` variable of ``make contract-test`` and the option
+    it becomes."""
     recipe = MAKEFILE.read_text(encoding="utf-8").split("\ncontract-test:", 1)[1].split("\n\n")[0]
-    return dict(re.findall(r"\$\((RECEIVER_[A-Z_]+)\)\)?,(--[a-z-]+)", recipe))
+    return dict(re.findall(r"\$\(((?:RECEIVER|SENDER)_[A-Z_]+)\)\)?,(--[a-z-]+)", recipe))
 
 
 def test_the_options_table_lists_exactly_the_options_with_their_real_defaults(page: str) -> None:
     actions = options_of(subcommand("contract-test"))
-    listed = {code_spans(row[0])[0].split()[0]: row[2] for row in receiver_rows(page)}
+    listed = {code_spans(row[0])[0].split()[0]: row[2] for row in option_rows(page)}
     assert set(listed) == set(actions)
     stated = {
         option: default.group(1)
@@ -98,7 +160,7 @@ def test_the_table_names_the_make_variable_of_each_option_as_the_makefile_passes
 ) -> None:
     listed = {
         code_spans(row[1])[0]: code_spans(row[0])[0].split()[0]
-        for row in receiver_rows(page)
+        for row in option_rows(page)
         if code_spans(row[1])
     }
     assert listed == variables_make_passes()
@@ -108,21 +170,42 @@ def test_the_table_names_the_make_variable_of_each_option_as_the_makefile_passes
         "RECEIVER_TOKEN",
         "RECEIVER_SPARE_TOKENS",
         "RECEIVER_STATE_URL",
+        "SENDER_CMD",
+        "SENDER_TOKENS",
+        "SENDER_FAIL_FIRST",
     }
 
 
-def test_the_make_example_sets_only_documented_variables(page: str) -> None:
-    make_example, _ = fenced_blocks(section(page, ANOTHER_RECEIVER), "sh")
+@pytest.mark.parametrize(
+    ("heading", "prefix"), [(ANOTHER_RECEIVER, "RECEIVER_"), (SENDER_CMD, "SENDER_")]
+)
+def test_each_make_example_sets_only_documented_variables(
+    page: str, heading: str, prefix: str
+) -> None:
+    make_example, _ = fenced_blocks(section(page, heading), "sh")
     assigned = set(re.findall(r"\b([A-Z_]+)=", make_example))
-    assert assigned == set(variables_make_passes())
+    assert assigned and assigned <= set(variables_make_passes())
+    assert all(name.startswith(prefix) for name in assigned)
 
 
+GOOD_RECEIVER = ("RECEIVER_URL", "https://example.com/api/mlflow/registered")
 BAD_VALUES = {
-    "RECEIVER_URL": ("ftp://example.com/hook", "--receiver-url"),
-    "RECEIVER_TOKEN": ("bad_token", "--receiver-token"),
-    "RECEIVER_SPARE_TOKENS": ("OTHER,bad_spare", "--receiver-spare-token"),
-    "RECEIVER_STATE_URL": ("https://example.com/api/tokens", "--receiver-state-url"),
-    "RECEIVER_SECRET_ENV": ("NO_SUCH_SECRET_VARIABLE", "NO_SUCH_SECRET_VARIABLE"),
+    "RECEIVER_URL": ("ftp://example.com/hook", "--receiver-url", GOOD_RECEIVER),
+    "RECEIVER_TOKEN": ("bad_token", "--receiver-token", GOOD_RECEIVER),
+    "RECEIVER_SPARE_TOKENS": ("OTHER,bad_spare", "--receiver-spare-token", GOOD_RECEIVER),
+    "RECEIVER_STATE_URL": (
+        "https://example.com/api/tokens",
+        "--receiver-state-url",
+        GOOD_RECEIVER,
+    ),
+    "RECEIVER_SECRET_ENV": (
+        "NO_SUCH_SECRET_VARIABLE",
+        "NO_SUCH_SECRET_VARIABLE",
+        GOOD_RECEIVER,
+    ),
+    "SENDER_CMD": ("no-such-sdk model register", "--sender-command", ("SENDER_TOKENS", "LSCOR")),
+    "SENDER_TOKENS": ("LSCOR,bad_token", "--sender-token", ("SENDER_CMD", "true")),
+    "SENDER_FAIL_FIRST": ("2", "--sender-fail-first", GOOD_RECEIVER),
 }
 
 
@@ -133,8 +216,10 @@ def test_a_bad_documented_variable_is_refused_through_make_before_anything_start
     make = shutil.which("make")
     if make is None:
         pytest.skip("make is not installed")
-    value, named = BAD_VALUES[variable]
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("RECEIVER_")}
+    value, named, (other, other_value) = BAD_VALUES[variable]
+    environment = {
+        k: v for k, v in os.environ.items() if not k.startswith(("RECEIVER_", "SENDER_"))
+    }
     environment |= {"WEBHOOK_SECRET": "a secret"}
     environment.pop("NO_SUCH_SECRET_VARIABLE", None)
     run = subprocess.run(
@@ -147,7 +232,7 @@ def test_a_bad_documented_variable_is_refused_through_make_before_anything_start
             ".venv/.installed",
             f"BIN={Path(sys.executable).parent}",
             "contract-test",
-            "RECEIVER_URL=https://example.com/api/mlflow/registered",
+            f"{other}={other_value}",
             f"{variable}={value}",
         ],
         env=environment,
@@ -185,7 +270,7 @@ def test_the_fixture_table_lists_exactly_the_plugins_fixtures(page: str) -> None
 
 def test_every_fixture_an_example_asks_for_is_the_plugins(page: str) -> None:
     examples = python_blocks(page, PLUGIN)
-    assert len(examples) == 2
+    assert len(examples) == 3
     wanted = {
         name.strip()
         for example in examples
@@ -199,7 +284,7 @@ def test_every_fixture_an_example_asks_for_is_the_plugins(page: str) -> None:
 def test_the_plugin_example_passes_in_an_sdk_test_suite(
     page: str, mlflow_server: Any, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    plugin_example, _ = python_blocks(page, PLUGIN)
+    plugin_example = python_blocks(page, PLUGIN)[0]
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server.tracking_uri)  # reuse this server
     pytester.makepyfile(
         test_sdk="from contracts.sender import ModelRegistry\n\n\n" + plugin_example
@@ -260,6 +345,38 @@ def test_the_own_sender_examples_catch_a_sender_that_signs_other_bytes_and_never
 ) -> None:
     result = run_own_sender_examples(page, pytester, RE_SERIALIZING_SENDER)
     result.assert_outcomes(failed=4)
+
+
+def run_judge_fixture_example(
+    page: str, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, *options: str
+) -> Any:
+    """The page's sender_judge example, with the SDK's ``hokusai`` command being
+    tests/senders/webhook_sender.py run with ``options`` (its own arguments ignored)."""
+    (example,) = python_blocks(page, JUDGE_FIXTURE)
+    programs = pytester.mkdir("bin")
+    command = programs / "hokusai"
+    shown = " ".join([sys.executable, str(WEBHOOK_SENDER), *options])
+    command.write_text(f"#!/bin/sh\nexec {shown}\n", encoding="utf-8")
+    command.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{programs}{os.pathsep}{os.environ['PATH']}")
+    pytester.makepyfile(test_sdk_cli=example)
+    return pytester.runpytest_subprocess("-p", "no:cacheprovider")
+
+
+def test_the_judge_fixture_example_passes_for_a_cli_that_keeps_the_contract(
+    page: str, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_judge_fixture_example(page, pytester, monkeypatch).assert_outcomes(passed=1)
+
+
+def test_the_judge_fixture_example_names_what_a_broken_cli_gets_wrong(
+    page: str, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = run_judge_fixture_example(page, pytester, monkeypatch, "--timestamp", "aware")
+    result.assert_outcomes(failed=1)
+    output = result.stdout.str()
+    assert "the sender breaks the contract in" in output
+    assert "sender-timestamp:" in output and "has an offset and a Z" in output
 
 
 # --- the reference sender ---------------------------------------------------------------------
