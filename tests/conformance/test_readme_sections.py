@@ -153,7 +153,12 @@ def test_every_command_in_the_readme_is_accepted_by_the_cli(readme: str) -> None
         for block in fenced_blocks(readme, "sh")
         for args in calls_of("hokusai-contract", block)
     ]
-    assert {args[0] for args in calls} == {"check-receiver", "send-test", "diagnose"}
+    assert {args[0] for args in calls} == {
+        "check-receiver",
+        "check-sender",
+        "send-test",
+        "diagnose",
+    }
     inline = [command for command in code_spans(readme) if command.startswith("hokusai-contract ")]
     for args in calls + [command.split()[1:] for command in inline]:
         assert_cli_accepts(args, README)
