@@ -18,6 +18,7 @@ from contracts.cli.options import (
     seconds,
     secret_from_env,
 )
+from contracts.payload import Shape
 from contracts.urls import redacted_url
 
 if TYPE_CHECKING:
@@ -36,16 +37,20 @@ def register(subparsers: Any) -> None:
         "resend",
         help="deliver the notifications the outbox still holds, or one rebuilt from MLflow",
         description="Deliver every notification in the sender's outbox that was not delivered "
-        "yet (never one already delivered), signed with the secret from an environment "
-        "variable. With --from-mlflow, rebuild the payload of the token's latest model version "
-        "from its tags in MLflow and send it: for models registered before the webhook "
-        "existed, whose token is stuck in DRAFT. Prints one line per notification, including "
+        "yet (never one already delivered), each in the shape it was stored in, signed with "
+        "the secret from an environment variable (HOKUSAI_SITE_WEBHOOK_SECRET, else "
+        "WEBHOOK_SECRET, unless --secret-env names another). With --from-mlflow, rebuild the "
+        "payload of the token's latest model version from MLflow (the nested v2 body, its "
+        "api_schema from the version's signature, unless --shape v1) and send it: for models "
+        "registered before the webhook existed, whose token is stuck in DRAFT. Prints one line "
+        "per notification, including "
         "those another sender holds a claim on (it is sending them, or it was killed "
         "mid-delivery: see --force). Exit codes: 0 every notification was delivered; 1 one "
         "it sent was not delivered; 2 a usage error; 3 nothing it sent failed, but another "
         "sender's claim kept one from being sent (it is still undelivered).",
         example="WEBHOOK_SECRET=... hokusai-contract resend --from-mlflow --token LSCOR "
-        "--tracking-uri http://127.0.0.1:5000 --url https://example.com/api/mlflow/registered",
+        "--tracking-uri http://127.0.0.1:5000 "
+        "--url https://example.com/api/webhooks/model-registration",
         handler=_resend,
     )
     resend.add_argument(
@@ -57,8 +62,9 @@ def register(subparsers: Any) -> None:
         "--url",
         metavar="URL",
         help="deliver here instead of the URL stored with each notification "
-        "(default: the stored URL, else $WEBHOOK_URL); the outbox never stores a URL's user "
-        "name or password, so such a notification needs them here or in $WEBHOOK_URL",
+        "(default: the stored URL, else $HOKUSAI_SITE_WEBHOOK_URL, else $WEBHOOK_URL); the "
+        "outbox never stores a URL's user name or password, so such a notification needs them "
+        "here or in one of those variables",
     )
     add_secret_env_option(resend)
     resend.add_argument(
@@ -85,7 +91,14 @@ def register(subparsers: Any) -> None:
     resend.add_argument(
         "--from-mlflow",
         action="store_true",
-        help="rebuild the payload from the model version's tags in MLflow (needs --token)",
+        help="rebuild the payload from the model version in MLflow (needs --token)",
+    )
+    resend.add_argument(
+        "--shape",
+        choices=[shape.value for shape in Shape],
+        metavar="v1|v2",
+        help="with --from-mlflow: the body to send, v2 (nested, as the SDK sends it) or v1 "
+        "(flat) (default: v2); the outbox resends each body in the shape it was stored in",
     )
     resend.add_argument(
         "--token", metavar="ID", help="only this token (any case); required with --from-mlflow"
@@ -113,6 +126,11 @@ def _resend(args: argparse.Namespace) -> int:
 
     if args.model_name and not args.from_mlflow:
         raise CommandError("--model-name only applies with --from-mlflow")
+    if args.shape and not args.from_mlflow:
+        raise CommandError(
+            "--shape only applies with --from-mlflow; the outbox resends each notification in "
+            "the shape it was stored in"
+        )
     if args.force and args.from_mlflow:
         raise CommandError(
             "--force only applies to the outbox; run 'hokusai-contract resend --force' without "
@@ -146,12 +164,26 @@ def _held(result: ResendResult) -> bool:
 
 
 def _secret(name: str, source: SettingSource) -> str:
-    """The secret from the environment variable ``name``, else from ``./.env``."""
-    if name not in os.environ:
-        from_dotenv = source.get(name)
+    """The secret from the environment variable ``name``, else from ``./.env``.
+
+    The default name, ``WEBHOOK_SECRET``, is read as senders read it:
+    ``HOKUSAI_SITE_WEBHOOK_SECRET`` first (environment, then ``.env``), then ``WEBHOOK_SECRET``.
+    """
+    from contracts.sender.config import SECRET_VARIABLES, WEBHOOK_SECRET_ENV, WEBHOOK_SECRET_ENVS
+
+    names = WEBHOOK_SECRET_ENVS if name == WEBHOOK_SECRET_ENV else (name,)
+    for candidate in names:
+        if os.environ.get(candidate, "").strip():
+            return secret_from_env(candidate)
+        from_dotenv = source.get(candidate)
         if from_dotenv is not None:
             return from_dotenv
-    return secret_from_env(name)
+    if len(names) == 1:
+        return secret_from_env(name)  # says whether it is unset or empty
+    raise CommandError(
+        f"no webhook secret: set {SECRET_VARIABLES} (environment or .env) to the secret shared "
+        "with the website, or name another variable with --secret-env"
+    )
 
 
 def _settings(args: argparse.Namespace, secret: str, source: SettingSource) -> SenderSettings:
@@ -209,7 +241,12 @@ def _resend_from_mlflow(args: argparse.Namespace, secret: str, token: str) -> Re
 
     try:
         registry = ModelRegistry(
-            args.tracking_uri, args.url, secret, delivery=_policy(args), outbox_path=args.outbox
+            args.tracking_uri,
+            args.url,
+            secret,
+            delivery=_policy(args),
+            outbox_path=args.outbox,
+            payload_shape=args.shape or Shape.V2,
         )
     except (ConfigurationError, OutboxError) as error:
         raise CommandError(str(error)) from None

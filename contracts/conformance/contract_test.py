@@ -31,11 +31,11 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from contracts.conformance import report
 from contracts.conformance.checklist import OnResult
@@ -43,6 +43,7 @@ from contracts.conformance.receiver_under_test import Receiver
 from contracts.conformance.results import Finding, SuiteResult
 from contracts.conformance.runner import receiver_suite
 from contracts.envelope import DEFAULT_PATH
+from contracts.payload import Shape, payload_shape
 from contracts.urls import redacted_url
 
 if TYPE_CHECKING:
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
     from contracts.conformance.recording import Recorder
     from contracts.conformance.sender_checks import SenderCase
     from contracts.receiver import StubSite
+    from contracts.receiver.store import TokenRecord
     from contracts.sender import ModelRegistry
 
 NODE_HANDLER = Path(__file__).resolve().parents[2] / "clients" / "node" / "examples" / "server.mjs"
@@ -71,6 +73,10 @@ class PlannedRegistration:
     metric_name: str
     baseline_value: float
     fault: bool = False
+    shape: Shape = Shape.V2
+    """The body the reference sender is asked for: v2 (nested, as the SDK sends it) or v1."""
+    signature: bool = True
+    """Whether the model logged has a (column-based) signature, so a v2 body an API schema."""
 
 
 REGISTRATIONS = (
@@ -78,7 +84,12 @@ REGISTRATIONS = (
     PlannedRegistration(
         "retried after a 503", "zkml-2", "Sales lead scoring model", "f1", 1.0, fault=True
     ),
-    PlannedRegistration("non-ASCII name", "MODELE", "Modèle de scoring", "auc", 0.5),
+    PlannedRegistration(
+        "non-ASCII name, no signature", "MODELE", "Modèle de scoring", "auc", 0.5, signature=False
+    ),
+    PlannedRegistration(
+        "flat v1 body", "FLAT-1", "Sales lead scoring model", "accuracy", 0.9, shape=Shape.V1
+    ),
 )
 
 
@@ -161,13 +172,24 @@ def _register_all(
     say: Say,
 ) -> tuple[list[SenderCase], list[str]]:
     """Make each planned registration; the evidence is what the recorder captured for it, and
-    what MLflow says of the version (its signature included, for a v2 body's api_schema)."""
+    what MLflow says of the version (its signature included, for a v2 body's api_schema).
+
+    Each registration is then checked against MLflow itself: the stub site must hold the
+    version MLflow registered and, for a v2 body, the API schema that the signature MLflow
+    keeps for that version maps to (read back from the run's files, not from the sender).
+    """
     from contracts.conformance.check_sender import mlflow_truth
     from contracts.conformance.recording import ScriptedAnswer
     from contracts.conformance.sender_checks import SenderCase
-    from contracts.sender import MlflowRegistrationError, RegistrationInputError, log_tiny_model
+    from contracts.sender import (
+        MlflowRegistrationError,
+        RegistrationInputError,
+        log_tiny_model,
+        save_tiny_model,
+    )
 
     _quiet_mlflow()  # after MLflow's import, which configures its own logging
+    unsigned_dir = save_tiny_model(model_dir.parent, with_signature=False)
     cases: list[SenderCase] = []
     errors: list[str] = []
     for plan in REGISTRATIONS:
@@ -176,11 +198,12 @@ def _register_all(
         before = len(recorder.requests)
         try:
             registration = registry.register_tokenized_model(
-                log_tiny_model(tracking_uri, model_dir),
+                log_tiny_model(tracking_uri, model_dir if plan.signature else unsigned_dir),
                 plan.model_name,
                 plan.token,
                 plan.metric_name,
                 plan.baseline_value,
+                shape=plan.shape,
             )
         except (MlflowRegistrationError, RegistrationInputError) as error:
             errors.append(f"{plan.label}: {error}")
@@ -189,6 +212,10 @@ def _register_all(
             tracking_uri, registration.model_name, str(registration.model_version)
         )
         token = site.store.token(plan.token)
+        if truth is not None and truth.run_id is not None:
+            folder = model_dir.parent / "read-back" / plan.token
+            expected_schema = _logged_api_schema(tracking_uri, truth.run_id, folder)
+            errors += _stored_problems(plan, token, truth.version, expected_schema)
         captured = tuple(recorder.requests[before:])
         cases.append(
             SenderCase(
@@ -205,8 +232,62 @@ def _register_all(
         say(
             f"      registered {registration.model_name!r} v{registration.model_version} for "
             f"{registration.token_id}: {outcome.reason.value} after {outcome.attempts} attempt(s)"
+            f" ({_body_words(registration.payload)})"
         )
     return cases, errors
+
+
+def _logged_api_schema(tracking_uri: str, run_id: str, folder: Path) -> dict[str, Any] | None:
+    """The API schema of the signature MLflow keeps in the run's model (``None``: none)."""
+    from mlflow.artifacts import download_artifacts
+    from mlflow.models import Model
+
+    from contracts.model_signature import api_schema_from_signature
+    from contracts.sender.mlflow_server import TINY_MODEL_ARTIFACT_PATH
+
+    path = download_artifacts(
+        run_id=run_id,
+        artifact_path=f"{TINY_MODEL_ARTIFACT_PATH}/MLmodel",  # where log_tiny_model put it
+        dst_path=str(folder),
+        tracking_uri=tracking_uri,
+    )
+    signature = Model.load(path).signature
+    return api_schema_from_signature(None if signature is None else signature.to_dict())
+
+
+def _stored_problems(
+    plan: PlannedRegistration,
+    token: TokenRecord | None,
+    version: str,
+    expected_schema: dict[str, Any] | None,
+) -> list[str]:
+    """How the stub site's state of the token differs from what MLflow registered."""
+    if token is None:
+        return [f"{plan.label}: the stub site has no token {plan.token.upper()}"]
+    problems = []
+    if token.model_version != version:
+        problems.append(
+            f"{plan.label}: the stub site holds model version {token.model_version!r}, MLflow "
+            f"registered {version!r}"
+        )
+    if plan.shape is Shape.V1:
+        why = "a v1 body carries none"
+        wanted = None
+    else:
+        why = f"the signature MLflow keeps for version {version} maps to {expected_schema!r}"
+        wanted = expected_schema
+    if token.api_schema != wanted:
+        problems.append(
+            f"{plan.label}: the stub site holds api_schema {token.api_schema!r}, but {why}"
+        )
+    return problems
+
+
+def _body_words(payload: Mapping[str, Any]) -> str:
+    """``v1 body``, or ``v2 body`` with or without an API schema."""
+    if payload_shape(payload) is Shape.V1:
+        return "v1 body"
+    return f"v2 body, {'with' if 'api_schema' in payload['model'] else 'without'} api_schema"
 
 
 # --- receiver suites ------------------------------------------------------------------------

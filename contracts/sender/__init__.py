@@ -4,10 +4,12 @@
 
     from contracts.sender import ModelRegistry
 
-    registry = ModelRegistry()  # MLFLOW_TRACKING_URI, WEBHOOK_URL, WEBHOOK_SECRET or ./.env
+    registry = ModelRegistry()  # MLFLOW_TRACKING_URI, HOKUSAI_SITE_WEBHOOK_URL or WEBHOOK_URL,
+                                # HOKUSAI_SITE_WEBHOOK_SECRET or WEBHOOK_SECRET; or ./.env
     registration = registry.register_tokenized_model(
         "runs:/<run_id>/model", "Sales lead scoring model", "LSCOR", "accuracy", 0.933
     )
+    registration.payload["model"]["api_schema"]  # v2 by default, from the MLflow signature
     registration.notification.delivered  # False: it waits in the outbox for a resend
 
 Names are loaded on first use, so importing this package (as the CLI does) pulls in neither

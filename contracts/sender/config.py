@@ -1,14 +1,17 @@
 """Where the sender's settings come from: arguments, then the environment, then ``./.env``.
 
 An explicit argument wins; otherwise the process environment; otherwise a ``.env`` file in the
-current directory, read without interpolation so that a ``$`` in a secret stays a ``$``.
+current directory, read without interpolation so that a ``$`` in a secret stays a ``$``. The
+webhook URL and secret are read as the SDK reads them: ``HOKUSAI_SITE_WEBHOOK_URL``, else
+``WEBHOOK_URL``; ``HOKUSAI_SITE_WEBHOOK_SECRET``, else ``WEBHOOK_SECRET`` (each name looked up
+in the environment, then in ``.env``, before the next name).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +20,12 @@ from contracts.urls import EXAMPLE_WEBHOOK_URL, http_url_problem, redacted_url
 TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
 WEBHOOK_URL_ENV = "WEBHOOK_URL"
 WEBHOOK_SECRET_ENV = "WEBHOOK_SECRET"
+WEBHOOK_URL_ENVS = ("HOKUSAI_SITE_WEBHOOK_URL", WEBHOOK_URL_ENV)
+"""Where the webhook URL is read, first found wins (the SDK's order)."""
+WEBHOOK_SECRET_ENVS = ("HOKUSAI_SITE_WEBHOOK_SECRET", WEBHOOK_SECRET_ENV)
+"""Where the webhook secret is read, first found wins (the SDK's order)."""
+URL_VARIABLES = " or ".join(WEBHOOK_URL_ENVS)
+SECRET_VARIABLES = " or ".join(WEBHOOK_SECRET_ENVS)
 OUTBOX_ENV = "HOKUSAI_OUTBOX"
 DOTENV_FILE = ".env"
 DEFAULT_OUTBOX = Path("~/.hokusai/outbox.sqlite3")
@@ -56,6 +65,14 @@ class SettingSource:
                 return value
         return None
 
+    def first(self, names: Sequence[str]) -> str | None:
+        """The value of the first of ``names`` that is set (see :meth:`get`), else ``None``."""
+        for name in names:
+            value = self.get(name)
+            if value is not None:
+                return value
+        return None
+
 
 @dataclass(frozen=True)
 class SenderSettings:
@@ -88,10 +105,10 @@ def resolve_settings(
 ) -> SenderSettings:
     """Fill every setting not given from the environment or ``.env``; check the webhook URL."""
     source = source or SettingSource()
-    url = webhook_url or source.get(WEBHOOK_URL_ENV)
+    url = webhook_url or source.first(WEBHOOK_URL_ENVS)
     if url is not None:
         check_webhook_url(url)
-    secret = webhook_secret if webhook_secret else source.get(WEBHOOK_SECRET_ENV)
+    secret = webhook_secret if webhook_secret else source.first(WEBHOOK_SECRET_ENVS)
     if secret is not None and secret != secret.strip():
         _log.warning(
             "the webhook secret has whitespace or a newline around it; it is used exactly as "
@@ -112,6 +129,6 @@ def check_webhook_url(url: str) -> str:
     if problem is not None:
         raise ConfigurationError(
             f"webhook URL {redacted_url(url)!r} is not an absolute http(s) URL ({problem}); set "
-            f"{WEBHOOK_URL_ENV} to something like {EXAMPLE_WEBHOOK_URL}"
+            f"{URL_VARIABLES} to something like {EXAMPLE_WEBHOOK_URL}"
         )
     return url

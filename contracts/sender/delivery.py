@@ -1,9 +1,12 @@
 """Deliver one signed ``model_registered`` notification, with retries and a total deadline.
 
-Every attempt re-stamps the timestamp and builds its request with
-:func:`contracts.envelope.signed_delivery` (serialize once, sign those bytes), then sends exactly
-those bytes. The idempotency key stays the same across attempts, so a receiver that already
-acted can answer "duplicate" instead of acting twice.
+Each request is built with :func:`contracts.envelope.signed_delivery` (serialize once, sign
+those bytes) and sent as exactly those bytes. A v1 (flat) body is stamped and signed anew for
+every attempt; a v2 (nested) body is stamped once per delivery and every retry resends the same
+signed bytes, since the website dedupes v2 events on ``event_type:model.id:timestamp`` and a
+re-stamped retry would count as a second event. The stamp has microseconds, so two versions
+registered within the same second never share one. The idempotency key stays the same across
+attempts, so a receiver that already acted can answer "duplicate" instead of acting twice.
 
 Retried: connection errors, timeouts, 429, 500, 502, 503, 504 (honouring ``Retry-After``), with
 exponential backoff and full jitter. Not retried: any other answer, which retrying cannot fix.
@@ -31,8 +34,8 @@ import requests
 import urllib3
 
 import contracts
-from contracts.envelope import signed_delivery
-from contracts.payload import with_fresh_timestamp
+from contracts.envelope import SignedDelivery, signed_delivery
+from contracts.payload import Shape, payload_shape, with_fresh_timestamp
 from contracts.support.http import (
     FailureKind,
     Watchdog,
@@ -306,9 +309,10 @@ class WebhookDelivery:
 
     def _run(self, payload: Mapping[str, Any], key: str, run: _Run) -> NotificationOutcome:
         budget = self.policy.deadline
+        next_request = self._requests(payload, key)
         while True:
             run.begun += 1
-            attempt = self._attempt(payload, key, budget)
+            attempt = self._attempt(next_request(), budget)
             run.attempts.append(attempt)
             if attempt.reason is DeliveryReason.DELIVERED:
                 return self._outcome(run, key)
@@ -379,9 +383,16 @@ class WebhookDelivery:
         """``text`` without the secret or the URL's credentials."""
         return redact_text(text, self.url, secrets=[self._secret])
 
-    def _attempt(self, payload: Mapping[str, Any], key: str, budget: float) -> _Attempt:
+    def _requests(self, payload: Mapping[str, Any], key: str) -> Callable[[], SignedDelivery]:
+        """The request of each attempt: v1 stamped and signed anew every time; v2 stamped and
+        signed once, the same bytes on every attempt (see the module's docstring)."""
+        if payload_shape(payload) is Shape.V2:
+            once = signed_delivery(with_fresh_timestamp(payload), self._secret, key=key)
+            return lambda: once
+        return lambda: signed_delivery(with_fresh_timestamp(payload), self._secret, key=key)
+
+    def _attempt(self, signed: SignedDelivery, budget: float) -> _Attempt:
         """One request, its timeouts and its whole answer held to ``budget`` seconds."""
-        signed = signed_delivery(with_fresh_timestamp(payload), self._secret, key=key)
         headers = {**signed.headers, "Accept": "application/json", "User-Agent": USER_AGENT}
         with Watchdog(budget) as watchdog:
             attempt = self._send(signed.body, headers, budget)

@@ -9,6 +9,7 @@ skip the migration. Plain code, no pytest: the pytest plugin and ``make contract
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import signal
@@ -20,11 +21,13 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 DATABASE_FILE = "mlflow.sqlite3"
 ARTIFACTS_FOLDER = "artifacts"
@@ -280,33 +283,80 @@ def _save_template(database: Path, template: Path) -> None:
 
 # --- a tiny model to register ---------------------------------------------------------------
 
-_TINY_MODEL_CODE = '''"""Returns its input: the smallest model MLflow can load and serve."""
+_TINY_MODEL_CODE = '''"""Scores every lead 0.5: the smallest model MLflow can load and serve."""
 
 import mlflow.models
 import mlflow.pyfunc
+import pandas
 
 
-class EchoModel(mlflow.pyfunc.PythonModel):
-    def predict(self, context, model_input: list[str], params=None) -> list[str]:
-        return model_input
+class LeadScorer(mlflow.pyfunc.PythonModel):
+    def predict(self, context, model_input: pandas.DataFrame, params=None) -> pandas.DataFrame:
+        return pandas.DataFrame({"score": [0.5] * len(model_input)})
 
 
-mlflow.models.set_model(EchoModel())
+mlflow.models.set_model(LeadScorer())
 '''
 TINY_MODEL_ARTIFACT_PATH = "model"
+TINY_MODEL_COLUMNS = (
+    ("lead_id", "string", True),
+    ("visits", "long", True),
+    ("spend", "double", True),
+    ("opted_in", "boolean", False),
+)
+"""The tiny model's input columns (name, MLflow type, required); it outputs one ``score``."""
 
 
-def save_tiny_model(directory: Path) -> Path:
-    """Save a real (loadable) pyfunc model, from code, into ``directory/model``; return it."""
+def save_tiny_model(directory: Path, *, with_signature: bool = True) -> Path:
+    """Save a real (loadable) pyfunc model, from code, under ``directory``; return its folder.
+
+    With ``with_signature`` (the default) the model has a column-based signature
+    (:data:`TINY_MODEL_COLUMNS` in, a ``score`` double out), so a v2 notification carries an
+    ``api_schema``; without, it has none, as models logged without one have.
+    """
     import mlflow.pyfunc
 
     directory.mkdir(parents=True, exist_ok=True)
-    code = directory / "echo_model.py"
+    code = directory / "lead_scorer.py"
     code.write_text(_TINY_MODEL_CODE, encoding="utf-8")
-    model_dir = directory / TINY_MODEL_ARTIFACT_PATH
+    model_dir = directory / (
+        TINY_MODEL_ARTIFACT_PATH if with_signature else f"{TINY_MODEL_ARTIFACT_PATH}-unsigned"
+    )
     if not model_dir.exists():
-        mlflow.pyfunc.save_model(str(model_dir), python_model=str(code), pip_requirements=[])
+        with _without_advice():
+            mlflow.pyfunc.save_model(
+                str(model_dir),
+                python_model=str(code),
+                pip_requirements=[],
+                signature=_tiny_signature() if with_signature else None,
+                uv_project_path=directory,  # not the current folder's uv.lock, if it has one
+            )
     return model_dir
+
+
+@contextlib.contextmanager
+def _without_advice() -> Iterator[None]:
+    """Hush MLflow's advice to add an input example or a signature while the tiny model is
+    saved: a model without a signature is wanted as it is."""
+    logger = logging.getLogger("mlflow.pyfunc")
+    before = logger.level
+    logger.setLevel(max(logging.ERROR, logger.getEffectiveLevel()))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            yield
+    finally:
+        logger.setLevel(before)
+
+
+def _tiny_signature() -> Any:
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, Schema, TensorSpec
+
+    inputs: list[ColSpec | TensorSpec] = [
+        ColSpec(kind, name, required=required) for name, kind, required in TINY_MODEL_COLUMNS
+    ]
+    return ModelSignature(Schema(inputs), Schema([ColSpec("double", "score")]))
 
 
 def log_tiny_model(tracking_uri: str, model_dir: Path, experiment_id: str = "0") -> str:

@@ -20,15 +20,22 @@ from typing import Any
 
 import requests
 
-from contracts.envelope import idempotency_key
-from contracts.sender.config import WEBHOOK_SECRET_ENV, WEBHOOK_URL_ENV, check_webhook_url
+from contracts.sender.config import SECRET_VARIABLES, URL_VARIABLES, check_webhook_url
 from contracts.sender.delivery import (
     DeliveryPolicy,
     DeliveryReason,
     NotificationOutcome,
     WebhookDelivery,
 )
-from contracts.sender.outbox import Claim, Outbox, OutboxEntry, OutboxError, without_credentials
+from contracts.sender.outbox import (
+    Claim,
+    Outbox,
+    OutboxEntry,
+    OutboxError,
+    notification_key,
+    registration_of,
+    without_credentials,
+)
 from contracts.urls import hide_url_secrets_in_logs, redact_text
 
 _log = logging.getLogger("contracts.sender")
@@ -93,8 +100,9 @@ class Notifier:
             self._session.close()
 
     def notify(self, payload: Mapping[str, Any], url: str | None = None) -> NotificationOutcome:
-        """Record ``payload`` in the outbox, deliver it if possible, record the outcome."""
-        key = idempotency_key(payload["token_id"], payload["model_name"], payload["model_version"])
+        """Record ``payload`` (either shape) in the outbox, deliver it if possible, record the
+        outcome."""
+        key = notification_key(payload)
         target = url or self.url
         try:
             claimed = self.outbox.add(payload, key, target, self.claim_seconds)
@@ -146,7 +154,7 @@ class Notifier:
             outcome = _not_sent(
                 DeliveryReason.NO_WEBHOOK_URL,
                 f"not sent: its webhook URL {entry.url} needs the user name and password the "
-                f"outbox never stores; pass --url with them, or set {WEBHOOK_URL_ENV} to it",
+                f"outbox never stores; pass --url with them, or set {URL_VARIABLES} to it",
                 entry.idempotency_key,
             )
         elif target is not None and target != entry.url:
@@ -189,14 +197,14 @@ class Notifier:
         if url is None:
             outcome = _not_sent(
                 DeliveryReason.NO_WEBHOOK_URL,
-                f"not sent: no webhook URL configured (set {WEBHOOK_URL_ENV})",
+                f"not sent: no webhook URL configured (set {URL_VARIABLES})",
                 key,
             )
         elif not self._secret:
             outcome = _not_sent(
                 DeliveryReason.NO_SECRET_CONFIGURED,
-                f"not sent: no secret configured (set {WEBHOOK_SECRET_ENV}); "
-                "notifications are never sent unsigned",
+                f"not sent: no secret configured (set {SECRET_VARIABLES}); this sender "
+                "never sends unsigned (a receiver answers that 401)",
                 key,
             )
         else:
@@ -239,7 +247,7 @@ class Notifier:
         _log.warning(
             "notification %s for token %s not delivered: %s%s",
             outcome.idempotency_key,
-            payload.get("token_id"),
+            registration_of(payload).token_id,
             outcome.message,
             unrecorded,
         )
@@ -320,7 +328,7 @@ def _not_written_down(
     """Nothing is sent that the outbox could not write down first."""
     message = (
         f"not sent: {error}. Once the outbox works: hokusai-contract resend --from-mlflow "
-        f"--token {payload['token_id']}"
+        f"--token {registration_of(payload).token_id}"
     )
     _log.warning("notification %s not sent: %s", key, message)
     return _not_sent(DeliveryReason.OUTBOX_ERROR, message, key)

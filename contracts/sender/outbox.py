@@ -26,10 +26,11 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import contracts
-from contracts.payload import format_timestamp
+from contracts.envelope import idempotency_key
+from contracts.payload import Shape, format_timestamp, payload_shape, token_id_of
 from contracts.sender.delivery import DeliveryReason, NotificationOutcome
 from contracts.support.sqlite_file import DEFAULT_BUSY_TIMEOUT, Database
 from contracts.urls import redacted_url
@@ -59,6 +60,30 @@ _COLUMNS = (
     "idempotency_key, token_id, model_name, model_version, payload, url, attempts, "
     "last_reason, last_error, last_status_code, created_at, updated_at, url_credentials_dropped"
 )
+
+
+class Registered(NamedTuple):
+    """Which registration a payload of either shape tells of."""
+
+    token_id: str
+    """Upper-cased, as the outbox and the website key it."""
+    model_name: str
+    model_version: str
+    """Empty when a v2 payload leaves ``model.version`` out."""
+
+
+def registration_of(payload: Mapping[str, Any]) -> Registered:
+    """The token, model name and version of a v1 (flat) or v2 (nested) payload."""
+    if payload_shape(payload) is Shape.V1:
+        fields = (payload["model_name"], payload["model_version"])
+    else:
+        fields = (payload["model"]["name"], payload["model"].get("version", ""))
+    return Registered(token_id_of(payload), *map(str, fields))
+
+
+def notification_key(payload: Mapping[str, Any]) -> str:
+    """The idempotency key of a payload's registration: the same for both shapes of it."""
+    return idempotency_key(*registration_of(payload))
 
 
 class OutboxError(RuntimeError):
@@ -225,6 +250,9 @@ class Outbox:
     ) -> bool:
         """Write a notification down before sending it; a pending one gets the new payload/URL.
 
+        The payload is kept exactly as given, in its shape (v1 or v2), so a resend sends the
+        same body (stamped anew).
+
         With ``claim_seconds``, the caller also claims it for that long (it is about to send
         it); ``False`` means another sender holds the claim, so the caller must not send it.
         A notification that was already delivered keeps its record, and may be claimed again
@@ -232,6 +260,7 @@ class Outbox:
         """
         now = format_timestamp()
         stored_url, dropped = without_credentials(url) if url is not None else (None, False)
+        registered = registration_of(payload)
         with self._connection() as connection:
             connection.execute(
                 "INSERT INTO notifications (idempotency_key, token_id, model_name, "
@@ -244,9 +273,7 @@ class Outbox:
                 "WHERE delivered_at IS NULL",
                 (
                     key,
-                    payload["token_id"],
-                    payload["model_name"],
-                    payload["model_version"],
+                    *registered,
                     contracts.serialize(payload).decode("ascii"),
                     stored_url,
                     dropped,

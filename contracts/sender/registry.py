@@ -4,6 +4,10 @@
 MLflow's own rules for names and tags), makes sure the tracking server answers, registers the
 version with the token's tags, builds the payload from what MLflow returned, and sends it
 through the outbox. The registration stands whatever happens to the notification.
+
+The payload is the nested v2 body by default, as the SDK sends it since 2026-04-30, with
+``model.api_schema`` derived from the signature MLflow holds for the version; the flat v1 body
+on request (``payload_shape=Shape.V1``, or ``shape=`` for one registration).
 """
 
 from __future__ import annotations
@@ -28,7 +32,10 @@ from contracts.payload import (
     TOKEN_TAG,
     VALUE_TAG,
     PayloadError,
+    Shape,
+    build_model_payload,
     build_payload,
+    payload_shape,
     run_id_from_model_uri,
 )
 from contracts.sender.config import (
@@ -40,6 +47,7 @@ from contracts.sender.config import (
 from contracts.sender.delivery import DeliveryPolicy, NotificationOutcome
 from contracts.sender.notify import Notifier, ResendResult
 from contracts.sender.outbox import Outbox
+from contracts.sender.signature import version_api_schema
 from contracts.support.http import FailureKind, describe_connection_failure
 from contracts.tokens import normalize_token_id
 from contracts.urls import redact_text, redacted_url
@@ -96,7 +104,13 @@ class Registration:
     model_uri: str
     tags: Mapping[str, str]
     payload: Mapping[str, Any]
+    """The body as built, in its shape (v1 or v2); the one sent differs only in its timestamp."""
     notification: NotificationOutcome
+
+    @property
+    def shape(self) -> Shape:
+        """The shape of the body sent (or waiting in the outbox)."""
+        return payload_shape(self.payload)
 
 
 class NotificationError(RuntimeError):
@@ -130,7 +144,10 @@ class ModelRegistry:
     """The SDK side: MLflow registration plus the signed ``model_registered`` webhook.
 
     Every setting not given falls back to the environment (``MLFLOW_TRACKING_URI``,
-    ``WEBHOOK_URL``, ``WEBHOOK_SECRET``, ``HOKUSAI_OUTBOX``), then to ``./.env``.
+    ``HOKUSAI_SITE_WEBHOOK_URL`` else ``WEBHOOK_URL``, ``HOKUSAI_SITE_WEBHOOK_SECRET`` else
+    ``WEBHOOK_SECRET``, ``HOKUSAI_OUTBOX``), then to ``./.env``. ``payload_shape`` is the body
+    sent: :attr:`~contracts.Shape.V2` (nested, as the SDK sends it; the default) or
+    :attr:`~contracts.Shape.V1` (flat).
     """
 
     def __init__(
@@ -145,6 +162,7 @@ class ModelRegistry:
         outbox_path: str | os.PathLike[str] | None = None,
         notify: NotifyMode | str = NotifyMode.BEST_EFFORT,
         await_ready_seconds: int = DEFAULT_AWAIT_READY_SECONDS,
+        payload_shape: Shape | str = Shape.V2,
     ) -> None:
         self.settings: SenderSettings = resolve_settings(
             tracking_uri, webhook_url, webhook_secret, outbox_path
@@ -156,6 +174,10 @@ class ModelRegistry:
             )
         self.tracking_uri: str = self.settings.tracking_uri
         self.notify_mode = _notify_mode(notify)
+        shape = _shape(payload_shape)
+        if shape is None:
+            raise ConfigurationError(_not_a_shape("payload_shape", payload_shape))
+        self.payload_shape = shape
         self.await_ready_seconds = await_ready_seconds
         self.outbox = Outbox(self.settings.outbox_path)
         self._notifier = Notifier(
@@ -169,7 +191,10 @@ class ModelRegistry:
         self._client: MlflowClient | None = None
 
     def __repr__(self) -> str:
-        return f"ModelRegistry({self.settings!r}, notify={self.notify_mode.value!r})"
+        return (
+            f"ModelRegistry({self.settings!r}, notify={self.notify_mode.value!r}, "
+            f"payload_shape={self.payload_shape.value!r})"
+        )
 
     @property
     def client(self) -> MlflowClient:
@@ -197,8 +222,12 @@ class ModelRegistry:
         metric_name: str,
         baseline_value: float,
         additional_tags: Mapping[str, Any] | None = None,
+        *,
+        shape: Shape | str | None = None,
     ) -> Registration:
         """Register ``model_uri`` as a new version of ``model_name`` for ``token_id``; notify.
+
+        The website is sent the registry's ``payload_shape`` unless ``shape`` names another.
 
         Raises :class:`contracts.TokenIdError` or :class:`RegistrationInputError` for bad input
         (before MLflow is touched), :class:`MlflowRegistrationError` when MLflow fails (its
@@ -206,6 +235,9 @@ class ModelRegistry:
         in ``notify="required"`` mode only, :class:`NotificationError` when the website was not
         told. In the default best-effort mode nothing about the webhook raises.
         """
+        body_shape = self.payload_shape if shape is None else _shape(shape)
+        if body_shape is None:
+            raise RegistrationInputError("shape", _not_a_shape("shape", shape))
         request = _checked_request(
             model_uri, model_name, token_id, metric_name, baseline_value, additional_tags
         )
@@ -213,14 +245,11 @@ class ModelRegistry:
         version = self._create_version(request)
         run_id = (version.run_id or None) if request.run_id else None
         tags = {str(key): str(value) for key, value in (version.tags or request.tags).items()}
-        payload = build_payload(
-            token_id=request.token_id,
-            model_name=version.name,
-            model_version=str(version.version),
-            mlflow_run_id=run_id,
-            metric_name=request.metric_name,
-            baseline_value=request.baseline_value,
-            tags=tags,
+        payload = version_payload(
+            self.client,
+            version,
+            body_shape,
+            _Reported(request.token_id, request.metric_name, request.baseline_value, run_id, tags),
         )
         registration = Registration(
             token_id=request.token_id,
@@ -244,16 +273,18 @@ class ModelRegistry:
         return self._notifier.resend_pending(url, token)
 
     def resend_from_mlflow(self, token_id: str, model_name: str | None = None) -> ResendResult:
-        """Rebuild the payload of the token's latest model version from its MLflow tags; send it.
+        """Rebuild the payload of the token's latest model version from MLflow; send it.
 
-        For versions registered before the webhook existed (their token stuck in DRAFT).
+        For versions registered before the webhook existed (their token stuck in DRAFT). The
+        body has the registry's ``payload_shape``; a v2 body's ``api_schema`` comes from the
+        version's signature, as at registration.
         """
         check_tracking_server(self.tracking_uri)
         version = find_token_version(self.client, token_id, model_name)
-        payload = payload_from_version(version)
+        payload = payload_from_version(self.client, version, self.payload_shape)
         outcome = self._notifier.notify(payload)
         return ResendResult(
-            payload["token_id"], payload["model_name"], payload["model_version"], outcome
+            normalize_token_id(token_id), version.name, str(version.version), outcome
         )
 
     def _create_version(self, request: _Request) -> ModelVersion:
@@ -336,6 +367,19 @@ def check_tracking_server(tracking_uri: str, timeout: float = TRACKING_PROBE_SEC
 
 
 # --- input checks ---------------------------------------------------------------------------
+
+
+def _shape(value: Shape | str) -> Shape | None:
+    """``value`` as a :class:`Shape`; ``None`` when it names none."""
+    try:
+        return Shape(value)
+    except ValueError:
+        return None
+
+
+def _not_a_shape(parameter: str, value: object) -> str:
+    choices = " or ".join(repr(shape.value) for shape in Shape)
+    return f"{parameter}={value!r} is not a body shape; pass {choices} (or contracts.Shape)"
 
 
 def _notify_mode(value: NotifyMode | str) -> NotifyMode:
@@ -563,8 +607,50 @@ def _search_versions(client: MlflowClient, filter_string: str) -> list[ModelVers
             return found
 
 
-def payload_from_version(version: ModelVersion) -> dict[str, Any]:
-    """The ``model_registered`` payload of a version, rebuilt from the tags it carries."""
+@dataclass(frozen=True)
+class _Reported:
+    """What the SDK reports of a registration besides what MLflow holds for the version."""
+
+    token_id: str
+    metric_name: str
+    baseline_value: float | int
+    run_id: str | None
+    tags: Mapping[str, str]
+
+
+def version_payload(
+    client: MlflowClient, version: ModelVersion, shape: Shape, reported: _Reported
+) -> dict[str, Any]:
+    """The payload of ``version`` in ``shape``: name and version as MLflow returned them.
+
+    v2 carries the metric as ``model.primary_metric`` and ``model.api_schema`` from the
+    version's signature in MLflow (left out when it has none to give); v1 the metric, the
+    baseline value and the tags. Raises ``TokenIdError`` or ``PayloadError`` on bad values.
+    """
+    if shape is Shape.V1:
+        return build_payload(
+            token_id=reported.token_id,
+            model_name=version.name,
+            model_version=str(version.version),
+            mlflow_run_id=reported.run_id,
+            metric_name=reported.metric_name,
+            baseline_value=reported.baseline_value,
+            tags=reported.tags,
+        )
+    return build_model_payload(
+        token_id=reported.token_id,
+        model_name=version.name,
+        model_version=str(version.version),
+        run_id=reported.run_id,
+        primary_metric=reported.metric_name,
+        api_schema=version_api_schema(client, version).api_schema,
+    )
+
+
+def payload_from_version(
+    client: MlflowClient, version: ModelVersion, shape: Shape = Shape.V2
+) -> dict[str, Any]:
+    """The payload of a version in ``shape``, rebuilt from the tags it carries in MLflow."""
     tags = {str(key): str(value) for key, value in (version.tags or {}).items()}
     where = f"model {version.name!r} version {version.version}"
     missing = [tag for tag in RESERVED_TAGS if not tags.get(tag)]
@@ -574,15 +660,14 @@ def payload_from_version(version: ModelVersion) -> dict[str, Any]:
             "set them on the version in MLflow first"
         )
     try:
-        return build_payload(
-            token_id=tags[TOKEN_TAG],
-            model_name=version.name,
-            model_version=str(version.version),
-            mlflow_run_id=version.run_id or None,
-            metric_name=tags[METRIC_TAG],
-            baseline_value=_number(tags[VALUE_TAG]),
-            tags=tags,
+        reported = _Reported(
+            tags[TOKEN_TAG],
+            tags[METRIC_TAG],
+            _number(tags[VALUE_TAG]),
+            version.run_id or None,
+            tags,
         )
+        return version_payload(client, version, shape, reported)
     except ValueError as error:  # TokenIdError, PayloadError, an unreadable number
         raise ModelVersionNotFoundError(
             f"{where} has tags that do not make a valid payload: {error}"

@@ -4,6 +4,7 @@ what the code has, and its commands parse."""
 
 from __future__ import annotations
 
+import inspect
 import io
 import os
 import re
@@ -22,6 +23,12 @@ import contracts.pytest_plugin
 import contracts.sender
 from contracts.conformance import SENDER_CHECKS
 from contracts.receiver.testing import RunningStubSite
+from contracts.sender.config import (
+    OUTBOX_ENV,
+    TRACKING_URI_ENV,
+    WEBHOOK_SECRET_ENVS,
+    WEBHOOK_URL_ENVS,
+)
 from contracts.sender.delivery import RETRYABLE_STATUS_CODES, DeliveryReason
 from tests.conformance.test_check_sender import WEBHOOK_SENDER
 from tests.docs.commands import (
@@ -404,6 +411,18 @@ def test_the_sender_example_registers_and_flips_the_token(
 
     assert printed.getvalue().split()[1:3] == ["True", "delivered"]
     assert stub_site.token("LSCOR")["status"] == "REGISTERED"
+
+
+def test_the_settings_table_names_the_variables_the_sender_reads_in_its_order(page: str) -> None:
+    rows = [row for row in table_rows(section(page, SENDER)) if len(row) == 3]
+    listed = {code_spans(row[1])[0]: code_spans(row[2]) for row in rows if code_spans(row[1])}
+    assert listed == {
+        "tracking_uri": [TRACKING_URI_ENV],
+        "webhook_url": list(WEBHOOK_URL_ENVS),
+        "webhook_secret": list(WEBHOOK_SECRET_ENVS),
+        "outbox_path": [OUTBOX_ENV],
+    }
+    assert set(listed) <= set(inspect.signature(contracts.sender.ModelRegistry).parameters)
 
 
 def test_the_reasons_table_lists_every_delivery_reason(page: str) -> None:

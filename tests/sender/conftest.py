@@ -11,9 +11,16 @@ from typing import Any
 import pytest
 
 from contracts.cli import main
-from contracts.sender import DeliveryPolicy, ModelRegistry
+from contracts.sender import DeliveryPolicy, ModelRegistry, log_tiny_model, save_tiny_model
 
 Resend = Callable[..., tuple[int, str]]
+SENDER_VARIABLES = (
+    "HOKUSAI_SITE_WEBHOOK_URL",
+    "WEBHOOK_URL",
+    "HOKUSAI_SITE_WEBHOOK_SECRET",
+    "WEBHOOK_SECRET",
+)
+"""Where a sender finds the website's URL and the secret."""
 
 
 @pytest.fixture(autouse=True)
@@ -21,8 +28,8 @@ def isolated_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, outbox_path: Path
 ) -> None:
     """No webhook settings leak in from the machine, no ``.env`` is read, no home outbox."""
-    monkeypatch.delenv("WEBHOOK_URL", raising=False)
-    monkeypatch.delenv("WEBHOOK_SECRET", raising=False)
+    for name in SENDER_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOKUSAI_OUTBOX", str(outbox_path))
     monkeypatch.chdir(tmp_path)
 
@@ -92,3 +99,15 @@ def resend(
         return exit_code, captured.out + captured.err
 
     return run
+
+
+@pytest.fixture(scope="session")
+def unsigned_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny model saved without a signature, once per session."""
+    return save_tiny_model(tmp_path_factory.mktemp("unsigned-model"), with_signature=False)
+
+
+@pytest.fixture
+def unsigned_model_uri(mlflow_server: Any, unsigned_model_dir: Path) -> str:
+    """The ``runs:/<run_id>/model`` URI of the tiny model without a signature, in a fresh run."""
+    return log_tiny_model(mlflow_server.tracking_uri, unsigned_model_dir)

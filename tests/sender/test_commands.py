@@ -9,7 +9,9 @@ import pytest
 import contracts
 from contracts.cli import main
 from contracts.envelope import idempotency_key
+from contracts.receiver.testing import RunningStubSite
 from contracts.sender import Outbox
+from contracts.sender.outbox import notification_key
 from tests.sender.claims import claim_in_a_process_that_then_ends
 
 
@@ -31,7 +33,8 @@ def test_resend_without_the_secret_variable_is_a_usage_error(
     monkeypatch.delenv("WEBHOOK_SECRET")
 
     assert main(["resend"]) == 2
-    assert "WEBHOOK_SECRET is not set" in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert "no webhook secret: set HOKUSAI_SITE_WEBHOOK_SECRET or WEBHOOK_SECRET" in error
 
 
 def test_the_secret_may_come_from_a_dotenv_file(
@@ -49,6 +52,7 @@ def test_the_secret_may_come_from_a_dotenv_file(
     [
         (["--from-mlflow"], "--from-mlflow needs --token"),
         (["--model-name", "m"], "--model-name only applies with --from-mlflow"),
+        (["--shape", "v1"], "--shape only applies with --from-mlflow; the outbox resends"),
         (["--token", "LS_COR"], '--token: token id "LS_COR" has "_"'),
         (["--url", "ftp://example.com/"], "is not an absolute http(s) URL"),
         (["--force", "--from-mlflow", "--token", "LSCOR"], "--force only applies to the outbox"),
@@ -102,9 +106,10 @@ def test_an_outbox_that_cannot_be_created_is_a_usage_error(
         (["--attempts", "abc"], "argument --attempts: 'abc' is not a whole number"),
         (["--attempts", "0"], "argument --attempts: '0' must be at least 1"),
         (["--deadline", "soon"], "argument --deadline: 'soon' is not a number of seconds"),
+        (["--shape", "v3"], "argument --shape: invalid choice: 'v3' (choose from 'v1', 'v2')"),
     ],
 )
-def test_a_bad_number_is_refused_by_name(
+def test_a_bad_option_value_is_refused_by_name(
     arguments: list[str], complaint: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with pytest.raises(SystemExit) as exited:
@@ -136,3 +141,27 @@ def test_a_notification_claimed_by_a_sender_that_ended_is_reported_with_exit_cod
     assert "no longer runs" in out and "resend --force" in out and "more s)" in out
     assert "1 notification(s): 0 delivered, 0 not delivered, 1 held by another sender" in out
     assert "was delivered" not in out
+
+
+@pytest.mark.parametrize("place", ["environment", ".env"])
+def test_resend_signs_with_the_hokusai_site_secret_before_webhook_secret(
+    outbox_path: Path,
+    stub_site: RunningStubSite,
+    webhook_secret: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    place: str,
+) -> None:
+    if place == ".env":
+        (tmp_path / ".env").write_text(f"HOKUSAI_SITE_WEBHOOK_SECRET={webhook_secret}\n")
+    else:
+        monkeypatch.setenv("HOKUSAI_SITE_WEBHOOK_SECRET", webhook_secret)
+    payload = contracts.build_model_payload(
+        token_id="LSCOR", model_name="Sales lead scoring model", model_version=4
+    )
+    Outbox(outbox_path).add(payload, notification_key(payload), stub_site.webhook_url)
+
+    exit_code = main(["resend", "--outbox", str(outbox_path)])  # WEBHOOK_SECRET is s3cr3t
+
+    assert exit_code == 0
+    assert stub_site.token("LSCOR")["status"] == "REGISTERED"

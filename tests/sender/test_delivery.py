@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email.utils
 import random
+import re
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -46,6 +47,14 @@ PAYLOAD = contracts.build_payload(
     tags={"hokusai_token_id": "LSCOR", "note": "caf\u00e9"},
 )
 
+V2_PAYLOAD = contracts.build_model_payload(
+    token_id="LSCOR",
+    model_name="Sales lead scoring model",
+    model_version=4,
+    run_id="abc123",
+    primary_metric="accuracy",
+)
+
 
 @pytest.fixture
 def sleeps() -> list[float]:
@@ -86,7 +95,7 @@ def test_a_delivery_is_signed_over_the_exact_bytes_the_receiver_got(
 
 
 @pytest.mark.parametrize("status", [429, 500, 502, 503, 504])
-def test_a_retryable_answer_is_retried_with_the_same_key_and_freshly_signed_bytes(
+def test_a_retryable_answer_is_retried_with_the_same_key_and_a_v1_body_stamped_anew(
     recording_receiver: Recorder,
     deliver_to: Any,
     sleeps: list[float],
@@ -105,6 +114,40 @@ def test_a_retryable_answer_is_retried_with_the_same_key_and_freshly_signed_byte
     second_time = contracts.parse_timestamp(contracts.parse_body(second.body)["timestamp"])
     assert second_time > first_time
     assert len(sleeps) == 1 and 0 <= sleeps[0] <= 0.01
+
+
+def test_a_v2_body_is_retried_as_the_same_signed_bytes_stamped_once_to_the_microsecond(
+    recording_receiver: Recorder, fast_policy: DeliveryPolicy, sleeps: list[float]
+) -> None:
+    recording_receiver.script(*[ScriptedAnswer(503)] * 2)
+    delivery = WebhookDelivery(recording_receiver.url, SECRET, fast_policy, sleep=sleeps.append)
+
+    outcome = delivery.deliver(V2_PAYLOAD, KEY)
+    delivery.close()
+
+    assert outcome.delivered and outcome.attempts == 3
+    first, *retries = recording_receiver.requests
+    assert all(retry.body == first.body for retry in retries)
+    assert all(retry.headers == first.headers for retry in retries)
+    assert contracts.verify(first.body, first.header("X-Hokusai-Signature"), SECRET)
+    received = contracts.validate_payload(first.body)
+    assert {**received, "timestamp": None} == {**V2_PAYLOAD, "timestamp": None}
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", received["timestamp"])
+
+
+def test_each_delivery_of_a_v2_body_is_stamped_anew(
+    recording_receiver: Recorder, fast_policy: DeliveryPolicy
+) -> None:
+    delivery = WebhookDelivery(recording_receiver.url, SECRET, fast_policy)
+
+    delivery.deliver(V2_PAYLOAD, KEY)
+    delivery.deliver(V2_PAYLOAD, KEY)
+    delivery.close()
+
+    first, second = (contracts.parse_body(r.body) for r in recording_receiver.requests)
+    assert contracts.parse_timestamp(second["timestamp"]) > contracts.parse_timestamp(
+        first["timestamp"]
+    )
 
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 405, 409, 413, 422])

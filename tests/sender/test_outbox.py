@@ -26,7 +26,7 @@ from contracts.sender import (
     OutboxEntry,
 )
 from contracts.sender.notify import Notifier
-from contracts.sender.outbox import ClaimHolder, OutboxError
+from contracts.sender.outbox import ClaimHolder, OutboxError, notification_key, registration_of
 from tests.sender.claims import claim_in_a_process_that_then_ends
 from tests.sender.stored import stored_notifications, waiting_entries
 
@@ -39,6 +39,15 @@ BUILD_ARGUMENTS: dict[str, Any] = {
 }
 PAYLOAD = contracts.build_payload(**BUILD_ARGUMENTS)
 KEY = idempotency_key("LSCOR", "Sales lead scoring model", "4")
+V2_PAYLOAD = contracts.build_model_payload(
+    token_id="lscor",
+    model_name="Sales lead scoring model",
+    model_version=4,
+    run_id="abc123",
+    primary_metric="accuracy",
+    api_schema={"inputSchema": {"type": "object"}, "outputSchema": {}},
+)
+PAYLOADS = {"v1": PAYLOAD, "v2": V2_PAYLOAD}
 
 
 def outcome(delivered: bool, attempts: int = 1, status: int | None = 200) -> NotificationOutcome:
@@ -55,6 +64,49 @@ def test_a_notification_written_down_survives_reopening_the_file(outbox_path: Pa
     assert entry.idempotency_key == KEY and entry.token_id == "LSCOR"
     assert entry.payload == PAYLOAD and entry.model_version == "4"
     assert entry.attempts == 0
+
+
+def test_a_v2_notification_is_kept_as_given_under_its_registrations_token_and_version(
+    outbox_path: Path,
+) -> None:
+    Outbox(outbox_path).add(V2_PAYLOAD, KEY, None)
+
+    (entry,) = waiting_entries(Outbox(outbox_path))
+
+    assert entry.payload == V2_PAYLOAD and entry.payload["model"]["id"] == "lscor"
+    assert (entry.token_id, entry.model_name, entry.model_version) == (
+        "LSCOR",
+        "Sales lead scoring model",
+        "4",
+    )
+    assert Outbox(outbox_path).waiting("LSCOR")
+
+
+def test_both_shapes_of_one_registration_share_its_idempotency_key() -> None:
+    assert notification_key(PAYLOAD) == notification_key(V2_PAYLOAD) == KEY
+    assert registration_of(V2_PAYLOAD) == registration_of(PAYLOAD)
+
+
+@pytest.mark.parametrize("shape", ["v1", "v2"])
+def test_a_resend_sends_the_notification_in_the_shape_it_was_stored_in(
+    outbox_path: Path, recording_receiver: Recorder, shape: str
+) -> None:
+    payload = PAYLOADS[shape]
+    Outbox(outbox_path).add(payload, KEY, recording_receiver.url)
+
+    (result,) = Notifier(Outbox(outbox_path), None, "s3cr3t").resend_pending()
+
+    assert result.outcome.delivered
+    assert (result.token_id, result.model_name, result.model_version) == (
+        "LSCOR",
+        "Sales lead scoring model",
+        "4",
+    )
+    (request,) = recording_receiver.requests
+    received = contracts.validate_payload(request.body)
+    assert contracts.payload_shape(received) == shape
+    assert {**received, "timestamp": None} == {**payload, "timestamp": None}
+    assert request.idempotency_key == KEY
 
 
 def test_failed_attempts_add_up_and_keep_the_last_error(outbox_path: Path) -> None:
@@ -277,13 +329,14 @@ def with_credentials(url: str, userinfo: str = "hook:hunter2") -> str:
     return url.replace("http://", f"http://{userinfo}@", 1)
 
 
+@pytest.mark.parametrize("shape", ["v1", "v2"])
 def test_a_notification_the_outbox_cannot_write_down_is_not_sent_and_nothing_raises(
-    outbox_path: Path, recording_receiver: Recorder
+    outbox_path: Path, recording_receiver: Recorder, shape: str
 ) -> None:
     notifier = Notifier(Outbox(outbox_path, busy_timeout=0.1), recording_receiver.url, "s3cr3t")
 
     with outbox_held_by_another_writer(outbox_path):
-        result = notifier.notify(PAYLOAD)
+        result = notifier.notify(PAYLOADS[shape])
 
     assert not result.delivered and result.reason is DeliveryReason.OUTBOX_ERROR
     assert str(outbox_path) in result.message and "locked" in result.message

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -10,10 +11,12 @@ from typing import Any
 import pytest
 
 import contracts
+from contracts import Shape
 from contracts.conformance import Recorder, ScriptedAnswer
 from contracts.envelope import idempotency_key
 from contracts.receiver.testing import RunningStubSite
 from contracts.sender import (
+    DeliveryPolicy,
     DeliveryReason,
     MlflowRegistrationError,
     ModelRegistry,
@@ -21,10 +24,12 @@ from contracts.sender import (
     Registration,
     RegistrationInputError,
     TrackingServerUnreachableError,
+    log_tiny_model,
 )
 from contracts.sender.registry import check_tracking_server
 from contracts.urls import redacted_url
 from tests.sender.conftest import Resend
+from tests.sender.signatures import TINY_API_SCHEMA, logged_signature
 from tests.sender.stored import stored_notifications, waiting_entries
 
 pytestmark = pytest.mark.mlflow
@@ -76,23 +81,64 @@ def test_registering_a_model_flips_the_stub_sites_token_to_registered(
     assert registry.outbox.waiting() == []
 
 
-def test_the_payload_received_matches_mlflow_and_verifies_over_the_exact_bytes(
+def test_a_registration_sends_the_nested_v2_body_by_default_with_its_signatures_api_schema(
     registry_for: RegistryFor,
     recording_receiver: Recorder,
     webhook_secret: str,
     tiny_model_uri: str,
     model_name: str,
     mlflow_client: Any,
+    tmp_path: Path,
 ) -> None:
     registry = registry_for(recording_receiver.url, webhook_secret)
 
     register(registry, tiny_model_uri, model_name)
-    register(registry, tiny_model_uri, model_name, baseline_value=0.95)
+    registration = register(registry, tiny_model_uri, model_name, baseline_value=0.95)
 
     latest = max(versions_of(mlflow_client, model_name), key=lambda v: int(v.version))
     request = recording_receiver.requests[-1]
     assert contracts.verify(request.body, request.header("X-Hokusai-Signature"), webhook_secret)
     received = contracts.validate_payload(request.body)
+    assert registration.shape is Shape.V2 and list(received) == list(contracts.V2_FIELD_ORDER)
+    assert received["model"] == {
+        "id": "lscor",
+        "name": model_name,
+        "status": "registered",
+        "version": latest.version,
+        "run_id": latest.run_id,
+        "api_schema": TINY_API_SCHEMA,
+        "primary_metric": "accuracy",
+    }
+    assert latest.version == "2"
+    signature = logged_signature(mlflow_client, latest.run_id, tmp_path / "read-back")
+    assert contracts.api_schema_from_signature(signature) == TINY_API_SCHEMA
+    key = idempotency_key("LSCOR", model_name, "2")
+    assert request.header("X-Hokusai-Idempotency-Key") == key
+
+
+@pytest.mark.parametrize(
+    "asked", [{"payload_shape": "v1"}, {"payload_shape": Shape.V1}, {"shape": "v1"}]
+)
+def test_a_registration_asked_for_v1_sends_the_flat_body_matching_mlflow(
+    registry_for: RegistryFor,
+    recording_receiver: Recorder,
+    webhook_secret: str,
+    tiny_model_uri: str,
+    model_name: str,
+    mlflow_client: Any,
+    asked: dict[str, Any],
+) -> None:
+    per_call = {"shape": asked.pop("shape")} if "shape" in asked else {}
+    registry = registry_for(recording_receiver.url, webhook_secret, **asked)
+
+    register(registry, tiny_model_uri, model_name, **per_call)
+    registration = register(registry, tiny_model_uri, model_name, baseline_value=0.95, **per_call)
+
+    latest = max(versions_of(mlflow_client, model_name), key=lambda v: int(v.version))
+    request = recording_receiver.requests[-1]
+    assert contracts.verify(request.body, request.header("X-Hokusai-Signature"), webhook_secret)
+    received = contracts.validate_payload(request.body)
+    assert registration.shape is Shape.V1
     assert received["model_version"] == latest.version == "2"
     assert received["mlflow_run_id"] == latest.run_id
     assert received["model_name"] == model_name
@@ -102,8 +148,118 @@ def test_the_payload_received_matches_mlflow_and_verifies_over_the_exact_bytes(
     assert request.header("X-Hokusai-Idempotency-Key") == key
 
 
+def test_a_v2_registry_sends_one_registration_as_v1_when_asked(
+    registry_for: RegistryFor,
+    recording_receiver: Recorder,
+    webhook_secret: str,
+    tiny_model_uri: str,
+    model_name: str,
+) -> None:
+    registry = registry_for(recording_receiver.url, webhook_secret)
+
+    flat = register(registry, tiny_model_uri, model_name, shape=Shape.V1)
+    nested = register(registry, tiny_model_uri, model_name)
+
+    bodies = [contracts.parse_body(request.body) for request in recording_receiver.requests]
+    shapes = [contracts.payload_shape(body) for body in bodies]
+    assert shapes == [Shape.V1, Shape.V2] == [flat.shape, nested.shape]
+
+
+def test_a_model_without_a_signature_sends_no_api_schema(
+    registry_for: RegistryFor,
+    recording_receiver: Recorder,
+    webhook_secret: str,
+    unsigned_model_uri: str,
+    model_name: str,
+    mlflow_client: Any,
+    tmp_path: Path,
+) -> None:
+    registry = registry_for(recording_receiver.url, webhook_secret)
+
+    registration = register(registry, unsigned_model_uri, model_name)
+
+    (request,) = recording_receiver.requests
+    model = contracts.validate_payload(request.body)["model"]
+    assert "api_schema" not in model and model["version"] == registration.model_version
+    assert logged_signature(mlflow_client, str(registration.run_id), tmp_path / "read") is None
+
+
+def test_the_stub_site_keeps_the_signatures_api_schema_when_a_later_version_has_none(
+    registry_for: RegistryFor,
+    stub_site: RunningStubSite,
+    webhook_secret: str,
+    tiny_model_uri: str,
+    unsigned_model_uri: str,
+    model_name: str,
+) -> None:
+    registry = registry_for(stub_site.webhook_url, webhook_secret)
+
+    first = register(registry, tiny_model_uri, model_name)
+    after_first = stub_site.token("LSCOR")
+    second = register(registry, unsigned_model_uri, model_name)
+    after_second = stub_site.token("LSCOR")
+
+    assert first.notification.delivered and second.notification.delivered
+    assert after_first["status"] == "REGISTERED" and after_first["model_version"] == "1"
+    assert after_first["api_schema"] == TINY_API_SCHEMA
+    assert after_second["model_version"] == "2" and after_second["metric_name"] == "accuracy"
+    assert after_second["api_schema"] == TINY_API_SCHEMA  # left out, so kept: never null
+
+
+def test_a_version_whose_signature_cannot_be_read_is_notified_without_api_schema(
+    registry_for: RegistryFor,
+    recording_receiver: Recorder,
+    webhook_secret: str,
+    mlflow_server: Any,
+    model_name: str,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    not_a_model = tmp_path / "weights"
+    not_a_model.mkdir()
+    (not_a_model / "weights.bin").write_bytes(b"\x00\x01")
+    model_uri = log_tiny_model(mlflow_server.tracking_uri, not_a_model)
+    registry = registry_for(recording_receiver.url, webhook_secret)
+
+    with caplog.at_level(logging.WARNING, logger="contracts.sender"):
+        registration = register(registry, model_uri, model_name)
+
+    assert registration.notification.delivered
+    (request,) = recording_receiver.requests
+    assert "api_schema" not in contracts.validate_payload(request.body)["model"]
+    (warning,) = [r.getMessage() for r in caplog.records if "api_schema" in r.getMessage()]
+    assert f"api_schema left out: the MLmodel file of model {model_name!r} version 1" in warning
+
+
+def test_the_hokusai_site_url_and_secret_win_over_the_webhook_ones(
+    mlflow_server: Any,
+    stub_site: RunningStubSite,
+    webhook_secret: str,
+    dead_url: str,
+    tiny_model_uri: str,
+    model_name: str,
+    outbox_path: Path,
+    fast_policy: DeliveryPolicy,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HOKUSAI_SITE_WEBHOOK_URL", stub_site.webhook_url)
+    monkeypatch.setenv("WEBHOOK_URL", dead_url)
+    monkeypatch.setenv("HOKUSAI_SITE_WEBHOOK_SECRET", webhook_secret)
+    monkeypatch.setenv("WEBHOOK_SECRET", "not the site's secret")
+    registry = ModelRegistry(mlflow_server.tracking_uri, delivery=fast_policy)
+
+    registration = register(registry, tiny_model_uri, model_name)
+
+    assert registration.notification.delivered, registration.notification.message
+    assert registry.outbox.path == outbox_path
+    assert stub_site.token("LSCOR")["status"] == "REGISTERED"
+
+
+@pytest.mark.parametrize(
+    ("shape", "sent"), [(Shape.V2, ("model", "id", "lscor")), (Shape.V1, ("token_id", "LSCOR"))]
+)
 @pytest.mark.parametrize("token_as_typed", ["lscor", "LsCoR"])
-def test_a_token_typed_in_any_case_is_registered_and_sent_upper_cased(
+def test_a_token_typed_in_any_case_is_sent_in_the_case_of_its_shape_and_registered(
     registry_for: RegistryFor,
     stub_site: RunningStubSite,
     webhook_secret: str,
@@ -111,12 +267,18 @@ def test_a_token_typed_in_any_case_is_registered_and_sent_upper_cased(
     model_name: str,
     mlflow_client: Any,
     token_as_typed: str,
+    shape: Shape,
+    sent: tuple[str, ...],
 ) -> None:
-    registry = registry_for(stub_site.webhook_url, webhook_secret)
+    registry = registry_for(stub_site.webhook_url, webhook_secret, payload_shape=shape)
 
     registration = register(registry, tiny_model_uri, model_name, token_id=token_as_typed)
 
-    assert registration.token_id == registration.payload["token_id"] == "LSCOR"
+    *path, value = sent
+    field: Any = registration.payload
+    for name in path:
+        field = field[name]
+    assert registration.token_id == "LSCOR" and field == value
     (version,) = versions_of(mlflow_client, model_name)
     assert version.tags["hokusai_token_id"] == "LSCOR"
     assert stub_site.token(token_as_typed)["status"] == "REGISTERED"
@@ -137,6 +299,7 @@ def test_a_token_typed_in_any_case_is_registered_and_sent_upper_cased(
         ({"additional_tags": {"bad\nkey": "v"}}, RegistrationInputError, "additional_tags"),
         ({"additional_tags": {"note": "x" * 100_001}}, RegistrationInputError, "additional_tags"),
         ({"metric_name": "m" * 100_001}, RegistrationInputError, "metric_name"),
+        ({"shape": "v3"}, RegistrationInputError, "shape"),
     ],
 )
 def test_bad_input_raises_a_typed_error_and_leaves_mlflow_untouched(
@@ -410,6 +573,80 @@ def test_resend_from_mlflow_flips_a_token_registered_before_the_webhook_existed(
     assert stub_site.token("LSCOR")["status"] == "REGISTERED"
     (delivery,) = stub_site.deliveries("LSCOR")
     assert delivery["idempotency_key"] == registration.notification.idempotency_key
+
+
+@pytest.mark.parametrize("shape", [None, "v2", "v1"])
+def test_resend_from_mlflow_builds_v2_with_the_signatures_api_schema_unless_asked_for_v1(
+    registry_for: RegistryFor,
+    recording_receiver: Recorder,
+    tiny_model_uri: str,
+    model_name: str,
+    mlflow_client: Any,
+    mlflow_server: Any,
+    tmp_path: Path,
+    resend: Resend,
+    shape: str | None,
+) -> None:
+    register(registry_for(None, None), tiny_model_uri, model_name, additional_tags={"team": "a"})
+    asked = ["--shape", shape] if shape else []
+
+    exit_code, report = resend(
+        "--from-mlflow",
+        "--token",
+        "LSCOR",
+        "--tracking-uri",
+        mlflow_server.tracking_uri,
+        "--url",
+        recording_receiver.url,
+        "--outbox",
+        str(tmp_path / "another-machine.sqlite3"),
+        *asked,
+    )
+
+    assert exit_code == 0, report
+    (version,) = versions_of(mlflow_client, model_name)
+    (request,) = recording_receiver.requests
+    received = contracts.validate_payload(request.body)
+    if shape == "v1":
+        assert received["model_version"] == version.version
+        assert received["tags"] == version.tags and received["baseline_value"] == 0.933
+        return
+    signature = logged_signature(mlflow_client, version.run_id, tmp_path / "read-back")
+    assert received["model"] == {
+        "id": "lscor",
+        "name": model_name,
+        "status": "registered",
+        "version": version.version,
+        "run_id": version.run_id,
+        "api_schema": contracts.api_schema_from_signature(signature),
+        "primary_metric": "accuracy",
+    }
+    assert received["model"]["api_schema"] == TINY_API_SCHEMA
+
+
+def test_resend_sends_each_notification_in_the_shape_it_was_registered_in(
+    registry_for: RegistryFor,
+    recording_receiver: Recorder,
+    dead_url: str,
+    webhook_secret: str,
+    tiny_model_uri: str,
+    model_name: str,
+    outbox_path: Path,
+    resend: Resend,
+) -> None:
+    down = registry_for(dead_url, webhook_secret)
+    nested = register(down, tiny_model_uri, model_name, token_id="TOKEN-A")
+    flat = register(down, tiny_model_uri, model_name, token_id="TOKEN-B", shape="v1")
+
+    exit_code, report = resend("--outbox", str(outbox_path), "--url", recording_receiver.url)
+
+    assert exit_code == 0, report
+    received = [contracts.parse_body(request.body) for request in recording_receiver.requests]
+    assert [{**body, "timestamp": None} for body in received] == [
+        {**nested.payload, "timestamp": None},
+        {**flat.payload, "timestamp": None},
+    ]
+    assert [contracts.payload_shape(body) for body in received] == [Shape.V2, Shape.V1]
 
 
 def test_resend_from_mlflow_for_a_token_no_version_carries_exits_one(
