@@ -29,8 +29,13 @@ from contracts.cli.options import (
     seconds,
     secret_from_env,
 )
-from contracts.conformance.send_test import DEFAULT_TIMEOUT_SECONDS
-from contracts.envelope import DEFAULT_PATH
+from contracts.conformance.send_test import (
+    DEFAULT_BASELINE_VALUE,
+    DEFAULT_METRIC_NAME,
+    DEFAULT_SHAPE,
+    DEFAULT_TIMEOUT_SECONDS,
+)
+from contracts.envelope import CURRENT_PATH, DEFAULT_PATH, SEED_PATH
 from contracts.signing import SIGNATURE_HEADER
 from contracts.urls import redacted_url
 
@@ -91,15 +96,19 @@ def _register_check_receiver(subparsers: Any) -> None:
         help="judge a webhook receiver by its URL, check by check, in plain words",
         description="Send real, signed HTTP requests to a receiver of the model_registered "
         "webhook and say, check by check, what it gets wrong and how to fix it: signatures, "
-        "raw-body verification, case rules, duplicates, error codes, state changes. Then "
+        "raw-body verification, case rules, duplicates, error codes, state changes, in both "
+        "body shapes (the nested one the SDK sends, the flat one older senders send) and, with "
+        "--also-url, at the handler's other path. Then "
         "Schemathesis fuzzes it from schemas/openapi.yaml. Every finding is FAIL (it breaks a "
         "known sender, or is a security hole) or WARN (a deviation no known sender triggers). "
         "Exit 0: passed (warnings allowed unless --strict); 1: a FAIL (or, with --strict, a "
         "WARN); 2: usage; 3: the receiver is unreachable; 130: interrupted (the reports "
         "written are partial).",
         example="WEBHOOK_SECRET=... hokusai-contract check-receiver --url "
-        "http://127.0.0.1:8000/api/mlflow/registered --token LSCOR --spare-token OTHER "
-        "--spare-token SPARE --spare-token THIRD --state-url 'http://127.0.0.1:8000/api/tokens/{token_id}'",
+        f"http://127.0.0.1:8000{CURRENT_PATH} --also-url http://127.0.0.1:8000{SEED_PATH} "
+        "--token LSCOR --spare-token OTHER --spare-token SPARE --spare-token THIRD "
+        "--spare-token FOURTH --spare-token FIFTH "
+        "--state-url 'http://127.0.0.1:8000/api/tokens/{token_id}'",
         handler=_check_receiver,
     )
     parser.add_argument("--url", required=True, help="the receiver's webhook URL")
@@ -114,15 +123,26 @@ def _register_check_receiver(subparsers: Any) -> None:
         action="append",
         default=[],
         metavar="TOKEN",
-        help="another DRAFT token (repeat, up to three): lowercase-token-id, duplicate-delivery "
-        "and timestamp-without-offset each register one to see a transition of their own; "
-        "without, they judge the REGISTERED --token or the unknown token, with weaker evidence",
+        help="another DRAFT token (repeat, up to five): the checks that register a token each "
+        "take one to see a transition of their own, the nested-body ones first "
+        "(valid-delivery, duplicate-delivery), then lowercase-token-id, duplicate-delivery and "
+        "timestamp-without-offset; without, they judge the REGISTERED --token or the unknown "
+        "token, with weaker evidence",
     )
     parser.add_argument(
         "--state-url",
         metavar="TEMPLATE",
         help="URL template answering GET with the token's JSON state, e.g. "
         "'https://host/api/tokens/{token_id}'; enables the state-change checks",
+    )
+    parser.add_argument(
+        "--also-url",
+        action="append",
+        default=[],
+        metavar="URL",
+        help=f"another URL of the same handler, such as its other path ({CURRENT_PATH} and "
+        f"{SEED_PATH}): it must answer as the handler and accept both body shapes too "
+        "(repeat for more)",
     )
     parser.add_argument("--junit", metavar="FILE", help="also write JUnit XML here")
     parser.add_argument("--json", metavar="FILE", help="also write a JSON report here")
@@ -164,6 +184,19 @@ def checked_spare_tokens(values: Sequence[str], token: str, option: str) -> tupl
             f"not the token under test ({token}) and not given twice"
         )
     return spares
+
+
+def checked_also_urls(values: Sequence[str], url: str, option: str) -> tuple[str, ...]:
+    """Further URLs of the handler: each an http(s) URL, none twice, none the URL under test."""
+    urls = tuple(checked_url(value, option) for value in values)
+    repeated = sorted({u for u in urls if urls.count(u) > 1 or u == url})
+    if repeated:
+        shown = ", ".join(redacted_url(u) for u in repeated)
+        raise CommandError(
+            f"{option} {shown}: each must be another URL of the handler (its other path, say), "
+            "not --url and not given twice"
+        )
+    return urls
 
 
 def checked_state_url(template: str | None, option: str = "--state-url") -> str | None:
@@ -212,6 +245,7 @@ def _check_receiver(args: argparse.Namespace) -> int:
     state_url_template = checked_state_url(args.state_url)
     token = checked_token(args.token, "--token")
     spares = checked_spare_tokens(args.spare_token, token, "--spare-token")
+    also_urls = checked_also_urls(args.also_url, url, "--also-url")
     secret = secret_from_env(args.secret_env)
     reports = _Reports(
         checked_report_path(args.junit, "--junit"),
@@ -223,10 +257,19 @@ def _check_receiver(args: argparse.Namespace) -> int:
     spare_words = f"; spare tokens {', '.join(spares)}" if spares else ""
     heading = [
         f"Checking {redacted_url(url)}",
+        *(f"  and {redacted_url(also)}" for also in also_urls),
         f"  token {token}{spare_words}; state URL {state_url}",
     ]
     receiver = Receiver(
-        url, secret, token, spares, state_url_template, args.timeout, args.secret_env, args.settle
+        url,
+        secret,
+        token,
+        spares,
+        state_url_template,
+        args.timeout,
+        args.secret_env,
+        args.settle,
+        also_urls,
     )
     finished: list[CheckResult] = []
 
@@ -386,9 +429,15 @@ def _diagnose(args: argparse.Namespace) -> int:
 
 def _delivery_from_args(args: argparse.Namespace, secret: str) -> SignedDelivery:
     from contracts.conformance.send_test import build_test_delivery
-    from contracts.payload import PayloadError
+    from contracts.payload import PayloadError, Shape
     from contracts.tokens import TokenIdError
 
+    shape = Shape(args.shape)
+    if shape is Shape.V2 and args.baseline_value is not None:
+        raise CommandError(
+            "--baseline-value is a field of the flat v1 body only: pass --shape v1 with it, or "
+            "leave it out"
+        )
     try:
         return build_test_delivery(
             secret,
@@ -397,6 +446,7 @@ def _delivery_from_args(args: argparse.Namespace, secret: str) -> SignedDelivery
             model_version=args.model_version,
             metric_name=args.metric_name,
             baseline_value=args.baseline_value,
+            shape=shape,
         )
     except TokenIdError as error:
         raise CommandError(f"--token: {error}") from None
@@ -407,6 +457,7 @@ def _delivery_from_args(args: argparse.Namespace, secret: str) -> SignedDelivery
 
 
 def _send_test(args: argparse.Namespace) -> int:
+    from contracts import token_id_of
     from contracts.conformance import Receiver
     from contracts.conformance.send_test import render, run_send_test
     from contracts.urls import redact_text
@@ -415,7 +466,7 @@ def _send_test(args: argparse.Namespace) -> int:
     checked_state_url(args.state_url)
     secret = secret_from_env(args.secret_env)
     delivery = _delivery_from_args(args, secret)
-    token_id = json.loads(delivery.body)["token_id"]
+    token_id = token_id_of(json.loads(delivery.body))
     receiver = Receiver(
         url,
         secret,
@@ -440,29 +491,49 @@ def _register_send_test(subparsers: Any) -> None:
         "send-test",
         help="send one signed model_registered delivery to a receiver and explain its answer",
         description="Send ONE contract-valid, correctly signed model_registered delivery to "
-        "a receiver, print what was sent and what came back, and say in words what the answer "
-        "means and what to do next. Exit 0 only when the receiver accepted it (and, with "
+        "a receiver (by default the nested body exactly as the SDK's CLI sends it), print what "
+        "was sent and what came back, and say in words what the answer means and what to do "
+        "next. Exit 0 only when the receiver accepted it (and, with "
         "--state-url, the token reads REGISTERED afterwards, within --settle); 3 when nothing "
         "answered at the URL; 1 otherwise.",
         example="WEBHOOK_SECRET=... hokusai-contract send-test "
-        f"--url http://127.0.0.1:8000{DEFAULT_PATH} --token LSCOR "
+        f"--url http://127.0.0.1:8000{CURRENT_PATH} --token LSCOR "
         "--state-url 'http://127.0.0.1:8000/api/tokens/{token_id}'",
         handler=_send_test,
     )
     parser.add_argument(
-        "--url", required=True, help=f"the receiver's webhook URL (path {DEFAULT_PATH})"
+        "--url",
+        required=True,
+        help=f"the receiver's webhook URL (path {CURRENT_PATH}, or the seed path {SEED_PATH})",
     )
     add_secret_env_option(parser)
     parser.add_argument(
         "--token", required=True, help="the token id to register, e.g. LSCOR (upper-cased)"
     )
+    parser.add_argument(
+        "--shape",
+        choices=["v2", "v1"],
+        default=DEFAULT_SHAPE.value,
+        help="v2: the nested body as the SDK's CLI sends it (model.id in lower case, whole "
+        "seconds, no X-Hokusai-Event, no idempotency key); v1: the flat body with both headers "
+        f"(default: {DEFAULT_SHAPE.value})",
+    )
     parser.add_argument("--model-name", default="send-test model", help="model name to send")
     parser.add_argument(
         "--model-version", default="1", metavar="N", help="model version, digits (default: 1)"
     )
-    parser.add_argument("--metric-name", default="accuracy", help="benchmark metric name")
     parser.add_argument(
-        "--baseline-value", type=float, default=0.9, metavar="X", help="benchmark baseline value"
+        "--metric-name",
+        default=None,
+        help=f"benchmark metric name: v1 metric_name ({DEFAULT_METRIC_NAME} when left out), v2 "
+        "model.primary_metric (left out unless given)",
+    )
+    parser.add_argument(
+        "--baseline-value",
+        type=float,
+        default=None,
+        metavar="X",
+        help=f"v1 only: benchmark baseline value ({DEFAULT_BASELINE_VALUE:g} when left out)",
     )
     parser.add_argument(
         "--state-url",

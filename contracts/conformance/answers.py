@@ -17,7 +17,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from contracts.envelope import DEFAULT_PATH, MAX_BODY_BYTES
+from contracts.envelope import CURRENT_PATH, MAX_BODY_BYTES, SEED_PATH, WEBHOOK_PATHS
 from contracts.payload import STATUS_REGISTERED
 from contracts.signing import SIGNATURE_HEADER, SIGNATURE_PREFIX, FailureReason
 from contracts.urls import redacted_url
@@ -64,8 +64,9 @@ SIZE_FIX = (
     "bodies up to at least 64 KiB"
 )
 SCHEMA_FIX = (
-    "accept every body schemas/model_registered.v1.schema.json accepts: the receiver's "
-    "validation must not be stricter than the contract's"
+    "accept every body schemas/model_registered.v1.schema.json (flat) or "
+    "schemas/model_registered.v2.schema.json (nested) accepts: the receiver's validation must "
+    "not be stricter than the contract's"
 )
 CLOCK_FIX = "synchronize both clocks (NTP); timestamps are written in UTC with a Z suffix"
 CRASH_FIX = "look at the handler's log for the crash"
@@ -95,6 +96,27 @@ PARSE_AFTER_VERIFY_FIX = (
     "Next.js request.json(), Flask request.get_json() and FastAPI request.json() parse first, "
     "so read the raw bytes instead (express.raw, request.text(), request.get_data(), "
     "request.body())"
+)
+NESTED_SHAPE_FIX = (
+    "accept the nested shape the SDK sends since 2026-04-30 beside the flat one: a body without "
+    "token_id but with a top-level model object is v2, its token id is model.id, sent in lower "
+    "case (upper-case it before the lookup), model.status is 'registered' and model.version, "
+    "model.api_schema and the rest are optional (schemas/model_registered.v2.schema.json); try "
+    "the flat shape first (a top-level token_id), then the nested one"
+)
+MODEL_ID_CASE_FIX = (
+    "upper-case model.id before the lookup (model.id.toUpperCase() / .upper()), and before "
+    "validating it: the SDK sends the token id in lower case, as a slug"
+)
+STATUS_CASE_FIX = (
+    "compare the status case-insensitively: the SDK's senders write 'registered' (model.status "
+    "in the nested body; one older flat sender wrote it in the status field)"
+)
+API_SCHEMA_FIX = (
+    "when a later model version of a REGISTERED token arrives in the nested shape, store its "
+    "version and its model.api_schema: an object replaces the stored schema, null clears it, "
+    "and a body without api_schema keeps what is stored (the CLI leaves it out for a model "
+    "without a column signature)"
 )
 CASE_LOOKUP_FIX = (
     "upper-case the token id before the lookup, and before validating it "
@@ -133,11 +155,14 @@ def no_secret_fix(secret_env: str) -> str:
 
 
 def path_hint(url: str) -> str | None:
-    """The contract's path, when ``url`` points elsewhere."""
+    """The contract's paths, when ``url`` points elsewhere."""
     path = urlsplit(url).path
-    if path.rstrip("/") == DEFAULT_PATH:
+    if path.rstrip("/") in WEBHOOK_PATHS:
         return None
-    return f"the contract's path is {DEFAULT_PATH}; --url points at {path or '/'}"
+    return (
+        f"the contract's paths are {CURRENT_PATH} (where the SDK posts) and {SEED_PATH} (the "
+        f"seed path); --url points at {path or '/'}"
+    )
 
 
 def wrong_url_steps(url: str) -> tuple[str, ...]:

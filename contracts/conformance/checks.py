@@ -20,6 +20,15 @@ no known sender triggers). A refusal sent as ``200 {"success": false}`` is repor
 after answering is given the receiver's settle time wherever the state is read, and reported
 once, by ``acceptance-timing``.
 
+The SDK sends the nested v2 body today, and older senders the flat v1 body, so the checks whose
+answer depends on the shape judge both (:func:`~contracts.conformance.receiver_run.in_forms`):
+acceptance (``valid-delivery``, the nested part being what the SDK's CLI sends: ``model.id`` in
+lower case, whole seconds, no optional header), timestamps, duplicates (the nested part as the
+SDK's publisher sends it: microseconds and an idempotency key) and, in the nested shape alone,
+``api_schema``. Signatures, methods and sizes do not depend on the shape and are judged once.
+``webhook-paths`` says when the URL is not the path the SDK posts to, and judges the handler's
+other paths given with ``--also-url``.
+
 Checks share nothing but the run's record
 (:class:`~contracts.conformance.receiver_run.ReceiverRun`); what they need before they can
 judge is declared with ``requires_*`` decorators.
@@ -27,16 +36,22 @@ judge is declared with ``requires_*`` decorators.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from contracts.conformance.answers import (
     ACCEPTANCE_TIMING_FIX,
     ANSWER_FORMAT_FIX,
+    API_SCHEMA_FIX,
     CASE_LOOKUP_FIX,
+    CRASH_FIX,
+    MODEL_ID_CASE_FIX,
+    NESTED_SHAPE_FIX,
     OPTIONAL_HEADERS_FIX,
     ORDER_FIX,
     PARSE_AFTER_VERIFY_FIX,
@@ -46,6 +61,7 @@ from contracts.conformance.answers import (
     REPLAY_REASON,
     SIGNATURE_FIX,
     SIZE_FIX,
+    STATUS_CASE_FIX,
     TIMESTAMP_FORMATS_FIX,
     TIMING_SAFE_EQUAL_FIX,
     Answer,
@@ -56,13 +72,24 @@ from contracts.conformance.answers import (
     seed_fix,
 )
 from contracts.conformance.checklist import Checklist, StopRun
-from contracts.conformance.probe import Probe, idempotency_key_of, timestamp_ago
+from contracts.conformance.probe import (
+    FLAT,
+    SDK_CLI,
+    SDK_PUBLISHER,
+    BodyForm,
+    ConnectionDropped,
+    Probe,
+    ReceiverUnreachable,
+    idempotency_key_of,
+    timestamp_ago,
+)
 from contracts.conformance.receiver_run import (
     DRAFT,
     Evidence,
     ReceiverRun,
     draws_spare,
     guarded,
+    in_forms,
     requires_draft_token,
     requires_letters,
     requires_readable_state,
@@ -70,13 +97,22 @@ from contracts.conformance.receiver_run import (
 )
 from contracts.conformance.results import Finding, Verdict
 from contracts.envelope import (
+    CURRENT_PATH,
     EVENT_HEADER,
     IDEMPOTENCY_KEY_HEADER,
     MAX_BODY_BYTES,
+    SEED_PATH,
     SignedDelivery,
 )
-from contracts.payload import STATUS_REGISTERED, ordered, serialize
+from contracts.payload import (
+    STATUS_REGISTERED,
+    UNCHANGED,
+    format_timestamp,
+    ordered,
+    serialize,
+)
 from contracts.signing import SIGNATURE_HEADER, SIGNATURE_PREFIX, sign
+from contracts.urls import redacted_url
 
 OVERSIZED_BODY_BYTES = MAX_BODY_BYTES + 1024
 UNKNOWN_TOKEN = "NOSUCHTOKEN-CONFORMANCE"
@@ -84,6 +120,10 @@ UNKNOWN_TOKEN = "NOSUCHTOKEN-CONFORMANCE"
 WRONG_SECRET = "not-the-shared-secret"
 NON_ASCII_MODEL_NAME = "Modèle de scoring été 日本"
 OTHER_SIGNATURE_HEADER = "X-MLflow-Signature"
+SPARE_HINT = (
+    "pass --spare-token with another DRAFT token; five give every check that registers one its "
+    "own, the nested ones first"
+)
 REGISTRATION_FIELDS = (
     "status",
     "model_name",
@@ -291,12 +331,12 @@ def _forged(delivery: SignedDelivery) -> dict[str, str]:
 
 
 def _handler_behind_plain_answers(
-    probe: Probe, delivery: SignedDelivery, answer: Answer
+    probe: Probe, delivery: SignedDelivery, answer: Answer, *, url: str | None = None
 ) -> Finding | None:
     """A 404 or 405 without the contract's JSON: a wrong URL answers the same whatever the
     signature, while a handler answering in plain text refuses a wrong signature its own way."""
     forged = probe.send(
-        "the same delivery signed with another secret", delivery.body, _forged(delivery)
+        "the same delivery signed with another secret", delivery.body, _forged(delivery), url=url
     )
     if forged.status == answer.status:
         return None
@@ -767,11 +807,7 @@ def lowercase_status(run: ReceiverRun) -> Finding:
     _stop_when_token_missing(run, answer, "lowercase-status")
     problem = _acceptance_problem(run, answer, 'status "registered"')
     if problem is not None and answer.status == 400:
-        return Finding.failed(
-            problem.why,
-            "compare the status case-insensitively (one real sender wrote 'registered')",
-            answer=answer.summary(),
-        )
+        return Finding.failed(problem.why, STATUS_CASE_FIX, answer=answer.summary())
     landed = problem or _state_after_acceptance(run, token, 'status "registered"')
     if landed is not None:
         return landed
@@ -790,8 +826,15 @@ def lowercase_status(run: ReceiverRun) -> Finding:
     )
 
 
-@receiver_check("valid-delivery", "a valid signed delivery gets 200 with success true")
+@receiver_check("valid-delivery", "a valid delivery, flat and as the SDK sends it, is accepted")
+@in_forms(FLAT, SDK_CLI)
+@draws_spare(with_letters=True, forms=(SDK_CLI,))
 def valid_delivery(run: ReceiverRun) -> Finding:
+    """The flat v1 body for the token under test (REGISTERED by now); the nested body exactly
+    as the SDK's CLI sends it, on a DRAFT token of its own when one is left: it is the gate of
+    every later nested check."""
+    if run.form.nested:
+        return _nested_delivery(run)
     probe, token = run.probe, run.receiver.token
     answer = probe.deliver(probe.signed(probe.payload()), "valid delivery")
     _stop_when_token_missing(run, answer, "valid-delivery")
@@ -806,11 +849,133 @@ def valid_delivery(run: ReceiverRun) -> Finding:
     )
 
 
-def _named_another_token(answer: Answer, lower: str, token: str) -> Finding | None:
-    reported = answer.field("token_id")
-    if isinstance(reported, str) and reported != token:
+def _nested_delivery(run: ReceiverRun) -> Finding:
+    probe, subject, evidence, form = run.probe, run.subject, run.evidence, run.form
+    token = subject.token
+    payload = probe.payload(token_id=token)
+    sent = str(probe.field(payload, "token_id"))
+    answer = probe.deliver(probe.signed(payload), f"{form.name} delivery")
+    if not answer.accepted:
+        return _nested_refused(run, token, payload, answer, form=form)
+    landed = _named_another_token(answer, sent, token) or _state_after_acceptance(
+        run, token, f"{form.words}, model.id {sent!r}"
+    )
+    if landed is not None:
+        return landed
+    if evidence is Evidence.TRANSITION_SEEN:
+        why = f"model.id {sent!r} moved DRAFT token {token} to REGISTERED (the state URL confirms)"
+    elif evidence is Evidence.TRANSITION_ANSWERED:
+        why = (
+            f"model.id {sent!r} accepted for DRAFT token {token} (pass --state-url to confirm "
+            "it landed there)"
+        )
+    else:
+        why = (
+            f"model.id {sent!r} accepted for {token}; weaker evidence: {token} was already "
+            f"REGISTERED, so this shows the lookup but not a transition ({SPARE_HINT})"
+        )
+    return _judged(evidence, f"{form.words}: {why}", answer=answer.summary())
+
+
+@dataclass(frozen=True)
+class _Variant:
+    """The nested body changed in one way: if that is accepted while the body the SDK sends
+    is not, the change names the cause."""
+
+    label: str
+    cause: str
+    fix: str
+    form: BodyForm | None = None
+    """Sent in this form instead (its headers); ``None``: in the form of the refused body."""
+    changes: Callable[[str], dict[str, Any]] = lambda token: {}
+    """What :meth:`Probe.edited` changes, given the upper-case token id."""
+    applies: Callable[[BodyForm], bool] = lambda form: True
+    """Whether the change changes anything in the refused body's form."""
+
+
+_NESTED_VARIANTS = (
+    _Variant(
+        "with model.id upper-cased",
+        "the handler looks model.id up as sent, and the SDK sends it in lower case",
+        MODEL_ID_CASE_FIX,
+        changes=lambda token: {"token_id": token},
+    ),
+    _Variant(
+        "with model.status 'REGISTERED'",
+        "the handler compares model.status case-sensitively, and the SDK writes 'registered'",
+        STATUS_CASE_FIX,
+        changes=lambda token: {"status": STATUS_REGISTERED},
+    ),
+    _Variant(
+        f"sent with {EVENT_HEADER} and {IDEMPOTENCY_KEY_HEADER}",
+        "the handler requires a header the SDK's CLI does not send",
+        OPTIONAL_HEADERS_FIX,
+        form=dataclasses.replace(SDK_CLI, event_header=True, idempotency_key=True),
+        applies=lambda form: not (form.event_header and form.idempotency_key),
+    ),
+    _Variant(
+        "stamped with microseconds",
+        "the handler refuses the whole-second timestamps the SDK's CLI writes",
+        TIMESTAMP_FORMATS_FIX,
+        changes=lambda token: {"timestamp": format_timestamp()},
+        applies=lambda form: form.whole_seconds,
+    ),
+)
+
+
+def _nested_refused(
+    run: ReceiverRun,
+    token: str,
+    payload: Mapping[str, Any],
+    answer: Answer,
+    *,
+    form: BodyForm = SDK_CLI,
+    url: str | None = None,
+) -> Finding:
+    """The nested body the SDK sends (in ``form``) was refused: send it again changed in one way
+    at a time, then the flat body for the same token, and name the change that was accepted."""
+    probe = run.probe
+    refused = f"{form.words}, for token {token}, got {answer.summary(60)}"
+    for variant in _NESTED_VARIANTS:
+        if not variant.applies(form):
+            continue
+        changed = probe.edited(payload, **variant.changes(token))
+        with probe.in_form(variant.form or form):
+            other = probe.deliver(probe.signed(changed), variant.label, url=url)
+        if other.accepted:
+            return Finding.failed(
+                f"{refused}, while the same body {variant.label} was accepted: {variant.cause}",
+                variant.fix,
+                answer=answer.summary(),
+            )
+    with probe.in_form(FLAT):
+        flat = probe.deliver(probe.signed(probe.payload(token_id=token)), "flat v1", url=url)
+    if flat.status == 404 and not run.known_to_exist(token):
+        if token == run.receiver.token:
+            return Finding.failed(
+                f"token {token} does not exist on the receiver: {refused}, and the flat body "
+                f"got {flat.summary(60)}",
+                seed_fix(token),
+                answer=answer.summary(),
+            )
+        return _spare_missing(token, flat)
+    if flat.accepted:
         return Finding.failed(
-            f"token id {lower!r} was accepted but the answer names token {reported!r}, not {token}",
+            f"{refused}, while the flat v1 body for the same token was accepted: the handler "
+            "reads only the flat shape (a top-level token_id), so every delivery the SDK sends "
+            "since 2026-04-30 (a top-level model object) is refused",
+            NESTED_SHAPE_FIX,
+            answer=answer.summary(),
+        )
+    return _not_accepted(run, answer, refused, token)
+
+
+def _named_another_token(answer: Answer, sent: str, token: str) -> Finding | None:
+    """The answer names a token other than the one the id sent (in any case) stands for."""
+    reported = answer.field("token_id")
+    if isinstance(reported, str) and reported.upper() != token:
+        return Finding.failed(
+            f"token id {sent!r} was accepted but the answer names token {reported!r}, not {token}",
             "upper-case the token id before the lookup and in the answer",
         )
     return None
@@ -1087,6 +1252,7 @@ def _timestamp_formats() -> dict[str, tuple[str, str]]:
 
 
 @receiver_check("timestamp-formats", "timestamps as real senders write them pass validation")
+@in_forms(FLAT, SDK_CLI)
 def timestamp_formats(run: ReceiverRun) -> Finding:
     probe = run.probe
     if not _sender_targets(run):
@@ -1173,15 +1339,22 @@ def _reported(second: Answer) -> str:
 
 
 @receiver_check("duplicate-delivery", "the same delivery twice: 200 both times, one transition")
+@in_forms(FLAT, SDK_PUBLISHER)
 @draws_spare()
 def duplicate_delivery(run: ReceiverRun) -> Finding:
+    """A delivery and its exact repeat (the same bytes and idempotency key, as a retry sends
+    them). For a token already REGISTERED, a flat delivery of another version must change
+    nothing; a nested one may move its latest version on (see ``api-schema``), so only the
+    repeat is held to changing nothing."""
     probe, subject, evidence = run.probe, run.subject, run.evidence
-    token = subject.token
+    token, nested = subject.token, run.form.nested
     whose = f"DRAFT token {token}" if subject.own else f"the already REGISTERED token {token}"
-    # The state the deliveries must leave unchanged: read before a delivery for the REGISTERED
-    # token, which is a later version and must change nothing; after the first for a DRAFT one.
-    settled = None if subject.own or not run.state_readable else _settled_state(run, token)
-    version = "1" if subject.own else "2"
+    # The state the deliveries must leave unchanged: read before a flat delivery for the
+    # REGISTERED token, which is a later version and must change nothing; after the first
+    # delivery otherwise.
+    before_first = not subject.own and not nested and run.state_readable
+    settled = _settled_state(run, token) if before_first else None
+    version = "2" if before_first or (not subject.own and not nested) else "1"
     delivery = probe.signed(probe.payload(token_id=token, model_version=version))
     first = probe.deliver(delivery, f"delivery for {whose}")
     if first.status == 404 and subject.own:
@@ -1189,15 +1362,16 @@ def duplicate_delivery(run: ReceiverRun) -> Finding:
     problem = _acceptance_problem(run, first, f"the delivery for {whose}", token)
     if problem is not None:
         return problem
-    if subject.own and run.state_readable:
+    if not before_first and run.state_readable:
         settled = _settled_state(run, token)
         landed = _not_registered(run, f"the delivery for {whose}", token, settled)
-        if landed is not None:
+        if landed is not None and subject.own:
             return landed
     second = probe.deliver(delivery, "its exact repeat")
     key = idempotency_key_of(delivery)
+    repeat = f"the exact repeat (idempotency key {key})" if key else "the exact repeat"
     problem = _acceptance_problem(run, second, "its exact repeat", token) or _answered_as_new(
-        f"the exact repeat (idempotency key {key})", second
+        repeat, second
     )
     if not subject.own and run.accepted_earlier(token):
         problem = problem or _answered_as_new(f"a delivery for {whose}", first)
@@ -1251,7 +1425,7 @@ def _duplicate_words(evidence: Evidence, token: str, second: Answer, compared: b
     return (
         f"a delivery for the already REGISTERED token {token} and its exact repeat got 200; "
         f"{_reported(second)}; {confirmed}; weaker evidence than a DRAFT token's single "
-        "transition (pass a second --spare-token)"
+        f"transition ({SPARE_HINT})"
     )
 
 
@@ -1282,7 +1456,7 @@ def timestamp_without_offset(run: ReceiverRun) -> Finding:
                 evidence,
                 f"timestamp {naive!r} (no offset, as older senders wrote) passed validation "
                 f"({past.meaning}){past.weaker}; weaker evidence than a DRAFT token registered "
-                "with it (pass a third --spare-token)",
+                f"with it ({SPARE_HINT})",
             )
         return Finding.failed(
             f"timestamp {naive!r} got {answer.summary(60)}, not {past.status}; {_OLDER_SENDERS}",
@@ -1356,6 +1530,227 @@ def stale_timestamp(run: ReceiverRun) -> Finding:
     )
 
 
+API_SCHEMA_EXAMPLE: dict[str, Any] = {
+    "inputSchema": {
+        "type": "object",
+        "properties": {"industry": {"type": "string"}},
+        "required": ["industry"],
+    },
+    "outputSchema": {"type": "object", "properties": {"lead_score": {"type": "number"}}},
+}
+"""An API schema as the SDK derives it from a column signature."""
+
+
+@dataclass(frozen=True)
+class _SchemaStep:
+    """One later version sent, what its ``api_schema`` is, and what the state must then show."""
+
+    label: str
+    sent: Any
+    expected: dict[str, Any] | None
+    rule: str
+    severity: Verdict
+
+
+_SCHEMA_STEPS = (
+    _SchemaStep(
+        "an api_schema object", API_SCHEMA_EXAMPLE, API_SCHEMA_EXAMPLE, "replace", Verdict.FAIL
+    ),
+    _SchemaStep("no api_schema", UNCHANGED, API_SCHEMA_EXAMPLE, "keep", Verdict.FAIL),
+    _SchemaStep("api_schema null", None, None, "clear", Verdict.WARN),
+)
+"""Replacing and keeping break the SDK's CLI when wrong; no known sender sends null today."""
+
+
+def _stored_schema(reading: TokenStateReading) -> Any:
+    """The state's ``api_schema``, parsed when a handler keeps it as JSON text."""
+    value = reading.document.get("api_schema")
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _stored_version(reading: TokenStateReading) -> int:
+    value = reading.document.get("model_version")
+    return int(value) if isinstance(value, (int, str)) and str(value).isdigit() else 1
+
+
+@receiver_check(
+    "api-schema", "a later nested version: api_schema absent keeps, null clears, object replaces"
+)
+@in_forms(SDK_PUBLISHER)
+@requires_readable_state
+def api_schema(run: ReceiverRun) -> Finding:
+    """Three later versions of the token the nested gate registered, each read back: one with
+    an API schema, one without, one with null. Stamped with microseconds, so that a website
+    recognising repeats by event, model id and timestamp never takes one for another."""
+    probe = run.probe
+    gate = run.nested_gate()
+    token = run.subject_for(*gate).token if gate is not None else run.receiver.token
+    before = probe.token_state(token)
+    if "api_schema" not in before.document:
+        return Finding.skipped(
+            f"the state URL does not show api_schema for {token}, so what the handler keeps of "
+            "it cannot be seen"
+        )
+    version = _stored_version(before)
+    for offset, step in enumerate(_SCHEMA_STEPS, start=1):
+        sent_version = str(version + offset)
+        payload = probe.payload(token_id=token, model_version=sent_version, api_schema=step.sent)
+        what = f"version {sent_version} of {token} with {step.label}"
+        answer = probe.deliver(probe.signed(payload), what)
+        if not answer.accepted:
+            return _not_accepted(run, answer, what, token)
+        now = _state_after_update(run, token, sent_version)
+        stored = _stored_schema(now)
+        if stored != step.expected:
+            return _finding(
+                step.severity,
+                f"{what} was accepted, yet the state shows api_schema {json.dumps(stored)} "
+                f"(model_version {json.dumps(now.document.get('model_version'))}): "
+                f"{step.label} must {step.rule} the stored API schema",
+                API_SCHEMA_FIX,
+                answer=answer.summary(),
+            )
+    return Finding.passed(
+        f"later nested versions of {token}: an api_schema object replaced the stored one, a "
+        "version without api_schema kept it, and null cleared it (the state URL shows each)"
+    )
+
+
+def _state_after_update(run: ReceiverRun, token: str, version: str) -> TokenStateReading:
+    """``token``'s state after a later version was accepted: once it shows that version, or
+    after the settle time, for a handler that answers before it writes."""
+    if not run.answers_before_registering:
+        return run.probe.token_state(token)
+    return run.probe.wait_for_state(
+        token, lambda reading: str(reading.document.get("model_version")) == version
+    )
+
+
+def _path_of(url: str) -> str:
+    return urlsplit(url).path.rstrip("/") or "/"
+
+
+def _at_path(url: str, path: str) -> str:
+    """``url`` with its path replaced (no query, no credentials shown)."""
+    parts = urlsplit(redacted_url(url))
+    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
+NOT_THE_HANDLER = "not_the_handler"
+"""A finding's detail: the further URL where something other than the handler answers."""
+
+
+def _serve_there_fix(path: str) -> str:
+    return (
+        f"serve the webhook at {path} too, with the same handler and both body shapes: the SDK "
+        f"posts to {CURRENT_PATH}, older configurations to {SEED_PATH}"
+    )
+
+
+def _reached_at(run: ReceiverRun, url: str) -> Finding:
+    """The URL judged; one that does not answer fails this check alone: the run goes on."""
+    try:
+        return _judged_at(run, url)
+    except ConnectionDropped as error:
+        return Finding.failed(f"at {redacted_url(url)}: {error.words}", CRASH_FIX)
+    except ReceiverUnreachable as error:
+        return Finding.failed(
+            f"{error}", f"make {redacted_url(url)} reachable from here, or leave it out"
+        )
+
+
+def _judged_at(run: ReceiverRun, url: str) -> Finding:
+    probe, token = run.probe, run.receiver.token
+    shown, path = redacted_url(url), _path_of(url)
+    delivery = probe.signed(probe.payload(token_id=UNKNOWN_TOKEN))
+    answer = probe.deliver(delivery, f"signed delivery for an unknown token at {path}", url=url)
+    reading = read_answer(answer, run.receiver, UNKNOWN_TOKEN)
+    if reading.meaning is Meaning.WRONG_URL:
+        if _handler_behind_plain_answers(probe, delivery, answer, url=url) is None:
+            return Finding.failed(
+                f"at {shown}: a correctly signed delivery got {answer.summary(60)}: nothing "
+                f"handles the webhook at {path}",
+                _serve_there_fix(path),
+                answer=answer.summary(),
+                **{NOT_THE_HANDLER: url},
+            )
+    elif reading.meaning in _UNUSABLE:
+        return Finding.failed(
+            f"at {shown}: a correctly signed delivery got {answer.summary(60)}: {reading.words}",
+            reading.fix,
+            answer=answer.summary(),
+        )
+    nested_unmet = run.form_unmet("webhook-paths", SDK_CLI)
+    forms = (FLAT,) if nested_unmet else (FLAT, SDK_CLI)
+    for form in forms:
+        with probe.in_form(form):
+            payload = probe.payload(token_id=token)
+            got = probe.deliver(probe.signed(payload), f"{form.name} delivery at {path}", url=url)
+            if got.accepted:
+                continue
+            if got.status == 404 and not form.nested and run.known_to_exist(token):
+                return Finding.failed(
+                    f"at {shown}: a valid delivery for {token} got {got.summary(60)}, though "
+                    f"{run.receiver.token} exists (the main URL accepted it): another application "
+                    f"answers at {path}, not the webhook handler",
+                    _serve_there_fix(path),
+                    answer=got.summary(),
+                    **{NOT_THE_HANDLER: url},
+                )
+            problem = (
+                _nested_refused(run, token, payload, got, form=form, url=url)
+                if form.nested
+                else _not_accepted(run, got, f"{form.words}, for token {token}", token)
+            )
+        return dataclasses.replace(problem, why=f"at {shown}: {problem.why}")
+    accepted = "the flat body" if nested_unmet else "the flat and the nested body"
+    not_judged = f" (the nested body was not judged there: {nested_unmet})" if nested_unmet else ""
+    return Finding.passed(
+        f"at {shown}: answered {answer.summary(40)} to a signed delivery for an unknown token, "
+        f"and accepted {accepted} for {token} (already REGISTERED, so no transition is seen "
+        f"there){not_judged}"
+    )
+
+
+@receiver_check(
+    "webhook-paths", "the URL is where the SDK posts; each --also-url is the handler there too"
+)
+def webhook_paths(run: ReceiverRun) -> Finding:
+    """Where the SDK's senders post since 2026-04-30 is :data:`~contracts.CURRENT_PATH`; a
+    website judged only at the seed path may not serve it. At each further URL of the handler
+    (``--also-url``): a signed delivery for the unknown token answered as the handler answers
+    it, then the flat and the nested body (as the SDK's CLI sends it) for the token under test
+    accepted."""
+    url = run.receiver.url
+    found = [_reached_at(run, also) for also in run.receiver.also_urls]
+    problem = next((finding for finding in found if finding.verdict is not Verdict.PASS), None)
+    if problem is not None:
+        return problem
+    judged = "".join(f"; {finding.why}" for finding in found)
+    path = _path_of(url)
+    if path == CURRENT_PATH:
+        return Finding.passed(f"{path} is where the SDK posts{judged}")
+    if any(_path_of(also) == CURRENT_PATH for also in run.receiver.also_urls):
+        return Finding.passed(f"{path} is not where the SDK posts, but {CURRENT_PATH} is{judged}")
+    where = (
+        f"{path} is the seed path"
+        if path == SEED_PATH
+        else f"{path} is neither of the contract's paths ({CURRENT_PATH}, {SEED_PATH})"
+    )
+    there = _at_path(url, CURRENT_PATH)
+    return Finding.warned(
+        f"{where}; the SDK posts to {CURRENT_PATH} since 2026-04-30 unless its URL is set to "
+        f"this one, and {CURRENT_PATH} was not judged{judged}",
+        f"serve the webhook at {CURRENT_PATH} too (the same handler, both body shapes), then "
+        f"judge it there: --url {there}, or --also-url {there} beside this URL",
+    )
+
+
 @receiver_check(
     "acceptance-timing", "a 2xx means the token is REGISTERED; a queue is reported once"
 )
@@ -1392,7 +1787,8 @@ def acceptance_timing(run: ReceiverRun) -> Finding:
 
 @receiver_check("answers-are-json", "every answer is JSON with a boolean success")
 def answers_are_json(run: ReceiverRun) -> Finding:
-    sent = run.probe.sent
+    elsewhere = run.details_of("webhook-paths").get(NOT_THE_HANDLER)
+    sent = [s for s in run.probe.sent if s.url is None or s.url != elsewhere]
     problems = {
         f"{s.check_id}: {s.label} ({s.answer.status})": problem
         for s in sent

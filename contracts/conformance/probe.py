@@ -6,8 +6,10 @@ JSON" can be judged over all of them, and what a run learnt can be read back fro
 turns a request that got no answer into one :class:`ReceiverUnreachable` that names the URL.
 Each request ends within the receiver's timeout, its answer included, and keeps at most
 :data:`~contracts.support.http.ANSWER_LIMIT` bytes of it. Requests are built only with the
-core (:func:`contracts.signed_delivery`, :func:`contracts.build_payload`), in one payload
-:class:`Shape`, so that a second shape is one more value, not one more set of checks.
+core (:func:`contracts.signed_delivery`, :func:`contracts.build_payload`,
+:func:`contracts.build_model_payload`), in one :class:`BodyForm`: the flat v1 body, or the
+nested v2 body as the SDK's CLI or its event publisher writes it, so that a second shape is one
+more value, not one more set of checks.
 
 Connections: many handlers close a kept-alive connection without saying so (after a 413, say),
 and a request sent on it just then gets no answer. A request that cannot change anything
@@ -20,7 +22,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -35,8 +38,22 @@ from contracts.conformance.answers import (
     read_token_state,
 )
 from contracts.conformance.receiver_under_test import Receiver
-from contracts.envelope import IDEMPOTENCY_KEY_HEADER, SignedDelivery, signed_delivery
-from contracts.payload import METRIC_TAG, TOKEN_TAG, build_payload, format_timestamp
+from contracts.envelope import (
+    EVENT_HEADER,
+    IDEMPOTENCY_KEY_HEADER,
+    SignedDelivery,
+    signed_delivery,
+)
+from contracts.payload import (
+    METRIC_TAG,
+    TOKEN_TAG,
+    UNCHANGED,
+    Shape,
+    build_model_payload,
+    build_payload,
+    format_timestamp,
+    payload_shape,
+)
 from contracts.signing import SIGNATURE_HEADER, verify
 from contracts.support.http import (
     ConnectionFailure,
@@ -78,18 +95,77 @@ class ConnectionDropped(ReceiverUnreachable):
 
 
 @dataclass(frozen=True)
-class Shape:
-    """Where a payload shape keeps what the checks vary: the token id, the status and the
-    timestamp, each a path of keys. The checks build and edit payloads only through it."""
+class BodyForm:
+    """A body as one kind of sender writes it: its shape, how the sender writes the timestamp,
+    and which optional headers it sends. The checks build payloads only through it, and edit
+    them where the payload's shape keeps a field (:meth:`Probe.edited`)."""
 
     name: str
-    token_path: tuple[str, ...]
-    status_path: tuple[str, ...]
-    timestamp_path: tuple[str, ...]
+    """Short, for labels: ``v1``, ``v2``, ``v2 publisher``."""
+    words: str
+    """Who sends it and how, for messages."""
+    shape: Shape
+    whole_seconds: bool = False
+    event_header: bool = True
+    idempotency_key: bool = True
+
+    @property
+    def nested(self) -> bool:
+        return self.shape is Shape.V2
 
 
-FLAT = Shape("flat v1", ("token_id",), ("status",), ("timestamp",))
-"""Contract v1: every field at the top level."""
+FLAT = BodyForm(
+    "v1",
+    "the flat v1 body (top-level token_id, as this project's sender writes it)",
+    Shape.V1,
+)
+"""Contract v1: every field at the top level; microseconds, both optional headers."""
+SDK_CLI = BodyForm(
+    "v2",
+    "the nested v2 body as the SDK's CLI sends it (model.id in lower case, model.status "
+    "'registered', whole seconds, no X-Hokusai-Event and no idempotency key)",
+    Shape.V2,
+    whole_seconds=True,
+    event_header=False,
+    idempotency_key=False,
+)
+"""Contract v2 as the SDK's CLI writes it since 2026-04-30: what most deliveries are today."""
+SDK_PUBLISHER = BodyForm(
+    "v2 publisher",
+    "the nested v2 body as the SDK's event publisher sends it (model.id in lower case, "
+    "microseconds, an idempotency key, no X-Hokusai-Event)",
+    Shape.V2,
+    event_header=False,
+)
+"""Contract v2 as the SDK's event publisher writes it: it retries with the same bytes."""
+_PATHS: dict[Shape, dict[str, tuple[str, ...]]] = {
+    Shape.V1: {"token_id": ("token_id",), "status": ("status",), "timestamp": ("timestamp",)},
+    Shape.V2: {
+        "token_id": ("model", "id"),
+        "status": ("model", "status"),
+        "timestamp": ("timestamp",),
+    },
+}
+"""Where each shape keeps the fields the checks read and edit, each a path of keys."""
+
+
+def as_sent_by(form: BodyForm, delivery: SignedDelivery) -> SignedDelivery:
+    """``delivery`` with only the optional headers ``form``'s sender sends."""
+    left_out = {
+        header
+        for header, sent in (
+            (EVENT_HEADER, form.event_header),
+            (IDEMPOTENCY_KEY_HEADER, form.idempotency_key),
+        )
+        if not sent
+    }
+    if not left_out:
+        return delivery
+    headers = {k: v for k, v in delivery.headers.items() if k not in left_out}
+    return SignedDelivery(delivery.body, headers)
+
+
+_V2_OVERRIDES = {"token_id", "model_name", "model_version", "timestamp", "api_schema"}
 
 
 def _get(document: Mapping[str, Any], path: tuple[str, ...]) -> Any:
@@ -108,12 +184,14 @@ def _set(document: Mapping[str, Any], path: tuple[str, ...], value: Any) -> dict
 
 @dataclass(frozen=True)
 class Sent:
-    """One request sent to the webhook URL, by which check, about which token, and its answer."""
+    """One request sent to the webhook URL (or to ``url``, another URL of the handler), by which
+    check, about which token, and its answer."""
 
     check_id: str
     label: str
     token: str | None
     answer: Answer
+    url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -130,9 +208,10 @@ class StateRead:
 class Probe:
     """Sends to one :class:`Receiver` and logs every request and state read it makes."""
 
-    def __init__(self, receiver: Receiver, shape: Shape = FLAT) -> None:
+    def __init__(self, receiver: Receiver, form: BodyForm = FLAT) -> None:
         self.receiver = receiver
-        self.shape = shape
+        self.form = form
+        """The form :meth:`payload` and :meth:`signed` build in; set by the runner per check."""
         self.session = bounded_session()
         self.sent: list[Sent] = []
         self.reads: list[StateRead] = []
@@ -145,9 +224,35 @@ class Probe:
 
     # --- building ---------------------------------------------------------------------------
 
+    @contextmanager
+    def in_form(self, form: BodyForm) -> Iterator[Probe]:
+        """Build in ``form`` for the length of the block, then in the form before it."""
+        before, self.form = self.form, form
+        try:
+            yield self
+        finally:
+            self.form = before
+
     def payload(self, **overrides: Any) -> dict[str, Any]:
-        """A contract-valid payload, stamped now, for the token under test unless overridden."""
+        """A contract-valid payload in this probe's form, stamped now, for the token under test
+        unless overridden. Overrides are named as in v1 (``token_id``, ``model_version``,
+        ``timestamp``, ...); a v2 form takes ``token_id``, ``model_name``, ``model_version``,
+        ``timestamp`` and ``api_schema``."""
         token = str(overrides.get("token_id", self.receiver.token))
+        if self.form.nested:
+            unknown = set(overrides) - _V2_OVERRIDES
+            if unknown:
+                raise TypeError(f"a v2 payload has no {', '.join(sorted(unknown))}")
+            stamped = overrides.get("timestamp")
+            if stamped is None and not self.form.whole_seconds:
+                stamped = format_timestamp()
+            return build_model_payload(
+                token_id=token,
+                model_name=overrides.get("model_name", CHECK_MODEL_NAME),
+                model_version=overrides.get("model_version", "1"),
+                api_schema=overrides.get("api_schema", UNCHANGED),
+                timestamp=stamped,
+            )
         fields: dict[str, Any] = {
             "token_id": token,
             "model_name": CHECK_MODEL_NAME,
@@ -160,33 +265,29 @@ class Probe:
         fields.update(overrides)
         return build_payload(**fields)
 
-    def edited(self, payload: Mapping[str, Any], **changes: Any) -> dict[str, Any]:
+    @staticmethod
+    def edited(payload: Mapping[str, Any], **changes: Any) -> dict[str, Any]:
         """A copy of ``payload`` with ``token_id``, ``status`` or ``timestamp`` changed where
-        this probe's shape keeps them (no validation: the checks send invalid ones too)."""
+        the payload's shape keeps them (no validation: the checks send invalid ones too)."""
         edited = dict(payload)
         for name, value in changes.items():
-            edited = _set(edited, self._path(name), value)
+            edited = _set(edited, _PATHS[payload_shape(payload)][name], value)
         return edited
 
-    def field(self, payload: Mapping[str, Any], name: str) -> Any:
-        """``token_id``, ``status`` or ``timestamp`` of ``payload``, where the shape keeps it."""
-        return _get(payload, self._path(name))
-
-    def _path(self, name: str) -> tuple[str, ...]:
-        paths = {
-            "token_id": self.shape.token_path,
-            "status": self.shape.status_path,
-            "timestamp": self.shape.timestamp_path,
-        }
-        return paths[name]
+    @staticmethod
+    def field(payload: Mapping[str, Any], name: str) -> Any:
+        """``token_id``, ``status`` or ``timestamp`` of ``payload``, where its shape keeps it."""
+        return _get(payload, _PATHS[payload_shape(payload)][name])
 
     def signed(self, payload: Mapping[str, Any], *, body: bytes | None = None) -> SignedDelivery:
-        """Sign ``payload``, or ``body`` (another serialization of it) when given.
+        """Sign ``payload``, or ``body`` (another serialization of it) when given, with the
+        headers this probe's form sends.
 
-        Each delivery gets a fresh idempotency key, so that one check's deliveries are never
-        taken for repeats of another's.
+        Each delivery that carries an idempotency key gets a fresh one, so that one check's
+        deliveries are never taken for repeats of another's.
         """
-        return signed_delivery(payload, self.receiver.secret, key=str(uuid.uuid4()), body=body)
+        delivery = signed_delivery(payload, self.receiver.secret, key=str(uuid.uuid4()), body=body)
+        return as_sent_by(self.form, delivery)
 
     @staticmethod
     def without_signature(delivery: SignedDelivery) -> dict[str, str]:
@@ -200,14 +301,28 @@ class Probe:
 
     # --- sending ----------------------------------------------------------------------------
 
-    def deliver(self, delivery: SignedDelivery, label: str, method: str = "POST") -> Answer:
-        """Send a signed delivery exactly as built."""
-        return self.send(label, delivery.body, delivery.headers, method=method)
+    def deliver(
+        self,
+        delivery: SignedDelivery,
+        label: str,
+        method: str = "POST",
+        *,
+        url: str | None = None,
+    ) -> Answer:
+        """Send a signed delivery exactly as built (to ``url``, the webhook URL by default)."""
+        return self.send(label, delivery.body, delivery.headers, method=method, url=url)
 
     def send(
-        self, label: str, body: bytes | None, headers: Mapping[str, str], *, method: str = "POST"
+        self,
+        label: str,
+        body: bytes | None,
+        headers: Mapping[str, str],
+        *,
+        method: str = "POST",
+        url: str | None = None,
     ) -> Answer:
-        """Send raw bytes with the given headers to the webhook URL; log and return the answer.
+        """Send raw bytes with the given headers to the webhook URL (or another ``url`` of the
+        same handler); log and return the answer.
 
         A request that may register a token goes out on a fresh connection; any other is sent
         once more on a fresh connection when the handler closed the kept-alive one unanswered.
@@ -217,9 +332,9 @@ class Probe:
         about = token.upper() if isinstance(token, str) else None
         may_register = self._may_register(method, body, headers, about)
         answer = self._request(
-            method, self.receiver.url, body, headers, label=label, retry=not may_register
+            method, url or self.receiver.url, body, headers, label=label, retry=not may_register
         )
-        self.sent.append(Sent(self.current_check, label, about, answer))
+        self.sent.append(Sent(self.current_check, label, about, answer, url))
         return answer
 
     def _may_register(
@@ -307,8 +422,9 @@ class Probe:
         return Answer.received(response, time.perf_counter() - started)
 
 
-def idempotency_key_of(delivery: SignedDelivery) -> str:
-    return delivery.headers[IDEMPOTENCY_KEY_HEADER]
+def idempotency_key_of(delivery: SignedDelivery) -> str | None:
+    """The delivery's idempotency key, or ``None`` when its form sends none."""
+    return delivery.headers.get(IDEMPOTENCY_KEY_HEADER)
 
 
 def timestamp_ago(seconds: float) -> str:

@@ -8,6 +8,11 @@ once per run, the token each check registers (:class:`Subject`: a spare DRAFT to
 left, else the token under test) and grades how strongly what a check can see backs its verdict
 (:class:`Evidence`). Checks declare their preconditions with the decorators at the end; the
 loop skips a check whose precondition does not hold and says why.
+
+A check judges the flat v1 body unless it declares the body forms it judges
+(:func:`in_forms`): it then runs once per form, in one result that says how each fared. The
+first check to judge the nested v2 body is its gate: when the handler refused that body, the
+nested parts of the later checks are skipped with that reason instead of failing again.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 from contracts.conformance.answers import CRASH_FIX, TokenStateReading
 from contracts.conformance.checklist import (
@@ -24,7 +30,13 @@ from contracts.conformance.checklist import (
     Precondition,
     StopRun,
 )
-from contracts.conformance.probe import ConnectionDropped, Probe, ReceiverUnreachable
+from contracts.conformance.probe import (
+    FLAT,
+    BodyForm,
+    ConnectionDropped,
+    Probe,
+    ReceiverUnreachable,
+)
 from contracts.conformance.receiver_under_test import Receiver
 from contracts.conformance.results import CheckResult, Finding, Verdict
 
@@ -65,17 +77,68 @@ class Evidence(str, Enum):
         return self in (Evidence.STATE_READ, Evidence.ANSWER_ONLY)
 
 
+class InForms(Declaration):
+    """Declares the body forms a check judges, in the order it judges them: it runs once per
+    form (the probe builds in that form meanwhile). A check without it judges the flat v1
+    body."""
+
+    def __init__(self, *forms: BodyForm) -> None:
+        self.forms = forms
+
+
+def in_forms(*forms: BodyForm) -> InForms:
+    return InForms(*forms)
+
+
 class DrawsSpare(Declaration):
     """Declares that a check registers a DRAFT token of its own (one with letters in it, when
-    ``with_letters``): the runner hands it a spare token, or the token under test when none is
-    left."""
+    ``with_letters``), in each of its forms or only in ``forms``: the runner hands each such
+    part a spare token, or the token under test when none is left."""
 
-    def __init__(self, *, with_letters: bool = False) -> None:
+    def __init__(
+        self, *, with_letters: bool = False, forms: tuple[BodyForm, ...] | None = None
+    ) -> None:
         self.with_letters = with_letters
+        self.forms = forms
+
+    def covers(self, form: BodyForm) -> bool:
+        return self.forms is None or form in self.forms
 
 
-def draws_spare(*, with_letters: bool = False) -> DrawsSpare:
-    return DrawsSpare(with_letters=with_letters)
+def draws_spare(
+    *, with_letters: bool = False, forms: tuple[BodyForm, ...] | None = None
+) -> DrawsSpare:
+    return DrawsSpare(with_letters=with_letters, forms=forms)
+
+
+_RANK = {Verdict.FAIL: 0, Verdict.WARN: 1, Verdict.PASS: 2, Verdict.SKIP: 3}
+_STRENGTH = list(Evidence)
+
+
+def combined(parts: list[tuple[BodyForm, Finding]]) -> Finding:
+    """One finding for a check judged in several forms: the worst verdict (a skipped form
+    counts only when every form was skipped), each form's words after its name, the fix of the
+    first form with that verdict, and each form's details under ``forms``. The evidence named
+    at the top is the weakest any form had."""
+    if len(parts) == 1:
+        return parts[0][1]
+    worst = min((finding for _, finding in parts), key=lambda finding: _RANK[finding.verdict])
+    why = " | ".join(f"{form.name}: {finding.why}" for form, finding in parts)
+    details: dict[str, Any] = {}
+    for finding in (worst, *(finding for _, finding in parts)):
+        for key, value in finding.details.items():
+            details.setdefault(key, value)
+    found = [finding.details for _, finding in parts]
+    evidence = [each["evidence"] for each in found if "evidence" in each]
+    if evidence:
+        details["evidence"] = max(evidence, key=lambda value: _STRENGTH.index(Evidence(value)))
+    weaker = [each["weaker_state_check"] for each in found if "weaker_state_check" in each]
+    if weaker:
+        details["weaker_state_check"] = any(weaker)
+    details["forms"] = {
+        form.name: {"verdict": finding.verdict.value, **finding.details} for form, finding in parts
+    }
+    return Finding(worst.verdict, why, worst.fix, details)
 
 
 class ReceiverRun:
@@ -92,11 +155,51 @@ class ReceiverRun:
         self.probe = probe
         self._checks = tuple(checks)
         self._results: dict[str, CheckResult] = {}
-        self._drawn: dict[str, Subject] | None = None
+        self._parts: dict[tuple[str, str], Verdict] = {}
+        self._drawn: dict[tuple[str, str], Subject] | None = None
+        self.form: BodyForm = FLAT
+        """The form the check now running judges; set by the runner, part by part."""
 
     def record(self, result: CheckResult) -> None:
         """Keep a finished check's result, for the checks after it."""
         self._results[result.check_id] = result
+
+    def record_part(self, check_id: str, form: BodyForm, verdict: Verdict) -> None:
+        """Keep how one form of a check fared, for the nested gate."""
+        self._parts[(check_id, form.name)] = verdict
+
+    # --- the forms each check judges --------------------------------------------------------
+
+    def forms_of(self, check_id: str) -> tuple[BodyForm, ...]:
+        """The forms ``check_id`` declared (:func:`in_forms`), or the flat v1 body alone."""
+        for check in self._checks:
+            if check.check_id == check_id:
+                for declaration in check.declared:
+                    if isinstance(declaration, InForms):
+                        return declaration.forms
+        return (FLAT,)
+
+    def nested_gate(self) -> tuple[str, BodyForm] | None:
+        """The first check, in order, that judges a nested form, with that form."""
+        for check in self._checks:
+            form = next((f for f in self.forms_of(check.check_id) if f.nested), None)
+            if form is not None:
+                return check.check_id, form
+        return None
+
+    def form_unmet(self, check_id: str, form: BodyForm) -> str | None:
+        """Why the ``form`` part of ``check_id`` cannot judge anything, or ``None``: a nested
+        part after the gate is skipped unless the gate saw the nested body accepted."""
+        gate = self.nested_gate()
+        if not form.nested or gate is None or gate[0] == check_id:
+            return None
+        gate_id, gate_form = gate
+        verdict = self._parts.get((gate_id, gate_form.name))
+        if verdict in (Verdict.PASS, Verdict.WARN):
+            return None
+        if verdict is Verdict.FAIL:
+            return f"the handler did not accept the nested body the SDK sends (see {gate_id})"
+        return f"{gate_id} could not judge the nested body the SDK sends, so this cannot either"
 
     # --- facts, read from the record --------------------------------------------------------
 
@@ -117,6 +220,11 @@ class ReceiverRun:
         if check_id not in self._results:
             raise ValueError(f"check {check_id!r} has not run yet")
         return self._results[check_id].verdict is Verdict.PASS
+
+    def details_of(self, check_id: str) -> dict[str, Any]:
+        """The details of an earlier check's result (empty when it did not run)."""
+        result = self._results.get(check_id)
+        return result.details if result is not None else {}
 
     def accepted_earlier(self, token: str) -> bool:
         """An earlier check had a delivery for ``token`` accepted: the token exists."""
@@ -147,10 +255,12 @@ class ReceiverRun:
 
     # --- the subject each check registers, and how strong its evidence is -------------------
 
-    def subject_for(self, check_id: str) -> Subject:
-        """The token ``check_id`` registers: drawn once per run for the checks that declared
-        :func:`draws_spare`; the token under test for the others, its own while DRAFT."""
-        drawn = self._draws().get(check_id)
+    def subject_for(self, check_id: str, form: BodyForm | None = None) -> Subject:
+        """The token ``check_id`` registers in ``form`` (its first by default): drawn once per
+        run for the parts that declared :func:`draws_spare`; the token under test for the
+        others, its own while DRAFT."""
+        form = form or self.forms_of(check_id)[0]
+        drawn = self._draws().get((check_id, form.name))
         if drawn is not None:
             return drawn
         start = self.start_state()
@@ -159,28 +269,36 @@ class ReceiverRun:
 
     @property
     def subject(self) -> Subject:
-        """The subject of the check now running."""
-        return self.subject_for(self.probe.current_check)
+        """The subject of the check now running, in the form it now judges."""
+        return self.subject_for(self.probe.current_check, self.form)
 
     @property
     def evidence(self) -> Evidence:
         """How strongly the check now running can back its verdict."""
         return Evidence.of(self.subject, self.state_readable)
 
-    def _draws(self) -> dict[str, Subject]:
-        """Spare tokens handed out in check order, once per run: each to one check only, and
-        only those DRAFT at the start (or not read). Drawn at the first question, which comes
-        from a check that registers a token: after ``state-url`` read every token."""
+    def _draws(self) -> dict[tuple[str, str], Subject]:
+        """Spare tokens handed out once per run, each to one part of one check, and only those
+        DRAFT at the start (or not read): first to the nested parts (what the SDK sends today),
+        then to the others, each in check order. Drawn at the first question, which comes from
+        a check that registers a token: after ``state-url`` read every token."""
         if self._drawn is None:
             left = [token for token in self.receiver.spare_tokens if self._usable_spare(token)]
+            wanted = [
+                (check.check_id, form, draw)
+                for check in self._checks
+                for form in self.forms_of(check.check_id)
+                for draw in check.declared
+                if isinstance(draw, DrawsSpare) and draw.covers(form)
+            ]
+            wanted.sort(key=lambda part: not part[1].nested)  # stable: check order kept
             self._drawn = {}
-            for check in self._checks:
-                for draw in (d for d in check.declared if isinstance(d, DrawsSpare)):
-                    spare = next((t for t in left if not draw.with_letters or t.lower() != t), None)
-                    if spare is not None:
-                        left.remove(spare)
-                    subject = Subject(spare, True) if spare else Subject(self.receiver.token, False)
-                    self._drawn[check.check_id] = subject
+            for check_id, form, draw in wanted:
+                spare = next((t for t in left if not draw.with_letters or t.lower() != t), None)
+                if spare is not None:
+                    left.remove(spare)
+                subject = Subject(spare, True) if spare else Subject(self.receiver.token, False)
+                self._drawn[(check_id, form.name)] = subject
         return self._drawn
 
     def _usable_spare(self, token: str) -> bool:
@@ -192,22 +310,41 @@ UNREACHABLE_FIX = "make the handler reachable from here, then run again"
 
 
 def guarded(check_id: str, function: CheckFunction[ReceiverRun]) -> CheckFunction[ReceiverRun]:
-    """Every receiver check: its requests are logged under its id; a handler that drops one
-    request fails that check alone, and a receiver that stops answering ends the run there."""
+    """Every receiver check: it runs once per form it judges, its requests logged under its id;
+    a handler that drops one request fails that check alone, and a receiver that stops
+    answering ends the run there."""
 
     def guard(run: ReceiverRun) -> Finding:
-        run.probe.current_check = check_id
-        try:
-            return function(run)
-        except ConnectionDropped as error:
-            return Finding.failed(error.words, CRASH_FIX, dropped=error.label)
-        except ReceiverUnreachable as error:
-            finding = Finding.failed(
-                str(error), UNREACHABLE_FIX, unreachable=error.failure.kind.value
-            )
-            raise StopRun(finding, f"skipped: {error.url} did not answer ({check_id})") from None
+        parts = [(form, _part(run, check_id, form, function)) for form in run.forms_of(check_id)]
+        run.form = FLAT
+        return combined(parts)
 
     return guard
+
+
+def _part(
+    run: ReceiverRun, check_id: str, form: BodyForm, function: CheckFunction[ReceiverRun]
+) -> Finding:
+    run.probe.current_check = check_id
+    run.form = form
+    unmet = run.form_unmet(check_id, form)
+    if unmet is not None:
+        finding = Finding.skipped(f"skipped: {unmet}")
+    else:
+        with run.probe.in_form(form):
+            finding = _guarded_call(run, check_id, function)
+    run.record_part(check_id, form, finding.verdict)
+    return finding
+
+
+def _guarded_call(run: ReceiverRun, check_id: str, function: CheckFunction[ReceiverRun]) -> Finding:
+    try:
+        return function(run)
+    except ConnectionDropped as error:
+        return Finding.failed(error.words, CRASH_FIX, dropped=error.label)
+    except ReceiverUnreachable as error:
+        finding = Finding.failed(str(error), UNREACHABLE_FIX, unreachable=error.failure.kind.value)
+        raise StopRun(finding, f"skipped: {error.url} did not answer ({check_id})") from None
 
 
 # --- preconditions, declared on the checks --------------------------------------------------

@@ -28,7 +28,9 @@ class Receiver:
     ``timeout`` bounds each request, its answer included. ``secret_env`` names the variable
     the secret came from, for the commands suggested to the user. ``settle`` is how long the
     state URL is read again, after an acceptance, before the token is said not to be
-    REGISTERED (a handler may queue the work and answer first). Token ids are upper-cased.
+    REGISTERED (a handler may queue the work and answer first). ``also_urls`` are further URLs
+    of the same handler (the other contract path, say) where a shorter set of checks runs too.
+    Token ids are upper-cased.
     """
 
     url: str
@@ -39,19 +41,23 @@ class Receiver:
     timeout: float = 10.0
     secret_env: str = DEFAULT_SECRET_ENV
     settle: float = DEFAULT_SETTLE_SECONDS
+    also_urls: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # Frozen, so the normalized ids are set the way dataclasses set fields.
         object.__setattr__(self, "token", normalize_token_id(self.token))
         spares: Iterable[str] = self.spare_tokens
         object.__setattr__(self, "spare_tokens", tuple(normalize_token_id(s) for s in spares))
+        object.__setattr__(self, "also_urls", tuple(self.also_urls))
 
     def __repr__(self) -> str:
         state_url = redacted_url(self.state_url) if self.state_url else None
+        also = tuple(redacted_url(url) for url in self.also_urls)
         return (
             f"Receiver(url={redacted_url(self.url)!r}, secret={MASK!r}, token={self.token!r}, "
             f"spare_tokens={self.spare_tokens!r}, state_url={state_url!r}, "
-            f"timeout={self.timeout!r}, secret_env={self.secret_env!r}, settle={self.settle!r})"
+            f"timeout={self.timeout!r}, secret_env={self.secret_env!r}, settle={self.settle!r}, "
+            f"also_urls={also!r})"
         )
 
     @property

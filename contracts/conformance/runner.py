@@ -26,10 +26,12 @@ def run_receiver_checks(
 ) -> list[CheckResult]:
     """Judge ``receiver`` with every check of :data:`RECEIVER_CHECKS`, in order.
 
-    With a state URL the state checks become possible; each spare token lets one transition
-    check (``lowercase-token-id``, ``duplicate-delivery``, ``timestamp-without-offset``) see a
-    transition of its own. Each result is recorded for the checks after it, then handed to
-    ``on_result``.
+    With a state URL the state checks become possible; each spare token lets one part of a
+    transition check see a transition of its own: the nested parts of ``valid-delivery`` and
+    ``duplicate-delivery`` first, then ``lowercase-token-id``, the flat part of
+    ``duplicate-delivery`` and ``timestamp-without-offset``. The receiver's ``also_urls`` are
+    judged by ``webhook-paths``. Each result is recorded for the checks after it, then handed
+    to ``on_result``.
     """
     with closing(Probe(receiver)) as probe:
         run = ReceiverRun(receiver, probe, RECEIVER_CHECKS)

@@ -1,7 +1,9 @@
 """``hokusai-contract send-test``: one signed delivery to a receiver, its answer in words.
 
 The pieces are kept apart so each can be reasoned about alone: building the delivery is the
-core's job (:func:`contracts.build_payload`, :func:`contracts.signed_delivery`); :func:`interpret`
+core's job (:func:`contracts.build_model_payload` for the nested body the SDK's CLI sends, the
+default, or :func:`contracts.build_payload` for the flat one; :func:`contracts.signed_delivery`,
+with the headers that sender sends); :func:`interpret`
 turns an answer into a typed :class:`Interpretation` without any I/O, reading it by the same
 rules and with the same fixes as ``check-receiver`` (:mod:`contracts.conformance.answers`);
 :func:`run_send_test` sends through the same probe as ``check-receiver``; :func:`render` turns
@@ -28,7 +30,16 @@ from contracts.conformance.answers import (
 )
 from contracts.conformance.receiver_under_test import Receiver
 from contracts.envelope import SignedDelivery, signed_delivery
-from contracts.payload import METRIC_TAG, TOKEN_TAG, VALUE_TAG, build_payload
+from contracts.payload import (
+    METRIC_TAG,
+    TOKEN_TAG,
+    VALUE_TAG,
+    Shape,
+    build_model_payload,
+    build_payload,
+    payload_shape,
+    token_id_of,
+)
 from contracts.tokens import normalize_token_id
 from contracts.urls import redacted_url
 
@@ -36,6 +47,11 @@ if TYPE_CHECKING:
     from contracts.conformance.probe import ReceiverUnreachable
 
 DEFAULT_TIMEOUT_SECONDS = 10.0
+DEFAULT_SHAPE = Shape.V2
+"""What the SDK sends today: the nested body, as its CLI writes it."""
+DEFAULT_METRIC_NAME = "accuracy"
+DEFAULT_BASELINE_VALUE = 0.9
+"""The flat body's benchmark fields when none are given."""
 _SHOWN_BODY_LIMIT = 2000
 
 
@@ -117,10 +133,32 @@ def build_test_delivery(
     token_id: str,
     model_name: str,
     model_version: str,
-    metric_name: str,
-    baseline_value: float,
+    metric_name: str | None = None,
+    baseline_value: float | None = None,
+    shape: Shape = DEFAULT_SHAPE,
 ) -> SignedDelivery:
-    """One contract-valid ``model_registered`` delivery, signed over its exact bytes."""
+    """One contract-valid ``model_registered`` delivery, signed over its exact bytes.
+
+    :attr:`Shape.V2` (the default) is the nested body exactly as the SDK's CLI sends it:
+    ``model.id`` in lower case, whole seconds, neither ``X-Hokusai-Event`` nor an idempotency
+    key; ``metric_name`` becomes ``model.primary_metric`` when given, and a ``baseline_value``
+    is refused (``ValueError``: the nested body has no such field). :attr:`Shape.V1` is the
+    flat body this project's sender writes, with both headers.
+    """
+    if shape is Shape.V2:
+        from contracts.conformance.probe import SDK_CLI, as_sent_by
+
+        if baseline_value is not None:
+            raise ValueError("a baseline value is a field of the flat v1 body only")
+        payload = build_model_payload(
+            token_id=token_id,
+            model_name=model_name,
+            model_version=model_version,
+            primary_metric=metric_name,
+        )
+        return as_sent_by(SDK_CLI, signed_delivery(payload, secret))
+    metric_name = metric_name or DEFAULT_METRIC_NAME
+    baseline_value = DEFAULT_BASELINE_VALUE if baseline_value is None else baseline_value
     payload = build_payload(
         token_id=token_id,
         model_name=model_name,
@@ -248,9 +286,17 @@ def _shown_body(text: str) -> str:
 
 def _body_summary(delivery: SignedDelivery) -> str:
     payload = json.loads(delivery.body)
+    token = token_id_of(payload)
+    if payload_shape(payload) is Shape.V1:
+        what = f"model {payload['model_name']!r} version {payload['model_version']}, flat v1"
+    else:
+        model = payload["model"]
+        what = (
+            f"model.id {model['id']!r}, model {model['name']!r} version {model.get('version')}, "
+            "nested v2 as the SDK's CLI sends it"
+        )
     return (
-        f"{len(delivery.body)} bytes: {payload['event_type']} for token {payload['token_id']}, "
-        f"model {payload['model_name']!r} version {payload['model_version']} "
+        f"{len(delivery.body)} bytes: {payload['event_type']} for token {token}, {what} "
         "(--show-request prints it)"
     )
 

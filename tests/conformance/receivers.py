@@ -1,8 +1,10 @@
 """Deliberately flawed receivers: each breaks the contract in one way the field has seen.
 
 One small WSGI app follows the contract's order (method, size, secret, signature on the raw
-bytes, JSON and schema, lookup, transition); each :class:`Flaw` swaps one step for the mistake,
-and flaws combine. The checks must fail each flaw on the check that names it.
+bytes, JSON and schema, lookup, transition), at both webhook paths and in both body shapes; a
+later nested version of a REGISTERED token moves its latest version on and replaces, keeps or
+clears its API schema. Each :class:`Flaw` swaps one step for the mistake, and flaws combine. The
+checks must fail each flaw on the check that names it.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from typing import TYPE_CHECKING, Any
 from werkzeug.wrappers import Request, Response
 
 from contracts import (
+    CURRENT_PATH,
     SIGNATURE_HEADER,
+    WEBHOOK_PATHS,
     PayloadError,
     Shape,
     payload_shape,
@@ -29,7 +33,7 @@ from contracts.payload import parse_timestamp
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
-WEBHOOK_PATH = "/api/mlflow/registered"
+WEBHOOK_PATH = CURRENT_PATH
 STATE_PREFIX = "/api/tokens/"
 STATE_URL_TEMPLATE = STATE_PREFIX + "{token_id}"
 MAX_BODY = 1024 * 1024
@@ -50,6 +54,12 @@ class Flaw(str, Enum):
     LOOKS_UP_BEFORE_VERIFYING = "looks_up_before_verifying"
     NO_BODY_LIMIT = "no_body_limit"
     ANY_METHOD_IS_A_DELIVERY = "any_method_is_a_delivery"
+    DROPS_LATER_VERSIONS = "drops_later_versions"
+    """A later nested version of a REGISTERED token is answered as a duplicate, and dropped."""
+    ABSENT_API_SCHEMA_CLEARS = "absent_api_schema_clears"
+    """A later nested version without api_schema clears the stored one."""
+    NULL_API_SCHEMA_KEPT = "null_api_schema_kept"
+    """A later nested version with api_schema null keeps the stored one."""
 
 
 def _json(http_status: int, fields: Mapping[str, Any]) -> Response:
@@ -102,7 +112,7 @@ class FlawedReceiver:
         request = Request(environ)
         if request.path.startswith(STATE_PREFIX):
             response = self._state(request.path[len(STATE_PREFIX) :])
-        elif request.path == WEBHOOK_PATH:
+        elif request.path in WEBHOOK_PATHS:
             response = self._answer(request)
         else:
             response = error_answer(404, "not_found", "no such path")
@@ -115,6 +125,7 @@ class FlawedReceiver:
         record = {
             "token_id": token.upper(),
             "status": status,
+            "api_schema": None,
             **self.registrations.get(token.upper(), {}),
         }
         return _json(200, {"success": True, **record})
@@ -166,6 +177,8 @@ class FlawedReceiver:
             return error_answer(400, "schema_violation", "status must be REGISTERED")
         if not duplicate:
             self._write(token, payload)
+        elif self._later_version(token, payload):
+            self._update(token, payload["model"])
         answer = {"token_id": token, "status": "REGISTERED", "duplicate": duplicate}
         return _json(200, {"success": True, **answer})
 
@@ -175,7 +188,26 @@ class FlawedReceiver:
         self.registrations[token] = {
             "model_version": version,
             "registered_at": datetime.now(timezone.utc).isoformat(),
+            "api_schema": payload.get("model", {}).get("api_schema"),
         }
+
+    def _later_version(self, token: str, payload: Mapping[str, Any]) -> bool:
+        if payload_shape(payload) is not Shape.V2 or Flaw.DROPS_LATER_VERSIONS in self.flaws:
+            return False
+        version = payload["model"].get("version")
+        stored = self.registrations.get(token, {}).get("model_version")
+        return version is not None and int(version) > int(stored or 0)
+
+    def _update(self, token: str, model: Mapping[str, Any]) -> None:
+        """A later nested version: its version, and its API schema (absent keeps, null
+        clears, an object replaces)."""
+        registration = self.registrations.setdefault(token, {})
+        registration["model_version"] = model["version"]
+        if "api_schema" not in model:
+            if Flaw.ABSENT_API_SCHEMA_CLEARS in self.flaws:
+                registration["api_schema"] = None
+        elif model["api_schema"] is not None or Flaw.NULL_API_SCHEMA_KEPT not in self.flaws:
+            registration["api_schema"] = model["api_schema"]
 
     def _signature_ok(self, body: bytes, header: str | None) -> bool:
         if Flaw.IGNORES_SIGNATURES in self.flaws:
@@ -222,3 +254,13 @@ class RewordedReceiver(FlawedReceiver):
         response = self._webhook(request)
         body = self.rewording.get(response.status_code)
         return response if body is None else _json(response.status_code, body)
+
+
+class StateWithoutApiSchema(FlawedReceiver):
+    """A correct receiver whose state URL does not show the API schema it keeps."""
+
+    def _state(self, token: str) -> Response:
+        response = super()._state(token)
+        document = json.loads(response.get_data())
+        document.pop("api_schema", None)
+        return _json(response.status_code, document)

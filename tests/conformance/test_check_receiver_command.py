@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from contracts import SEED_PATH
 from contracts.cli import main
 from contracts.cli.conformance import write_report
 from contracts.cli.options import CommandError
@@ -44,8 +45,11 @@ def test_checking_the_stub_passes_and_writes_reports_that_fit_and_parse(
     stub_site: RunningStubSite, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     junit, report = tmp_path / "out" / "receiver.xml", tmp_path / "out" / "receiver.json"
+    seed = stub_site.server.url(SEED_PATH)
     code = check_receiver(
         stub_site.webhook_url,
+        "--also-url",
+        seed,
         "--token",
         "lscor",
         "--state-url",
@@ -59,6 +63,7 @@ def test_checking_the_stub_passes_and_writes_reports_that_fit_and_parse(
     )
     out = capsys.readouterr().out
     assert code == 0, out
+    assert f"Checking {stub_site.webhook_url}\n  and {seed}\n" in out
     assert max(len(line) for line in out.splitlines()) <= 100
     assert "check" in out and "verdict" in out and "why" in out
     assert f"{len(RECEIVER_CHECKS) + 2} checks: {len(RECEIVER_CHECKS) + 2} pass" in out
@@ -156,6 +161,21 @@ def test_progress_is_printed_one_line_per_check_as_they_finish(
                 "b",
             ],
             "--spare-token B: each spare token",
+        ),
+        (
+            ["--url", "http://127.0.0.1:9/x", "--token", "LSCOR", "--also-url", "seed/path"],
+            "--also-url 'seed/path' is not an http(s) URL",
+        ),
+        (
+            [
+                "--url",
+                "http://127.0.0.1:9/x",
+                "--token",
+                "LSCOR",
+                "--also-url",
+                "http://127.0.0.1:9/x",
+            ],
+            "--also-url http://127.0.0.1:9/x: each must be another URL of the handler",
         ),
     ],
 )

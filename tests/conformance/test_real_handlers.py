@@ -1,6 +1,7 @@
 """``check-receiver`` against handlers written the way website teams write them (Express,
-Next.js, Flask, FastAPI, queue workers; right and wrong), each started as a real server: every
-one gets the right verdict, and the first "How to fix" line names its real cause."""
+Next.js, Flask, FastAPI, queue workers; right and wrong), each started as a real server and
+judged at the path the SDK posts to, with the seed path as ``--also-url``: every one gets the
+right verdict, and the first "How to fix" line names its real cause."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from tests.handlers.running import running_handler
 
 SECRET = "real handlers' shared secret 5e1d"
 TOKEN = "LSCOR"
-SPARES = ("OTHER", "SPARE", "THIRD")
+SPARES = ("OTHER", "SPARE", "THIRD", "FOURTH", "FIFTH")
 
 
 @dataclass(frozen=True)
@@ -29,10 +30,19 @@ class Expected:
     first_fix: str | None = None
     said: dict[str, str] = field(default_factory=dict)
     """Words a check's ``why`` must hold, by check id."""
+    at_seed_path: bool = False
+    """Judged at the seed path, with the path the SDK posts to as ``--also-url``."""
 
 
 PARSE_FIRST = "check the signature over the raw bytes before parsing anything"
 RAW_BODY = "compute the HMAC over the raw request bytes before any JSON parsing"
+NESTED = (
+    "accept the nested shape the SDK sends since 2026-04-30 beside the flat one: a body without "
+    "token_id but with a top-level model object is v2, its token id is model.id, sent in lower "
+    "case"
+)
+MODEL_ID_CASE = "upper-case model.id before the lookup"
+ONLY_FLAT = "the handler reads only the flat shape (a top-level token_id)"
 
 EXPECTED: dict[str, Expected] = {
     "flask-correct": Expected(),
@@ -103,9 +113,42 @@ EXPECTED: dict[str, Expected] = {
         said={"refusal-status": "senders take any 2xx as delivered and never retry"},
     ),
     "case-sensitive-token-ids": Expected(
-        frozenset({"lowercase-token-id"}),
-        first_fix="upper-case the token id before the lookup",
-        said={"lowercase-token-id": "the handler takes the id as sent"},
+        frozenset({"valid-delivery", "lowercase-token-id"}),
+        first_fix=MODEL_ID_CASE,
+        said={
+            "valid-delivery": "looks model.id up as sent",
+            "lowercase-token-id": "the handler takes the id as sent",
+        },
+    ),
+    "express-raw-v1-only": Expected(
+        frozenset({"valid-delivery"}),
+        first_fix=NESTED,
+        said={
+            "valid-delivery": 'got 400 {"success":false,"error":"token_id is required"}, while '
+            f"the flat v1 body for the same token was accepted: {ONLY_FLAT}"
+        },
+    ),
+    "flask-v1-schema-only": Expected(
+        frozenset({"valid-delivery"}),
+        first_fix=NESTED,
+        said={"valid-delivery": ONLY_FLAT},
+    ),
+    "nextjs-model-id-case-sensitive": Expected(
+        frozenset({"valid-delivery"}),
+        first_fix=MODEL_ID_CASE,
+        said={
+            "valid-delivery": 'for token OTHER, got 404 {"success":false,"error":"Token '
+            'not found"}, while the same body with model.id upper-cased was accepted: the '
+            "handler looks model.id up as sent, and the SDK sends it in lower case"
+        },
+    ),
+    "flask-seed-path-only": Expected(
+        frozenset({"webhook-paths"}),
+        first_fix="serve the webhook at /api/webhooks/model-registration too",
+        said={
+            "webhook-paths": "nothing handles the webhook at /api/webhooks/model-registration",
+        },
+        at_seed_path=True,
     ),
     "bad-json-400-before-signature": Expected(
         frozenset({"signature-before-parsing"}),
@@ -113,19 +156,28 @@ EXPECTED: dict[str, Expected] = {
         said={"signature-before-parsing": "answered 400"},
     ),
     "requires-fractional-seconds": Expected(
-        frozenset({"timestamp-formats", "timestamp-without-offset"}),
+        frozenset({"valid-delivery", "timestamp-formats", "timestamp-without-offset"}),
         first_fix="accept every RFC 3339 timestamp: whole seconds or any fraction",
-        said={"timestamp-formats": "whole seconds, the SDK's CLI"},
+        said={
+            "valid-delivery": "while the same body stamped with microseconds was accepted",
+            "timestamp-formats": "whole seconds, the SDK's CLI",
+        },
     ),
     "requires-event-header": Expected(
-        frozenset({"optional-headers"}),
+        frozenset({"valid-delivery", "optional-headers"}),
         first_fix="do not require X-Hokusai-Event or X-Hokusai-Idempotency-Key",
-        said={"optional-headers": "no X-Hokusai-Event got 400"},
+        said={
+            "valid-delivery": "requires a header the SDK's CLI does not send",
+            "optional-headers": "no X-Hokusai-Event got 400",
+        },
     ),
     "requires-idempotency-key": Expected(
-        frozenset({"optional-headers"}),
+        frozenset({"valid-delivery", "optional-headers"}),
         first_fix="do not require X-Hokusai-Event or X-Hokusai-Idempotency-Key",
-        said={"optional-headers": "no X-Hokusai-Idempotency-Key got 400"},
+        said={
+            "valid-delivery": "requires a header the SDK's CLI does not send",
+            "optional-headers": "no X-Hokusai-Idempotency-Key got 400",
+        },
     ),
     "queue-answers-202": Expected(
         warned=frozenset({"acceptance-timing"}),
@@ -135,11 +187,21 @@ EXPECTED: dict[str, Expected] = {
 }
 
 
-def check(kind: str, settle: float = 2.0) -> list[CheckResult]:
-    """Every receiver check against the handler ``kind``, with a state URL and three spares."""
+def check(kind: str, settle: float = 2.0, *, at_seed_path: bool = False) -> list[CheckResult]:
+    """Every receiver check against the handler ``kind``, with a state URL and five spares, at
+    the path the SDK posts to and the seed path (the other way round when ``at_seed_path``)."""
     with running_handler(kind, SECRET, [TOKEN, *SPARES]) as handler:
+        url, also = handler.webhook_url, handler.seed_url
+        if at_seed_path:
+            url, also = also, url
         receiver = Receiver(
-            handler.webhook_url, SECRET, TOKEN, SPARES, handler.state_url_template, settle=settle
+            url,
+            SECRET,
+            TOKEN,
+            SPARES,
+            handler.state_url_template,
+            settle=settle,
+            also_urls=(also,),
         )
         return run_receiver_checks(receiver)
 
@@ -164,12 +226,14 @@ def first_fix(results: list[CheckResult]) -> str | None:
 @pytest.mark.parametrize("kind", list(EXPECTED))
 def test_each_handler_gets_its_verdict_and_a_first_fix_naming_the_real_cause(kind: str) -> None:
     expected = EXPECTED[kind]
-    results = check(kind)
+    results = check(kind, at_seed_path=expected.at_seed_path)
     shown = [(r.check_id, r.verdict.value, r.why) for r in results if r.verdict is not Verdict.PASS]
     assert ids(results, Verdict.FAIL) == expected.failed, shown
     assert ids(results, Verdict.WARN) == expected.warned, shown
     if "receiver-ready" in expected.failed:  # the one diagnosis; nothing else can be judged
         assert {r.verdict for r in results[1:]} == {Verdict.SKIP}
+    elif "valid-delivery" in expected.failed:  # the nested body refused: no later versions
+        assert ids(results, Verdict.SKIP) == {"api-schema"}, shown
     else:
         assert ids(results, Verdict.SKIP) <= {"unknown-token"}, shown
     fix = first_fix(results)
@@ -214,3 +278,22 @@ def test_a_queue_that_loses_the_work_is_not_registered_after_the_settle_time() -
     assert "NOT REGISTERED although the receiver accepted the delivery" in first.why
     assert "read again for 0.3 s; pass a longer --settle" in first.why
     assert str(first.fix).startswith("move the token to REGISTERED")
+
+
+def test_a_handler_refusing_the_nested_body_is_told_once_and_its_flat_parts_still_judged() -> None:
+    checks = {result.check_id: result for result in check("express-raw-v1-only")}
+    duplicate = checks["duplicate-delivery"]
+    assert duplicate.verdict is Verdict.PASS
+    assert duplicate.details["forms"]["v1"]["verdict"] == "pass"
+    assert duplicate.details["forms"]["v2 publisher"]["verdict"] == "skip"
+    skipped = "v2 publisher: skipped: the handler did not accept the nested body the SDK sends"
+    assert f"{skipped} (see valid-delivery)" in duplicate.why
+    assert checks["timestamp-formats"].details["forms"]["v2"]["verdict"] == "skip"
+    assert "the nested body was not judged there" in checks["webhook-paths"].why
+
+
+def test_every_correct_handler_keeps_the_api_schema_of_later_nested_versions() -> None:
+    for kind in ("flask-correct", "express-raw-correct", "queue-answers-202"):
+        api_schema = {result.check_id: result for result in check(kind)}["api-schema"]
+        assert api_schema.verdict is Verdict.PASS, (kind, api_schema.why)
+        assert "null cleared it" in api_schema.why

@@ -21,7 +21,7 @@ from contracts.conformance import (
 )
 from contracts.conformance.answers import Answer, says_no_secret_configured, says_not_the_handler
 from contracts.conformance.checks import OVERSIZED_BODY_BYTES, UNKNOWN_TOKEN
-from contracts.envelope import MAX_BODY_BYTES
+from contracts.envelope import CURRENT_PATH, MAX_BODY_BYTES, SEED_PATH
 from contracts.receiver.testing import RunningStubSite, running_stub_site
 from contracts.support.server import RunningServer, serving
 from tests.conformance.receivers import (
@@ -30,6 +30,7 @@ from tests.conformance.receivers import (
     Flaw,
     FlawedReceiver,
     RewordedReceiver,
+    StateWithoutApiSchema,
     error_answer,
 )
 
@@ -41,7 +42,15 @@ if TYPE_CHECKING:
 
 SECRET = "conformance shared secret 41b2"
 TOKEN = "LSCOR"
-SPARES = ("OTHER", "SPARE", "THIRD")
+SPARES = ("OTHER", "SPARE", "THIRD", "FOURTH", "FIFTH")
+TRANSITION_PARTS = {
+    ("valid-delivery", "v2"): "OTHER",
+    ("duplicate-delivery", "v2 publisher"): "SPARE",
+    ("lowercase-token-id", "v1"): "THIRD",
+    ("duplicate-delivery", "v1"): "FOURTH",
+    ("timestamp-without-offset", "v1"): "FIFTH",
+}
+"""Which spare each part that registers a token gets: the nested parts first, then in order."""
 ACCEPTANCE_CHECKS = RECEIVER_CHECKS.ids[RECEIVER_CHECKS.ids.index("lowercase-status") :]
 
 
@@ -95,6 +104,13 @@ def check_stub(site: RunningStubSite, *, spares: Sequence[str] = ()) -> list[Che
 # --- conforming receivers -------------------------------------------------------------------
 
 
+def evidence_of(result: CheckResult, form: str) -> str:
+    """The evidence one form of a check had."""
+    forms = result.details.get("forms")
+    details = forms[form] if forms else result.details
+    return str(details["evidence"])
+
+
 def test_the_stub_site_passes_every_check_and_each_spare_token_sees_its_transition(
     stub_site: RunningStubSite,
 ) -> None:
@@ -104,13 +120,28 @@ def test_the_stub_site_passes_every_check_and_each_spare_token_sees_its_transiti
     for token in (TOKEN, *SPARES):
         assert stub_site.token(token)["status"] == "REGISTERED"
     checks = by_id(results)
-    assert "moved DRAFT token OTHER to REGISTERED" in checks["lowercase-token-id"].why
-    assert "moved SPARE from DRAFT to REGISTERED" in checks["duplicate-delivery"].why
+    assert "model.id 'other' moved DRAFT token OTHER to REGISTERED" in checks["valid-delivery"].why
+    assert "v2 publisher: the delivery moved SPARE from DRAFT" in checks["duplicate-delivery"].why
+    assert "moved DRAFT token THIRD to REGISTERED" in checks["lowercase-token-id"].why
+    assert "v1: the delivery moved FOURTH from DRAFT" in checks["duplicate-delivery"].why
     assert "moved token LSCOR from DRAFT to REGISTERED" in checks["lowercase-status"].why
-    assert "registered DRAFT token THIRD" in checks["timestamp-without-offset"].why
+    assert "registered DRAFT token FIFTH" in checks["timestamp-without-offset"].why
     assert not any(result.details.get("weaker_state_check") for result in results)
-    for check_id in ("lowercase-token-id", "duplicate-delivery", "timestamp-without-offset"):
-        assert checks[check_id].details["evidence"] == "transition_seen"
+    for (check_id, form), _ in TRANSITION_PARTS.items():
+        assert evidence_of(checks[check_id], form) == "transition_seen"
+
+
+def test_with_fewer_spares_the_nested_body_the_sdk_sends_gets_them_first(
+    stub_site: RunningStubSite,
+) -> None:
+    checks = by_id(check_stub(stub_site, spares=SPARES[:2]))
+    assert not_passed(checks.values()) == []
+    assert evidence_of(checks["valid-delivery"], "v2") == "transition_seen"
+    assert evidence_of(checks["duplicate-delivery"], "v2 publisher") == "transition_seen"
+    for check_id, form in (("lowercase-token-id", "v1"), ("duplicate-delivery", "v1")):
+        assert evidence_of(checks[check_id], form) == "state_read"
+    assert checks["duplicate-delivery"].details["evidence"] == "state_read"  # the weakest
+    assert checks["duplicate-delivery"].details["weaker_state_check"] is True
 
 
 def test_without_spare_tokens_the_transition_checks_pass_and_say_their_evidence_is_weaker(
@@ -118,7 +149,12 @@ def test_without_spare_tokens_the_transition_checks_pass_and_say_their_evidence_
 ) -> None:
     checks = by_id(check_stub(stub_site))
     assert not_passed(checks.values()) == []
-    for check_id in ("lowercase-token-id", "duplicate-delivery", "timestamp-without-offset"):
+    for check_id in (
+        "valid-delivery",
+        "lowercase-token-id",
+        "duplicate-delivery",
+        "timestamp-without-offset",
+    ):
         assert checks[check_id].details["weaker_state_check"] is True
         assert checks[check_id].details["evidence"] == "state_read"
         assert "weaker evidence" in checks[check_id].why
@@ -126,7 +162,7 @@ def test_without_spare_tokens_the_transition_checks_pass_and_say_their_evidence_
     assert stub_site.token("OTHER")["status"] == "DRAFT"
 
 
-@pytest.mark.parametrize("spares", [(), SPARES], ids=["no spares", "three spares"])
+@pytest.mark.parametrize("spares", [(), SPARES], ids=["no spares", "five spares"])
 def test_the_correct_flawless_test_receiver_passes_too(spares: tuple[str, ...]) -> None:
     assert not_passed(check_flawed(spares=spares)) == []
 
@@ -160,10 +196,13 @@ EXPECTED_FAILURES: dict[tuple[Flaw, ...], set[str]] = {
     (Flaw.CRASHES_ON_BAD_JSON,): {"malformed-json", "answers-are-json"},
     (Flaw.CHANGES_STATE_BEFORE_VERIFYING,): {"rejections-change-no-state"},
     (Flaw.NO_BODY_LIMIT, Flaw.ANY_METHOD_IS_A_DELIVERY): {"oversized-body", "wrong-method"},
+    (Flaw.DROPS_LATER_VERSIONS,): {"api-schema"},
+    (Flaw.ABSENT_API_SCHEMA_CLEARS,): {"api-schema"},
+    (Flaw.NULL_API_SCHEMA_KEPT,): {"api-schema"},
 }
 
 
-@pytest.mark.parametrize("spares", [(), SPARES], ids=["no spares", "three spares"])
+@pytest.mark.parametrize("spares", [(), SPARES], ids=["no spares", "five spares"])
 @pytest.mark.parametrize(
     "flaws", list(EXPECTED_FAILURES), ids=lambda flaws: "+".join(flaw.value for flaw in flaws)
 )
@@ -174,8 +213,9 @@ def test_each_flawed_receiver_fails_on_the_check_naming_its_flaw(
     failed = flagged_ids(results)
     assert EXPECTED_FAILURES[flaws] <= failed, not_passed(results)
     assert all(by_id(results)[check].fix for check in EXPECTED_FAILURES[flaws])
-    # Nothing unrelated fails: acceptance still works for every flaw but the broken one.
-    assert "valid-delivery" not in failed
+    # Nothing unrelated fails: the flat body is still accepted for every flaw.
+    valid = by_id(results)["valid-delivery"]
+    assert valid.details["forms"]["v1"]["verdict"] == "pass", valid.why
 
 
 def test_a_case_sensitive_lookup_behind_early_duplicate_answers_is_caught_with_a_spare_token() -> (
@@ -186,7 +226,14 @@ def test_a_case_sensitive_lookup_behind_early_duplicate_answers_is_caught_with_a
     assert without.verdict is Verdict.PASS and "weaker evidence" in without.why
     caught = by_id(check_flawed(*flaws, spares=SPARES))["lowercase-token-id"]
     assert caught.verdict is Verdict.FAIL
-    assert "'other' got 404 although OTHER exists" in caught.why
+    assert "'third' got 404 although THIRD exists" in caught.why
+
+
+def test_a_status_compared_case_sensitively_is_named_in_the_nested_body_on_a_spare_token() -> None:
+    valid = by_id(check_flawed(Flaw.CASE_SENSITIVE_STATUS, spares=SPARES))["valid-delivery"]
+    assert valid.verdict is Verdict.FAIL
+    assert "while the same body with model.status 'REGISTERED' was accepted" in valid.why
+    assert str(valid.fix).startswith("compare the status case-insensitively")
 
 
 def test_reregistering_on_every_repeat_is_seen_as_a_second_transition_in_the_state() -> None:
@@ -297,8 +344,9 @@ def test_a_spare_token_that_does_not_exist_is_named(stub_site: RunningStubSite) 
     without_state = by_id(
         run_receiver_checks(Receiver(stub_site.webhook_url, SECRET, TOKEN, ("GHOST",)))
     )
-    assert failed_ids(without_state.values()) == {"lowercase-token-id"}
-    assert "spare token GHOST does not exist" in without_state["lowercase-token-id"].why
+    # The nested body the SDK sends draws the first spare with letters.
+    assert failed_ids(without_state.values()) == {"valid-delivery"}
+    assert "spare token GHOST does not exist" in without_state["valid-delivery"].why
 
 
 # --- receivers that cannot be judged: one diagnosis -----------------------------------------
@@ -505,8 +553,8 @@ class CrashesOnNaiveTimestampsWhenRegistering(FlawedReceiver):
         return super()._register(token, payload, status_sent)
 
 
-def test_a_crash_on_naive_timestamps_after_the_lookup_is_caught_with_a_third_spare() -> None:
-    spares = ("OTHER", "SPARE", "THIRD")
+def test_a_crash_on_naive_timestamps_after_the_lookup_is_caught_with_a_spare_of_its_own() -> None:
+    spares = SPARES
     receiver = CrashesOnNaiveTimestampsWhenRegistering(SECRET, ["LSCOR", *spares])
     with serving(receiver) as server:
         state_url = server.base_url + STATE_URL_TEMPLATE
@@ -518,3 +566,90 @@ def test_a_crash_on_naive_timestamps_after_the_lookup_is_caught_with_a_third_spa
     assert [check for check, verdict in verdicts.items() if verdict is Verdict.FAIL] == [
         "timestamp-without-offset"
     ]
+
+
+# --- later nested versions: api_schema ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("flaw", "verdict", "words"),
+    [
+        (Flaw.DROPS_LATER_VERSIONS, Verdict.FAIL, "with an api_schema object was accepted, yet"),
+        (Flaw.ABSENT_API_SCHEMA_CLEARS, Verdict.FAIL, "no api_schema must keep the stored"),
+        (Flaw.NULL_API_SCHEMA_KEPT, Verdict.WARN, "api_schema null must clear the stored"),
+    ],
+)
+def test_what_a_later_nested_version_does_to_the_api_schema_is_judged_by_the_state(
+    flaw: Flaw, verdict: Verdict, words: str
+) -> None:
+    result = by_id(check_flawed(flaw, spares=SPARES))["api-schema"]
+    assert result.verdict is verdict, result.why
+    assert words in result.why
+    assert str(result.fix).startswith("when a later model version of a REGISTERED token arrives")
+
+
+def test_api_schema_is_skipped_when_the_state_url_does_not_show_it() -> None:
+    with serving(StateWithoutApiSchema(SECRET, [TOKEN])) as server:
+        checks = by_id(check_receiver_at(server))
+    assert checks["api-schema"].verdict is Verdict.SKIP
+    assert "the state URL does not show api_schema for LSCOR" in checks["api-schema"].why
+    assert not_passed(checks.values()) == [("api-schema", "skip", checks["api-schema"].why)]
+
+
+# --- paths ----------------------------------------------------------------------------------
+
+
+def test_a_website_serving_both_paths_passes_at_the_second_one_too(
+    stub_site: RunningStubSite,
+) -> None:
+    seed = stub_site.server.url(SEED_PATH)
+    receiver = Receiver(
+        stub_site.webhook_url, SECRET, TOKEN, (), stub_site.state_url_template, also_urls=(seed,)
+    )
+    checks = by_id(run_receiver_checks(receiver))
+    assert not_passed(checks.values()) == []
+    paths = checks["webhook-paths"].why
+    assert paths.startswith(f"{CURRENT_PATH} is where the SDK posts; at {seed}: answered 404")
+    assert "accepted the flat and the nested body for LSCOR" in paths
+
+
+def test_the_seed_path_alone_is_a_warning_naming_the_path_the_sdk_posts_to(
+    stub_site: RunningStubSite,
+) -> None:
+    seed = stub_site.server.url(SEED_PATH)
+    alone = by_id(run_receiver_checks(Receiver(seed, SECRET, TOKEN)))["webhook-paths"]
+    assert alone.verdict is Verdict.WARN
+    assert f"{SEED_PATH} is the seed path; the SDK posts to {CURRENT_PATH}" in alone.why
+    assert f"--also-url {stub_site.webhook_url}" in str(alone.fix)
+    stub_site.reset([TOKEN])
+    judged_too = Receiver(seed, SECRET, TOKEN, also_urls=(stub_site.webhook_url,))
+    checks = by_id(run_receiver_checks(judged_too))
+    assert checks["webhook-paths"].verdict is Verdict.PASS
+    assert f"{SEED_PATH} is not where the SDK posts, but {CURRENT_PATH} is; at " in (
+        checks["webhook-paths"].why
+    )
+
+
+def test_an_also_url_where_nothing_handles_the_webhook_fails_and_its_answers_are_not_judged(
+    stub_site: RunningStubSite,
+) -> None:
+    elsewhere = stub_site.server.url("/api/other")
+    receiver = Receiver(stub_site.webhook_url, SECRET, TOKEN, also_urls=(elsewhere,))
+    checks = by_id(run_receiver_checks(receiver))
+    assert failed_ids(checks.values()) == {"webhook-paths"}
+    assert "nothing handles the webhook at /api/other" in checks["webhook-paths"].why
+    assert str(checks["webhook-paths"].fix).startswith("serve the webhook at /api/other too")
+    assert checks["answers-are-json"].verdict is Verdict.PASS
+
+
+def test_an_also_url_that_does_not_answer_fails_that_check_alone(
+    stub_site: RunningStubSite,
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{probe.getsockname()[1]}{SEED_PATH}"
+    receiver = Receiver(stub_site.webhook_url, SECRET, TOKEN, also_urls=(dead,))
+    checks = by_id(run_receiver_checks(receiver))
+    assert failed_ids(checks.values()) == {"webhook-paths"}
+    assert f"no answer from {dead} (connection refused)" in checks["webhook-paths"].why
+    assert checks["answers-are-json"].verdict is Verdict.PASS

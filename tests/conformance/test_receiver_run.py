@@ -13,8 +13,8 @@ from contracts.conformance import RECEIVER_CHECKS, Receiver, Verdict
 from contracts.conformance.answers import Answer, read_token_state
 from contracts.conformance.checklist import Checklist, Precondition
 from contracts.conformance.checks import acceptance_timing
-from contracts.conformance.probe import Probe, StateRead
-from contracts.conformance.receiver_run import Evidence, ReceiverRun, Subject
+from contracts.conformance.probe import FLAT, SDK_CLI, SDK_PUBLISHER, Probe, StateRead
+from contracts.conformance.receiver_run import Evidence, ReceiverRun, Subject, combined
 from contracts.conformance.results import Finding
 
 SECRET = "receiver-run secret 77f0"
@@ -69,19 +69,61 @@ def run_with_spares() -> Iterator[ReceiverRun]:
         yield ReceiverRun(receiver, probe, RECEIVER_CHECKS)
 
 
-def test_each_spare_token_goes_to_one_check_and_the_rest_fall_back_to_the_token_under_test(
+def test_spare_tokens_go_to_the_nested_parts_first_and_the_rest_fall_back_to_the_token_under_test(
     run_with_spares: ReceiverRun,
 ) -> None:
     subjects = {
-        check_id: run_with_spares.subject_for(check_id)
-        for check_id in ("lowercase-token-id", "duplicate-delivery", "timestamp-without-offset")
+        (check_id, form.name): run_with_spares.subject_for(check_id, form)
+        for check_id, form in (
+            ("valid-delivery", SDK_CLI),
+            ("duplicate-delivery", SDK_PUBLISHER),
+            ("lowercase-token-id", FLAT),
+            ("duplicate-delivery", FLAT),
+            ("timestamp-without-offset", FLAT),
+        )
     }
     assert subjects == {
-        "lowercase-token-id": Subject("AB", own=True),  # the spare with letters to lower-case
-        "duplicate-delivery": Subject("123", own=True),
-        "timestamp-without-offset": Subject("LSCOR", own=False),
+        ("valid-delivery", "v2"): Subject("AB", own=True),  # the spare with letters
+        ("duplicate-delivery", "v2 publisher"): Subject("123", own=True),
+        ("lowercase-token-id", "v1"): Subject("LSCOR", own=False),
+        ("duplicate-delivery", "v1"): Subject("LSCOR", own=False),
+        ("timestamp-without-offset", "v1"): Subject("LSCOR", own=False),
     }
     assert run_with_spares.subject_for("lowercase-status") == Subject("LSCOR", own=True)
+    assert run_with_spares.subject_for("valid-delivery") == Subject("LSCOR", own=True)
+
+
+def test_the_first_check_judging_the_nested_body_gates_the_nested_parts_after_it(
+    run_with_spares: ReceiverRun,
+) -> None:
+    assert run_with_spares.nested_gate() == ("valid-delivery", SDK_CLI)
+    assert run_with_spares.forms_of("timestamp-formats") == (FLAT, SDK_CLI)
+    assert run_with_spares.forms_of("signature-missing") == (FLAT,)
+    assert run_with_spares.form_unmet("valid-delivery", SDK_CLI) is None
+    assert run_with_spares.form_unmet("duplicate-delivery", FLAT) is None
+    assert "could not judge" in str(run_with_spares.form_unmet("duplicate-delivery", SDK_PUBLISHER))
+    run_with_spares.record_part("valid-delivery", SDK_CLI, Verdict.FAIL)
+    assert run_with_spares.form_unmet("duplicate-delivery", SDK_PUBLISHER) == (
+        "the handler did not accept the nested body the SDK sends (see valid-delivery)"
+    )
+    run_with_spares.record_part("valid-delivery", SDK_CLI, Verdict.PASS)
+    assert run_with_spares.form_unmet("duplicate-delivery", SDK_PUBLISHER) is None
+
+
+def test_a_check_judged_in_two_forms_is_one_finding_with_the_worst_verdict_and_its_fix() -> None:
+    flat = Finding.passed("flat fine", evidence="transition_seen", weaker_state_check=False)
+    nested = Finding.failed("nested refused", "accept it", evidence="state_read", answer="400")
+    finding = combined([(FLAT, flat), (SDK_CLI, nested)])
+    assert finding.verdict is Verdict.FAIL
+    assert finding.why == "v1: flat fine | v2: nested refused"
+    assert finding.fix == "accept it"
+    assert finding.details["evidence"] == "state_read"  # the weakest of the two
+    assert finding.details["answer"] == "400"
+    assert finding.details["forms"]["v1"]["verdict"] == "pass"
+    assert finding.details["forms"]["v2"]["verdict"] == "fail"
+    skipped = combined([(FLAT, flat), (SDK_CLI, Finding.skipped("not judged"))])
+    assert skipped.verdict is Verdict.PASS
+    assert combined([(FLAT, flat)]) is flat
 
 
 def test_asking_whether_a_check_passed_before_it_ran_is_an_error(

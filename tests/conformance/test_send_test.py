@@ -31,6 +31,10 @@ if TYPE_CHECKING:
 SHARED_SECRET = "send-test shared secret 7f3a"
 OTHER_SECRET = "a secret the site does not hold"
 RECEIVER = Receiver("http://127.0.0.1:8000/api/mlflow/registered", SHARED_SECRET, "LSCOR")
+PATH_HINT = (
+    "the contract's paths are /api/webhooks/model-registration (where the SDK posts) and "
+    "/api/mlflow/registered (the seed path); --url points at /"
+)
 
 
 @dataclass(frozen=True)
@@ -138,7 +142,7 @@ def test_a_web_page_answering_200_is_unexpected_with_a_hint_at_the_path(
         run,
         "200",
         "UNEXPECTED: the receiver answered 200 without the contract's answer",
-        "the contract's path is /api/mlflow/registered; --url points at /",
+        PATH_HINT,
     )
 
 
@@ -249,19 +253,55 @@ def test_a_password_in_the_url_is_never_printed(
     assert f"{MASK}@127.0.0.1:{port_nobody_listens_on}" in run.out
 
 
-def test_show_request_prints_the_exact_signed_bytes(
+def shown_request(run: Run) -> tuple[dict[str, str], bytes]:
+    """The headers and the exact body bytes a run printed."""
+    lines = run.out.splitlines()
+    end = lines.index("  body:")
+    headers = dict(line.strip().split(": ", 1) for line in lines[1:end])
+    return headers, lines[end + 1].removeprefix("  ").encode("utf-8")
+
+
+def test_by_default_the_nested_body_goes_out_exactly_as_the_sdks_cli_sends_it(
     site: RunningStubSite, send_test: SendTest
 ) -> None:
     run = send_test(
         "--url", site.webhook_url, "--token", "LSCOR", "--show-request",
+        "--model-version", "7", "--metric-name", "auroc",
+        "--state-url", site.state_url_template,
+    )  # fmt: skip
+    assert run.exit_code == 0, run.out
+    headers, body = shown_request(run)
+    assert set(headers) == {"Content-Type", "X-Hokusai-Signature"}  # no event, no key
+    assert contracts.verify(body, headers["X-Hokusai-Signature"], SHARED_SECRET)
+    payload = contracts.validate_payload(body)
+    assert contracts.payload_shape(payload) is contracts.Shape.V2
+    assert payload["model"]["id"] == "lscor"
+    assert (payload["model"]["status"], payload["model"]["version"]) == ("registered", "7")
+    assert payload["model"]["primary_metric"] == "auroc"
+    assert payload["timestamp"].endswith("Z") and "." not in payload["timestamp"]
+    assert site.token("LSCOR")["status"] == "REGISTERED"
+
+
+def test_the_summary_line_names_the_shape_sent(site: RunningStubSite, send_test: SendTest) -> None:
+    nested = send_test("--url", site.webhook_url, "--token", "LSCOR")
+    flat = send_test("--url", site.webhook_url, "--token", "OTHER", "--shape", "v1")
+    nested_words = "model.id 'lscor', model 'send-test model' version 1, nested v2 as the SDK's CLI"
+    assert f"for token LSCOR, {nested_words} sends it" in nested.out
+    assert "for token OTHER, model 'send-test model' version 1, flat v1" in flat.out
+
+
+def test_show_request_prints_the_exact_signed_bytes_of_the_flat_body(
+    site: RunningStubSite, send_test: SendTest
+) -> None:
+    run = send_test(
+        "--url", site.webhook_url, "--token", "LSCOR", "--show-request", "--shape", "v1",
         "--model-name", "Modèle de scoring", "--model-version", "7",
         "--metric-name", "auroc", "--baseline-value", "0.81",
     )  # fmt: skip
     assert run.exit_code == 0
-    lines = run.out.splitlines()
-    body = lines[lines.index("  body:") + 1].removeprefix("  ").encode("utf-8")
-    header = next(line for line in lines if line.startswith("  X-Hokusai-Signature: "))
-    assert contracts.verify(body, header.split(": ", 1)[1], SHARED_SECRET)
+    headers, body = shown_request(run)
+    assert {"X-Hokusai-Event", "X-Hokusai-Idempotency-Key"} <= set(headers)
+    assert contracts.verify(body, headers["X-Hokusai-Signature"], SHARED_SECRET)
     payload = contracts.validate_payload(body)
     assert (payload["model_name"], payload["model_version"]) == ("Modèle de scoring", "7")
     assert (payload["metric_name"], payload["baseline_value"]) == ("auroc", 0.81)
@@ -288,12 +328,29 @@ def test_a_secret_with_a_trailing_newline_is_warned_about_and_never_printed(
         ),
         (("--url", "http://127.0.0.1:9/", "--token", "LSCOR", "--timeout", "0"), "--timeout"),
         (
-            ("--url", "http://127.0.0.1:9/", "--token", "LSCOR", "--baseline-value", "nan"),
+            (
+                "--url",
+                "http://127.0.0.1:9/",
+                "--token",
+                "LSCOR",
+                "--shape",
+                "v1",
+                "--baseline-value",
+                "nan",
+            ),
             "baseline_value",
         ),
         (
+            ("--url", "http://127.0.0.1:9/", "--token", "LSCOR", "--baseline-value", "0.8"),
+            "--baseline-value is a field of the flat v1 body only: pass --shape v1 with it",
+        ),
+        (
             ("--url", "http://127.0.0.1:9/", "--token", "LSCOR", "--model-version", "v2"),
-            "model_version",
+            "$.model.version",
+        ),
+        (
+            ("--url", "http://127.0.0.1:9/", "--token", "LSCOR", "--shape", "v3"),
+            "--shape: invalid choice: 'v3'",
         ),
     ],
 )
@@ -403,9 +460,7 @@ def test_a_200_that_is_not_the_contract_answer_points_at_the_path() -> None:
     receiver = Receiver("http://127.0.0.1:8000/", SHARED_SECRET, "LSCOR")
     interpretation = interpret(Answer(200, b"<html>welcome</html>"), receiver)
     assert interpretation.outcome is Outcome.UNEXPECTED
-    assert "the contract's path is /api/mlflow/registered; --url points at /" in (
-        interpretation.next_steps
-    )
+    assert PATH_HINT in interpretation.next_steps
 
 
 def test_deeply_nested_json_in_an_answer_is_read_as_not_json() -> None:

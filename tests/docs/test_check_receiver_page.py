@@ -8,13 +8,15 @@ import io
 import json
 import re
 import shlex
-from contextlib import redirect_stdout
+from contextlib import closing, redirect_stdout
 from pathlib import Path
 
 import pytest
 
 from contracts.conformance import RECEIVER_CHECKS, Cause
 from contracts.conformance.answers import Answer, read_token_state
+from contracts.conformance.probe import Probe
+from contracts.conformance.receiver_run import ReceiverRun
 from contracts.conformance.receiver_under_test import Receiver
 from contracts.conformance.schemathesis_run import SCHEMATHESIS_CHECKS
 from contracts.conformance.send_test import (
@@ -80,6 +82,28 @@ def test_the_checks_table_keeps_the_order_they_run_in(page: str) -> None:
         if code in RECEIVER_CHECKS.ids
     ]
     assert sorted(order, key=RECEIVER_CHECKS.ids.index) == order
+
+
+NESTED_MARK = re.compile(r"`([a-z0-9]+(?:-[a-z0-9]+)+)` \((?:flat and |flat, and )?nested")
+"""A check id followed by the shapes it judges: ``(flat and nested)``, ``(nested, ...)``."""
+
+
+def test_the_checks_table_says_which_checks_judge_the_nested_body(page: str) -> None:
+    receiver = Receiver("http://127.0.0.1:9/x", "unused", "LSCOR")
+    with closing(Probe(receiver)) as probe:
+        run = ReceiverRun(receiver, probe, RECEIVER_CHECKS)
+        nested = {
+            check_id
+            for check_id in RECEIVER_CHECKS.ids
+            if any(form.nested for form in run.forms_of(check_id))
+        }
+    said = {
+        check_id
+        for row in table_rows(section(page, CHECKS))
+        for check_id in NESTED_MARK.findall(row[1])
+    }
+    assert nested == {"valid-delivery", "timestamp-formats", "duplicate-delivery", "api-schema"}
+    assert said == nested
 
 
 @pytest.mark.parametrize("command", ["check-receiver", "diagnose", "send-test"])
@@ -156,7 +180,7 @@ def test_the_python_example_runs_against_the_stub_site_and_finds_nothing_wrong(
     page: str, tmp_path: Path
 ) -> None:
     (example,) = [b for b in fenced_blocks(page, "python") if "run_receiver_checks" in b]
-    tokens = ["LSCOR", "OTHER", "SPARE", "THIRD"]
+    tokens = ["LSCOR", "OTHER", "SPARE", "THIRD", "FOURTH", "FIFTH"]
     with running_stub_site(tmp_path / "site.sqlite3", "a secret", tokens) as site:
         runnable = example.replace('"https://host/api/tokens/{token_id}"', "state_url")
         assert runnable != example, "the example no longer passes the state URL as shown"
@@ -167,7 +191,9 @@ def test_the_python_example_runs_against_the_stub_site_and_finds_nothing_wrong(
             exec(compile(runnable, PAGE, "exec"), namespace)
         assert site.token("LSCOR")["status"] == "REGISTERED"
     assert printed.getvalue() == ""
-    assert [result.check_id for result in namespace["results"]] == RECEIVER_CHECKS.ids
+    results = namespace["results"]
+    assert [result.check_id for result in results] == RECEIVER_CHECKS.ids
+    assert not any(result.details.get("weaker_state_check") for result in results)
 
 
 def test_the_check_result_fields_named_are_the_real_ones(page: str) -> None:
@@ -224,27 +250,34 @@ def replay(transcript: str, secret_env: str) -> list[str]:
         registered = json.dumps({"status": "REGISTERED"}).encode()
         state = read_token_state(state_url.group(1), Answer(200, registered))
     delivery = build_test_delivery(
-        "any secret",
-        token_id=token,
-        model_name="send-test model",
-        model_version="1",
-        metric_name="accuracy",
-        baseline_value=0.9,
+        "any secret", token_id=token, model_name="send-test model", model_version="1"
     )
     result = SendTestResult(receiver, delivery, interpret(answer, receiver), answer, state)
-    lines = render(result)
-    return lines[next(i for i, line in enumerate(lines) if line.startswith("result: ")) :]
+    return render(result)
 
 
-def shown_from_result_on(transcript: str) -> list[str]:
-    lines = transcript.splitlines()
-    return lines[next(i for i, line in enumerate(lines) if line.startswith("result: ")) :]
+def from_the_body_on(lines: list[str]) -> list[str]:
+    """Everything but the request line and the headers (the signature covers a timestamp)."""
+    return lines[next(i for i, line in enumerate(lines) if line.startswith("  body: ")) :]
+
+
+def header_names(lines: list[str]) -> list[str]:
+    headers = lines[1 : next(i for i, line in enumerate(lines) if line.startswith("  body: "))]
+    return [line.strip().split(":", 1)[0] for line in headers]
+
+
+def assert_send_test_says_today(transcript: str, secret_env: str) -> None:
+    """The transcript is what send-test prints today with its defaults, but for the signature."""
+    replayed = replay(transcript, secret_env)
+    shown = transcript.splitlines()
+    assert from_the_body_on(shown) == from_the_body_on(replayed)
+    assert header_names(shown) == header_names(replayed)
 
 
 def test_the_accepted_transcript_is_what_send_test_says_today(transcripts: list[str]) -> None:
     accepted = transcripts[0]
     assert f"result: {Outcome.ACCEPTED.name}:" in accepted
-    assert shown_from_result_on(accepted) == replay(accepted, "WEBHOOK_SECRET")
+    assert_send_test_says_today(accepted, "WEBHOOK_SECRET")
 
 
 def test_the_wrong_secret_transcript_is_what_send_test_says_today(
@@ -252,7 +285,7 @@ def test_the_wrong_secret_transcript_is_what_send_test_says_today(
 ) -> None:
     rejected = transcripts[1]
     assert f"result: {Outcome.SIGNATURE_REJECTED.name}:" in rejected
-    assert shown_from_result_on(rejected) == replay(rejected, "OLD_WEBHOOK_SECRET")
+    assert_send_test_says_today(rejected, "OLD_WEBHOOK_SECRET")
 
 
 def test_the_results_table_lists_every_outcome_and_nothing_else(page: str) -> None:

@@ -5,15 +5,16 @@
 //   node node_handlers.mjs KIND TOKEN[,TOKEN...]     (the secret in $HANDLER_SECRET)
 //
 // prints {"port": N} once it listens on 127.0.0.1, and serves the website: a token table in
-// memory, GET /api/tokens/<id> with the token's state, POST /api/mlflow/registered (the handler
-// under test). It stops on SIGTERM.
+// memory, GET /api/tokens/<id> with the token's state (status, latest model version, API
+// schema), and the handler under test at both webhook paths, POST
+// /api/webhooks/model-registration and /api/mlflow/registered. Unless its mistake is about
+// shapes, each takes both body shapes, as the website does. It stops on SIGTERM.
 
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer } from 'node:http';
 
-import { validatePayload } from '../../clients/node/src/index.js';
+import { WEBHOOK_PATHS, tokenIdOf, validatePayload } from '../../clients/node/src/index.js';
 
-const WEBHOOK_PATH = '/api/mlflow/registered';
 const STATE_PREFIX = '/api/tokens/';
 const ONE_MIB = 1024 * 1024;
 const EXPRESS_JSON_LIMIT = 100 * 1024; // express.json()'s default limit
@@ -24,7 +25,7 @@ const tokens = new Map(
   tokenList
     .split(',')
     .filter(Boolean)
-    .map((id) => [id, { status: 'DRAFT' }]),
+    .map((id) => [id, { status: 'DRAFT', model_version: null, api_schema: null }]),
 );
 
 // --- Express, as it behaves -------------------------------------------------------------------
@@ -98,8 +99,31 @@ function signatureMatches(header, raw) {
   return timingSafeEqual(Buffer.from(match[1], 'hex'), Buffer.from(hmacHex(raw), 'hex'));
 }
 
-/** Validate, look the token up upper-cased, move it to REGISTERED once, answer. */
-function register(res, payload, { plainText = false } = {}) {
+/** DRAFT to REGISTERED (a new registration); a later nested version of a REGISTERED token
+ * moves its latest version on, replacing, keeping or clearing its API schema. Whether it was
+ * already REGISTERED (a duplicate). */
+function store(token, payload) {
+  const flat = 'token_id' in payload; // the website's order: flat first, then nested
+  const version = flat ? payload.model_version : payload.model.version;
+  const duplicate = token.status === 'REGISTERED';
+  if (!duplicate) {
+    Object.assign(token, {
+      status: 'REGISTERED',
+      model_version: version ?? null,
+      registered_at: new Date().toISOString(),
+    });
+  } else if (!flat && Number(version) > Number(token.model_version ?? 0)) {
+    token.model_version = version;
+  } else {
+    return duplicate;
+  }
+  if (!flat && 'api_schema' in payload.model) token.api_schema = payload.model.api_schema;
+  return duplicate;
+}
+
+/** Validate, look the token up (upper-cased, unless told to take the nested id as sent), move
+ * it to REGISTERED once, answer. */
+function register(res, payload, { plainText = false, modelIdAsSent = false } = {}) {
   const out = express(res);
   const refuse = (status, error) =>
     plainText ? out.status(status).send(error) : out.status(status).json({ success: false, error });
@@ -108,22 +132,15 @@ function register(res, payload, { plainText = false } = {}) {
   } catch (error) {
     return refuse(400, error.message);
   }
-  const id = payload.token_id.toUpperCase();
+  const id = modelIdAsSent && !('token_id' in payload) ? payload.model.id : tokenIdOf(payload);
   const token = tokens.get(id);
   if (!token) return refuse(404, 'Token not found');
-  const duplicate = token.status === 'REGISTERED';
-  if (!duplicate) {
-    Object.assign(token, {
-      status: 'REGISTERED',
-      model_version: payload.model_version,
-      registered_at: new Date().toISOString(),
-    });
-  }
+  const duplicate = store(token, payload);
   return out.status(200).json({ success: true, token_id: id, duplicate });
 }
 
 /** Verify the raw bytes, then parse, then register: the right order. */
-function verifiedRegistration(req, res, raw, { plainText = false } = {}) {
+function verifiedRegistration(req, res, raw, { plainText = false, modelIdAsSent = false } = {}) {
   const out = express(res);
   const refuse = (status, error) =>
     plainText ? out.status(status).send(error) : out.status(status).json({ success: false, error });
@@ -136,7 +153,7 @@ function verifiedRegistration(req, res, raw, { plainText = false } = {}) {
   } catch {
     return refuse(400, 'Invalid JSON');
   }
-  return register(res, payload, { plainText });
+  return register(res, payload, { plainText, modelIdAsSent });
 }
 
 // --- the handlers -----------------------------------------------------------------------------
@@ -225,6 +242,41 @@ const HANDLERS = {
     return verifiedRegistration(req, res, raw);
   },
 
+  // Wrong: written for the flat contract alone: every body must carry token_id (400 'token_id
+  // is required' otherwise), so the nested body the SDK sends since 2026-04-30 is refused.
+  async 'express-raw-v1-only'(req, res) {
+    try {
+      await expressRaw(req);
+    } catch {
+      return express(res).status(413).json({ success: false, error: 'Body too large' });
+    }
+    if (!signatureMatches(req.headers['x-hokusai-signature'], req.body)) {
+      return express(res).status(401).json({ success: false, error: 'Invalid signature' });
+    }
+    let payload;
+    try {
+      payload = JSON.parse(req.body.toString('utf8'));
+    } catch {
+      return express(res).status(400).json({ success: false, error: 'Invalid JSON' });
+    }
+    if (typeof payload?.token_id !== 'string') {
+      return express(res).status(400).json({ success: false, error: 'token_id is required' });
+    }
+    return register(res, payload);
+  },
+
+  // Wrong: a Next.js route that takes both shapes, upper-cases token_id, but looks the nested
+  // model.id up as sent: tokens.get(body.model.id) finds nothing for the SDK's 'lscor'.
+  async 'nextjs-model-id-case-sensitive'(req, res) {
+    let raw;
+    try {
+      raw = await readRaw(req, ONE_MIB);
+    } catch {
+      return express(res).status(413).json({ success: false, error: 'Body too large' });
+    }
+    return verifiedRegistration(req, res, raw, { modelIdAsSent: true });
+  },
+
   // Right, except that a GET to the webhook is dropped without an answer (the connection is
   // closed), as some proxies in front of handlers do.
   async 'express-drops-get'(req, res) {
@@ -255,8 +307,9 @@ const server = createServer(async (req, res) => {
     return state(res, decodeURIComponent(path.slice(STATE_PREFIX.length)));
   }
   const out = express(res);
-  if (path !== WEBHOOK_PATH) {
-    return out.status(404).json({ success: false, error: 'no such page' });
+  if (!WEBHOOK_PATHS.includes(path)) {
+    // Express's own answer to a route it does not have.
+    return out.status(404).send(`<!DOCTYPE html>\n<pre>Cannot ${req.method} ${path}</pre>\n`);
   }
   if (req.method !== 'POST') {
     if (kind === 'express-drops-get' && req.method === 'GET') return req.socket.destroy();

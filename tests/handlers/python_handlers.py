@@ -2,10 +2,14 @@
 that its docstring names. They run on werkzeug, as Flask does.
 
 Every handler serves the same website: a token table in memory, ``GET /api/tokens/<id>``
-answering the token's state, and ``POST /api/mlflow/registered``, the handler under test.
-Uncaught exceptions become the 500 a framework sends: werkzeug's own error page for its HTTP
-errors (what Flask shows for a body ``get_json()`` cannot parse), ``Internal Server Error`` in
-plain text for the rest (what FastAPI sends).
+answering the token's state (status, latest model version, API schema), and the handler under
+test at both webhook paths, ``POST /api/webhooks/model-registration`` and
+``/api/mlflow/registered``. Unless its mistake is about shapes, each takes both body shapes, as
+the website does: a later nested version of a REGISTERED token moves its latest version on and
+replaces, keeps or clears its API schema. Uncaught exceptions become the 500 a framework sends:
+werkzeug's own error page for its HTTP errors (what Flask shows for a body ``get_json()`` cannot
+parse, and for a path it does not serve), ``Internal Server Error`` in plain text for the rest
+(what FastAPI sends).
 """
 
 from __future__ import annotations
@@ -19,15 +23,28 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from werkzeug.exceptions import HTTPException
+import jsonschema
+from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.wrappers import Request, Response
 
-from contracts import PayloadError, validate_payload, verify
+from contracts import (
+    CURRENT_PATH,
+    SEED_PATH,
+    WEBHOOK_PATHS,
+    PayloadError,
+    Shape,
+    load_schema,
+    parse_body,
+    payload_shape,
+    token_id_of,
+    validate_payload,
+    verify,
+)
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
-WEBHOOK_PATH = "/api/mlflow/registered"
+WEBHOOK_PATH = CURRENT_PATH
 STATE_PREFIX = "/api/tokens/"
 STATE_URL_TEMPLATE = STATE_PREFIX + "{token_id}"
 MAX_BODY = 1024 * 1024
@@ -50,9 +67,13 @@ def hmac_hex(secret: str, body: bytes) -> str:
 class Website:
     """A website: its tokens, their state route, and :meth:`webhook`, the handler under test."""
 
+    PATHS: tuple[str, ...] = WEBHOOK_PATHS
+
     def __init__(self, secret: str, tokens: Iterable[str]) -> None:
         self.secret = secret
-        self.tokens: dict[str, dict[str, Any]] = {t: {"status": "DRAFT"} for t in tokens}
+        self.tokens: dict[str, dict[str, Any]] = {
+            t: {"status": "DRAFT", "model_version": None, "api_schema": None} for t in tokens
+        }
         self.lock = threading.Lock()
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
@@ -68,8 +89,8 @@ class Website:
     def route(self, request: Request) -> Response:
         if request.path.startswith(STATE_PREFIX) and request.method == "GET":
             return self.state(request.path[len(STATE_PREFIX) :])
-        if request.path != WEBHOOK_PATH:
-            return refuse(404, "no such page")
+        if request.path not in self.PATHS:
+            raise NotFound()  # Flask's own 404 page
         if request.method != "POST":
             return refuse(405, "only POST is allowed")
         if (request.content_length or 0) > MAX_BODY:
@@ -102,16 +123,27 @@ class Website:
         return jsonify(200, success=True, token_id=token_id, duplicate=duplicate)
 
     def flip(self, token_id: str, payload: Mapping[str, Any]) -> bool:
-        """DRAFT to REGISTERED; False when it already was REGISTERED."""
+        """DRAFT to REGISTERED; False when it already was REGISTERED (a later nested version
+        then moves its latest version on, with its API schema)."""
+        nested = payload_shape(payload) is Shape.V2
+        model = payload.get("model", {}) if nested else {}
+        version = model.get("version") if nested else payload.get("model_version")
         with self.lock:
             token = self.tokens[token_id]
             if token["status"] == "REGISTERED":
+                later = nested and version and int(version) > int(token["model_version"] or 0)
+                if later:
+                    token["model_version"] = version
+                    if "api_schema" in model:
+                        token["api_schema"] = model["api_schema"]
                 return False
             token.update(
                 status="REGISTERED",
-                model_version=payload.get("model_version"),
+                model_version=version,
                 registered_at=datetime.now(timezone.utc).isoformat(),
             )
+            if "api_schema" in model:
+                token["api_schema"] = model["api_schema"]
             return True
 
 
@@ -124,8 +156,9 @@ def _validated(body: bytes) -> dict[str, Any] | Response:
 
 
 class CorrectFlask(Website):
-    """Right: the raw bytes verified first (``request.get_data()``), then parsed and validated,
-    the token id upper-cased, the state changed once."""
+    """Right: the raw bytes verified first (``request.get_data()``), then parsed and validated
+    in either shape, the token id (``token_id``, or the nested ``model.id``) upper-cased, the
+    state changed once."""
 
     def webhook(self, request: Request) -> Response:
         body = request.get_data()
@@ -134,7 +167,32 @@ class CorrectFlask(Website):
         payload = _validated(body)
         if isinstance(payload, Response):
             return payload
+        return self.register_now(token_id_of(payload), payload)
+
+
+class FlaskV1SchemaOnly(Website):
+    """Wrong: written for the flat contract alone: it validates every body against the v1
+    schema, so the nested body the SDK sends since 2026-04-30 gets 400."""
+
+    V1_SCHEMA = load_schema()
+
+    def webhook(self, request: Request) -> Response:
+        body = request.get_data()
+        if not verify(body, request.headers.get("X-Hokusai-Signature"), self.secret):
+            return refuse(401, "Invalid signature")
+        try:
+            payload = parse_body(body)
+            jsonschema.validate(payload, self.V1_SCHEMA)
+        except (PayloadError, jsonschema.ValidationError) as error:
+            return refuse(400, f"invalid payload: {str(error).splitlines()[0]}")
         return self.register_now(payload["token_id"].upper(), payload)
+
+
+class FlaskSeedPathOnly(CorrectFlask):
+    """Right, but served only at the seed path, ``/api/mlflow/registered``: the SDK posts to
+    ``/api/webhooks/model-registration`` since 2026-04-30 and gets 404."""
+
+    PATHS = (SEED_PATH,)
 
 
 class FlaskGetJsonDumps(Website):
@@ -149,7 +207,7 @@ class FlaskGetJsonDumps(Website):
         checked = _validated(json.dumps(payload).encode())
         if isinstance(checked, Response):
             return checked
-        return self.register_now(checked["token_id"].upper(), checked)
+        return self.register_now(token_id_of(checked), checked)
 
 
 class FlaskWrongSecret(CorrectFlask):
@@ -173,7 +231,7 @@ class FastApiJsonCompact(Website):
         checked = _validated(serialized)
         if isinstance(checked, Response):
             return checked
-        return self.register_now(checked["token_id"].upper(), checked)
+        return self.register_now(token_id_of(checked), checked)
 
 
 class RefusesWith200(CorrectFlask):
@@ -182,14 +240,14 @@ class RefusesWith200(CorrectFlask):
 
     def route(self, request: Request) -> Response:
         response = super().route(request)
-        if request.path == WEBHOOK_PATH and response.status_code >= 400:
+        if request.path in self.PATHS and response.status_code >= 400:
             response.status_code = 200
         return response
 
 
 class CaseSensitiveTokenIds(Website):
-    """Wrong: checks the token id against its own ``^[A-Z0-9-]+$`` and looks it up as sent, so
-    a lower-case id gets 400."""
+    """Wrong: checks the token id (``token_id``, or the nested ``model.id``) against its own
+    ``^[A-Z0-9-]+$`` and looks it up as sent, so a lower-case id gets 400."""
 
     def webhook(self, request: Request) -> Response:
         body = request.get_data()
@@ -198,9 +256,10 @@ class CaseSensitiveTokenIds(Website):
         payload = _validated(body)
         if isinstance(payload, Response):
             return payload
-        if not re.fullmatch(r"[A-Z0-9-]+", payload["token_id"]):
-            return refuse(400, "invalid token_id")
-        return self.register_now(payload["token_id"], payload)
+        sent = payload["token_id"] if "token_id" in payload else payload["model"]["id"]
+        if not re.fullmatch(r"[A-Z0-9-]+", sent):
+            return refuse(400, "invalid token id")
+        return self.register_now(sent, payload)
 
 
 class BadJson400BeforeSignature(Website):
@@ -216,7 +275,7 @@ class BadJson400BeforeSignature(Website):
         payload = _validated(body)
         if isinstance(payload, Response):
             return payload
-        return self.register_now(payload["token_id"].upper(), payload)
+        return self.register_now(token_id_of(payload), payload)
 
 
 class RequiresFractionalSeconds(CorrectFlask):
@@ -274,7 +333,7 @@ class QueueWorker(Website):
         payload = _validated(body)
         if isinstance(payload, Response):
             return payload
-        token_id = payload["token_id"].upper()
+        token_id = token_id_of(payload)
         missing = self.lookup_answer(token_id)
         if missing is not None:
             return missing
@@ -299,6 +358,8 @@ class AnswersThenRegisters(QueueWorker):
 
 PYTHON_HANDLERS: dict[str, type[Website]] = {
     "flask-correct": CorrectFlask,
+    "flask-v1-schema-only": FlaskV1SchemaOnly,
+    "flask-seed-path-only": FlaskSeedPathOnly,
     "flask-get-json-dumps": FlaskGetJsonDumps,
     "flask-wrong-secret": FlaskWrongSecret,
     "fastapi-json-compact": FastApiJsonCompact,

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from contracts import CURRENT_PATH, SEED_PATH
 from contracts.support.server import serving
-from tests.handlers.python_handlers import PYTHON_HANDLERS, STATE_URL_TEMPLATE, WEBHOOK_PATH
+from tests.handlers.python_handlers import PYTHON_HANDLERS, STATE_URL_TEMPLATE
 
 NODE_HANDLERS_SCRIPT = Path(__file__).with_name("node_handlers.mjs")
 NODE_HANDLERS = (
@@ -28,6 +29,8 @@ NODE_HANDLERS = (
     "nextjs-json-first",
     "nextjs-text-correct",
     "express-drops-get",
+    "express-raw-v1-only",
+    "nextjs-model-id-case-sensitive",
 )
 STARTUP_TIMEOUT_S = 30.0
 """A safety net only: node prints its port within a fraction of a second."""
@@ -41,7 +44,13 @@ class RunningHandler:
 
     @property
     def webhook_url(self) -> str:
-        return self.base_url + WEBHOOK_PATH
+        """At the path the SDK posts to."""
+        return self.base_url + CURRENT_PATH
+
+    @property
+    def seed_url(self) -> str:
+        """At the seed path, which a website serves too."""
+        return self.base_url + SEED_PATH
 
     @property
     def state_url_template(self) -> str:
