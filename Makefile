@@ -62,12 +62,13 @@ contract-test: $(STAMP)
 # WEBHOOK_SECRET). A value on the command line (SECRET=...) is refused: ps shows it, and MAKEFLAGS
 # hands it to every child process. The URL is not echoed: the command shows it without credentials.
 check-receiver: $(if $(filter command line,$(origin SECRET)),refuse-secret-value,$(STAMP))
-	@test -n "$(URL)" || (echo "usage: make check-receiver URL=http://host/api/mlflow/registered TOKEN=LSCOR [SECRET_ENV=NAME] [STATE_URL='http://host/api/tokens/{token_id}'] [SPARE_TOKENS='OTHER SPARE THIRD'] [STRICT=1] [SETTLE=S] [SEED=N]"; exit 2)
+	@test -n "$(URL)" || (echo "usage: make check-receiver URL=http://host/api/webhooks/model-registration TOKEN=LSCOR [SECRET_ENV=NAME] [STATE_URL='http://host/api/tokens/{token_id}'] [SPARE_TOKENS='OTHER SPARE THIRD'] [ALSO_URLS='http://host/api/mlflow/registered'] [STRICT=1] [SETTLE=S] [SEED=N]"; exit 2)
 	@echo "hokusai-contract check-receiver --token $(or $(TOKEN),LSCOR) --secret-env $(or $(SECRET_ENV),WEBHOOK_SECRET) ..."
 	@$(BIN)/hokusai-contract check-receiver --url "$(URL)" \
 		--secret-env "$(or $(SECRET_ENV),WEBHOOK_SECRET)" \
 		--token "$(or $(TOKEN),LSCOR)" $(if $(STATE_URL),--state-url "$(STATE_URL)") \
 		$(foreach spare,$(SPARE_TOKENS),--spare-token "$(spare)") \
+		$(foreach also,$(ALSO_URLS),--also-url "$(also)") \
 		$(if $(STRICT),--strict) $(if $(SETTLE),--settle "$(SETTLE)") $(if $(SEED),--seed "$(SEED)") \
 		--junit reports/check-receiver.xml --json reports/check-receiver.json
 

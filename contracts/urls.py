@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable
 from urllib.parse import unquote, unquote_plus, urlsplit
 
-EXAMPLE_WEBHOOK_URL = "https://example.com/api/mlflow/registered"
+EXAMPLE_WEBHOOK_URL = "https://example.com/api/webhooks/model-registration"
 MASK = "***"
 """What a hidden value is shown as."""
 

@@ -42,7 +42,7 @@ from contracts.conformance.checklist import OnResult
 from contracts.conformance.receiver_under_test import Receiver
 from contracts.conformance.results import Finding, SuiteResult
 from contracts.conformance.runner import receiver_suite
-from contracts.envelope import DEFAULT_PATH
+from contracts.envelope import CURRENT_PATH, SEED_PATH
 from contracts.payload import Shape, payload_shape
 from contracts.urls import redacted_url
 
@@ -57,7 +57,8 @@ if TYPE_CHECKING:
 NODE_HANDLER = Path(__file__).resolve().parents[2] / "clients" / "node" / "examples" / "server.mjs"
 NODE_START_TIMEOUT = 20.0
 RECEIVER_TOKEN = "LSCOR"
-SPARE_TOKENS = ("OTHER", "SPARE", "THIRD")
+SPARE_TOKENS = ("OTHER", "SPARE", "THIRD", "FOURTH", "FIFTH")
+"""Enough DRAFT tokens for every transition the receiver checks watch, in both shapes."""
 """Seeded as DRAFT beside the token under test, so that the transition checks see their own."""
 Say = Callable[[str], None]
 ProgressFor = Callable[[str], OnResult]
@@ -117,7 +118,7 @@ def sender_suite(
     tokens = [plan.token.upper() for plan in REGISTRATIONS]
     site = create_app(workdir / "sender-site.sqlite3", secrets=secret, tokens=tokens)
     try:
-        with Recorder(site, path=site.config.path) as recorder:
+        with Recorder(site, path=CURRENT_PATH) as recorder:
             registry = ModelRegistry(
                 tracking_uri,
                 recorder.url,
@@ -373,7 +374,12 @@ def receiver_suites(
     tokens = (RECEIVER_TOKEN, *SPARE_TOKENS)
     with running_stub_site(workdir / "receiver-site.sqlite3", secret, tokens) as site:
         stub = Receiver(
-            site.webhook_url, secret, RECEIVER_TOKEN, SPARE_TOKENS, site.state_url_template
+            site.webhook_url,
+            secret,
+            RECEIVER_TOKEN,
+            SPARE_TOKENS,
+            site.state_url_template,
+            also_urls=(site.base_url + SEED_PATH,),
         )
         suites = [judge("stub", stub)]
     if shutil.which("node") is None or not NODE_HANDLER.is_file():
@@ -386,11 +392,12 @@ def receiver_suites(
     try:
         with node_reference_handler(secret, tokens, workdir / "node.log") as base:
             node = Receiver(
-                base + DEFAULT_PATH,
+                base + CURRENT_PATH,
                 secret,
                 RECEIVER_TOKEN,
                 SPARE_TOKENS,
                 base + "/api/tokens/{token_id}",
+                also_urls=(base + SEED_PATH,),
             )
             suites.append(judge("node", node))
     except RuntimeError as error:
