@@ -24,6 +24,7 @@ from contracts.cli.options import (
     checked_token,
     checked_url,
     new_command,
+    non_negative_int,
     positive_int,
     read_body,
     seconds,
@@ -52,17 +53,6 @@ EXIT_UNREACHABLE = 3
 EXIT_INTERRUPTED = 130
 """Ctrl-C: the reports written are partial."""
 DEFAULT_SETTLE_SECONDS = 2.0
-
-
-def seed_number(text: str) -> int:
-    """An argparse type: a whole number of 0 or more."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be 0 or more")
-    return value
 
 
 def _add_settle_option(parser: argparse.ArgumentParser) -> None:
@@ -167,7 +157,7 @@ def _register_check_receiver(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--seed",
-        type=seed_number,
+        type=non_negative_int,
         default=None,
         metavar="N",
         help="seed Schemathesis' generation, to repeat the same requests (default: a fixed one)",
@@ -633,17 +623,6 @@ def _register_check_sender(subparsers: Any) -> None:
         "       [--timeout S] [--json FILE] [--junit FILE] -- COMMAND [ARG ...]\n"
         "       %(prog)s --listen [--token T ...] [--timeout S]"
     )
-
-
-def non_negative_int(text: str) -> int:
-    """An argparse type: a whole number of at least 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be 0 or more")
-    return value
 
 
 def checked_sender_tokens(values: Sequence[str] | None, option: str = "--token") -> tuple[str, ...]:

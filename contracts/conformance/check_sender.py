@@ -32,7 +32,6 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from contracts.conformance.checklist import OnResult
@@ -51,6 +50,7 @@ from contracts.conformance.sender_checks import (
 from contracts.envelope import CURRENT_PATH
 from contracts.model_signature import api_schema_from_signature
 from contracts.signing import SIGNATURE_HEADER
+from contracts.support.stopping import StopsOnExit
 from contracts.urls import redact_text
 
 if TYPE_CHECKING:
@@ -109,7 +109,7 @@ def command_problem(command: Sequence[str], env: Mapping[str, str] | None = None
     return None
 
 
-class SenderJudge:
+class SenderJudge(StopsOnExit):
     """A judging receiver: the stub site behind a byte-exact recorder, over real HTTP.
 
     ``fail_first`` answers the first that many attempts of each registration with 503 (with
@@ -176,14 +176,6 @@ class SenderJudge:
 
     def __enter__(self) -> SenderJudge:
         return self.start()
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def _inject(
         self, method: str, path: str, headers: Mapping[str, str], body: bytes

@@ -26,8 +26,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from types import TracebackType
 from typing import Any
+
+from contracts.support.stopping import StopsOnExit
 
 DATABASE_FILE = "mlflow.sqlite3"
 ARTIFACTS_FOLDER = "artifacts"
@@ -45,7 +46,7 @@ class MlflowServerError(RuntimeError):
 
 
 @dataclass
-class MlflowServer:
+class MlflowServer(StopsOnExit):
     """A running ``mlflow server``; stop it with :meth:`stop` or by leaving a ``with`` block."""
 
     tracking_uri: str
@@ -65,17 +66,6 @@ class MlflowServer:
     def stop(self) -> None:
         """End the whole process group: SIGTERM, then SIGKILL for whatever is still running."""
         _stop_process_group(self._process)
-
-    def __enter__(self) -> MlflowServer:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def mlflow_version() -> str:
@@ -288,6 +278,7 @@ _TINY_MODEL_CODE = '''"""Scores every lead 0.5: the smallest model MLflow can lo
 import mlflow.models
 import mlflow.pyfunc
 import pandas
+
 
 
 class LeadScorer(mlflow.pyfunc.PythonModel):

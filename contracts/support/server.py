@@ -12,11 +12,12 @@ import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from types import TracebackType
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from contracts.support.stopping import StopsOnExit
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
@@ -87,7 +88,7 @@ class _ContinueOnFirstRead(io.RawIOBase):
         return self._body.readinto(buffer)
 
 
-class RunningServer:
+class RunningServer(StopsOnExit):
     """A WSGI app served over HTTP in a daemon thread; stop it with :meth:`stop` or ``with``.
 
     ``timeout`` closes a connection that stays silent that many seconds (``None``: never).
@@ -144,17 +145,6 @@ class RunningServer:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=10)
-
-    def __enter__(self) -> RunningServer:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 @contextmanager
