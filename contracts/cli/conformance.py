@@ -308,15 +308,7 @@ def _unreachable(results: Sequence[CheckResult]) -> str | None:
 def _print_results(suite: SuiteResult, reports: _Reports) -> None:
     from contracts.conformance import report
 
-    print()
-    print(report.results_table([suite]))
-    print()
-    print(report.summary_line([suite]))
-    print(report.verdict_line([suite], strict=reports.strict))
-    fixes = report.fixes_section([suite])
-    if fixes:
-        print()
-        print(fixes)
+    print("\n".join(report.closing_lines([suite], strict=reports.strict, verdict=True)))
     commands = reports.reproductions(suite)
     if commands:
         print()
@@ -665,20 +657,11 @@ def _check_sender(args: argparse.Namespace) -> int:
     )
     with judge:
         suite, context = _judge_sender(args, judge, say)
-    say("")
-    say(report.results_table([suite]))
-    say("")
-    say(report.summary_line([suite]))
-    fixes = report.fixes_section([suite])
-    if fixes:
-        say("")
-        say(fixes)
+    for line in report.closing_lines([suite]):
+        say(line)
     # The judge masks the secret in what it reports, wherever a sender made it appear.
-    if junit:
-        say(f"JUnit XML: {write_report('--junit', junit, report.junit_xml([suite]))}")
-    if json_path:
-        document = report.json_report([suite], **context)
-        say(f"JSON report: {write_report('--json', json_path, document)}")
+    for line in _Reports(junit, json_path, context, strict=False).write(suite):
+        say(line)
     return EXIT_FAILED if suite.failed else EXIT_OK
 
 
@@ -944,14 +927,8 @@ def finish_run(
     from contracts.conformance import report
     from contracts.conformance.results import any_failed
 
-    say("")
-    say(report.results_table(suites))
-    say("")
-    say(report.summary_line(suites))
-    fixes = report.fixes_section(suites)
-    if fixes:
-        say("")
-        say(fixes)
+    for line in report.closing_lines(suites):
+        say(line)
     for stale in reports_dir.glob(JUNIT_PATTERN):
         stale.unlink()
     for suite in suites:

@@ -91,6 +91,18 @@ def summary_line(suites: Sequence[SuiteResult]) -> str:
     return f"{len(results)} checks: {counts}"
 
 
+def closing_lines(
+    suites: Sequence[SuiteResult], *, strict: bool = False, verdict: bool = False
+) -> list[str]:
+    """What every command prints once its checks are done: the table, the counts (and, with
+    ``verdict``, what they mean under ``strict``) and "How to fix"."""
+    lines = ["", results_table(suites), "", summary_line(suites)]
+    if verdict:
+        lines.append(verdict_line(suites, strict=strict))
+    fixes = fixes_section(suites)
+    return [*lines, "", fixes] if fixes else lines
+
+
 def fixes_section(suites: Sequence[SuiteResult], width: int = TABLE_WIDTH) -> str:
     """How to fix each finding, wrapped to ``width``: every FAIL first, in check order, then
     every WARN (marked so); empty when nothing was found."""
