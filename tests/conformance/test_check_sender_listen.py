@@ -82,7 +82,7 @@ def send(judge: Listening, *options: str) -> str:
 
 
 def test_a_sender_started_elsewhere_is_judged_and_the_run_ends_at_the_timeout() -> None:
-    with listening("--timeout", "15") as judge:
+    with listening("--timeout", "30") as judge:
         assert set(judge.variables) == {
             "HOKUSAI_SITE_WEBHOOK_URL",
             "WEBHOOK_URL",
@@ -94,7 +94,7 @@ def test_a_sender_started_elsewhere_is_judged_and_the_run_ends_at_the_timeout() 
         judge.read_until("delivery 1: POST /api/webhooks/model-registration")
         status, output = judge.finish()
     assert status == 0, output
-    assert "Stopped at --timeout (15 s) passed." in output
+    assert "Stopped at --timeout (30 s) passed." in output
     assert "SKIP  sender-command" in output
     assert "sender-delivered         PASS     1 registration, each delivered" in output
     assert secret not in output
