@@ -50,8 +50,7 @@ if TYPE_CHECKING:
     from contracts.conformance.check_sender import SenderCommand
     from contracts.conformance.recording import Recorder
     from contracts.conformance.sender_checks import SenderCase
-    from contracts.receiver import StubSite
-    from contracts.receiver.store import TokenRecord
+    from contracts.receiver import StubSite, TokenRecord
     from contracts.sender import ModelRegistry
 
 NODE_HANDLER = Path(__file__).resolve().parents[2] / "clients" / "node" / "examples" / "server.mjs"
@@ -244,7 +243,7 @@ def _logged_api_schema(tracking_uri: str, run_id: str, folder: Path) -> dict[str
     from mlflow.models import Model
 
     from contracts.model_signature import api_schema_from_signature
-    from contracts.sender.mlflow_server import TINY_MODEL_ARTIFACT_PATH
+    from contracts.sender import TINY_MODEL_ARTIFACT_PATH
 
     path = download_artifacts(
         run_id=run_id,

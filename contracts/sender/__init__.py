@@ -31,6 +31,7 @@ if TYPE_CHECKING:
         WebhookDelivery,
     )
     from contracts.sender.mlflow_server import (
+        TINY_MODEL_ARTIFACT_PATH,
         MlflowServerError,
         log_tiny_model,
         running_mlflow_server,
@@ -60,6 +61,7 @@ __getattr__, __dir__ = lazy_exports(
             "WebhookDelivery",
         ],
         "contracts.sender.mlflow_server": [
+            "TINY_MODEL_ARTIFACT_PATH",
             "MlflowServerError",
             "log_tiny_model",
             "running_mlflow_server",
@@ -82,6 +84,7 @@ __getattr__, __dir__ = lazy_exports(
 
 
 __all__ = [
+    "TINY_MODEL_ARTIFACT_PATH",
     "ConfigurationError",
     "DeliveryPolicy",
     "DeliveryReason",
