@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 import shlex
 import textwrap
@@ -233,10 +232,14 @@ def report_path_problem(path: str | Path) -> str | None:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         return f"its folder {target.parent} cannot be created ({error.strerror or error})"
-    if not os.access(target.parent, os.W_OK | os.X_OK):
-        return f"its folder {target.parent} is not writable"
-    if target.exists() and not os.access(target, os.W_OK):
-        return "the file exists and is not writable"
+    existed = target.exists()
+    try:  # the one sure test, for root too (file systems such as /proc refuse files)
+        with open(target, "ab"):
+            pass
+    except OSError as error:
+        return f"it cannot be written there ({error.strerror or error})"
+    if not existed:
+        target.unlink()
     return None
 
 

@@ -299,6 +299,8 @@ def a_file(tmp_path: Path) -> Path:
         ("--json", "{tmp}", "it is a folder; name a file in it"),
         ("--junit", "/proc/nope/x.xml", "its folder /proc/nope cannot be created"),
         ("--junit", "{tmp}/a-file/x.xml", "{tmp}/a-file is not a folder"),
+        # a folder that exists and says it is writable, even to root, but takes no files
+        ("--junit", "/proc/x.xml", "it cannot be written there (No such file or directory)"),
     ],
 )
 def test_report_paths_that_cannot_be_written_are_refused_before_any_request(
