@@ -589,6 +589,13 @@ def read_token_state(url: str, answer: Answer) -> TokenStateReading:
     status = answer.field("status")
     if answer.status == 200 and isinstance(status, str):
         return TokenStateReading(url, status.upper(), 200, document=document or {})
+    if answer.status == 404 and (document is None or answer.field("reason") == "unknown_path"):
+        # A token lookup answers in JSON; a route that does not exist answers in HTML or says so.
+        why = (
+            "answered 404 from no token lookup (nothing is served at that path): check the "
+            f"--state-url template; {STATE_URL_EXPECTATION}"
+        )
+        return unreadable_token_state(url, why)
     if answer.status != 200:
         detail = str(answer.status)
     elif document is None:

@@ -497,6 +497,20 @@ def test_an_unreadable_state_url_fails_once_and_the_rest_judge_by_the_answers(
     assert "could not be read" in checks["rejections-change-no-state"].why
 
 
+def test_a_state_url_template_naming_no_route_is_blamed_not_the_token(
+    stub_site: RunningStubSite,
+) -> None:
+    wrong_route = stub_site.base_url + "/api/token/{token_id}"  # /api/tokens/ is served
+    results = run_receiver_checks(
+        Receiver(stub_site.webhook_url, SECRET, TOKEN, state_url=wrong_route)
+    )
+    state = by_id(results)["state-url"]
+    assert state.verdict is Verdict.FAIL
+    assert "check the --state-url template" in state.why
+    assert "does not exist on the receiver" not in state.why
+    assert by_id(results)["valid-delivery"].verdict is Verdict.PASS
+
+
 def test_without_a_state_url_the_state_checks_are_skipped(stub_site: RunningStubSite) -> None:
     results = by_id(run_receiver_checks(Receiver(stub_site.webhook_url, SECRET, TOKEN)))
     assert results["state-url"].verdict is Verdict.SKIP
