@@ -32,7 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hokusai-contract",
         description="Contract tools for the Hokusai model-registration webhook "
-        "(POST /api/mlflow/registered, signed with X-Hokusai-Signature).",
+        "(POST /api/webhooks/model-registration, or /api/mlflow/registered, signed with "
+        "X-Hokusai-Signature).",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")

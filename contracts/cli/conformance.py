@@ -36,7 +36,7 @@ from contracts.conformance.send_test import (
     DEFAULT_SHAPE,
     DEFAULT_TIMEOUT_SECONDS,
 )
-from contracts.envelope import CURRENT_PATH, DEFAULT_PATH, SEED_PATH
+from contracts.envelope import CURRENT_PATH, SEED_PATH
 from contracts.signing import SIGNATURE_HEADER
 from contracts.urls import redacted_url
 
@@ -149,7 +149,7 @@ def _register_check_receiver(subparsers: Any) -> None:
         type=seconds,
         default=10.0,
         metavar="S",
-        help="seconds to wait for each answer (default 10)",
+        help="the longest one request may take, its answer included (default 10)",
     )
     _add_settle_option(parser)
     parser.add_argument(
@@ -743,7 +743,7 @@ def _register_contract_test(subparsers: Any) -> None:
         "before anything starts.",
         example="hokusai-contract contract-test --reports build/reports\n"
         "  WEBHOOK_SECRET=... hokusai-contract contract-test --receiver-url "
-        f"https://staging.example.com{DEFAULT_PATH} --receiver-token LSCOR "
+        f"https://staging.example.com{CURRENT_PATH} --receiver-token LSCOR "
         "--receiver-spare-token OTHER --receiver-state-url "
         "'https://staging.example.com/api/tokens/{token_id}'",
         handler=_contract_test,

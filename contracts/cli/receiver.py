@@ -114,9 +114,11 @@ def _serve(args: argparse.Namespace) -> int:
     logging.getLogger("contracts.receiver").setLevel(logging.INFO)
     tolerance = "off" if args.timestamp_tolerance is None else f"{args.timestamp_tolerance:g} s"
     tokens = ", ".join(f"{token.token_id} ({token.status})" for token in seeded) or "none given"
+    also = [server.url(path) for path in config.webhook_paths if path != config.main_path]
     print(
-        f"stub site: serving {server.url(config.path)}\n"
-        f"  token state: {server.base_url}/api/tokens/{{token_id}}, deliveries: "
+        f"stub site: serving {server.url(config.main_path)}\n"
+        + "".join(f"  also: {url}\n" for url in also)
+        + f"  token state: {server.base_url}/api/tokens/{{token_id}}, deliveries: "
         f"{server.base_url}/api/deliveries, health: {server.base_url}/health\n"
         f"  tokens: {tokens}; store: {store.path.resolve()}\n"
         f"  secrets configured: {len(config.secrets)}; timestamp tolerance: {tolerance}; "

@@ -8,7 +8,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ import pytest
 from contracts.cli import main
 from contracts.support.server import RunningServer, serving
 from tests.handlers.running import RunningHandler, running_handler
+from tests.reliability.processes import interruptible
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -139,7 +139,7 @@ def test_ctrl_c_writes_the_reports_and_says_they_are_partial(
     stalling: RunningServer, tmp_path: Path
 ) -> None:
     junit, report = tmp_path / "receiver.xml", tmp_path / "receiver.json"
-    command = [sys.executable, "-m", "contracts", "check-receiver", "--url", stalling.url("/hook")]
+    command = interruptible("check-receiver", "--url", stalling.url("/hook"))
     command += ["--secret-env", "HOOK_SECRET", "--token", "LSCOR", "--junit", str(junit)]
     command += ["--json", str(report), "--no-schemathesis", "--timeout", "120"]
     process = subprocess.Popen(

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.conformance.test_check_sender import WEBHOOK_SENDER
+from tests.reliability.processes import interruptible
 
 SAFETY_TIMEOUT = 60
 
@@ -42,7 +43,7 @@ class Listening:
 @contextmanager
 def listening(*options: str) -> Iterator[Listening]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "contracts", "check-sender", "--listen", *options],
+        interruptible("check-sender", "--listen", *options),
         stdout=subprocess.PIPE,
         text=True,
     )

@@ -31,7 +31,7 @@ class StubSiteProcess:
 
     @property
     def base_url(self) -> str:
-        return self.webhook_url.removesuffix(contracts.DEFAULT_PATH)
+        return self.webhook_url.removesuffix(contracts.CURRENT_PATH)
 
     def stop(self, signum: int) -> tuple[int, str]:
         """Send ``signum``, wait for the exit; the exit code and everything it printed."""

@@ -98,7 +98,7 @@ class StubSiteProcess:
                 continue
             if line.startswith(SERVING_LINE):
                 url = line.removeprefix(SERVING_LINE).strip()
-                return url.removesuffix(contracts.DEFAULT_PATH)
+                return url.removesuffix(contracts.CURRENT_PATH)
         self.kill()
         raise AssertionError("the stub site did not start:\n" + self.output)
 
@@ -116,3 +116,17 @@ class StubSiteProcess:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+def interruptible(*arguments: str) -> list[str]:
+    """``python -m contracts ARGUMENTS`` that Ctrl-C (SIGINT) reaches as a user's would.
+
+    A process started in the background by a non-interactive shell (as a CI job may be) inherits
+    SIGINT ignored, and Python then never raises KeyboardInterrupt: the command is started with
+    SIGINT put back to its default first, so that the test judges the command, not its parent.
+    """
+    restore = (
+        "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+        "os.execv(sys.executable, [sys.executable, '-m', 'contracts', *sys.argv[1:]])"
+    )
+    return [sys.executable, "-c", restore, *arguments]
