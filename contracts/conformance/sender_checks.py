@@ -410,27 +410,50 @@ def sender_token_registered(evidence: SenderEvidence) -> Finding:
     if tokens is None and all(case.token_status is None for case in evidence.cases):
         return Finding.skipped("the receiver's state of the tokens was not given")
     problems = []
+    token_problems = 0
     named: dict[str, None] = {}
     for case in evidence.cases:
         token = case.requested_token.upper()
         named[token] = None
         status = case.token_status if tokens is None else tokens.get(token)
+        refusals = sorted({r.status for r in case.requests if not r.succeeded})
         if tokens is not None and token not in tokens:
+            token_problems += 1
             problems.append(
                 f"{case.label}: token {token} is not on the receiver (it has "
                 f"{', '.join(tokens) or 'none'})"
             )
+        elif (
+            status != "REGISTERED"
+            and case.requests
+            and len(refusals)
+            and not any(r.succeeded for r in case.requests)
+        ):
+            # The token is right; the receiver refused what carried it.
+            answered = ", ".join(str(code) for code in refusals)
+            problems.append(
+                f"{case.label}: token {token} is {status} because the receiver refused every "
+                f"delivery for it ({answered})"
+            )
         elif status != "REGISTERED":
+            token_problems += 1
             problems.append(f"{case.label}: token {token} is {status}")
     for token, status in (tokens or {}).items():
         if token not in named and status != "REGISTERED":
+            token_problems += 1
             problems.append(f"token {token} is {status}: no delivery named it")
+    fix = (
+        "send the token the registration is for (pass it to the judge with --token); the "
+        "checks above say why a delivery was refused"
+        if token_problems
+        else "fix what the checks above name (the signature, the body): the receiver refused "
+        "the deliveries, the token in them is right"
+    )
     return _verdict(
         evidence,
         problems,
         f"tokens {', '.join(named)} moved from DRAFT to REGISTERED on the receiver",
-        "send the token the registration is for (pass it to the judge with --token); the "
-        "checks above say why a delivery was refused",
+        fix,
     )
 
 

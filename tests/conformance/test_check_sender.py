@@ -134,6 +134,17 @@ def test_a_signature_over_re_serialized_bytes_is_named_as_such(
     assert "serialize once, sign those bytes" in judged.results["sender-signature"]["fix"]
 
 
+def test_a_token_left_draft_by_refused_deliveries_is_blamed_on_the_refusal_not_the_token(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    judged = check_sender(tmp_path, capsys, sender(*V1, "--sign", "reserialized"))
+    why = judged.why("sender-token-registered")
+    assert "because the receiver refused every delivery for it (401)" in why
+    fix = str(judged.results["sender-token-registered"]["fix"])
+    assert "--token" not in fix
+    assert "the token in them is right" in fix
+
+
 def test_an_aware_timestamp_with_z_added_fails_the_schema_and_the_timestamp_checks(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
