@@ -69,6 +69,8 @@ class Outcome(str, Enum):
     TOO_LARGE = "too_large"
     METHOD_NOT_ALLOWED = "method_not_allowed"
     CONNECTION_REFUSED = "connection_refused"
+    NO_CONNECTION = "no_connection"
+    """The host name did not resolve, TLS failed, or the connection closed unanswered."""
     TIMEOUT = "timeout"
     UNEXPECTED = "unexpected"
 
@@ -79,7 +81,7 @@ class Outcome(str, Enum):
     @property
     def unreachable(self) -> bool:
         """Nothing (complete) came back from the URL."""
-        return self in (Outcome.CONNECTION_REFUSED, Outcome.TIMEOUT)
+        return self in (Outcome.CONNECTION_REFUSED, Outcome.NO_CONNECTION, Outcome.TIMEOUT)
 
 
 _OUTCOMES = {
@@ -243,8 +245,10 @@ def unreachable(error: ReceiverUnreachable) -> Interpretation:
     """The verdict when no answer, or no complete one, came back."""
     from contracts.support.http import FailureKind
 
-    timed_out = error.failure.kind is FailureKind.TIMEOUT
-    outcome = Outcome.TIMEOUT if timed_out else Outcome.CONNECTION_REFUSED
+    outcome = {
+        FailureKind.TIMEOUT: Outcome.TIMEOUT,
+        FailureKind.REFUSED: Outcome.CONNECTION_REFUSED,
+    }.get(error.failure.kind, Outcome.NO_CONNECTION)
     return Interpretation(outcome, f"{error.words}.", (error.failure.hint,))
 
 

@@ -231,6 +231,18 @@ def test_nothing_listening_is_a_refused_connection_naming_the_url(
     )
 
 
+def test_a_host_name_that_does_not_resolve_is_no_connection_not_a_refusal(
+    send_test: SendTest,
+) -> None:
+    url = "http://no-such-host.invalid/api/webhooks/model-registration"
+    assert_refused(
+        send_test("--url", url, "--token", "LSCOR"),
+        "none",
+        f"NO_CONNECTION: no answer from {url} (the host name does not resolve).",
+        exit_code=3,
+    )
+
+
 def test_a_receiver_that_never_answers_is_a_timeout_naming_the_url(
     listener_that_never_answers: int, send_test: SendTest
 ) -> None:
