@@ -34,6 +34,7 @@ if TYPE_CHECKING:
         TINY_MODEL_ARTIFACT_PATH,
         MlflowServerError,
         log_tiny_model,
+        loopback_webhook_settings,
         running_mlflow_server,
         save_tiny_model,
     )
@@ -64,6 +65,7 @@ __getattr__, __dir__ = lazy_exports(
             "TINY_MODEL_ARTIFACT_PATH",
             "MlflowServerError",
             "log_tiny_model",
+            "loopback_webhook_settings",
             "running_mlflow_server",
             "save_tiny_model",
         ],
@@ -103,6 +105,7 @@ __all__ = [
     "TrackingServerUnreachableError",
     "WebhookDelivery",
     "log_tiny_model",
+    "loopback_webhook_settings",
     "running_mlflow_server",
     "save_tiny_model",
 ]

@@ -1,13 +1,16 @@
 """Start and stop a real MLflow tracking server on 127.0.0.1, for tests and the contract test.
 
 The server is ``mlflow server`` itself in its own process group, backed by a SQLite file and a
-local artifact folder in a working directory. The first start on a machine migrates a fresh
+local artifact folder in a working directory. Its model-registry webhooks may call loopback
+``http`` URLs (see :func:`loopback_webhook_settings`), so a bridge on 127.0.0.1 can receive
+them; these settings are for a test server only. The first start on a machine migrates a fresh
 database and keeps a copy as a template (per MLflow version); later starts copy the template and
 skip the migration. Plain code, no pytest: the pytest plugin and ``make contract-test`` share it.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import logging
 import os
@@ -33,6 +36,7 @@ from contracts.support.stopping import StopsOnExit
 DATABASE_FILE = "mlflow.sqlite3"
 ARTIFACTS_FOLDER = "artifacts"
 LOG_FILE = "mlflow-server.log"
+WEBHOOK_KEY_FILE = "webhook-encryption.key"
 CACHE_ENV = "HOKUSAI_CONTRACTS_CACHE"
 DEFAULT_STARTUP_TIMEOUT = 120.0
 _POLL_INTERVAL = 0.1
@@ -160,9 +164,41 @@ def _server_command(workdir: Path, port: int) -> list[str]:
     ]
 
 
+def loopback_webhook_settings(workdir: Path) -> dict[str, str]:
+    """The environment that lets the server's webhooks reach a receiver on this machine.
+
+    Plain ``http`` and private addresses are allowed (production keeps MLflow's defaults:
+    ``https`` and public addresses only); the webhook list is cached for 1 s instead of 60 s, so
+    an event right after a webhook is created reaches it; and webhook secrets are encrypted
+    with a key kept in ``workdir``, so a restarted server can still read them.
+    """
+    return {
+        "MLFLOW_WEBHOOK_ALLOWED_SCHEMES": "http,https",
+        "MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS": "true",
+        "MLFLOW_WEBHOOK_CACHE_TTL": "1",
+        "MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY": _webhook_encryption_key(workdir),
+    }
+
+
+def _webhook_encryption_key(workdir: Path) -> str:
+    """The Fernet key for this working directory: made once, then read back on every start."""
+    path = workdir / WEBHOOK_KEY_FILE
+    with contextlib.suppress(FileNotFoundError):
+        return path.read_text(encoding="ascii").strip()
+    key = base64.urlsafe_b64encode(os.urandom(32)).decode("ascii")
+    handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(handle, "w", encoding="ascii") as file:
+        file.write(key)
+    return key
+
+
 def _launch(workdir: Path, port: int, from_template: bool, timeout: float) -> MlflowServer:
     log_path = workdir / LOG_FILE
-    environment = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    environment = {
+        **os.environ,
+        "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+        **loopback_webhook_settings(workdir),
+    }
     started = time.monotonic()
     with log_path.open("ab") as log:
         process = subprocess.Popen(
