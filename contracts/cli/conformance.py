@@ -225,6 +225,28 @@ def write_report(option: str, path: str | Path, content: bytes | str) -> Path:
         ) from None
 
 
+def write_step_summary(
+    suites: Sequence[SuiteResult], command: str, *, strict: bool = False, partial: bool = False
+) -> None:
+    """Append the run's Markdown summary to ``$GITHUB_STEP_SUMMARY`` when GitHub Actions set it."""
+    from contracts.conformance.report import (
+        STEP_SUMMARY_VARIABLE,
+        append_step_summary,
+        markdown_summary,
+    )
+
+    markdown = markdown_summary(
+        suites, title=f"hokusai-contract {command}", strict=strict, partial=partial
+    )
+    try:
+        append_step_summary(markdown)
+    except OSError as error:
+        raise CommandError(
+            f"${STEP_SUMMARY_VARIABLE}: the step summary could not be written "
+            f"({error.strerror or error}); point it at a writable file, or unset it"
+        ) from None
+
+
 def _check_receiver(args: argparse.Namespace) -> int:
     from contracts.conformance import report
     from contracts.conformance.receiver_under_test import Receiver
@@ -242,6 +264,7 @@ def _check_receiver(args: argparse.Namespace) -> int:
         checked_report_path(args.json, "--json"),
         {"url": redacted_url(url), "token": token},
         args.strict,
+        "check-receiver",
     )
     state_url = redacted_url(state_url_template) if state_url_template else "not given"
     spare_words = f"; spare tokens {', '.join(spares)}" if spares else ""
@@ -319,20 +342,28 @@ def _print_results(suite: SuiteResult, reports: _Reports) -> None:
 
 
 class _Reports:
-    """The report files a run was asked for, written at its end (or when interrupted)."""
+    """The report files a run was asked for, written at its end (or when interrupted), and the
+    GitHub Actions step summary when it runs there."""
 
     def __init__(
-        self, junit: str | None, json_path: str | None, context: dict[str, str], strict: bool
+        self,
+        junit: str | None,
+        json_path: str | None,
+        context: dict[str, str],
+        strict: bool,
+        command: str,
     ) -> None:
         self.junit = junit
         self.json_path = json_path
         self.context = context
         self.strict = strict
+        self.command = command
 
     def write(self, suite: SuiteResult, *, partial: bool = False) -> list[str]:
         """Write every report asked for; one line per file written."""
         from contracts.conformance import report
 
+        write_step_summary([suite], self.command, strict=self.strict, partial=partial)
         lines = []
         if self.junit:
             xml = report.junit_xml([suite], strict=self.strict, partial=partial)
@@ -660,7 +691,7 @@ def _check_sender(args: argparse.Namespace) -> int:
     for line in report.closing_lines([suite]):
         say(line)
     # The judge masks the secret in what it reports, wherever a sender made it appear.
-    for line in _Reports(junit, json_path, context, strict=False).write(suite):
+    for line in _Reports(junit, json_path, context, False, "check-sender").write(suite):
         say(line)
     return EXIT_FAILED if suite.failed else EXIT_OK
 
@@ -936,6 +967,7 @@ def finish_run(
         write_report("--reports", junit, report.junit_xml([suite]))
     summary = reports_dir / "contract-test.json"
     write_report("--reports", summary, report.json_report(suites, timings=timings))
+    write_step_summary(suites, "contract-test")
     split = ", ".join(f"{name} {spent:.1f} s" for name, spent in timings.items())
     say(f"JUnit XML: {reports_dir}/contract-test-<suite>.xml (one per suite)")
     say(f"Time: {split}; total {total:.1f} s")

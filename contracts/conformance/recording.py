@@ -75,6 +75,8 @@ class RecordedRequest:
     """The query string as sent, undecoded (without the ``?``)."""
     received_at: float = field(default_factory=time.time)
     """When it arrived, in seconds since the epoch (``time.time()``)."""
+    answered_in: float = 0.0
+    """Seconds from its arrival until its answer was ready (a scripted stall not counted)."""
 
     def header(self, name: str) -> str | None:
         """A header by name, in any case."""
@@ -169,15 +171,16 @@ class Recorder:
     # --- the WSGI application -------------------------------------------------------------
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        received_at = time.time()
+        received_at, started = time.time(), time.perf_counter()
         request = Request(environ)
         body = request.get_data(cache=False)
 
         def record(status: int) -> None:
             query = environ.get("QUERY_STRING", "")
             headers = dict(request.headers)
+            answered_in = time.perf_counter() - started
             recorded = RecordedRequest(
-                request.method, request.path, headers, body, status, query, received_at
+                request.method, request.path, headers, body, status, query, received_at, answered_in
             )
             with self._lock:
                 self._requests.append(recorded)

@@ -1,6 +1,6 @@
 """Results for people and for CI: progress lines, a table that fits the terminal, JUnit, JSON,
-and a reproduction (a curl command and the exact body in a file) for each generated request
-that failed.
+a Markdown summary for a GitHub Actions run, and a reproduction (a curl command and the exact
+body in a file) for each generated request that failed.
 
 Nothing here sees a secret: reports are built from check results only. A report of a run that
 was interrupted says that it is partial.
@@ -9,12 +9,14 @@ was interrupted says that it is partial.
 from __future__ import annotations
 
 import base64
+import html
 import json
+import os
 import re
 import shlex
 import textwrap
 import xml.etree.ElementTree as ElementTree
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -179,11 +181,13 @@ def _testcase(parent: ElementTree.Element, suite: str, result: CheckResult, stri
         name=result.check_id,
         time=f"{result.duration_s:.3f}",
     )
+    properties = ElementTree.SubElement(case, "properties")
+    ElementTree.SubElement(properties, "property", name="title", value=result.title)
     if result.verdict.fails(strict=strict):
         label = "" if result.verdict is Verdict.FAIL else "WARN: "
         message = label + result.why + (f" -- fix: {result.fix}" if result.fix else "")
         failure = ElementTree.SubElement(case, "failure", message=message, type="contract")
-        failure.text = json.dumps(result.details, indent=2, default=str) if result.details else None
+        failure.text = _failure_body(result)
     elif result.verdict is Verdict.SKIP:
         ElementTree.SubElement(case, "skipped", message=result.why)
     elif result.verdict is Verdict.WARN:
@@ -191,6 +195,16 @@ def _testcase(parent: ElementTree.Element, suite: str, result: CheckResult, stri
         ElementTree.SubElement(case, "system-out").text = f"WARN: {result.why}{fix}"
     else:
         ElementTree.SubElement(case, "system-out").text = result.why
+
+
+def _failure_body(result: CheckResult) -> str:
+    """What a CI page shows of a failing check: its title, why, how to fix it, the evidence."""
+    lines = [result.title, "", f"why: {result.why}"]
+    if result.fix:
+        lines.append(f"fix: {result.fix}")
+    if result.details:
+        lines += ["", "details:", json.dumps(result.details, indent=2, default=str)]
+    return "\n".join(lines)
 
 
 def report_dict(
@@ -260,6 +274,66 @@ def json_report(
     """The JSON report as text."""
     document = report_dict(suites, strict=strict, partial=partial, **context)
     return json.dumps(document, indent=2, default=str)
+
+
+# --- GitHub Actions step summary -------------------------------------------------------------
+
+STEP_SUMMARY_VARIABLE = "GITHUB_STEP_SUMMARY"
+"""Where GitHub Actions reads a step's Markdown summary: a file each step appends to."""
+
+
+def markdown_text(text: str) -> str:
+    """``text`` as one line of Markdown that shows it as is: no line break, ``|`` escaped (so a
+    table cell stays one cell), and no HTML for the page to render."""
+    return html.escape(" ".join(text.split()), quote=False).replace("|", "\\|")
+
+
+def markdown_summary(
+    suites: Sequence[SuiteResult], *, title: str, strict: bool = False, partial: bool = False
+) -> str:
+    """The run as Markdown: the verdict, a table of the checks and, for each finding (FAIL
+    first, then WARN), why and how to fix it."""
+    with_suite = len(suites) > 1
+    headers = ["suite", "check", "title", "result"] if with_suite else ["check", "title", "result"]
+    lines = [f"## {markdown_text(title)}", ""]
+    lines += [f"**{markdown_text(verdict_line(suites, strict=strict))}** ({summary_line(suites)})"]
+    if partial:
+        lines += ["", f"> {PARTIAL_NOTE}"]
+    lines += ["", "| " + " | ".join(headers) + " |", "|" + " --- |" * len(headers)]
+    for suite in suites:
+        for result in suite.results:
+            cells = [result.check_id, result.title, verdict_label(result.verdict)]
+            cells = [suite.name, *cells] if with_suite else cells
+            lines.append("| " + " | ".join(map(markdown_text, cells)) + " |")
+    findings = [
+        (suite, result)
+        for verdict in (Verdict.FAIL, Verdict.WARN)
+        for suite in suites
+        for result in suite.results
+        if result.verdict is verdict
+    ]
+    if findings:
+        lines += ["", "### What to fix", ""]
+    for suite, result in findings:
+        name = f"{suite.name}/{result.check_id}" if with_suite else result.check_id
+        label = verdict_label(result.verdict)
+        lines.append(f"- **{markdown_text(name)}** ({label}): {markdown_text(result.title)}")
+        lines.append(f"  - why: {markdown_text(result.why)}")
+        if result.fix:
+            lines.append(f"  - fix: {markdown_text(result.fix)}")
+    return "\n".join(lines) + "\n"
+
+
+def append_step_summary(markdown: str, environ: Mapping[str, str] | None = None) -> Path | None:
+    """Append ``markdown`` to the file GitHub Actions names in ``$GITHUB_STEP_SUMMARY``; the
+    file, or ``None`` outside GitHub Actions (the variable unset or empty)."""
+    where = (os.environ if environ is None else environ).get(STEP_SUMMARY_VARIABLE)
+    if not where:
+        return None
+    path = Path(where)
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(markdown + "\n")
+    return path
 
 
 # --- reproductions --------------------------------------------------------------------------

@@ -37,6 +37,9 @@ class Finding:
     why: str
     fix: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    judged_s: float = 0.0
+    """Seconds that what the check judged took before it ran (the deliveries, the command),
+    counted in its duration: judging recorded evidence itself takes microseconds."""
 
     @classmethod
     def passed(cls, why: str, **details: Any) -> Finding:
@@ -57,8 +60,9 @@ class Finding:
 
     def result(self, check_id: str, title: str, duration_s: float) -> CheckResult:
         """This finding as the named, timed result of a check."""
+        duration = self.judged_s + duration_s
         return CheckResult(
-            check_id, title, self.verdict, self.why, self.fix, duration_s, self.details
+            check_id, title, self.verdict, self.why, self.fix, duration, self.details
         )
 
 

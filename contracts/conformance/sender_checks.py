@@ -14,10 +14,10 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from contracts.conformance.checklist import Checklist, StopRun
+from contracts.conformance.checklist import CheckFunction, Checklist, StopRun
 from contracts.conformance.diagnosis import diagnose
 from contracts.conformance.results import Finding
 from contracts.envelope import (
@@ -204,8 +204,30 @@ class SenderEvidence:
     def request_count(self) -> int:
         return sum(len(case.requests) for case in self.cases)
 
+    @property
+    def delivery_seconds(self) -> float:
+        """How long the receiver took over every captured request, answers included."""
+        return sum(request.answered_in for _, _, request in self.attempts())
 
-SENDER_CHECKS: Checklist[SenderEvidence] = Checklist()
+
+def _timed(check_id: str, function: CheckFunction[SenderEvidence]) -> CheckFunction[SenderEvidence]:
+    """Count in each check's duration the time of the deliveries it judged, unless the check
+    names its own (``sender-command``: the command's run time)."""
+
+    def with_time(finding: Finding, evidence: SenderEvidence) -> Finding:
+        return finding if finding.judged_s else replace(finding, judged_s=evidence.delivery_seconds)
+
+    def run(evidence: SenderEvidence) -> Finding:
+        try:
+            finding = function(evidence)
+        except StopRun as stop:
+            raise StopRun(with_time(stop.finding, evidence), stop.skip_reason) from None
+        return with_time(finding, evidence)
+
+    return run
+
+
+SENDER_CHECKS: Checklist[SenderEvidence] = Checklist(guard=_timed)
 
 
 def _verdict(
@@ -234,6 +256,10 @@ def sender_command(evidence: SenderEvidence) -> Finding:
     command = evidence.command
     if command is None:
         return Finding.skipped("no command was run: the deliveries came from elsewhere")
+    return replace(_command_finding(command), judged_s=command.seconds)
+
+
+def _command_finding(command: CommandOutcome) -> Finding:
     if command.killed:
         return Finding.failed(
             f"{command.words} was still running after --timeout {command.timeout:g} s; its "

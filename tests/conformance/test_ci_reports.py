@@ -1,0 +1,298 @@
+"""What a CI run shows of ``check-receiver`` and ``check-sender``, read back by parsing it: the
+Markdown appended to ``$GITHUB_STEP_SUMMARY`` (a verdict, a table of the checks, why and how to fix
+each finding) and the JUnit XML (each check's title, why and fix in the failure's body, real
+times), both from the same results as the JSON report. Each command runs as a real process
+against a real receiver or sender."""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import subprocess
+import sys
+import xml.etree.ElementTree as ElementTree
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from contracts.conformance.report import markdown_summary
+from contracts.conformance.results import CheckResult, SuiteResult, Verdict
+from tests.handlers.running import running_handler
+
+SECRET = "ci reports secret 5e1f"
+TOKENS = ["LSCOR", "OTHER", "SPARE", "THIRD"]
+EARLIER_STEP = "## an earlier step's summary\n"
+WEBHOOK_SENDER = Path(__file__).resolve().parents[1] / "senders" / "webhook_sender.py"
+COMMAND_TIMEOUT_S = 300.0
+"""A safety net only."""
+
+
+@dataclass(frozen=True)
+class Run:
+    """One real run of a command: its exit status and what it wrote."""
+
+    exit_status: int
+    output: str
+    summary: str
+    junit: ElementTree.Element
+    report: dict[str, Any]
+
+    @property
+    def results(self) -> list[dict[str, Any]]:
+        (suite,) = self.report["suites"]
+        return list(suite["results"])
+
+
+def run_command(folder: Path, *arguments: str, env: dict[str, str] | None = None) -> Run:
+    """``python -m contracts ARGUMENTS --junit ... --json ...`` as GitHub Actions runs it, with
+    ``$GITHUB_STEP_SUMMARY`` holding an earlier step's summary already."""
+    summary = folder / "step-summary.md"
+    summary.write_text(EARLIER_STEP, encoding="utf-8")
+    junit, report = folder / "reports" / "run.xml", folder / "reports" / "run.json"
+    command, sender = list(arguments), []
+    if "--" in command:
+        command, sender = command[: command.index("--")], command[command.index("--") :]
+    reports = ["--junit", str(junit), "--json", str(report)]
+    process = subprocess.run(
+        [sys.executable, "-m", "contracts", *command, *reports, *sender],
+        env={**os.environ, **(env or {}), "GITHUB_STEP_SUMMARY": str(summary)},
+        capture_output=True,
+        text=True,
+        timeout=COMMAND_TIMEOUT_S,
+        check=False,
+    )
+    return Run(
+        process.returncode,
+        process.stdout + process.stderr,
+        summary.read_text(encoding="utf-8"),
+        ElementTree.parse(junit).getroot(),
+        json.loads(report.read_text(encoding="utf-8")),
+    )
+
+
+@pytest.fixture(scope="module")
+def receiver_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
+    """check-receiver judging a handler that looks token ids up in the case sent."""
+    folder = tmp_path_factory.mktemp("check-receiver")
+    with running_handler("case-sensitive-token-ids", SECRET, TOKENS) as handler:
+        yield run_command(
+            folder,
+            "check-receiver",
+            "--url",
+            handler.webhook_url,
+            "--secret-env",
+            "HOOK_SECRET",
+            "--token",
+            "LSCOR",
+            *("--spare-token", "OTHER", "--spare-token", "SPARE", "--spare-token", "THIRD"),
+            *("--state-url", handler.state_url_template, "--no-schemathesis"),
+            env={"HOOK_SECRET": SECRET},
+        )
+
+
+@pytest.fixture(scope="module")
+def sender_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    """check-sender judging a sender that delivers a flat body, then exits 3."""
+    folder = tmp_path_factory.mktemp("check-sender")
+    sender = [sys.executable, str(WEBHOOK_SENDER), "--style", "v1", "--exit", "3"]
+    return run_command(folder, "check-sender", "--", *sender)
+
+
+# --- the Markdown summary -------------------------------------------------------------------
+
+
+@dataclass
+class Summary:
+    """A step summary as GitHub renders it, read back into its parts."""
+
+    heading: str = ""
+    verdict: str = ""
+    counts: str = ""
+    headers: list[str] = field(default_factory=list)
+    rows: list[list[str]] = field(default_factory=list)
+    findings: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+def plain(markdown: str) -> str:
+    """The text a Markdown fragment shows: escaped pipes and HTML entities read back."""
+    return html.unescape(markdown.replace("\\|", "|"))
+
+
+def cells(line: str) -> list[str]:
+    """The cells of one table row, split at the pipes that are not escaped."""
+    assert line.startswith("|") and line.endswith("|"), line
+    return [plain(cell.strip()) for cell in re.split(r"(?<!\\)\|", line)[1:-1]]
+
+
+def parse_summary(markdown: str) -> Summary:
+    """Read back the heading, the verdict, the table and each finding's why and fix."""
+    summary = Summary()
+    table = [line for line in markdown.splitlines() if line.startswith("|")]
+    summary.headers = cells(table[0])
+    assert set(cells(table[1])) == {"---"}, table[1]
+    summary.rows = [cells(line) for line in table[2:]]
+    finding: dict[str, str] = {}
+    for line in markdown.splitlines():
+        if line.startswith("## "):
+            summary.heading = line[3:]
+        elif match := re.fullmatch(r"\*\*(.+)\*\* \((\d+ checks: .+)\)", line):
+            summary.verdict, summary.counts = plain(match[1]), match[2]
+        elif match := re.fullmatch(r"- \*\*(.+?)\*\* \((FAIL|WARN)\): (.*)", line):
+            finding = {"verdict": match[2], "title": plain(match[3])}
+            summary.findings[plain(match[1])] = finding
+        elif match := re.fullmatch(r"  - (why|fix): (.*)", line):
+            finding[match[1]] = plain(match[2])
+    return summary
+
+
+def one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def own_summary(run: Run) -> str:
+    """What the command appended, after the earlier step's summary it kept."""
+    assert run.summary.startswith(EARLIER_STEP), run.summary[:200]
+    return run.summary[len(EARLIER_STEP) :]
+
+
+def assert_summary_matches_the_json_report(summary: Summary, run: Run) -> None:
+    assert summary.counts == run.report["summary"]
+    assert summary.headers == ["check", "title", "result"]
+    expected_rows = [[r["check_id"], r["title"], r["verdict"].upper()] for r in run.results]
+    assert summary.rows == expected_rows
+    findings = {r["check_id"]: r for r in run.results if r["verdict"] in ("fail", "warn")}
+    assert set(summary.findings) == set(findings)
+    for check_id, result in findings.items():
+        shown = summary.findings[check_id]
+        assert shown["verdict"] == result["verdict"].upper()
+        assert shown["title"] == result["title"]
+        assert shown["why"] == one_line(result["why"])
+        assert shown.get("fix") == (one_line(result["fix"]) if result["fix"] else None)
+
+
+def test_check_receiver_appends_the_verdict_the_checks_and_each_fix_to_the_step_summary(
+    receiver_run: Run,
+) -> None:
+    assert receiver_run.exit_status == 1, receiver_run.output
+    summary = parse_summary(own_summary(receiver_run))
+    assert summary.heading == "hokusai-contract check-receiver"
+    assert summary.verdict.startswith("FAILED: ")
+    assert_summary_matches_the_json_report(summary, receiver_run)
+    assert "lowercase-token-id" in summary.findings
+    assert SECRET not in receiver_run.summary
+
+
+def test_check_sender_appends_its_summary_with_the_failing_command_and_its_fix(
+    sender_run: Run,
+) -> None:
+    assert sender_run.exit_status == 1, sender_run.output
+    summary = parse_summary(own_summary(sender_run))
+    assert summary.heading == "hokusai-contract check-sender"
+    assert summary.verdict.startswith("FAILED: ")
+    assert_summary_matches_the_json_report(summary, sender_run)
+    assert summary.findings["sender-command"]["fix"] == "its own output (above, marked |) says why"
+
+
+def test_a_passing_run_outside_github_actions_writes_no_summary(tmp_path: Path) -> None:
+    sender = [sys.executable, str(WEBHOOK_SENDER), "--style", "v1"]
+    environment = {k: v for k, v in os.environ.items() if k != "GITHUB_STEP_SUMMARY"}
+    process = subprocess.run(
+        [sys.executable, "-m", "contracts", "check-sender", "--", *sender],
+        env=environment,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=COMMAND_TIMEOUT_S,
+        check=False,
+    )
+    assert process.returncode == 0, process.stdout + process.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_pipes_line_breaks_and_html_in_a_finding_stay_inside_their_cell_and_line() -> None:
+    result = CheckResult(
+        "odd-words",
+        "answers | with\nbreaks",
+        Verdict.FAIL,
+        "the handler answered <b>500</b> | then\n\nclosed",
+        "answer 401 | not 500",
+    )
+    markdown = markdown_summary(
+        [SuiteResult("receiver", (result,))], title="hokusai-contract check-receiver"
+    )
+    summary = parse_summary(markdown)
+    assert summary.rows == [["odd-words", "answers | with breaks", "FAIL"]]
+    assert summary.findings["odd-words"] == {
+        "verdict": "FAIL",
+        "title": "answers | with breaks",
+        "why": "the handler answered <b>500</b> | then closed",
+        "fix": "answer 401 | not 500",
+    }
+    assert "<b>" not in markdown
+
+
+def test_an_unwritable_step_summary_is_one_line_naming_the_variable(tmp_path: Path) -> None:
+    sender = [sys.executable, str(WEBHOOK_SENDER), "--style", "v1"]
+    process = subprocess.run(
+        [sys.executable, "-m", "contracts", "check-sender", "--", *sender],
+        env={**os.environ, "GITHUB_STEP_SUMMARY": str(tmp_path)},  # a folder
+        capture_output=True,
+        text=True,
+        timeout=COMMAND_TIMEOUT_S,
+        check=False,
+    )
+    (line,) = process.stderr.splitlines()
+    assert process.returncode == 2
+    assert line.startswith("hokusai-contract check-sender: error: $GITHUB_STEP_SUMMARY: ")
+
+
+# --- JUnit ----------------------------------------------------------------------------------
+
+
+def cases_by_id(run: Run) -> dict[str, ElementTree.Element]:
+    return {str(case.get("name")): case for case in run.junit.iter("testcase")}
+
+
+def assert_junit_matches_the_json_report(run: Run) -> None:
+    cases = cases_by_id(run)
+    assert list(cases) == [result["check_id"] for result in run.results]
+    for result in run.results:
+        case = cases[result["check_id"]]
+        (title,) = case.findall("properties/property[@name='title']")
+        assert title.get("value") == result["title"]
+        assert abs(float(str(case.get("time"))) - result["duration_s"]) <= 0.001
+        failure = case.find("failure")
+        assert (failure is not None) == (result["verdict"] == "fail")
+        if failure is not None:
+            body = str(failure.text).splitlines()
+            assert body[0] == result["title"]
+            assert f"why: {result['why']}" in body
+            assert f"fix: {result['fix']}" in body
+
+
+def test_check_receiver_junit_carries_each_title_and_each_failures_why_and_fix_in_its_body(
+    receiver_run: Run,
+) -> None:
+    assert_junit_matches_the_json_report(receiver_run)
+    body = str(cases_by_id(receiver_run)["lowercase-token-id"].findtext("failure"))
+    assert "upper-case the token id" in body
+    assert SECRET not in ElementTree.tostring(receiver_run.junit, encoding="unicode")
+
+
+def test_check_sender_junit_times_are_the_command_and_the_deliveries_judged(
+    sender_run: Run,
+) -> None:
+    assert_junit_matches_the_json_report(sender_run)
+    results = {result["check_id"]: result for result in sender_run.results}
+    ran = re.search(r"after (\d+\.\d) s", results["sender-command"]["why"])
+    assert ran is not None
+    assert results["sender-command"]["duration_s"] >= float(ran[1]) - 0.05
+    judged = [r for r in sender_run.results if r["verdict"] in ("pass", "fail")]
+    assert len(judged) > 3 and all(result["duration_s"] > 0 for result in judged)
+    suite = sender_run.junit.find("testsuite")
+    assert suite is not None and float(str(suite.get("time"))) > 0
