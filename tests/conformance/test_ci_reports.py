@@ -6,7 +6,6 @@ against a real receiver or sender."""
 
 from __future__ import annotations
 
-import html
 import json
 import os
 import re
@@ -14,7 +13,7 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ import pytest
 
 from contracts.conformance.report import markdown_summary
 from contracts.conformance.results import CheckResult, SuiteResult, Verdict
+from tests.conformance.step_summary import Summary, parse_summary
 from tests.handlers.running import running_handler
 
 SECRET = "ci reports secret 5e1f"
@@ -104,50 +104,6 @@ def sender_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
 
 
 # --- the Markdown summary -------------------------------------------------------------------
-
-
-@dataclass
-class Summary:
-    """A step summary as GitHub renders it, read back into its parts."""
-
-    heading: str = ""
-    verdict: str = ""
-    counts: str = ""
-    headers: list[str] = field(default_factory=list)
-    rows: list[list[str]] = field(default_factory=list)
-    findings: dict[str, dict[str, str]] = field(default_factory=dict)
-
-
-def plain(markdown: str) -> str:
-    """The text a Markdown fragment shows: escaped pipes and HTML entities read back."""
-    return html.unescape(markdown.replace("\\|", "|"))
-
-
-def cells(line: str) -> list[str]:
-    """The cells of one table row, split at the pipes that are not escaped."""
-    assert line.startswith("|") and line.endswith("|"), line
-    return [plain(cell.strip()) for cell in re.split(r"(?<!\\)\|", line)[1:-1]]
-
-
-def parse_summary(markdown: str) -> Summary:
-    """Read back the heading, the verdict, the table and each finding's why and fix."""
-    summary = Summary()
-    table = [line for line in markdown.splitlines() if line.startswith("|")]
-    summary.headers = cells(table[0])
-    assert set(cells(table[1])) == {"---"}, table[1]
-    summary.rows = [cells(line) for line in table[2:]]
-    finding: dict[str, str] = {}
-    for line in markdown.splitlines():
-        if line.startswith("## "):
-            summary.heading = line[3:]
-        elif match := re.fullmatch(r"\*\*(.+)\*\* \((\d+ checks: .+)\)", line):
-            summary.verdict, summary.counts = plain(match[1]), match[2]
-        elif match := re.fullmatch(r"- \*\*(.+?)\*\* \((FAIL|WARN)\): (.*)", line):
-            finding = {"verdict": match[2], "title": plain(match[3])}
-            summary.findings[plain(match[1])] = finding
-        elif match := re.fullmatch(r"  - (why|fix): (.*)", line):
-            finding[match[1]] = plain(match[2])
-    return summary
 
 
 def one_line(text: str) -> str:

@@ -5,6 +5,7 @@ chosen receiver."""
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from contracts.conformance import Receiver, SuiteResult, Verdict
 from contracts.conformance.contract_test import receiver_heading, receiver_suites
 from contracts.support.server import serving
 from tests.conformance.receivers import STATE_URL_TEMPLATE, WEBHOOK_PATH, Flaw, FlawedReceiver
+from tests.conformance.step_summary import parse_summary
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 RECEIVER_URL = "https://example.com/api/mlflow/registered"
@@ -39,6 +41,7 @@ def test_the_contract_test_passes_end_to_end_and_reports_per_suite(tmp_path: Pat
             "10",
         ],
         cwd=REPOSITORY,
+        env={**os.environ, "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md")},
         capture_output=True,
         text=True,
         timeout=240,
@@ -61,6 +64,11 @@ def test_the_contract_test_passes_end_to_end_and_reports_per_suite(tmp_path: Pat
         if suite in receivers:  # every check ran, the transition checks on spare tokens
             assert testsuite.get("skipped") == "0", suite
             assert int(str(testsuite.get("tests"))) >= 24, suite
+    summary = parse_summary((tmp_path / "summary.md").read_text(encoding="utf-8"))
+    assert summary.heading == "hokusai-contract contract-test" and summary.verdict == "passed"
+    assert {row[0] for row in summary.rows} == {"sender", *receivers}
+    assert ["sender", "sender-retry"] in [row[:2] for row in summary.rows]
+    assert not summary.findings
 
 
 def contract_test_options(*options: str) -> argparse.Namespace:
@@ -169,8 +177,9 @@ def test_a_reports_path_that_is_a_file_exits_2_before_anything_starts(
 
 
 def test_an_external_receiver_replaces_the_stub_and_its_failures_fail_the_run(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "summary.md"))
     secret = "external secret"
     with serving(FlawedReceiver(secret, ["LSCOR"], Flaw.CASE_SENSITIVE_TOKEN_IDS)) as server:
         state_url = server.base_url + STATE_URL_TEMPLATE
@@ -183,6 +192,16 @@ def test_an_external_receiver_replaces_the_stub_and_its_failures_fail_the_run(
     assert code == 1
     assert (tmp_path / "reports" / "contract-test-receiver.xml").is_file()
     assert "lowercase-token-id" in capsys.readouterr().out
+    summary = parse_summary((tmp_path / "summary.md").read_text(encoding="utf-8"))
+    assert summary.heading == "hokusai-contract contract-test"
+    assert summary.verdict.startswith("FAILED: ")
+    assert summary.headers == ["check", "title", "result"]  # one suite: no suite column
+    results = suites[0].results
+    assert summary.rows == [[r.check_id, r.title, r.verdict.value.upper()] for r in results]
+    failing = summary.findings["lowercase-token-id"]
+    (result,) = [r for r in suites[0].results if r.check_id == "lowercase-token-id"]
+    assert failing["why"] == " ".join(result.why.split())
+    assert failing["fix"] == " ".join(str(result.fix).split())
 
 
 def test_a_run_with_nothing_failed_exits_zero(tmp_path: Path) -> None:

@@ -1,10 +1,14 @@
 """The CI recipes under examples/ci/ run only commands that exist: every ``hokusai-contract``
-subcommand and option they use is accepted by the real CLI parser, every ``make`` target exists."""
+subcommand and option they use is accepted by the real CLI parser (through the GitHub Action's
+inputs too), every ``make`` target exists, and what they cache is what the harness reads."""
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,8 +16,13 @@ from typing import Any
 import pytest
 import yaml
 
+from contracts.sender.mlflow_server import CACHE_ENV, mlflow_version, template_path
 from tests.docs.commands import assert_cli_accepts, calls_of
+from tests.docs.github_action import action, flags_by_command
 from tests.docs.markdown import REPO, read
+
+THIS_ACTION = "hokusai/hokusai-contracts"
+"""How the recipes name this repository's action (where it lives in your organisation)."""
 
 RECIPES = sorted((REPO / "examples" / "ci").glob("*.yml"))
 
@@ -38,9 +47,29 @@ def makefile_targets() -> set[str]:
     return set(re.findall(r"^([A-Za-z0-9_.-]+):", read("Makefile"), re.MULTILINE))
 
 
-def step_using(workflow: dict[Any, Any], action: str) -> dict[str, Any]:
-    (step,) = [s for s in steps(workflow) if str(s.get("uses", "")).startswith(action + "@")]
+def step_using(workflow: dict[Any, Any], uses: str) -> dict[str, Any]:
+    (step,) = [s for s in steps(workflow) if str(s.get("uses", "")).startswith(uses + "@")]
     return step
+
+
+def with_env(value: str, workflow: dict[Any, Any]) -> str:
+    """``value`` with each ``${{ env.NAME }}`` replaced by the workflow's ``NAME``."""
+    return re.sub(r"\$\{\{ env\.(\w+) \}\}", lambda m: str(workflow["env"][m[1]]), value)
+
+
+def action_arguments(inputs: dict[str, Any], workflow: dict[Any, Any]) -> list[str]:
+    """The ``hokusai-contract`` arguments the action's run step builds from ``inputs``."""
+    command = str(inputs["command"])
+    arguments = [command]
+    for flag, name, repeated in flags_by_command()[command]:
+        value = with_env(str(inputs.get(name, "")), workflow)
+        arguments += [word for each in value.split() for word in (flag, each)] if repeated else []
+        arguments += [flag, value] if value and not repeated else []
+    if str(inputs.get("strict", "false")) == "true":
+        arguments.append("--strict")
+    if str(inputs.get("schemathesis", "true")) == "false":
+        arguments.append("--no-schemathesis")
+    return [*arguments, "--junit", "r.xml", "--json", "r.json"]
 
 
 def test_both_recipes_exist() -> None:
@@ -55,7 +84,7 @@ def test_each_recipe_is_a_workflow_with_jobs_and_pinned_actions(recipe: Path) ->
     workflow = load_workflow(recipe)
     assert workflow.get(True) or workflow.get("on"), "no trigger ('on:')"
     for step in steps(workflow):
-        assert "run" in step or re.fullmatch(r"[\w.-]+/[\w.-]+@v\d+", step["uses"]), step
+        assert "run" in step or re.fullmatch(r"[\w.-]+/[\w.-]+@v\d+(\.\d+)*", step["uses"]), step
 
 
 @pytest.mark.parametrize("recipe", RECIPES, ids=lambda path: path.name)
@@ -82,26 +111,58 @@ def test_the_sdk_recipe_runs_the_contract_test_and_keeps_the_reports() -> None:
     assert upload["with"]["path"].rstrip("/").endswith("reports")
 
 
-def test_the_website_recipe_checks_the_receiver_and_keeps_the_report_even_on_failure() -> None:
+def test_the_website_recipe_checks_the_receiver_through_the_action_and_keeps_the_reports() -> None:
     workflow = load_workflow(REPO / "examples" / "ci" / "website-check-receiver.yml")
-    (check,) = invocations(workflow, "hokusai-contract")
-    assert check[0] == "check-receiver"
-    pairs = list(zip(check[1::2], check[2::2], strict=True))
-    options = dict(pairs)
-    assert options["--secret-env"] == "WEBHOOK_SECRET"
-    assert options["--token"] == "LSCOR"
-    assert options["--state-url"] == "$STATE_URL"
-    assert "{token_id}" in workflow["env"]["STATE_URL"]
-    spares = [value for option, value in pairs if option == "--spare-token"]
-    assert len(spares) == 3
+    assert invocations(workflow, "hokusai-contract") == []  # the action runs it
+    check = step_using(workflow, THIS_ACTION)
+    inputs = check["with"]
+    assert set(inputs) <= set(action()["inputs"])
+    assert inputs["command"] == "check-receiver"
+    parsed = assert_cli_accepts(action_arguments(inputs, workflow), "website-check-receiver.yml")
+    assert parsed.secret_env == "WEBHOOK_SECRET" and parsed.token == "LSCOR"
+    assert parsed.url == workflow["env"]["WEBHOOK_URL"]
+    assert parsed.state_url == workflow["env"]["STATE_URL"] and "{token_id}" in parsed.state_url
+    assert len(parsed.spare_token) == 3
     seeding = next(s["run"] for s in steps(workflow) if str(s.get("name", "")).startswith("Seed"))
-    for token in (options["--token"], *spares):
+    for token in (parsed.token, *parsed.spare_token):
         assert f"--token {token} --status DRAFT" in seeding, token
-    install = [args for args in invocations(workflow, "pip") if args[:1] == ["install"]]
-    assert install == [["install", "hokusai-contracts[harness]"]]
+    assert not [args for args in invocations(workflow, "pip") if args[:1] == ["install"]]
+    assert step_using(workflow, "actions/setup-node")["with"]["cache"] == "npm"
     upload = step_using(workflow, "actions/upload-artifact")
     assert upload["if"] == "always()"
-    assert options["--junit"] in upload["with"]["path"].split()
+    assert f"{inputs['reports']}/" in upload["with"]["path"].split()
+
+
+def test_the_sdk_recipe_caches_uv_and_the_mlflow_template_of_the_locked_mlflow(
+    tmp_path: Path,
+) -> None:
+    workflow = load_workflow(REPO / "examples" / "ci" / "sdk-contract-test.yml")
+    uv = step_using(workflow, "astral-sh/setup-uv")["with"]
+    assert uv["enable-cache"] is True and uv["cache-dependency-glob"] == "hokusai-contracts/uv.lock"
+    cache = step_using(workflow, "actions/cache")["with"]
+    contract_test = next(s for s in steps(workflow) if "make contract-test" in s.get("run", ""))
+    assert contract_test["env"][CACHE_ENV] == cache["path"]
+    (version_step,) = [s for s in steps(workflow) if s.get("id") == "mlflow"]
+    assert cache["key"].endswith("${{ steps.mlflow.outputs.version }}")
+    # the step's own script, run here: the version it keys on is the one installed
+    outputs = tmp_path / "github-output"
+    subprocess.run(
+        ["bash", "-eo", "pipefail", "-c", version_step["run"]],
+        cwd=REPO,
+        env={**os.environ, "GITHUB_OUTPUT": str(outputs), "PATH": _with_this_python()},
+        check=True,
+        timeout=60,
+    )
+    version = outputs.read_text(encoding="utf-8").strip().removeprefix("version=")
+    assert version == mlflow_version()
+    assert (
+        template_path().name == template_path(version).name == f"mlflow-template-{version}.sqlite3"
+    )
+
+
+def _with_this_python() -> str:
+    """PATH with this interpreter's folder first, so that ``python`` is the one with the harness."""
+    return f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
 
 
 def test_the_sdk_recipe_judges_the_sdks_own_registration_command() -> None:
