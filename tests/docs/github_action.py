@@ -47,3 +47,25 @@ def flags_by_command() -> dict[str, list[tuple[str, str, bool]]]:
         pairs = re.findall(r'(\bflags )?(--[a-z-]+)"? "\$\{?(INPUT_[A-Z_]+)', branch)
         found[command] = [(flag, inputs[variable], bool(many)) for many, flag, variable in pairs]
     return found
+
+
+def with_env(value: str, workflow: dict[Any, Any] | None) -> str:
+    """``value`` with each ``${{ env.NAME }}`` replaced by the workflow's ``NAME``."""
+    if workflow is None:
+        return value
+    return re.sub(r"\$\{\{ env\.(\w+) \}\}", lambda m: str(workflow["env"][m[1]]), value)
+
+
+def action_arguments(inputs: dict[str, Any], workflow: dict[Any, Any] | None = None) -> list[str]:
+    """The ``hokusai-contract`` arguments the action's run step builds from ``inputs``."""
+    command = str(inputs["command"])
+    arguments = [command]
+    for flag, name, repeated in flags_by_command()[command]:
+        value = with_env(str(inputs.get(name, "")), workflow)
+        arguments += [word for each in value.split() for word in (flag, each)] if repeated else []
+        arguments += [flag, value] if value and not repeated else []
+    if str(inputs.get("strict", "false")) == "true":
+        arguments.append("--strict")
+    if str(inputs.get("schemathesis", "true")) == "false":
+        arguments.append("--no-schemathesis")
+    return [*arguments, "--junit", "r.xml", "--json", "r.json"]

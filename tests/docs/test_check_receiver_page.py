@@ -12,6 +12,7 @@ from contextlib import closing, redirect_stdout
 from pathlib import Path
 
 import pytest
+import yaml
 
 from contracts.conformance import RECEIVER_CHECKS, Cause
 from contracts.conformance.answers import Answer, read_token_state
@@ -34,6 +35,7 @@ from tests.docs.commands import (
     options_of,
     subcommand,
 )
+from tests.docs.github_action import action, action_arguments, step
 from tests.docs.markdown import (
     REPO,
     code_spans,
@@ -313,3 +315,22 @@ def test_every_command_in_the_prose_is_accepted_by_the_cli(page: str) -> None:
 def test_every_relative_link_on_the_page_exists(page: str) -> None:
     for target in relative_links(page):
         assert (REPO / "docs" / target).resolve().exists(), target
+
+
+def test_the_action_example_uses_real_inputs_that_the_cli_accepts(page: str) -> None:
+    (example,) = fenced_blocks(section(page, "In CI"), "yaml")
+    (step,) = yaml.safe_load(example)
+    assert step["with"]["command"] == "check-receiver"
+    assert set(step["with"]) <= set(action()["inputs"])
+    parsed = assert_cli_accepts(action_arguments(step["with"]), PAGE)
+    assert parsed.secret_env in step["env"]  # the secret comes through env:, named by secret-env
+    assert "secrets." in step["env"][parsed.secret_env]
+
+
+def test_the_action_outputs_and_verdicts_named_are_the_real_ones(page: str) -> None:
+    prose = section(page, "In CI")
+    outputs = re.search(r"Its outputs:(.+?)\n\n", prose, re.DOTALL)
+    assert outputs is not None
+    named = set(code_spans(outputs.group(1)))
+    verdicts = set(re.findall(r"verdict=([a-z-]+)", step("check")["run"]))
+    assert set(action()["outputs"]) | verdicts == named

@@ -18,7 +18,7 @@ import yaml
 
 from contracts.sender.mlflow_server import CACHE_ENV, mlflow_version, template_path
 from tests.docs.commands import assert_cli_accepts, calls_of
-from tests.docs.github_action import action, flags_by_command
+from tests.docs.github_action import action, action_arguments
 from tests.docs.markdown import REPO, read
 
 THIS_ACTION = "hokusai/hokusai-contracts"
@@ -50,26 +50,6 @@ def makefile_targets() -> set[str]:
 def step_using(workflow: dict[Any, Any], uses: str) -> dict[str, Any]:
     (step,) = [s for s in steps(workflow) if str(s.get("uses", "")).startswith(uses + "@")]
     return step
-
-
-def with_env(value: str, workflow: dict[Any, Any]) -> str:
-    """``value`` with each ``${{ env.NAME }}`` replaced by the workflow's ``NAME``."""
-    return re.sub(r"\$\{\{ env\.(\w+) \}\}", lambda m: str(workflow["env"][m[1]]), value)
-
-
-def action_arguments(inputs: dict[str, Any], workflow: dict[Any, Any]) -> list[str]:
-    """The ``hokusai-contract`` arguments the action's run step builds from ``inputs``."""
-    command = str(inputs["command"])
-    arguments = [command]
-    for flag, name, repeated in flags_by_command()[command]:
-        value = with_env(str(inputs.get(name, "")), workflow)
-        arguments += [word for each in value.split() for word in (flag, each)] if repeated else []
-        arguments += [flag, value] if value and not repeated else []
-    if str(inputs.get("strict", "false")) == "true":
-        arguments.append("--strict")
-    if str(inputs.get("schemathesis", "true")) == "false":
-        arguments.append("--no-schemathesis")
-    return [*arguments, "--junit", "r.xml", "--json", "r.json"]
 
 
 def test_both_recipes_exist() -> None:
