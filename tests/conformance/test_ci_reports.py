@@ -48,6 +48,21 @@ class Run:
         return list(suite["results"])
 
 
+def hokusai_contract(
+    arguments: list[str], env: dict[str, str], cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``python -m contracts ARGUMENTS``, a real process."""
+    return subprocess.run(
+        [sys.executable, "-m", "contracts", *arguments],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=COMMAND_TIMEOUT_S,
+        check=False,
+    )
+
+
 def run_command(folder: Path, *arguments: str, env: dict[str, str] | None = None) -> Run:
     """``python -m contracts ARGUMENTS --junit ... --json ...`` as GitHub Actions runs it, with
     ``$GITHUB_STEP_SUMMARY`` holding an earlier step's summary already."""
@@ -58,14 +73,8 @@ def run_command(folder: Path, *arguments: str, env: dict[str, str] | None = None
     if "--" in command:
         command, sender = command[: command.index("--")], command[command.index("--") :]
     reports = ["--junit", str(junit), "--json", str(report)]
-    process = subprocess.run(
-        [sys.executable, "-m", "contracts", *command, *reports, *sender],
-        env={**os.environ, **(env or {}), "GITHUB_STEP_SUMMARY": str(summary)},
-        capture_output=True,
-        text=True,
-        timeout=COMMAND_TIMEOUT_S,
-        check=False,
-    )
+    environment = {**os.environ, **(env or {}), "GITHUB_STEP_SUMMARY": str(summary)}
+    process = hokusai_contract([*command, *reports, *sender], environment)
     return Run(
         process.returncode,
         process.stdout + process.stderr,
@@ -131,41 +140,35 @@ def assert_summary_matches_the_json_report(summary: Summary, run: Run) -> None:
         assert shown.get("fix") == (one_line(result["fix"]) if result["fix"] else None)
 
 
-def test_check_receiver_appends_the_verdict_the_checks_and_each_fix_to_the_step_summary(
-    receiver_run: Run,
+@pytest.mark.parametrize(
+    ("command", "finding"),
+    [("check-receiver", "lowercase-token-id"), ("check-sender", "sender-command")],
+)
+def test_the_command_appends_its_verdict_its_checks_and_each_fix_to_the_step_summary(
+    command: str, finding: str, request: pytest.FixtureRequest
 ) -> None:
-    assert receiver_run.exit_status == 1, receiver_run.output
-    summary = parse_summary(own_summary(receiver_run))
-    assert summary.heading == "hokusai-contract check-receiver"
+    run: Run = request.getfixturevalue(
+        "receiver_run" if command == "check-receiver" else "sender_run"
+    )
+    assert run.exit_status == 1, run.output
+    summary = parse_summary(own_summary(run))
+    assert summary.heading == f"hokusai-contract {command}"
     assert summary.verdict.startswith("FAILED: ")
-    assert_summary_matches_the_json_report(summary, receiver_run)
-    assert "lowercase-token-id" in summary.findings
-    assert SECRET not in receiver_run.summary
+    assert_summary_matches_the_json_report(summary, run)
+    assert finding in summary.findings
+    assert SECRET not in run.summary
 
 
-def test_check_sender_appends_its_summary_with_the_failing_command_and_its_fix(
-    sender_run: Run,
-) -> None:
-    assert sender_run.exit_status == 1, sender_run.output
-    summary = parse_summary(own_summary(sender_run))
-    assert summary.heading == "hokusai-contract check-sender"
-    assert summary.verdict.startswith("FAILED: ")
-    assert_summary_matches_the_json_report(summary, sender_run)
-    assert summary.findings["sender-command"]["fix"] == "its own output (above, marked |) says why"
+def test_a_pipe_in_a_fix_is_escaped_so_the_finding_reads_whole(sender_run: Run) -> None:
+    assert "(above, marked \\|) says why" in sender_run.summary
+    fix = parse_summary(own_summary(sender_run)).findings["sender-command"]["fix"]
+    assert fix == "its own output (above, marked |) says why"
 
 
 def test_a_passing_run_outside_github_actions_writes_no_summary(tmp_path: Path) -> None:
     sender = [sys.executable, str(WEBHOOK_SENDER), "--style", "v1"]
     environment = {k: v for k, v in os.environ.items() if k != "GITHUB_STEP_SUMMARY"}
-    process = subprocess.run(
-        [sys.executable, "-m", "contracts", "check-sender", "--", *sender],
-        env=environment,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=COMMAND_TIMEOUT_S,
-        check=False,
-    )
+    process = hokusai_contract(["check-sender", "--", *sender], environment, tmp_path)
     assert process.returncode == 0, process.stdout + process.stderr
     assert list(tmp_path.iterdir()) == []
 
@@ -194,14 +197,8 @@ def test_pipes_line_breaks_and_html_in_a_finding_stay_inside_their_cell_and_line
 
 def test_an_unwritable_step_summary_is_one_line_naming_the_variable(tmp_path: Path) -> None:
     sender = [sys.executable, str(WEBHOOK_SENDER), "--style", "v1"]
-    process = subprocess.run(
-        [sys.executable, "-m", "contracts", "check-sender", "--", *sender],
-        env={**os.environ, "GITHUB_STEP_SUMMARY": str(tmp_path)},  # a folder
-        capture_output=True,
-        text=True,
-        timeout=COMMAND_TIMEOUT_S,
-        check=False,
-    )
+    environment = {**os.environ, "GITHUB_STEP_SUMMARY": str(tmp_path)}  # a folder
+    process = hokusai_contract(["check-sender", "--", *sender], environment)
     (line,) = process.stderr.splitlines()
     assert process.returncode == 2
     assert line.startswith("hokusai-contract check-sender: error: $GITHUB_STEP_SUMMARY: ")
