@@ -7,9 +7,7 @@ against a real receiver or sender."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
 import sys
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Iterator
@@ -23,6 +21,7 @@ from contracts.conformance.report import markdown_summary
 from contracts.conformance.results import CheckResult, SuiteResult, Verdict
 from tests.conformance.step_summary import Summary, parse_summary
 from tests.handlers.running import running_handler
+from tests.reliability.processes import run_command
 
 SECRET = "ci reports secret 5e1f"
 TOKENS = ["LSCOR", "OTHER", "SPARE", "THIRD"]
@@ -48,22 +47,7 @@ class Run:
         return list(suite["results"])
 
 
-def hokusai_contract(
-    arguments: list[str], env: dict[str, str], cwd: Path | None = None
-) -> subprocess.CompletedProcess[str]:
-    """``python -m contracts ARGUMENTS``, a real process."""
-    return subprocess.run(
-        [sys.executable, "-m", "contracts", *arguments],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=COMMAND_TIMEOUT_S,
-        check=False,
-    )
-
-
-def run_command(folder: Path, *arguments: str, env: dict[str, str] | None = None) -> Run:
+def run_in_ci(folder: Path, *arguments: str, env: dict[str, str] | None = None) -> Run:
     """``python -m contracts ARGUMENTS --junit ... --json ...`` as GitHub Actions runs it, with
     ``$GITHUB_STEP_SUMMARY`` holding an earlier step's summary already."""
     summary = folder / "step-summary.md"
@@ -73,8 +57,8 @@ def run_command(folder: Path, *arguments: str, env: dict[str, str] | None = None
     if "--" in command:
         command, sender = command[: command.index("--")], command[command.index("--") :]
     reports = ["--junit", str(junit), "--json", str(report)]
-    environment = {**os.environ, **(env or {}), "GITHUB_STEP_SUMMARY": str(summary)}
-    process = hokusai_contract([*command, *reports, *sender], environment)
+    environment = {**(env or {}), "GITHUB_STEP_SUMMARY": str(summary)}
+    process = run_command([*command, *reports, *sender], environment, COMMAND_TIMEOUT_S)
     return Run(
         process.returncode,
         process.stdout + process.stderr,
@@ -89,7 +73,7 @@ def receiver_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     """check-receiver judging a handler that looks token ids up in the case sent."""
     folder = tmp_path_factory.mktemp("check-receiver")
     with running_handler("case-sensitive-token-ids", SECRET, TOKENS) as handler:
-        yield run_command(
+        yield run_in_ci(
             folder,
             "check-receiver",
             "--url",
@@ -109,7 +93,7 @@ def sender_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     """check-sender judging a sender that delivers a flat body, then exits 3."""
     folder = tmp_path_factory.mktemp("check-sender")
     sender = [sys.executable, str(WEBHOOK_SENDER), "--style", "v1", "--exit", "3"]
-    return run_command(folder, "check-sender", "--", *sender)
+    return run_in_ci(folder, "check-sender", "--", *sender)
 
 
 # --- the Markdown summary -------------------------------------------------------------------
@@ -167,8 +151,8 @@ def test_a_pipe_in_a_fix_is_escaped_so_the_finding_reads_whole(sender_run: Run) 
 
 def test_a_passing_run_outside_github_actions_writes_no_summary(tmp_path: Path) -> None:
     sender = [sys.executable, str(WEBHOOK_SENDER), "--style", "v1"]
-    environment = {k: v for k, v in os.environ.items() if k != "GITHUB_STEP_SUMMARY"}
-    process = hokusai_contract(["check-sender", "--", *sender], environment, tmp_path)
+    outside = {"GITHUB_STEP_SUMMARY": ""}  # as good as unset, even under GitHub Actions
+    process = run_command(["check-sender", "--", *sender], outside, COMMAND_TIMEOUT_S, tmp_path)
     assert process.returncode == 0, process.stdout + process.stderr
     assert list(tmp_path.iterdir()) == []
 
@@ -197,8 +181,8 @@ def test_pipes_line_breaks_and_html_in_a_finding_stay_inside_their_cell_and_line
 
 def test_an_unwritable_step_summary_is_one_line_naming_the_variable(tmp_path: Path) -> None:
     sender = [sys.executable, str(WEBHOOK_SENDER), "--style", "v1"]
-    environment = {**os.environ, "GITHUB_STEP_SUMMARY": str(tmp_path)}  # a folder
-    process = hokusai_contract(["check-sender", "--", *sender], environment)
+    a_folder = {"GITHUB_STEP_SUMMARY": str(tmp_path)}
+    process = run_command(["check-sender", "--", *sender], a_folder, COMMAND_TIMEOUT_S)
     (line,) = process.stderr.splitlines()
     assert process.returncode == 2
     assert line.startswith("hokusai-contract check-sender: error: $GITHUB_STEP_SUMMARY: ")

@@ -25,12 +25,16 @@ def hokusai_contract() -> list[str]:
 
 
 def run_command(
-    arguments: Sequence[str], env: Mapping[str, str], timeout: float = 120.0
+    arguments: Sequence[str],
+    env: Mapping[str, str],
+    timeout: float = 120.0,
+    cwd: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run one ``hokusai-contract`` subcommand to its end; output captured as text."""
     return subprocess.run(
         [*hokusai_contract(), *arguments],
         env={**os.environ, **env},
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=timeout,

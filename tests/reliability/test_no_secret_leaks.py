@@ -95,8 +95,8 @@ def register_four_ways(
 def run_every_command(
     stub: StubSiteProcess, webhook_url: str, outbox: Path, workdir: Path
 ) -> dict[str, subprocess.CompletedProcess[str]]:
-    """``resend``, ``send-test``, ``check-receiver`` (with reports), ``verify`` with a wrong
-    signature and ``diagnose`` with a secret pasted with a newline."""
+    """``resend``, ``send-test``, ``check-receiver`` (with reports and a GitHub step summary),
+    ``verify`` with a wrong signature and ``diagnose`` with a secret pasted with a newline."""
     body = workdir / "body.json"
     body.write_bytes(
         contracts.serialize(
@@ -124,9 +124,8 @@ def run_every_command(
         ],
         "verify": ["verify", str(body), "--header", wrong_header, "--secret-env", SECRET_ENV],
     }  # fmt: skip
-    results = {
-        name: run_command(arguments, {SECRET_ENV: CANARY}) for name, arguments in commands.items()
-    }
+    environment = {SECRET_ENV: CANARY, "GITHUB_STEP_SUMMARY": str(reports / "step-summary.md")}
+    results = {name: run_command(arguments, environment) for name, arguments in commands.items()}
     results["diagnose"] = run_command(
         ["diagnose", "--body", str(body), "--header", wrong_header, "--secret-env", SECRET_ENV],
         {SECRET_ENV: CANARY + "\n"},
@@ -135,6 +134,7 @@ def run_every_command(
     expected = {"resend": 0, "send-test": 0, "check-receiver": 0, "verify": 1, "diagnose": 1}
     assert exit_codes == expected, {name: result.stdout[-2000:] for name, result in results.items()}
     assert (reports / "check.json").is_file() and (reports / "check.xml").is_file()
+    assert "check-receiver" in (reports / "step-summary.md").read_text(encoding="utf-8")
     return results
 
 
