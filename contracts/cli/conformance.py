@@ -639,7 +639,7 @@ def _register_replay(subparsers: Any) -> None:
 
 
 def _register_check_sender(subparsers: Any) -> None:
-    from contracts.conformance.check_sender import DEFAULT_TIMEOUT
+    from contracts.conformance.sender_checks import DEFAULT_TIMEOUT
 
     parser = new_command(
         subparsers,
@@ -785,12 +785,12 @@ def _judge_sender(
     """Run the command (or listen), then judge; the suite and the JSON report's context."""
     from contracts.conformance import report
     from contracts.conformance.check_sender import (
-        DEFAULT_TIMEOUT,
         CommandNotFound,
         judge_command,
         listen,
         shown_command,
     )
+    from contracts.conformance.sender_checks import DEFAULT_TIMEOUT
 
     def progress(result: CheckResult) -> None:
         say(report.progress_line(result))
