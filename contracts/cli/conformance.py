@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from contracts.conformance.check_sender import SenderCommand, SenderJudge
     from contracts.conformance.contract_test import Say
     from contracts.conformance.results import CheckResult, SuiteResult
+    from contracts.conformance.send_test import SendTestResult
     from contracts.envelope import SignedDelivery
 
 _WIDTH = 100
@@ -66,6 +67,21 @@ def _add_settle_option(parser: argparse.ArgumentParser) -> None:
         help="after an acceptance, read the state URL again for up to S seconds until the "
         "token is REGISTERED, for handlers that register after answering (default: "
         f"{DEFAULT_SETTLE_SECONDS:g})",
+    )
+
+
+def _add_request_options(parser: argparse.ArgumentParser) -> None:
+    """``--show-request`` and ``--timeout``, for the commands that send one delivery."""
+    parser.add_argument(
+        "--show-request", action="store_true", help="print the exact body bytes that were sent"
+    )
+    parser.add_argument(
+        "--timeout",
+        type=seconds,
+        default=DEFAULT_TIMEOUT_SECONDS,
+        metavar="S",
+        help="seconds each request may take in all, its answer included (default: "
+        f"{DEFAULT_TIMEOUT_SECONDS:g})",
     )
 
 
@@ -445,7 +461,6 @@ def _send_test(args: argparse.Namespace) -> int:
     from contracts import token_id_of
     from contracts.conformance import Receiver
     from contracts.conformance.send_test import render, run_send_test
-    from contracts.urls import redact_text
 
     url = checked_url(args.url, "--url")
     checked_state_url(args.state_url)
@@ -462,9 +477,20 @@ def _send_test(args: argparse.Namespace) -> int:
         settle=args.settle,
     )
     result = run_send_test(receiver, delivery)
-    lines = render(result, show_request=args.show_request)
-    # The secret and the URLs' credentials, should any text contain one (an echoing receiver).
-    print("\n".join(redact_text(line, url, args.state_url, secrets=[secret]) for line in lines))
+    return _print_result(
+        render(result, show_request=args.show_request), result, url, args.state_url
+    )
+
+
+def _print_result(lines: Sequence[str], result: SendTestResult, *urls: str | None) -> int:
+    """Print what one delivery came to, and its exit code: 0 accepted, 3 unreachable, else 1.
+
+    The secret and the URLs' credentials are masked, should any text hold one (an echoing
+    receiver)."""
+    from contracts.urls import redact_text
+
+    secret = result.receiver.secret
+    print("\n".join(redact_text(line, *urls, secrets=[secret]) for line in lines))
     if result.interpretation.outcome.unreachable:
         return EXIT_UNREACHABLE
     return EXIT_OK if result.succeeded else EXIT_FAILED
@@ -526,17 +552,7 @@ def _register_send_test(subparsers: Any) -> None:
         help="after acceptance, GET this URL (with {token_id} replaced) and confirm its JSON "
         "'status' is REGISTERED",
     )
-    parser.add_argument(
-        "--show-request", action="store_true", help="print the exact body bytes that were sent"
-    )
-    parser.add_argument(
-        "--timeout",
-        type=seconds,
-        default=DEFAULT_TIMEOUT_SECONDS,
-        metavar="S",
-        help="seconds each request may take in all, its answer included (default: "
-        f"{DEFAULT_TIMEOUT_SECONDS:g})",
-    )
+    _add_request_options(parser)
     _add_settle_option(parser)
 
 
@@ -576,10 +592,7 @@ def _replay(args: argparse.Namespace) -> int:
         f"({record.verdict}) then; sent again with its exact body, signed anew",
         *render(result, show_request=args.show_request),
     ]
-    print("\n".join(redact_text(line, url, source, secrets=[secret]) for line in lines))
-    if result.interpretation.outcome.unreachable:
-        return EXIT_UNREACHABLE
-    return EXIT_OK if result.succeeded else EXIT_FAILED
+    return _print_result(lines, result, url, source)
 
 
 def _register_replay(subparsers: Any) -> None:
@@ -622,17 +635,7 @@ def _register_replay(subparsers: Any) -> None:
         help="the stub site's SQLite file to read the delivery from (default: "
         f"./{DEFAULT_DB_PATH})",
     )
-    parser.add_argument(
-        "--show-request", action="store_true", help="print the exact body bytes that were sent"
-    )
-    parser.add_argument(
-        "--timeout",
-        type=seconds,
-        default=DEFAULT_TIMEOUT_SECONDS,
-        metavar="S",
-        help="seconds each request may take in all, its answer included (default: "
-        f"{DEFAULT_TIMEOUT_SECONDS:g})",
-    )
+    _add_request_options(parser)
 
 
 # --- check-sender ---------------------------------------------------------------------------

@@ -9,7 +9,6 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -19,17 +18,11 @@ import contracts
 from contracts.cli import main
 from contracts.receiver.testing import RunningStubSite, running_stub_site
 from contracts.schema import load_json
+from tests.conformance.test_send_test import Run
 
 FIRST_SECRET = "replay first site secret 91c2"
 SECOND_SECRET = "replay second site secret 4d7e"
 KEY = "0b6f1c9e-3d0a-4c55-9a3e-2f4b8d1e7a60"
-
-
-@dataclass(frozen=True)
-class Run:
-    exit_code: int
-    out: str
-    err: str
 
 
 @pytest.fixture(autouse=True)
