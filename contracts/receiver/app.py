@@ -11,6 +11,7 @@ what to do) and ``reason`` (a stable code).
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -559,15 +560,34 @@ def logged_headers(headers: Iterable[tuple[str, str]]) -> tuple[tuple[str, str],
 
 
 def _logged_value(name: str, value: str) -> str:
-    lowered = name.lower()
-    if lowered == SIGNATURE_HEADER.lower():
+    kind = _header_kind(name.lower())
+    if kind is _HeaderKind.SIGNATURE:
         scheme, equals, _ = value.partition("=")
         return f"{scheme[:_SCHEME_KEPT]}=...{CUT}" if equals else CUT
-    if lowered == IDEMPOTENCY_KEY_HEADER.lower():
-        return value
-    if lowered in _SECRET_HEADERS or is_credential_name(name):
+    if kind is _HeaderKind.SECRET:
         return CUT
+    if kind is _HeaderKind.KEPT or ("=" not in value and "@" not in value):
+        return value  # nothing a URL's credential could be written with
     return redact_text(value, value if "://" in value else None)
+
+
+class _HeaderKind(Enum):
+    SIGNATURE = "signature"
+    KEPT = "kept"
+    SECRET = "secret"
+    TEXT = "text"
+
+
+@functools.lru_cache(maxsize=256)
+def _header_kind(lowered: str) -> _HeaderKind:
+    """How a header is logged, by its name; cached, as every request repeats the same names."""
+    if lowered == SIGNATURE_HEADER.lower():
+        return _HeaderKind.SIGNATURE
+    if lowered == IDEMPOTENCY_KEY_HEADER.lower():
+        return _HeaderKind.KEPT
+    if lowered in _SECRET_HEADERS or is_credential_name(lowered):
+        return _HeaderKind.SECRET
+    return _HeaderKind.TEXT
 
 
 def _looks_like_uuid(value: str) -> bool:
