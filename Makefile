@@ -5,8 +5,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+DIST ?= dist
 
-.PHONY: help install test node-test contract-test lint format bench soak check-receiver stub-site clean refuse-secret-value
+.PHONY: help install test node-test contract-test lint format bench soak check-receiver stub-site dist clean refuse-secret-value
 
 help:
 	@echo "make contract-test   real MLflow server + reference sender + stub site: prove they agree"
@@ -16,6 +17,7 @@ help:
 	@echo "make lint            ruff and mypy"
 	@echo "make bench           benchmarks, written to reports/bench.json"
 	@echo "make soak            the long reliability run"
+	@echo "make dist            the wheel, the sdist and the Node.js client's tarball, in dist/"
 
 # uv installs the locked set (uv.lock) in seconds: the one on PATH, else one pip-installed into
 # the venv (it is part of the locked dev set, so the sync keeps it).
@@ -93,5 +95,18 @@ soak: $(STAMP)
 stub-site: $(STAMP)
 	$(BIN)/hokusai-contract stub-site --port 8000 --secret-env WEBHOOK_SECRET --token LSCOR
 
+# The Python wheel and sdist (uv build) and the Node.js client's tarball (npm pack: its prepack
+# script copies schemas/ into the package folder for the packing, postpack removes it), all in
+# $(DIST). Both packages carry the version of contracts/__init__.py; a package.json saying
+# another stops the build.
+dist: $(STAMP)
+	@PY="$$($(BIN)/python -c 'import contracts; print(contracts.__version__)')"; \
+	  NODE="$$(node -p 'require("./clients/node/package.json").version')"; \
+	  test "$$PY" = "$$NODE" || { echo "clients/node/package.json has version $$NODE, contracts/__init__.py $$PY: set both to the same"; exit 1; }
+	rm -rf $(DIST)
+	@UV="$$(command -v uv || echo $(BIN)/uv)"; \
+	  echo "uv build --out-dir $(DIST)"; "$$UV" build --quiet --out-dir $(DIST)
+	cd clients/node && npm pack --silent --pack-destination "$(abspath $(DIST))"
+
 clean:
-	rm -rf $(VENV) reports .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) reports .pytest_cache .mypy_cache .ruff_cache .hypothesis $(DIST) build clients/node/schemas

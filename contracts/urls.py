@@ -64,7 +64,9 @@ def _user_info(url: str) -> str | None:
     return authority.rsplit("@", 1)[0] if "@" in authority else None
 
 
-def _is_credential_name(name: str) -> bool:
+def is_credential_name(name: str) -> bool:
+    """Whether a parameter or header named ``name`` holds a credential (``api_key``,
+    ``X-Auth-Token``, ``sessionid``...): its value is hidden wherever it is shown or stored."""
     return bool(_CREDENTIAL_NAME.search(name) or _CREDENTIAL_NAME.search(unquote_plus(name)))
 
 
@@ -92,7 +94,7 @@ def _secret_spans(url: str) -> list[tuple[int, int]]:
         (offset + start, offset + end)
         for offset, end_of_piece in pieces
         for start, end, name in _parameters(url[offset:end_of_piece])
-        if end > start and _is_credential_name(name)
+        if end > start and is_credential_name(name)
     ]
 
 
@@ -147,7 +149,7 @@ def redact_text(text: str, *urls: str | None, secrets: Iterable[str] = ()) -> st
 
 def _masked_parameter(found: re.Match[str]) -> str:
     name, value = found.group("name", "value")
-    if not value or value.startswith(MASK) or not _is_credential_name(name):
+    if not value or value.startswith(MASK) or not is_credential_name(name):
         return found.group(0)  # nothing to hide, or hidden already (what follows is text)
     return f"{name}={MASK}"
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from contracts.cli.options import (
     EXIT_FAILED,
     EXIT_OK,
+    EXIT_USAGE,
     CommandError,
     add_secret_env_option,
     checked_token,
@@ -37,6 +38,7 @@ from contracts.conformance.send_test import (
     DEFAULT_TIMEOUT_SECONDS,
 )
 from contracts.envelope import CURRENT_PATH, SEED_PATH
+from contracts.receiver.store import DEFAULT_DB_PATH
 from contracts.signing import SIGNATURE_HEADER
 from contracts.urls import redacted_url
 
@@ -45,6 +47,7 @@ if TYPE_CHECKING:
     from contracts.conformance.check_sender import SenderCommand, SenderJudge
     from contracts.conformance.contract_test import Say
     from contracts.conformance.results import CheckResult, SuiteResult
+    from contracts.conformance.send_test import SendTestResult
     from contracts.envelope import SignedDelivery
 
 _WIDTH = 100
@@ -67,11 +70,27 @@ def _add_settle_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_request_options(parser: argparse.ArgumentParser) -> None:
+    """``--show-request`` and ``--timeout``, for the commands that send one delivery."""
+    parser.add_argument(
+        "--show-request", action="store_true", help="print the exact body bytes that were sent"
+    )
+    parser.add_argument(
+        "--timeout",
+        type=seconds,
+        default=DEFAULT_TIMEOUT_SECONDS,
+        metavar="S",
+        help="seconds each request may take in all, its answer included (default: "
+        f"{DEFAULT_TIMEOUT_SECONDS:g})",
+    )
+
+
 def register(subparsers: Any) -> None:
     """Add the checks' subcommands to the CLI."""
     _register_check_receiver(subparsers)
     _register_diagnose(subparsers)
     _register_send_test(subparsers)
+    _register_replay(subparsers)
     _register_check_sender(subparsers)
     _register_contract_test(subparsers)
 
@@ -473,7 +492,6 @@ def _send_test(args: argparse.Namespace) -> int:
     from contracts import token_id_of
     from contracts.conformance import Receiver
     from contracts.conformance.send_test import render, run_send_test
-    from contracts.urls import redact_text
 
     url = checked_url(args.url, "--url")
     checked_state_url(args.state_url)
@@ -490,9 +508,20 @@ def _send_test(args: argparse.Namespace) -> int:
         settle=args.settle,
     )
     result = run_send_test(receiver, delivery)
-    lines = render(result, show_request=args.show_request)
-    # The secret and the URLs' credentials, should any text contain one (an echoing receiver).
-    print("\n".join(redact_text(line, url, args.state_url, secrets=[secret]) for line in lines))
+    return _print_result(
+        render(result, show_request=args.show_request), result, url, args.state_url
+    )
+
+
+def _print_result(lines: Sequence[str], result: SendTestResult, *urls: str | None) -> int:
+    """Print what one delivery came to, and its exit code: 0 accepted, 3 unreachable, else 1.
+
+    The secret and the URLs' credentials are masked, should any text hold one (an echoing
+    receiver)."""
+    from contracts.urls import redact_text
+
+    secret = result.receiver.secret
+    print("\n".join(redact_text(line, *urls, secrets=[secret]) for line in lines))
     if result.interpretation.outcome.unreachable:
         return EXIT_UNREACHABLE
     return EXIT_OK if result.succeeded else EXIT_FAILED
@@ -554,25 +583,97 @@ def _register_send_test(subparsers: Any) -> None:
         help="after acceptance, GET this URL (with {token_id} replaced) and confirm its JSON "
         "'status' is REGISTERED",
     )
-    parser.add_argument(
-        "--show-request", action="store_true", help="print the exact body bytes that were sent"
-    )
-    parser.add_argument(
-        "--timeout",
-        type=seconds,
-        default=DEFAULT_TIMEOUT_SECONDS,
-        metavar="S",
-        help="seconds each request may take in all, its answer included (default: "
-        f"{DEFAULT_TIMEOUT_SECONDS:g})",
-    )
+    _add_request_options(parser)
     _add_settle_option(parser)
+
+
+# --- replay ---------------------------------------------------------------------------------
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from contracts.conformance import Receiver
+    from contracts.conformance.replay import (
+        ReplayError,
+        from_database,
+        from_site,
+        redelivery,
+        token_of,
+    )
+    from contracts.conformance.send_test import render, run_send_test
+    from contracts.urls import redact_text
+
+    url = checked_url(args.url, "--url")
+    source = checked_url(args.source, "--from") if args.source else None
+    secret = secret_from_env(args.secret_env)
+    try:
+        if source is not None:
+            record = from_site(source, args.delivery_id, args.timeout)
+        else:
+            record = from_database(Path(args.db), args.delivery_id)
+        delivery = redelivery(record, secret)
+    except ReplayError as error:
+        code = EXIT_UNREACHABLE if error.unreachable else EXIT_USAGE
+        raise CommandError(redact_text(str(error), source), code) from None
+    receiver = Receiver(
+        url, secret, token_of(record), timeout=args.timeout, secret_env=args.secret_env
+    )
+    result = run_send_test(receiver, delivery)
+    lines = [
+        f"delivery {record.id}: received {record.received_at}, answered {record.status_code} "
+        f"({record.verdict}) then; sent again with its exact body, signed anew",
+        *render(result, show_request=args.show_request),
+    ]
+    return _print_result(lines, result, url, source)
+
+
+def _register_replay(subparsers: Any) -> None:
+    parser = new_command(
+        subparsers,
+        "replay",
+        help="send a delivery the stub site logged again, signed anew, and explain the answer",
+        description="Read delivery DELIVERY_ID from the stub site's deliveries log (--from its "
+        "base URL, or --db its SQLite file) and send its exact body again to --url, signed "
+        "with the secret in the variable --secret-env names, with its original Content-Type, "
+        "X-Hokusai-Event and X-Hokusai-Idempotency-Key (the key lets the receiver tell a "
+        "redelivery from a new registration). The answer is read in words as send-test reads "
+        "it. Exit 0 when the receiver accepted it; 1 when it refused it; 2 on a usage error "
+        "(no such delivery, no body kept, the secret's variable unset); 3 when nothing answered "
+        "at --url or --from.",
+        example="WEBHOOK_SECRET=... hokusai-contract replay 7 --from http://127.0.0.1:8000 "
+        f"--url http://127.0.0.1:8000{CURRENT_PATH}",
+        handler=_replay,
+    )
+    parser.add_argument(
+        "delivery_id",
+        type=positive_int,
+        metavar="DELIVERY_ID",
+        help="the id of the logged delivery (GET /api/deliveries lists them)",
+    )
+    parser.add_argument("--url", required=True, help="the receiver's webhook URL to send it to")
+    add_secret_env_option(parser)
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument(
+        "--from",
+        dest="source",
+        metavar="STUB_URL",
+        help="the running stub site's base URL to read the delivery from, such as "
+        "http://127.0.0.1:8000",
+    )
+    source.add_argument(
+        "--db",
+        default=str(DEFAULT_DB_PATH),
+        metavar="PATH",
+        help="the stub site's SQLite file to read the delivery from (default: "
+        f"./{DEFAULT_DB_PATH})",
+    )
+    _add_request_options(parser)
 
 
 # --- check-sender ---------------------------------------------------------------------------
 
 
 def _register_check_sender(subparsers: Any) -> None:
-    from contracts.conformance.check_sender import DEFAULT_TIMEOUT
+    from contracts.conformance.sender_checks import DEFAULT_TIMEOUT
 
     parser = new_command(
         subparsers,
@@ -718,12 +819,12 @@ def _judge_sender(
     """Run the command (or listen), then judge; the suite and the JSON report's context."""
     from contracts.conformance import report
     from contracts.conformance.check_sender import (
-        DEFAULT_TIMEOUT,
         CommandNotFound,
         judge_command,
         listen,
         shown_command,
     )
+    from contracts.conformance.sender_checks import DEFAULT_TIMEOUT
 
     def progress(result: CheckResult) -> None:
         say(report.progress_line(result))

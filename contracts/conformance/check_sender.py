@@ -38,6 +38,7 @@ from contracts.conformance.checklist import OnResult
 from contracts.conformance.recording import RecordedRequest, Recorder, ScriptedAnswer
 from contracts.conformance.results import CheckResult, SuiteResult, Verdict
 from contracts.conformance.sender_checks import (
+    DEFAULT_TIMEOUT,
     SECRET_VARIABLES,
     SENDER_CHECKS,
     CommandOutcome,
@@ -57,8 +58,6 @@ if TYPE_CHECKING:
     from contracts.receiver import StubSite
 
 DEFAULT_TOKENS = ("LSCOR",)
-DEFAULT_TIMEOUT = 60.0
-"""Seconds a sender's command may run (the SDK's publisher retries for about a minute)."""
 URL_VARIABLES = ("HOKUSAI_SITE_WEBHOOK_URL", "WEBHOOK_URL")
 """Where real senders read the webhook URL, in order."""
 URL_PLACEHOLDER = "{url}"

@@ -289,8 +289,12 @@ def _shown_body(text: str) -> str:
 
 
 def _body_summary(delivery: SignedDelivery) -> str:
-    payload = json.loads(delivery.body)
-    token = token_id_of(payload)
+    try:
+        payload = json.loads(delivery.body)
+        token = token_id_of(payload)
+    except (ValueError, KeyError, TypeError, AttributeError):  # a replayed body may be any bytes
+        size = len(delivery.body)
+        return f"{size} bytes, not a model_registered event (--show-request prints it)"
     if payload_shape(payload) is Shape.V1:
         what = f"model {payload['model_name']!r} version {payload['model_version']}, flat v1"
     else:
@@ -317,7 +321,7 @@ def render(result: SendTestResult, *, show_request: bool = False) -> list[str]:
     lines = [f"sent: POST {redacted_url(result.receiver.url)}"]
     lines += [f"  {name}: {value}" for name, value in result.delivery.headers.items()]
     if show_request:
-        lines += ["  body:", "  " + result.delivery.body.decode("utf-8")]
+        lines += ["  body:", "  " + result.delivery.body.decode("utf-8", "backslashreplace")]
     else:
         lines.append(f"  body: {_body_summary(result.delivery)}")
     answer = result.answer

@@ -44,6 +44,10 @@ if TYPE_CHECKING:
 
 _PATH_WORDS = {CURRENT_PATH: "the current default", SEED_PATH: "the seed path"}
 SECRET_VARIABLES = ("HOKUSAI_SITE_WEBHOOK_SECRET", "WEBHOOK_SECRET")
+DEFAULT_TIMEOUT = 60.0
+"""Seconds a sender's command may run (the SDK's publisher retries for about a minute). Here,
+not in :mod:`~contracts.conformance.check_sender`, so that the command line can show it without
+importing the judging receiver (werkzeug), which a core install lacks."""
 """Where real senders read the secret, in order; without one they send unsigned."""
 TIMESTAMP_SLACK_SECONDS = 300.0
 """How far a timestamp may be from the moment its request arrived: a sender's clock may drift

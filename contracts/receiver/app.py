@@ -11,6 +11,7 @@ what to do) and ``reason`` (a stable code).
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -61,6 +62,7 @@ from contracts.receiver.store import (
 from contracts.schema import load_json
 from contracts.signing import SIGNATURE_HEADER, FailureReason
 from contracts.tokens import token_id_problem
+from contracts.urls import is_credential_name, redact_text
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -72,6 +74,10 @@ NO_SECRET_ERROR = "Webhook secret not configured"
 SIGNATURE_PREFIX_KEPT = 15
 """How much of a signature header the log keeps: ``sha256=`` and 8 hex digits, never more."""
 IDEMPOTENCY_KEY_KEPT = 200
+CUT = "(cut)"
+"""What a logged header's secret value is replaced with."""
+_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
+_SCHEME_KEPT = 16
 RECEIVER_CASES_FILE = "vectors/receiver_cases.v1.json"
 """The contract's refusal reasons with their status codes, and requests with their answers."""
 
@@ -233,6 +239,7 @@ class StubSite:
             [
                 Rule("/api/tokens/<token_id>", endpoint="token", methods=["GET"]),
                 Rule("/api/deliveries", endpoint="deliveries", methods=["GET"]),
+                Rule("/api/deliveries/<int:delivery_id>", endpoint="delivery", methods=["GET"]),
                 Rule("/health", endpoint="health", methods=["GET"]),
             ],
             merge_slashes=False,
@@ -279,6 +286,8 @@ class StubSite:
             return self._token(arguments["token_id"])
         if endpoint == "deliveries":
             return self._deliveries(request)
+        if endpoint == "delivery":
+            return self._delivery(arguments["delivery_id"])
         return _Answer(200, {"success": True, "status": "ok"}, "health")
 
     # --- the webhook ----------------------------------------------------------------------
@@ -294,8 +303,9 @@ class StubSite:
             status_code=200,
             idempotency_key=key,
             signature_prefix=signature_prefix,
+            headers=logged_headers(request.headers.items()),
         )
-        answer = self._judge(request, log)
+        answer, log = self._judge(request, log)
         if not answer.logged:
             self.store.record_delivery(
                 replace(
@@ -304,6 +314,7 @@ class StubSite:
                     status_code=answer.status,
                     token_id=answer.token_id,
                     secret_index=answer.secret_index,
+                    answer_body=answer.body,
                 )
             )
         logger.info(
@@ -320,17 +331,20 @@ class StubSite:
         )
         return answer
 
-    def _judge(self, request: Request, log: DeliveryRecord) -> _Answer:
-        """Every row of the receiver table, in the contract's order."""
+    def _judge(self, request: Request, log: DeliveryRecord) -> tuple[_Answer, DeliveryRecord]:
+        """Every row of the receiver table, in the contract's order; the log line gains the
+        body once it is read (within the body limit)."""
         if request.method != "POST":
-            return _refusal(
+            refusal = _refusal(
                 RejectReason.METHOD_NOT_ALLOWED,
                 f"{request.method} is not allowed on {request.path}; send the event with POST",
                 headers={"Allow": "POST"},
             )
+            return refusal, log
         body = _read_body(request, self.config.max_body_bytes)
         if isinstance(body, _Answer):
-            return body
+            return body, log
+        log = replace(log, body=body)
         try:
             received = receive_delivery(
                 body,
@@ -340,15 +354,21 @@ class StubSite:
                 now=self.config.clock(),
             )
         except ReceiveError as error:
-            return _receive_refusal(error)
+            return _receive_refusal(error), log
         answer = self._register(received.event, replace(log, secret_index=received.secret_index))
         answer.secret_index = received.secret_index
-        return answer
+        return answer, log
 
     def _register(self, payload: Mapping[str, Any], log: DeliveryRecord) -> _Answer:
         token_id = token_id_of(payload)
         registration = _registration(payload, log.received_at)
-        result = self.store.register(token_id, registration, log.idempotency_key, log_as=log)
+        result = self.store.register(
+            token_id,
+            registration,
+            log.idempotency_key,
+            log_as=log,
+            answer_of=lambda registered: _accepted(registered).body,
+        )
         if result is None:
             answer = _refusal(
                 RejectReason.UNKNOWN_TOKEN,
@@ -385,6 +405,16 @@ class StubSite:
         deliveries = self.store.deliveries(token_id, limit=limit)
         body = {"success": True, "deliveries": [delivery.as_dict() for delivery in deliveries]}
         return _Answer(200, body, "read")
+
+    def _delivery(self, delivery_id: int) -> _Answer:
+        record = self.store.delivery(delivery_id)
+        if record is None:
+            return _refusal(
+                RejectReason.UNKNOWN_PATH,
+                f"no delivery {delivery_id} is logged on this stub site; GET /api/deliveries "
+                "lists the ids it has",
+            )
+        return _Answer(200, {"success": True, **record.as_dict()}, "read")
 
 
 def _registration(payload: Mapping[str, Any], received_at: str) -> AcceptedRegistration:
@@ -516,6 +546,48 @@ def _idempotency_key(request: Request) -> str | None:
     """The idempotency key header as given (any text, cut to a bounded length), or ``None``."""
     key = request.headers.get(IDEMPOTENCY_KEY_HEADER, "").strip()
     return key[:IDEMPOTENCY_KEY_KEPT] or None
+
+
+def logged_headers(headers: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    """Request headers as the deliveries log keeps them: in order, each secret cut.
+
+    The signature keeps its scheme only (``sha256=...(cut)``); ``Authorization``, cookies and
+    any header whose name looks like a credential's become ``(cut)``; credentials inside URLs
+    (user info, ``?token=``) are masked as everywhere else. The idempotency key stays whole:
+    it is what tells a redelivery from a new registration.
+    """
+    return tuple((name, _logged_value(name, value)) for name, value in headers)
+
+
+def _logged_value(name: str, value: str) -> str:
+    kind = _header_kind(name.lower())
+    if kind is _HeaderKind.SIGNATURE:
+        scheme, equals, _ = value.partition("=")
+        return f"{scheme[:_SCHEME_KEPT]}=...{CUT}" if equals else CUT
+    if kind is _HeaderKind.SECRET:
+        return CUT
+    if kind is _HeaderKind.KEPT or ("=" not in value and "@" not in value):
+        return value  # nothing a URL's credential could be written with
+    return redact_text(value, value if "://" in value else None)
+
+
+class _HeaderKind(Enum):
+    SIGNATURE = "signature"
+    KEPT = "kept"
+    SECRET = "secret"
+    TEXT = "text"
+
+
+@functools.lru_cache(maxsize=256)
+def _header_kind(lowered: str) -> _HeaderKind:
+    """How a header is logged, by its name; cached, as every request repeats the same names."""
+    if lowered == SIGNATURE_HEADER.lower():
+        return _HeaderKind.SIGNATURE
+    if lowered == IDEMPOTENCY_KEY_HEADER.lower():
+        return _HeaderKind.KEPT
+    if lowered in _SECRET_HEADERS or is_credential_name(lowered):
+        return _HeaderKind.SECRET
+    return _HeaderKind.TEXT
 
 
 def _looks_like_uuid(value: str) -> bool:

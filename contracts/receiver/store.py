@@ -4,15 +4,18 @@ Operations borrow a connection from a small pool, so any number of server thread
 store. The DRAFT -> REGISTERED move is a single conditional ``UPDATE ... WHERE status =
 'DRAFT'`` inside an immediate transaction: of any number of concurrent deliveries for one
 token, exactly one makes the transition. A token keeps what the website keeps: its status, its
-latest model version and its API schema. Nothing here ever sees a secret.
+latest model version and its API schema. The deliveries log keeps each request's exact body,
+its headers (the caller cuts secrets and signatures out first) and the answer given, so a
+delivery can be read back and sent again. Nothing here ever sees a secret.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, replace
 from enum import Enum
@@ -49,7 +52,10 @@ CREATE TABLE IF NOT EXISTS deliveries (
     verdict TEXT NOT NULL,
     status_code INTEGER NOT NULL,
     signature_prefix TEXT,  -- a short prefix at most, never a whole signature
-    secret_index INTEGER
+    secret_index INTEGER,
+    body BLOB,  -- the exact bytes received (at most the body limit); NULL: none was read
+    headers TEXT,  -- JSON [[name, value], ...] as received, secrets and signatures cut
+    answer_body TEXT  -- JSON text of the answer's body
 );
 CREATE INDEX IF NOT EXISTS deliveries_by_token ON deliveries (token_id, idempotency_key);
 """
@@ -140,7 +146,12 @@ class RegisterResult:
 
 @dataclass(frozen=True)
 class DeliveryRecord:
-    """One line of the deliveries log: what came in and what the receiver answered."""
+    """One line of the deliveries log: what came in and what the receiver answered.
+
+    ``body`` is the exact bytes received (``None`` when none was read: refused before reading,
+    or logged before bodies were kept), ``headers`` the request's headers in order with
+    secrets and signatures already cut, ``answer_body`` the JSON body of the answer.
+    """
 
     received_at: str
     verdict: str
@@ -150,9 +161,67 @@ class DeliveryRecord:
     signature_prefix: str | None = None
     secret_index: int | None = None
     id: int | None = None
+    body: bytes | None = None
+    headers: tuple[tuple[str, str], ...] | None = None
+    answer_body: Mapping[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The JSON form ``/api/deliveries`` shows: the body as base64 (exact) and as text
+        (when it is UTF-8), the headers as ``[name, value]`` pairs, the answer's status and
+        body."""
+        shown = {
+            name: getattr(self, name)
+            for name in (
+                "received_at",
+                "verdict",
+                "status_code",
+                "token_id",
+                "idempotency_key",
+                "signature_prefix",
+                "secret_index",
+                "id",
+            )
+        }
+        return {
+            **shown,
+            "headers": None if self.headers is None else [list(pair) for pair in self.headers],
+            "body_base64": None if self.body is None else base64.b64encode(self.body).decode(),
+            "body_text": _utf8_text(self.body),
+            "answer": {"status": self.status_code, "body": self.answer_body},
+        }
+
+    @classmethod
+    def from_dict(cls, shown: Mapping[str, Any]) -> DeliveryRecord:
+        """The record back from its :meth:`as_dict` form (what ``/api/deliveries`` serves).
+
+        Raises ``ValueError`` (or ``KeyError``, ``TypeError``) when ``shown`` is not that form.
+        """
+        encoded = shown.get("body_base64")
+        headers = shown.get("headers")
+        answer = shown.get("answer") or {}
+        return cls(
+            received_at=str(shown["received_at"]),
+            verdict=str(shown["verdict"]),
+            status_code=int(shown["status_code"]),
+            token_id=shown.get("token_id"),
+            idempotency_key=shown.get("idempotency_key"),
+            signature_prefix=shown.get("signature_prefix"),
+            secret_index=shown.get("secret_index"),
+            id=shown.get("id"),
+            body=None if encoded is None else base64.b64decode(encoded, validate=True),
+            headers=None if headers is None else tuple((str(n), str(v)) for n, v in headers),
+            answer_body=answer.get("body"),
+        )
+
+
+def _utf8_text(body: bytes | None) -> str | None:
+    """The body as text when it is UTF-8, else ``None`` (the base64 form is always exact)."""
+    if body is None:
+        return None
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 class TokenStore:
@@ -237,6 +306,7 @@ class TokenStore:
         idempotency_key: str | None = None,
         *,
         log_as: DeliveryRecord | None = None,
+        answer_of: Callable[[RegisterResult], Mapping[str, Any]] | None = None,
     ) -> RegisterResult | None:
         """Move a DRAFT token to REGISTERED with ``registration``'s fields, exactly once.
 
@@ -245,7 +315,8 @@ class TokenStore:
         version whose registration says :attr:`~AcceptedRegistration.later_version_updates`
         (a v2 body), under an idempotency key not accepted before, still replaces its latest
         version and API schema (:attr:`Transition.UPDATED`). With ``log_as``, the delivery is
-        logged in the same transaction (its verdict set to the transition): one commit, not two.
+        logged in the same transaction (its verdict set to the transition, and its answer body
+        to ``answer_of`` of the result, when given): one commit, not two.
         """
         token_id = token_id.upper()
         with self._transaction() as connection:
@@ -275,11 +346,14 @@ class TokenStore:
                     transition, replaced = Transition.UPDATED, token.model_version
                     _update_latest_version(connection, token_id, registration)
                     token = _token_from_row(_select_token(connection, token_id))
+            result = RegisterResult(transition, token, key_seen, replaced)
             if log_as is not None:
-                _insert_delivery(
-                    connection, replace(log_as, verdict=transition.value, token_id=token_id)
+                answer = log_as.answer_body if answer_of is None else answer_of(result)
+                logged = replace(
+                    log_as, verdict=transition.value, token_id=token_id, answer_body=answer
                 )
-        return RegisterResult(transition, token, key_seen, replaced)
+                _insert_delivery(connection, logged)
+        return result
 
     # --- deliveries -----------------------------------------------------------------------
 
@@ -292,10 +366,7 @@ class TokenStore:
         self, token_id: str | None = None, *, limit: int = DEFAULT_DELIVERIES_LIMIT
     ) -> list[DeliveryRecord]:
         """The latest ``limit`` deliveries (for one token, in any case, if given), oldest first."""
-        query = (
-            "SELECT received_at, verdict, status_code, token_id, idempotency_key, "
-            "signature_prefix, secret_index, id FROM deliveries"
-        )
+        query = _SELECT_DELIVERY
         parameters: tuple[Any, ...] = ()
         if token_id is not None:
             query += " WHERE token_id = ?"
@@ -303,23 +374,38 @@ class TokenStore:
         query += " ORDER BY id DESC LIMIT ?"
         with self._connection() as connection:
             rows = connection.execute(query, (*parameters, limit)).fetchall()
-        return [DeliveryRecord(*row) for row in reversed(rows)]
+        return [_delivery_from_row(row) for row in reversed(rows)]
+
+    def delivery(self, delivery_id: int) -> DeliveryRecord | None:
+        """The logged delivery with this id, or ``None`` when there is none."""
+        with self._connection() as connection:
+            row = connection.execute(f"{_SELECT_DELIVERY} WHERE id = ?", (delivery_id,)).fetchone()
+        return None if row is None else _delivery_from_row(row)
 
 
 _SELECT_TOKEN = (
     "SELECT token_id, status, model_name, model_version, mlflow_run_id, metric_name, "
     "baseline_value, registered_at, idempotency_key, api_schema FROM tokens"
 )
-_ADDED_COLUMNS = {"api_schema": "TEXT"}
-"""Columns later versions added to ``tokens``: a store file made before gets them on open."""
+_SELECT_DELIVERY = (
+    "SELECT received_at, verdict, status_code, token_id, idempotency_key, signature_prefix, "
+    "secret_index, id, body, headers, answer_body FROM deliveries"
+)
+_ADDED_COLUMNS = {
+    "tokens": {"api_schema": "TEXT"},
+    "deliveries": {"body": "BLOB", "headers": "TEXT", "answer_body": "TEXT"},
+}
+"""Columns later versions added, by table: a store file made before gets them on open, its
+rows kept (``ALTER TABLE ... ADD COLUMN`` leaves them NULL there)."""
 
 
 def _add_missing_columns(connection: sqlite3.Connection) -> None:
-    present = {row[1] for row in connection.execute("PRAGMA table_info(tokens)")}
-    for name, kind in _ADDED_COLUMNS.items():
-        if name not in present:
-            connection.execute(f"ALTER TABLE tokens ADD COLUMN {name} {kind}")
-            connection.commit()
+    for table, columns in _ADDED_COLUMNS.items():
+        present = {row[1] for row in connection.execute(f"PRAGMA table_info({table})")}
+        for name, kind in columns.items():
+            if name not in present:
+                connection.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
+                connection.commit()
 
 
 def _json_text(value: Any) -> str | None:
@@ -384,7 +470,8 @@ def _update_latest_version(
 def _insert_delivery(connection: sqlite3.Connection, delivery: DeliveryRecord) -> None:
     connection.execute(
         "INSERT INTO deliveries (received_at, idempotency_key, token_id, verdict, "
-        "status_code, signature_prefix, secret_index) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "status_code, signature_prefix, secret_index, body, headers, answer_body) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             delivery.received_at,
             delivery.idempotency_key,
@@ -393,7 +480,28 @@ def _insert_delivery(connection: sqlite3.Connection, delivery: DeliveryRecord) -
             delivery.status_code,
             delivery.signature_prefix,
             delivery.secret_index,
+            delivery.body,
+            None if delivery.headers is None else json.dumps(delivery.headers),
+            _json_text(delivery.answer_body),
         ),
+    )
+
+
+def _delivery_from_row(row: Sequence[Any]) -> DeliveryRecord:
+    received_at, verdict, status_code, token_id, key, prefix, secret_index, row_id = row[:8]
+    body, headers, answer_body = row[8:]
+    return DeliveryRecord(
+        received_at,
+        verdict,
+        status_code,
+        token_id,
+        key,
+        prefix,
+        secret_index,
+        row_id,
+        body=None if body is None else bytes(body),
+        headers=None if headers is None else tuple((n, v) for n, v in json.loads(headers)),
+        answer_body=None if answer_body is None else json.loads(answer_body),
     )
 
 

@@ -108,12 +108,12 @@ def test_make_passes_the_sender_command_as_one_word_with_its_own_quotes() -> Non
 
 @pytest.mark.mlflow
 def test_the_sdks_command_is_judged_against_the_contract_tests_mlflow_server(
-    tmp_path: Path, mlflow_server: Any
+    tmp_path: Path, hokusai_mlflow_server: Any
 ) -> None:
     said: list[str] = []
     command = SenderCommand((sys.executable, str(MLFLOW_SENDER), "--model-name", "SDK model"))
     suite = command_sender_suite(
-        command, mlflow_server.tracking_uri, tmp_path, said.append, lambda result: None
+        command, hokusai_mlflow_server.tracking_uri, tmp_path, said.append, lambda result: None
     )
     verdicts = {result.check_id: result.verdict for result in suite.results}
     assert not suite.failed, "\n".join(said)

@@ -1,6 +1,6 @@
-"""The ``sender_judge`` fixture judges an SDK's sender from the SDK's own test suite: a real
-sender process given ``sender_judge.env`` passes ``assert_conforms()``, and a broken one fails it
-with every failing check listed."""
+"""The ``hokusai_sender_judge`` fixture judges an SDK's sender from the SDK's own test suite: a
+real sender process given ``hokusai_sender_judge.env`` passes ``assert_conforms()``, and a broken
+one fails it with every failing check listed."""
 
 from __future__ import annotations
 
@@ -16,17 +16,17 @@ SDK_TEST = f"""
 import subprocess
 
 
-def test_the_sender_keeps_the_contract(sender_judge):
-    assert sender_judge.url.endswith("/api/webhooks/model-registration")
-    assert sender_judge.env["WEBHOOK_SECRET"] == sender_judge.secret
+def test_the_sender_keeps_the_contract(hokusai_sender_judge):
+    assert hokusai_sender_judge.url.endswith("/api/webhooks/model-registration")
+    assert hokusai_sender_judge.env["WEBHOOK_SECRET"] == hokusai_sender_judge.secret
     subprocess.run(
         [{sys.executable!r}, {str(WEBHOOK_SENDER)!r}, *SENDER_OPTIONS],
-        env=sender_judge.env,
+        env=hokusai_sender_judge.env,
         timeout=60,
         check=False,
     )
-    assert len(sender_judge.deliveries) == 1
-    sender_judge.assert_conforms()
+    assert len(hokusai_sender_judge.deliveries) == 1
+    hokusai_sender_judge.assert_conforms()
 """
 
 

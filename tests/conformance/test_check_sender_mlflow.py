@@ -31,9 +31,11 @@ def judged_with_mlflow(
 
 
 def test_a_sender_that_sends_what_mlflow_registered_and_the_mapped_schema_conforms(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], mlflow_server: Any
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], hokusai_mlflow_server: Any
 ) -> None:
-    judged = judged_with_mlflow(tmp_path, capsys, mlflow_server, "--model-name", "Judged model")
+    judged = judged_with_mlflow(
+        tmp_path, capsys, hokusai_mlflow_server, "--model-name", "Judged model"
+    )
     assert judged.exit_status == 0, judged.output
     assert judged.why("sender-matches-mlflow").startswith(
         "every body names what MLflow registered (Judged model v"
@@ -43,10 +45,16 @@ def test_a_sender_that_sends_what_mlflow_registered_and_the_mapped_schema_confor
 
 
 def test_a_version_mlflow_does_not_have_fails_the_mlflow_check(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], mlflow_server: Any
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], hokusai_mlflow_server: Any
 ) -> None:
     judged = judged_with_mlflow(
-        tmp_path, capsys, mlflow_server, "--model-name", "Claimed model", "--claim-version", "99"
+        tmp_path,
+        capsys,
+        hokusai_mlflow_server,
+        "--model-name",
+        "Claimed model",
+        "--claim-version",
+        "99",
     )
     assert judged.failed == {"sender-matches-mlflow"}
     assert "MLflow has no version 99 of model 'Claimed model'" in judged.why(
@@ -55,10 +63,16 @@ def test_a_version_mlflow_does_not_have_fails_the_mlflow_check(
 
 
 def test_an_api_schema_left_out_for_a_column_signature_fails_the_api_schema_check(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], mlflow_server: Any
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], hokusai_mlflow_server: Any
 ) -> None:
     judged = judged_with_mlflow(
-        tmp_path, capsys, mlflow_server, "--model-name", "Schema model", "--api-schema", "absent"
+        tmp_path,
+        capsys,
+        hokusai_mlflow_server,
+        "--model-name",
+        "Schema model",
+        "--api-schema",
+        "absent",
     )
     assert judged.failed == {"sender-api-schema"}
     assert "model.api_schema is missing, but the version has a column-based signature" in (
@@ -67,13 +81,15 @@ def test_an_api_schema_left_out_for_a_column_signature_fails_the_api_schema_chec
 
 
 def test_without_a_signature_api_schema_is_left_out_and_null_would_clear_it(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], mlflow_server: Any
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], hokusai_mlflow_server: Any
 ) -> None:
     name = ("--model-name", "Unsigned model", "--signature", "none")
-    left_out = judged_with_mlflow(tmp_path, capsys, mlflow_server, *name)
+    left_out = judged_with_mlflow(tmp_path, capsys, hokusai_mlflow_server, *name)
     assert left_out.exit_status == 0, left_out.output
     assert ": absent)" in left_out.why("sender-api-schema")
-    nulled = judged_with_mlflow(tmp_path, capsys, mlflow_server, *name, "--api-schema", "null")
+    nulled = judged_with_mlflow(
+        tmp_path, capsys, hokusai_mlflow_server, *name, "--api-schema", "null"
+    )
     assert nulled.failed == {"sender-api-schema"}
     assert "model.api_schema is null" in nulled.why("sender-api-schema")
 

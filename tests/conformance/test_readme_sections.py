@@ -177,6 +177,7 @@ def test_the_plugin_example_asks_only_for_the_plugins_fixtures(readme: str) -> N
     (signature,) = re.findall(r"^def test_\w+\(([^)]*)\)", example, re.MULTILINE)
     for fixture in (name.strip() for name in signature.split(",")):
         assert hasattr(contracts.pytest_plugin, fixture), fixture
+        assert fixture not in contracts.pytest_plugin.RENAMED_FIXTURES, f"{fixture} is deprecated"
 
 
 SENDER = """

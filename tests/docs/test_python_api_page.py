@@ -4,6 +4,8 @@ its example runs; its shell commands parse and cover every option."""
 
 from __future__ import annotations
 
+import ast
+import dataclasses
 import enum
 import inspect
 import io
@@ -26,6 +28,7 @@ from tests.docs.markdown import (
 
 PAGE = "docs/python-api.md"
 SHELL = "From the shell"
+SCRIPTED = "Scripting the recording receiver: `ScriptedAnswer`"
 
 
 @pytest.fixture(scope="module")
@@ -93,11 +96,30 @@ def test_every_text_constant_is_shown_with_its_value(page: str) -> None:
 
 
 def test_the_example_runs_as_written(page: str) -> None:
-    (example,) = fenced_blocks(page, "python")
+    example, _ = fenced_blocks(page, "python")
     printed = io.StringIO()
     with redirect_stdout(printed):
         exec(compile(example, PAGE, "exec"), {})
     assert printed.getvalue().startswith("invalid_character - ")
+
+
+def test_the_scripted_answer_example_runs_against_a_real_recorder(page: str) -> None:
+    (example,) = fenced_blocks(section(page, SCRIPTED), "python")
+    exec(compile(example, PAGE, "exec"), {})
+
+
+def test_the_scripted_answer_table_lists_its_fields_with_their_defaults(page: str) -> None:
+    from contracts.conformance import ScriptedAnswer
+
+    rows = [row for row in table_rows(section(page, SCRIPTED)) if row[0] != "field"]
+    written = {
+        code_spans(name)[0]: ast.literal_eval(code_spans(default)[0]) for name, default, _ in rows
+    }
+    defaults = ScriptedAnswer()
+    actual = {
+        field.name: getattr(defaults, field.name) for field in dataclasses.fields(ScriptedAnswer)
+    }
+    assert written == actual
 
 
 def test_every_shell_command_is_accepted_by_the_cli(page: str) -> None:

@@ -55,7 +55,7 @@ LISTEN = "`--listen`: a sender started elsewhere"
 CONTRACT_TEST = "`make contract-test`"
 SENDER_CMD = "Judging the SDK's own sender: `SENDER_CMD`"
 ANOTHER_RECEIVER = "Judging a real website instead of the stub"
-JUDGE_FIXTURE = "Judging your sender's own process: `sender_judge`"
+JUDGE_FIXTURE = "Judging your sender's own process: `hokusai_sender_judge`"
 PLUGIN = "The pytest plugin"
 OWN_SENDER = "Testing your own sender"
 SENDER = "The reference sender: `ModelRegistry`"
@@ -263,10 +263,12 @@ def test_every_documented_variable_has_a_bad_value_tried_above() -> None:
 
 
 def plugin_fixtures() -> set[str]:
+    """The plugin's fixtures by their current names (the old names are deprecated aliases)."""
     return {
         name
         for name, value in vars(contracts.pytest_plugin).items()
         if isinstance(value, FixtureFunctionDefinition)
+        and name not in contracts.pytest_plugin.RENAMED_FIXTURES
     }
 
 
@@ -289,10 +291,15 @@ def test_every_fixture_an_example_asks_for_is_the_plugins(page: str) -> None:
 
 @pytest.mark.mlflow
 def test_the_plugin_example_passes_in_an_sdk_test_suite(
-    page: str, mlflow_server: Any, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+    page: str,
+    hokusai_mlflow_server: Any,
+    pytester: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     plugin_example = python_blocks(page, PLUGIN)[0]
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server.tracking_uri)  # reuse this server
+    monkeypatch.setenv(
+        "MLFLOW_TRACKING_URI", hokusai_mlflow_server.tracking_uri
+    )  # reuse this server
     pytester.makepyfile(
         test_sdk="from contracts.sender import ModelRegistry\n\n\n" + plugin_example
     )
@@ -357,7 +364,7 @@ def test_the_own_sender_examples_catch_a_sender_that_signs_other_bytes_and_never
 def run_judge_fixture_example(
     page: str, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, *options: str
 ) -> Any:
-    """The page's sender_judge example, with the SDK's ``hokusai`` command being
+    """The page's hokusai_sender_judge example, with the SDK's ``hokusai`` command being
     tests/senders/webhook_sender.py run with ``options`` (its own arguments ignored)."""
     (example,) = python_blocks(page, JUDGE_FIXTURE)
     programs = pytester.mkdir("bin")
@@ -392,25 +399,25 @@ def test_the_judge_fixture_example_names_what_a_broken_cli_gets_wrong(
 @pytest.mark.mlflow
 def test_the_sender_example_registers_and_flips_the_token(
     page: str,
-    mlflow_server: Any,
-    stub_site: RunningStubSite,
-    webhook_secret: str,
-    tiny_model_uri: str,
-    outbox_path: Path,
+    hokusai_mlflow_server: Any,
+    hokusai_stub_site: RunningStubSite,
+    hokusai_webhook_secret: str,
+    hokusai_tiny_model_uri: str,
+    hokusai_outbox_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     (example,) = python_blocks(page, SENDER)
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server.tracking_uri)
-    monkeypatch.setenv("WEBHOOK_URL", stub_site.webhook_url)
-    monkeypatch.setenv("WEBHOOK_SECRET", webhook_secret)
-    monkeypatch.setenv("HOKUSAI_OUTBOX", str(outbox_path))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", hokusai_mlflow_server.tracking_uri)
+    monkeypatch.setenv("WEBHOOK_URL", hokusai_stub_site.webhook_url)
+    monkeypatch.setenv("WEBHOOK_SECRET", hokusai_webhook_secret)
+    monkeypatch.setenv("HOKUSAI_OUTBOX", str(hokusai_outbox_path))
     printed = io.StringIO()
 
     with redirect_stdout(printed):
-        exec(example.replace("runs:/<run_id>/model", tiny_model_uri), {})
+        exec(example.replace("runs:/<run_id>/model", hokusai_tiny_model_uri), {})
 
     assert printed.getvalue().split()[1:3] == ["True", "delivered"]
-    assert stub_site.token("LSCOR")["status"] == "REGISTERED"
+    assert hokusai_stub_site.token("LSCOR")["status"] == "REGISTERED"
 
 
 def test_the_settings_table_names_the_variables_the_sender_reads_in_its_order(page: str) -> None:

@@ -74,9 +74,9 @@ def commands(page: str) -> list[list[str]]:
 
 def test_every_command_on_the_page_is_accepted_by_the_cli(page: str) -> None:
     shown = commands(page)
-    assert len(shown) == 3
+    assert len(shown) == 5
     for args in shown:
-        assert args[0] == "stub-site"
+        assert args[0] in ("stub-site", "replay")
         assert_cli_accepts(args, PAGE)
 
 
@@ -146,15 +146,18 @@ def test_every_read_endpoint_is_on_the_page_and_nothing_else(
     page: str, site: RunningStubSite
 ) -> None:
     listed = {code_spans(row[0])[0] for row in table_rows(section(page, STATE))}
-    served = {f"GET {rule.rule}" for rule in site.app._routes.iter_rules()}
+    converter = re.compile(r"<\w+:")  # <int:delivery_id> is shown as {delivery_id}
+    served = {f"GET {converter.sub('<', rule.rule)}" for rule in site.app._routes.iter_rules()}
     assert {re.sub(r"\{(\w+)\}", r"<\1>", endpoint) for endpoint in listed} == served
 
 
 def test_the_answer_fields_on_the_page_are_what_each_endpoint_answers(
     page: str, site: RunningStubSite
 ) -> None:
+    (logged,) = site.deliveries()
     for endpoint, fields, _ in table_rows(section(page, STATE)):
         path = code_spans(endpoint)[0].removeprefix("GET ").replace("{token_id}", "lscor")
+        path = path.replace("{delivery_id}", str(logged["id"]))
         answer = requests.get(site.base_url + path, timeout=30).json()
         entries = answer.get("deliveries", [])
         assert entries or "deliveries" not in answer, "no delivery was logged"

@@ -140,8 +140,8 @@ def run_every_command(
 
 @pytest.mark.mlflow
 def test_no_secret_appears_in_logs_output_errors_reports_or_stored_files(
-    mlflow_server: Any,
-    tiny_model_uri: str,
+    hokusai_mlflow_server: Any,
+    hokusai_tiny_model_uri: str,
     tmp_path: Path,
     isolated_sender_environment: Path,
     caplog: pytest.LogCaptureFixture,
@@ -154,7 +154,9 @@ def test_no_secret_appears_in_logs_output_errors_reports_or_stored_files(
     )
     webhook_url = f"{stub.webhook_url}?token={URL_CANARY}"
     try:
-        texts = register_four_ways(mlflow_server.tracking_uri, webhook_url, outbox, tiny_model_uri)
+        texts = register_four_ways(
+            hokusai_mlflow_server.tracking_uri, webhook_url, outbox, hokusai_tiny_model_uri
+        )
         for name, result in run_every_command(stub, webhook_url, outbox, tmp_path).items():
             texts[f"{name} output"] = result.stdout + result.stderr
     finally:
@@ -167,7 +169,7 @@ def test_no_secret_appears_in_logs_output_errors_reports_or_stored_files(
 
     sources = [(name, text.encode("utf-8")) for name, text in texts.items()]
     sources += list(files_under(tmp_path))
-    mlflow_workdir = getattr(mlflow_server, "workdir", None)
+    mlflow_workdir = getattr(hokusai_mlflow_server, "workdir", None)
     if mlflow_workdir is not None:
         sources += list(files_under(Path(mlflow_workdir)))
     stored = [name for name, _ in sources]

@@ -33,14 +33,14 @@ EXIT_HELD = 3
 @pytest.fixture
 def pending_notification(
     isolated_sender_environment: Path,
-    recording_receiver: Recorder,
+    hokusai_recording_receiver: Recorder,
     monkeypatch: pytest.MonkeyPatch,
 ) -> str:
     """One notification waiting in the outbox for the stalling receiver; its key."""
     payload = registration("KILLED", 1)
     key = idempotency_key(payload["token_id"], payload["model_name"], payload["model_version"])
-    Outbox(isolated_sender_environment).add(payload, key, recording_receiver.url)
-    recording_receiver.script(ScriptedAnswer(delay=STALL_SECONDS))
+    Outbox(isolated_sender_environment).add(payload, key, hokusai_recording_receiver.url)
+    hokusai_recording_receiver.script(ScriptedAnswer(delay=STALL_SECONDS))
     monkeypatch.setenv(SECRET_ENV, SECRET)
     return key
 
@@ -78,13 +78,13 @@ def resend(capsys: pytest.CaptureFixture[str], *arguments: str) -> tuple[int, st
 
 def test_a_sender_killed_mid_delivery_is_reported_and_force_takes_its_claim_over(
     isolated_sender_environment: Path,
-    recording_receiver: Recorder,
+    hokusai_recording_receiver: Recorder,
     pending_notification: str,
     capsys: pytest.CaptureFixture[str],
     proven: Callable[..., None],
 ) -> None:
     outbox = isolated_sender_environment
-    with sender_delivering(outbox, recording_receiver) as sender:
+    with sender_delivering(outbox, hokusai_recording_receiver) as sender:
         sender.kill()  # SIGKILL mid-delivery: no outcome recorded, the claim stays
         sender.wait(timeout=30)
 
@@ -99,13 +99,13 @@ def test_a_sender_killed_mid_delivery_is_reported_and_force_takes_its_claim_over
     assert "no longer runs" in held_report and "UTC (for " in held_report
     assert "resend --force' sends it now" in held_report
     assert "was delivered" not in held_report
-    assert len(recording_receiver.requests) == 1
+    assert len(hokusai_recording_receiver.requests) == 1
 
     forced_exit_code, forced_report = resend(capsys, "--force")
 
     assert forced_exit_code == 0, forced_report
     assert "delivered (200, 1 attempt(s))" in forced_report
-    keys = [request.idempotency_key for request in recording_receiver.requests]
+    keys = [request.idempotency_key for request in hokusai_recording_receiver.requests]
     assert keys == [pending_notification] * 2
     assert Outbox(outbox).waiting() == []
     proven(killed_sender_claim_left_s=round(claim_left), deliveries=len(keys))
@@ -113,15 +113,15 @@ def test_a_sender_killed_mid_delivery_is_reported_and_force_takes_its_claim_over
 
 def test_force_never_takes_a_notification_from_a_sender_still_delivering_it(
     isolated_sender_environment: Path,
-    recording_receiver: Recorder,
+    hokusai_recording_receiver: Recorder,
     pending_notification: str,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     outbox = isolated_sender_environment
-    with sender_delivering(outbox, recording_receiver) as sender:
+    with sender_delivering(outbox, hokusai_recording_receiver) as sender:
         forced_exit_code, forced_report = resend(capsys, "--force")
-        requests_meanwhile = len(recording_receiver.requests)
-        recording_receiver.release()  # the receiver answers the stalled delivery now
+        requests_meanwhile = len(hokusai_recording_receiver.requests)
+        hokusai_recording_receiver.release()  # the receiver answers the stalled delivery now
         sender_output, _ = sender.communicate(timeout=START_TIMEOUT_S)
 
     assert forced_exit_code == EXIT_HELD, forced_report
@@ -132,4 +132,4 @@ def test_force_never_takes_a_notification_from_a_sender_still_delivering_it(
     assert sender.returncode == 0, sender_output
     (stored,) = stored_notifications(outbox)
     assert stored.delivered and stored.attempts == 1
-    assert len(recording_receiver.requests) == 1
+    assert len(hokusai_recording_receiver.requests) == 1

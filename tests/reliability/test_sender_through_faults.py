@@ -71,8 +71,8 @@ class ShortSleeps:
     "registrations", [pytest.param(35, id="35"), pytest.param(200, marks=pytest.mark.soak)]
 )
 def test_every_token_ends_registered_exactly_once_through_random_receiver_faults(
-    mlflow_server: Any,
-    tiny_model_uri: str,
+    hokusai_mlflow_server: Any,
+    hokusai_tiny_model_uri: str,
     tmp_path: Path,
     isolated_sender_environment: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -94,7 +94,7 @@ def test_every_token_ends_registered_exactly_once_through_random_receiver_faults
 
     with RunningServer(faulty) as server:
         registry = ModelRegistry(
-            mlflow_server.tracking_uri,
+            hokusai_mlflow_server.tracking_uri,
             server.url(contracts.DEFAULT_PATH),
             SECRET,
             delivery=TINY_POLICY,
@@ -105,7 +105,7 @@ def test_every_token_ends_registered_exactly_once_through_random_receiver_faults
         try:
             versions = {
                 token_id: registry.register_tokenized_model(
-                    tiny_model_uri, model_name, token_id, "accuracy", 0.5
+                    hokusai_tiny_model_uri, model_name, token_id, "accuracy", 0.5
                 ).model_version
                 for token_id in token_ids
             }
@@ -131,7 +131,7 @@ def test_every_token_ends_registered_exactly_once_through_random_receiver_faults
     assert half_written_tokens(stored, V2_REGISTRATION_FIELDS) == []  # the sender sends v2
     assert {token.token_id: token.model_version for token in tokens if token} == versions
     assert transitions_per_token(log) == dict.fromkeys(token_ids, 1)
-    client = MlflowClient(tracking_uri=mlflow_server.tracking_uri)
+    client = MlflowClient(tracking_uri=hokusai_mlflow_server.tracking_uri)
     mlflow_versions = len(client.search_model_versions(f"name = '{model_name}'"))
     assert mlflow_versions == registrations
     proven(

@@ -25,12 +25,12 @@ SENDER_VARIABLES = (
 
 @pytest.fixture(autouse=True)
 def isolated_environment(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, outbox_path: Path
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hokusai_outbox_path: Path
 ) -> None:
     """No webhook settings leak in from the machine, no ``.env`` is read, no home outbox."""
     for name in SENDER_VARIABLES:
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HOKUSAI_OUTBOX", str(outbox_path))
+    monkeypatch.setenv("HOKUSAI_OUTBOX", str(hokusai_outbox_path))
     monkeypatch.chdir(tmp_path)
 
 
@@ -73,26 +73,26 @@ def model_name() -> str:
 
 @pytest.fixture
 def registry_for(
-    mlflow_server: Any, outbox_path: Path, fast_policy: DeliveryPolicy
+    hokusai_mlflow_server: Any, hokusai_outbox_path: Path, fast_policy: DeliveryPolicy
 ) -> Callable[..., ModelRegistry]:
     """A ModelRegistry on the session's MLflow server, with a webhook URL and secret of choice."""
 
     def build(url: str | None, secret: str | None, **options: Any) -> ModelRegistry:
-        options.setdefault("outbox_path", outbox_path)
+        options.setdefault("outbox_path", hokusai_outbox_path)
         options.setdefault("delivery", fast_policy)
-        return ModelRegistry(mlflow_server.tracking_uri, url, secret, **options)
+        return ModelRegistry(hokusai_mlflow_server.tracking_uri, url, secret, **options)
 
     return build
 
 
 @pytest.fixture
 def resend(
-    webhook_secret: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    hokusai_webhook_secret: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> Resend:
     """Run ``hokusai-contract resend ARGS`` holding the test's secret; get exit code and output."""
 
     def run(*arguments: str) -> tuple[int, str]:
-        monkeypatch.setenv("WEBHOOK_SECRET", webhook_secret)
+        monkeypatch.setenv("WEBHOOK_SECRET", hokusai_webhook_secret)
         capsys.readouterr()
         exit_code = main(["resend", *arguments])
         captured = capsys.readouterr()
@@ -108,6 +108,6 @@ def unsigned_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def unsigned_model_uri(mlflow_server: Any, unsigned_model_dir: Path) -> str:
+def unsigned_model_uri(hokusai_mlflow_server: Any, unsigned_model_dir: Path) -> str:
     """The ``runs:/<run_id>/model`` URI of the tiny model without a signature, in a fresh run."""
-    return log_tiny_model(mlflow_server.tracking_uri, unsigned_model_dir)
+    return log_tiny_model(hokusai_mlflow_server.tracking_uri, unsigned_model_dir)

@@ -21,10 +21,10 @@ def webhook_secret_set(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_an_empty_outbox_has_nothing_to_resend(
-    outbox_path: Path, capsys: pytest.CaptureFixture[str]
+    hokusai_outbox_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["resend", "--outbox", str(outbox_path)]) == 0
-    assert f"there is no outbox at {outbox_path}" in capsys.readouterr().out
+    assert main(["resend", "--outbox", str(hokusai_outbox_path)]) == 0
+    assert f"there is no outbox at {hokusai_outbox_path}" in capsys.readouterr().out
 
 
 def test_resend_without_the_secret_variable_is_a_usage_error(
@@ -120,7 +120,7 @@ def test_a_bad_option_value_is_refused_by_name(
 
 
 def test_a_notification_claimed_by_a_sender_that_ended_is_reported_with_exit_code_3(
-    outbox_path: Path, capsys: pytest.CaptureFixture[str]
+    hokusai_outbox_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     payload = contracts.build_payload(
         token_id="LSCOR",
@@ -130,10 +130,10 @@ def test_a_notification_claimed_by_a_sender_that_ended_is_reported_with_exit_cod
         baseline_value=0.933,
     )
     key = idempotency_key("LSCOR", "Sales lead scoring model", "4")
-    Outbox(outbox_path).add(payload, key, "http://127.0.0.1:9/api/mlflow/registered")
-    claim_in_a_process_that_then_ends(outbox_path, payload, key)
+    Outbox(hokusai_outbox_path).add(payload, key, "http://127.0.0.1:9/api/mlflow/registered")
+    claim_in_a_process_that_then_ends(hokusai_outbox_path, payload, key)
 
-    exit_code = main(["resend", "--outbox", str(outbox_path)])
+    exit_code = main(["resend", "--outbox", str(hokusai_outbox_path)])
 
     out = capsys.readouterr().out
     assert exit_code == 3
@@ -145,23 +145,25 @@ def test_a_notification_claimed_by_a_sender_that_ended_is_reported_with_exit_cod
 
 @pytest.mark.parametrize("place", ["environment", ".env"])
 def test_resend_signs_with_the_hokusai_site_secret_before_webhook_secret(
-    outbox_path: Path,
-    stub_site: RunningStubSite,
-    webhook_secret: str,
+    hokusai_outbox_path: Path,
+    hokusai_stub_site: RunningStubSite,
+    hokusai_webhook_secret: str,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     place: str,
 ) -> None:
     if place == ".env":
-        (tmp_path / ".env").write_text(f"HOKUSAI_SITE_WEBHOOK_SECRET={webhook_secret}\n")
+        (tmp_path / ".env").write_text(f"HOKUSAI_SITE_WEBHOOK_SECRET={hokusai_webhook_secret}\n")
     else:
-        monkeypatch.setenv("HOKUSAI_SITE_WEBHOOK_SECRET", webhook_secret)
+        monkeypatch.setenv("HOKUSAI_SITE_WEBHOOK_SECRET", hokusai_webhook_secret)
     payload = contracts.build_model_payload(
         token_id="LSCOR", model_name="Sales lead scoring model", model_version=4
     )
-    Outbox(outbox_path).add(payload, notification_key(payload), stub_site.webhook_url)
+    Outbox(hokusai_outbox_path).add(
+        payload, notification_key(payload), hokusai_stub_site.webhook_url
+    )
 
-    exit_code = main(["resend", "--outbox", str(outbox_path)])  # WEBHOOK_SECRET is s3cr3t
+    exit_code = main(["resend", "--outbox", str(hokusai_outbox_path)])  # WEBHOOK_SECRET is s3cr3t
 
     assert exit_code == 0
-    assert stub_site.token("LSCOR")["status"] == "REGISTERED"
+    assert hokusai_stub_site.token("LSCOR")["status"] == "REGISTERED"

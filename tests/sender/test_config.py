@@ -120,15 +120,17 @@ def test_no_dotenv_file_means_no_values(tmp_path: Path) -> None:
     assert read_dotenv(tmp_path / ".env") == {}
 
 
-def test_the_secret_never_appears_in_a_repr(outbox_path: Path) -> None:
-    registry = ModelRegistry("http://127.0.0.1:9", None, "do-not-print-me", outbox_path=outbox_path)
+def test_the_secret_never_appears_in_a_repr(hokusai_outbox_path: Path) -> None:
+    registry = ModelRegistry(
+        "http://127.0.0.1:9", None, "do-not-print-me", outbox_path=hokusai_outbox_path
+    )
 
     assert "do-not-print-me" not in repr(registry) + repr(registry.settings)
 
 
-def test_a_password_in_the_webhook_url_never_appears_in_a_repr(outbox_path: Path) -> None:
+def test_a_password_in_the_webhook_url_never_appears_in_a_repr(hokusai_outbox_path: Path) -> None:
     url = "https://hook:hunter2@example.com/api/mlflow/registered"
-    registry = ModelRegistry("http://127.0.0.1:9", url, "s3cr3t", outbox_path=outbox_path)
+    registry = ModelRegistry("http://127.0.0.1:9", url, "s3cr3t", outbox_path=hokusai_outbox_path)
 
     shown = repr(registry) + repr(registry.settings)
 
@@ -144,15 +146,15 @@ def test_a_webhook_url_that_is_not_absolute_http_is_refused(url: str) -> None:
 
 @pytest.mark.parametrize("shape", ["v3", "V2", "flat"])
 def test_a_payload_shape_that_is_not_v1_or_v2_is_refused_with_the_choices(
-    outbox_path: Path, shape: str
+    hokusai_outbox_path: Path, shape: str
 ) -> None:
     with pytest.raises(ConfigurationError, match=f"payload_shape='{shape}'.*'v1' or 'v2'"):
-        ModelRegistry("http://127.0.0.1:9", payload_shape=shape, outbox_path=outbox_path)
+        ModelRegistry("http://127.0.0.1:9", payload_shape=shape, outbox_path=hokusai_outbox_path)
 
 
-def test_a_registry_sends_v2_unless_asked_for_v1(outbox_path: Path) -> None:
-    default = ModelRegistry("http://127.0.0.1:9", outbox_path=outbox_path)
-    flat = ModelRegistry("http://127.0.0.1:9", payload_shape="v1", outbox_path=outbox_path)
+def test_a_registry_sends_v2_unless_asked_for_v1(hokusai_outbox_path: Path) -> None:
+    default = ModelRegistry("http://127.0.0.1:9", outbox_path=hokusai_outbox_path)
+    flat = ModelRegistry("http://127.0.0.1:9", payload_shape="v1", outbox_path=hokusai_outbox_path)
 
     assert (default.payload_shape, flat.payload_shape) == (Shape.V2, Shape.V1)
 
@@ -173,6 +175,6 @@ def test_a_registry_without_a_tracking_server_says_how_to_name_one(
         ModelRegistry()
 
 
-def test_an_unknown_notify_mode_is_refused_with_the_choices(outbox_path: Path) -> None:
+def test_an_unknown_notify_mode_is_refused_with_the_choices(hokusai_outbox_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="'best-effort', 'required'"):
-        ModelRegistry("http://127.0.0.1:9", notify="sometimes", outbox_path=outbox_path)
+        ModelRegistry("http://127.0.0.1:9", notify="sometimes", outbox_path=hokusai_outbox_path)

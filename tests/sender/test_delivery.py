@@ -76,12 +76,12 @@ def deliver_to(fast_policy: DeliveryPolicy, sleeps: list[float]) -> Any:
 
 
 def test_a_delivery_is_signed_over_the_exact_bytes_the_receiver_got(
-    recording_receiver: Recorder, deliver_to: Any
+    hokusai_recording_receiver: Recorder, deliver_to: Any
 ) -> None:
-    outcome = deliver_to(recording_receiver.url)
+    outcome = deliver_to(hokusai_recording_receiver.url)
 
     assert outcome.delivered and outcome.reason is DeliveryReason.DELIVERED
-    (request,) = recording_receiver.requests
+    (request,) = hokusai_recording_receiver.requests
     assert contracts.verify(request.body, request.header("X-Hokusai-Signature"), SECRET)
     assert request.header("Content-Type") == "application/json"
     assert request.header("X-Hokusai-Event") == "model_registered"
@@ -96,17 +96,17 @@ def test_a_delivery_is_signed_over_the_exact_bytes_the_receiver_got(
 
 @pytest.mark.parametrize("status", [429, 500, 502, 503, 504])
 def test_a_retryable_answer_is_retried_with_the_same_key_and_a_v1_body_stamped_anew(
-    recording_receiver: Recorder,
+    hokusai_recording_receiver: Recorder,
     deliver_to: Any,
     sleeps: list[float],
     status: int,
 ) -> None:
-    recording_receiver.script(ScriptedAnswer(status, {"success": False, "error": "busy"}))
+    hokusai_recording_receiver.script(ScriptedAnswer(status, {"success": False, "error": "busy"}))
 
-    outcome = deliver_to(recording_receiver.url)
+    outcome = deliver_to(hokusai_recording_receiver.url)
 
     assert outcome.delivered and outcome.attempts == 2
-    first, second = recording_receiver.requests
+    first, second = hokusai_recording_receiver.requests
     assert first.idempotency_key == second.idempotency_key == KEY
     for request in (first, second):
         assert contracts.verify(request.body, request.header("X-Hokusai-Signature"), SECRET)
@@ -117,16 +117,18 @@ def test_a_retryable_answer_is_retried_with_the_same_key_and_a_v1_body_stamped_a
 
 
 def test_a_v2_body_is_retried_as_the_same_signed_bytes_stamped_once_to_the_microsecond(
-    recording_receiver: Recorder, fast_policy: DeliveryPolicy, sleeps: list[float]
+    hokusai_recording_receiver: Recorder, fast_policy: DeliveryPolicy, sleeps: list[float]
 ) -> None:
-    recording_receiver.script(*[ScriptedAnswer(503)] * 2)
-    delivery = WebhookDelivery(recording_receiver.url, SECRET, fast_policy, sleep=sleeps.append)
+    hokusai_recording_receiver.script(*[ScriptedAnswer(503)] * 2)
+    delivery = WebhookDelivery(
+        hokusai_recording_receiver.url, SECRET, fast_policy, sleep=sleeps.append
+    )
 
     outcome = delivery.deliver(V2_PAYLOAD, KEY)
     delivery.close()
 
     assert outcome.delivered and outcome.attempts == 3
-    first, *retries = recording_receiver.requests
+    first, *retries = hokusai_recording_receiver.requests
     assert all(retry.body == first.body for retry in retries)
     assert all(retry.headers == first.headers for retry in retries)
     assert contracts.verify(first.body, first.header("X-Hokusai-Signature"), SECRET)
@@ -136,15 +138,15 @@ def test_a_v2_body_is_retried_as_the_same_signed_bytes_stamped_once_to_the_micro
 
 
 def test_each_delivery_of_a_v2_body_is_stamped_anew(
-    recording_receiver: Recorder, fast_policy: DeliveryPolicy
+    hokusai_recording_receiver: Recorder, fast_policy: DeliveryPolicy
 ) -> None:
-    delivery = WebhookDelivery(recording_receiver.url, SECRET, fast_policy)
+    delivery = WebhookDelivery(hokusai_recording_receiver.url, SECRET, fast_policy)
 
     delivery.deliver(V2_PAYLOAD, KEY)
     delivery.deliver(V2_PAYLOAD, KEY)
     delivery.close()
 
-    first, second = (contracts.parse_body(r.body) for r in recording_receiver.requests)
+    first, second = (contracts.parse_body(r.body) for r in hokusai_recording_receiver.requests)
     assert contracts.parse_timestamp(second["timestamp"]) > contracts.parse_timestamp(
         first["timestamp"]
     )
@@ -152,25 +154,25 @@ def test_each_delivery_of_a_v2_body_is_stamped_anew(
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 405, 409, 413, 422])
 def test_an_answer_retrying_cannot_fix_is_not_retried(
-    recording_receiver: Recorder, deliver_to: Any, status: int
+    hokusai_recording_receiver: Recorder, deliver_to: Any, status: int
 ) -> None:
-    recording_receiver.script(ScriptedAnswer(status, {"success": False, "error": "nope"}))
+    hokusai_recording_receiver.script(ScriptedAnswer(status, {"success": False, "error": "nope"}))
 
-    outcome = deliver_to(recording_receiver.url)
+    outcome = deliver_to(hokusai_recording_receiver.url)
 
     assert not outcome.delivered and outcome.reason is DeliveryReason.REJECTED
     assert outcome.attempts == 1 and outcome.last_status_code == status
-    assert len(recording_receiver.requests) == 1
+    assert len(hokusai_recording_receiver.requests) == 1
 
 
 def test_a_401_reports_the_receivers_own_words_and_the_likely_cause(
-    recording_receiver: Recorder, deliver_to: Any
+    hokusai_recording_receiver: Recorder, deliver_to: Any
 ) -> None:
-    recording_receiver.script(
+    hokusai_recording_receiver.script(
         ScriptedAnswer(401, {"success": False, "error": "Invalid webhook signature"})
     )
 
-    outcome = deliver_to(recording_receiver.url)
+    outcome = deliver_to(hokusai_recording_receiver.url)
 
     assert "401" in outcome.message and "Invalid webhook signature" in outcome.message
     assert "same webhook secret" in outcome.message
@@ -190,58 +192,58 @@ def test_a_refused_connection_is_retried_until_the_attempts_run_out(
 
 
 def test_a_stall_longer_than_the_read_timeout_is_retried(
-    recording_receiver: Recorder, deliver_to: Any, fast_policy: DeliveryPolicy
+    hokusai_recording_receiver: Recorder, deliver_to: Any, fast_policy: DeliveryPolicy
 ) -> None:
-    recording_receiver.script(ScriptedAnswer(delay=fast_policy.read_timeout + 2))
+    hokusai_recording_receiver.script(ScriptedAnswer(delay=fast_policy.read_timeout + 2))
 
-    outcome = deliver_to(recording_receiver.url)
+    outcome = deliver_to(hokusai_recording_receiver.url)
 
     assert outcome.delivered and outcome.attempts == 2
-    assert len(recording_receiver.requests) == 2
+    assert len(hokusai_recording_receiver.requests) == 2
 
 
 def test_a_receiver_that_always_stalls_ends_timed_out(
-    recording_receiver: Recorder, deliver_to: Any, fast_policy: DeliveryPolicy
+    hokusai_recording_receiver: Recorder, deliver_to: Any, fast_policy: DeliveryPolicy
 ) -> None:
-    recording_receiver.default = ScriptedAnswer(delay=fast_policy.read_timeout + 2)
+    hokusai_recording_receiver.default = ScriptedAnswer(delay=fast_policy.read_timeout + 2)
 
-    outcome = deliver_to(recording_receiver.url)
+    outcome = deliver_to(hokusai_recording_receiver.url)
 
     assert not outcome.delivered and outcome.reason is DeliveryReason.TIMED_OUT
-    assert outcome.attempts == len(recording_receiver.requests) == fast_policy.max_attempts
+    assert outcome.attempts == len(hokusai_recording_receiver.requests) == fast_policy.max_attempts
 
 
 def test_retry_after_in_seconds_is_waited_instead_of_the_backoff(
-    recording_receiver: Recorder, deliver_to: Any, sleeps: list[float]
+    hokusai_recording_receiver: Recorder, deliver_to: Any, sleeps: list[float]
 ) -> None:
-    recording_receiver.script(ScriptedAnswer(503, headers={"Retry-After": "2"}))
+    hokusai_recording_receiver.script(ScriptedAnswer(503, headers={"Retry-After": "2"}))
 
-    outcome = deliver_to(recording_receiver.url)
+    outcome = deliver_to(hokusai_recording_receiver.url)
 
     assert outcome.delivered and outcome.attempts == 2
     assert sleeps == [2.0]
 
 
 def test_retry_after_as_an_http_date_is_waited(
-    recording_receiver: Recorder, deliver_to: Any, sleeps: list[float]
+    hokusai_recording_receiver: Recorder, deliver_to: Any, sleeps: list[float]
 ) -> None:
     later = datetime.now(timezone.utc) + timedelta(seconds=3)
-    recording_receiver.script(
+    hokusai_recording_receiver.script(
         ScriptedAnswer(429, headers={"Retry-After": email.utils.format_datetime(later, True)})
     )
 
-    outcome = deliver_to(recording_receiver.url)
+    outcome = deliver_to(hokusai_recording_receiver.url)
 
     assert outcome.delivered
     assert len(sleeps) == 1 and 1.0 <= sleeps[0] <= 3.0
 
 
 def test_retry_after_past_the_deadline_ends_the_delivery_without_waiting(
-    recording_receiver: Recorder, deliver_to: Any, sleeps: list[float]
+    hokusai_recording_receiver: Recorder, deliver_to: Any, sleeps: list[float]
 ) -> None:
-    recording_receiver.script(ScriptedAnswer(503, headers={"Retry-After": "3600"}))
+    hokusai_recording_receiver.script(ScriptedAnswer(503, headers={"Retry-After": "3600"}))
 
-    outcome = deliver_to(recording_receiver.url)
+    outcome = deliver_to(hokusai_recording_receiver.url)
 
     assert not outcome.delivered and outcome.reason is DeliveryReason.SERVER_ERROR
     assert outcome.attempts == 1 and sleeps == []
@@ -249,12 +251,12 @@ def test_retry_after_past_the_deadline_ends_the_delivery_without_waiting(
 
 
 def test_the_deadline_bounds_a_delivery_to_a_stalling_receiver(
-    recording_receiver: Recorder, deliver_to: Any
+    hokusai_recording_receiver: Recorder, deliver_to: Any
 ) -> None:
-    recording_receiver.default = ScriptedAnswer(delay=5)
+    hokusai_recording_receiver.default = ScriptedAnswer(delay=5)
     policy = DeliveryPolicy(read_timeout=10, max_attempts=50, base_delay=0.01, deadline=0.5)
 
-    outcome = deliver_to(recording_receiver.url, policy)
+    outcome = deliver_to(hokusai_recording_receiver.url, policy)
 
     assert not outcome.delivered and outcome.reason is DeliveryReason.TIMED_OUT
     assert outcome.attempts == 1
@@ -334,9 +336,11 @@ def test_the_deadline_bounds_a_delivery_sent_through_an_http_proxy(
 
 
 def test_https_to_a_plain_http_receiver_is_named_a_tls_failure_without_quoting_the_url(
-    recording_receiver: Recorder, deliver_to: Any
+    hokusai_recording_receiver: Recorder, deliver_to: Any
 ) -> None:
-    url = recording_receiver.url.replace("http://", "https://", 1) + "?token=S3CRET-in-query"
+    url = (
+        hokusai_recording_receiver.url.replace("http://", "https://", 1) + "?token=S3CRET-in-query"
+    )
 
     outcome = deliver_to(url)
 
@@ -370,36 +374,36 @@ def deliver_in_real_time(
 
 
 def test_a_receiver_answering_503_throughout_ends_server_error_without_a_hopeless_last_attempt(
-    recording_receiver: Recorder,
+    hokusai_recording_receiver: Recorder,
 ) -> None:
     # With these, the fourth wait (1.73 s) would leave 0.0003 s of the deadline for a fifth
     # attempt that could not possibly finish.
-    recording_receiver.default = ScriptedAnswer(503)
+    hokusai_recording_receiver.default = ScriptedAnswer(503)
     policy = DeliveryPolicy(max_attempts=6, base_delay=0.6, max_delay=4.9, deadline=3.6)
 
-    outcome, waits = deliver_in_real_time(recording_receiver.url, policy, seed=799162)
+    outcome, waits = deliver_in_real_time(hokusai_recording_receiver.url, policy, seed=799162)
 
     assert outcome.attempts == len(waits) + 1, "it waited for an attempt it never made"
     assert not outcome.delivered and outcome.reason is DeliveryReason.SERVER_ERROR
     assert outcome.last_status_code == 503
-    assert outcome.attempts == len(outcome.attempt_log) == len(recording_receiver.requests)
+    assert outcome.attempts == len(outcome.attempt_log) == len(hokusai_recording_receiver.requests)
     assert all(record.budget >= policy.min_attempt_time for record in outcome.attempt_log)
     assert [record.status_code for record in outcome.attempt_log] == [503] * outcome.attempts
     assert "gave up: the next retry would wait" in outcome.message and "deadline" in outcome.message
 
 
 def test_a_wait_that_would_leave_too_little_for_the_next_attempt_is_not_waited(
-    recording_receiver: Recorder,
+    hokusai_recording_receiver: Recorder,
 ) -> None:
     # Each answer takes 0.3 s; after the first and its 1 s Retry-After, about 0.15 s of the
     # deadline would be left: not enough for an answer that takes 0.3 s.
     answer = ScriptedAnswer(503, {"error": "busy"}, headers={"Retry-After": "1"}, delay=0.3)
-    recording_receiver.default = answer
+    hokusai_recording_receiver.default = answer
     policy = DeliveryPolicy(deadline=1.45, min_attempt_time=0.5)
 
-    outcome, waits = deliver_in_real_time(recording_receiver.url, policy, seed=0)
+    outcome, waits = deliver_in_real_time(hokusai_recording_receiver.url, policy, seed=0)
 
-    assert waits == [] and outcome.attempts == len(recording_receiver.requests) == 1
+    assert waits == [] and outcome.attempts == len(hokusai_recording_receiver.requests) == 1
     assert outcome.reason is DeliveryReason.SERVER_ERROR and outcome.last_status_code == 503
     assert "Retry-After" in outcome.message and "less than the 0.5 s an attempt needs" in (
         outcome.message
@@ -472,14 +476,14 @@ def test_a_retry_never_waits_into_the_time_its_attempt_needs(
     seed=st.integers(),
 )
 def test_in_real_time_every_retry_gets_its_minimum_and_the_waits_fit_the_deadline(
-    recording_receiver: Recorder,
+    hokusai_recording_receiver: Recorder,
     deadline: float,
     base_delay: float,
     max_delay: float,
     min_attempt_time: float,
     seed: int,
 ) -> None:
-    recording_receiver.default = ScriptedAnswer(503)
+    hokusai_recording_receiver.default = ScriptedAnswer(503)
     policy = DeliveryPolicy(
         max_attempts=6,
         base_delay=base_delay,
@@ -487,13 +491,13 @@ def test_in_real_time_every_retry_gets_its_minimum_and_the_waits_fit_the_deadlin
         deadline=deadline,
         min_attempt_time=min_attempt_time,
     )
-    already = len(recording_receiver.requests)
+    already = len(hokusai_recording_receiver.requests)
 
-    outcome, waits = deliver_in_real_time(recording_receiver.url, policy, seed)
+    outcome, waits = deliver_in_real_time(hokusai_recording_receiver.url, policy, seed)
 
     assert not outcome.delivered and outcome.reason is DeliveryReason.SERVER_ERROR
     assert outcome.last_status_code == 503
-    sent = len(recording_receiver.requests) - already
+    sent = len(hokusai_recording_receiver.requests) - already
     assert outcome.attempts == len(outcome.attempt_log) == sent
     assert all(record.budget >= min_attempt_time for record in outcome.attempt_log)
     if len(waits) == sent:  # a sleep overran (a busy machine) into the next attempt's minimum
@@ -509,13 +513,13 @@ def test_in_real_time_every_retry_gets_its_minimum_and_the_waits_fit_the_deadlin
 
 
 def test_503s_then_an_attempt_cut_off_by_the_deadline_end_as_server_error(
-    recording_receiver: Recorder, deliver_to: Any
+    hokusai_recording_receiver: Recorder, deliver_to: Any
 ) -> None:
-    recording_receiver.script(ScriptedAnswer(503), ScriptedAnswer(503))
-    recording_receiver.default = ScriptedAnswer(delay=30)
+    hokusai_recording_receiver.script(ScriptedAnswer(503), ScriptedAnswer(503))
+    hokusai_recording_receiver.default = ScriptedAnswer(delay=30)
     policy = DeliveryPolicy(read_timeout=10, base_delay=0, deadline=1.5, min_attempt_time=0.1)
 
-    outcome = deliver_to(recording_receiver.url, policy)
+    outcome = deliver_to(hokusai_recording_receiver.url, policy)
 
     assert not outcome.delivered and outcome.reason is DeliveryReason.SERVER_ERROR
     assert outcome.last_status_code == 503 and outcome.attempts == 3
@@ -527,13 +531,13 @@ def test_503s_then_an_attempt_cut_off_by_the_deadline_end_as_server_error(
 
 
 def test_a_stall_past_the_read_timeout_after_a_503_ends_timed_out_naming_the_503(
-    recording_receiver: Recorder, deliver_to: Any, fast_policy: DeliveryPolicy
+    hokusai_recording_receiver: Recorder, deliver_to: Any, fast_policy: DeliveryPolicy
 ) -> None:
-    recording_receiver.script(ScriptedAnswer(503))
-    recording_receiver.default = ScriptedAnswer(delay=fast_policy.read_timeout + 2)
+    hokusai_recording_receiver.script(ScriptedAnswer(503))
+    hokusai_recording_receiver.default = ScriptedAnswer(delay=fast_policy.read_timeout + 2)
     policy = replace(fast_policy, max_attempts=2)
 
-    outcome = deliver_to(recording_receiver.url, policy)
+    outcome = deliver_to(hokusai_recording_receiver.url, policy)
 
     assert not outcome.delivered and outcome.reason is DeliveryReason.TIMED_OUT
     assert outcome.last_status_code == 503
@@ -542,11 +546,11 @@ def test_a_stall_past_the_read_timeout_after_a_503_ends_timed_out_naming_the_503
 
 
 def test_every_attempt_is_kept_in_the_outcome_in_order(
-    recording_receiver: Recorder, deliver_to: Any
+    hokusai_recording_receiver: Recorder, deliver_to: Any
 ) -> None:
-    recording_receiver.script(ScriptedAnswer(503), ScriptedAnswer(429))
+    hokusai_recording_receiver.script(ScriptedAnswer(503), ScriptedAnswer(429))
 
-    outcome = deliver_to(recording_receiver.url)
+    outcome = deliver_to(hokusai_recording_receiver.url)
 
     assert outcome.delivered and outcome.attempts == 3
     assert [(record.reason, record.status_code) for record in outcome.attempt_log] == [
@@ -558,33 +562,35 @@ def test_every_attempt_is_kept_in_the_outcome_in_order(
 
 
 def test_a_retry_after_too_long_to_be_a_number_ends_the_delivery_counting_its_request(
-    recording_receiver: Recorder, deliver_to: Any, sleeps: list[float]
+    hokusai_recording_receiver: Recorder, deliver_to: Any, sleeps: list[float]
 ) -> None:
-    recording_receiver.script(ScriptedAnswer(503, headers={"Retry-After": "9" * 400}))
+    hokusai_recording_receiver.script(ScriptedAnswer(503, headers={"Retry-After": "9" * 400}))
 
-    outcome = deliver_to(recording_receiver.url)
+    outcome = deliver_to(hokusai_recording_receiver.url)
 
     assert not outcome.delivered and outcome.reason is DeliveryReason.SERVER_ERROR
-    assert outcome.attempts == len(recording_receiver.requests) == 1
+    assert outcome.attempts == len(hokusai_recording_receiver.requests) == 1
     assert outcome.last_status_code == 503 and sleeps == []
     assert "asked to wait a day or more (Retry-After)" in outcome.message
 
 
 def test_a_sender_failure_mid_delivery_is_an_outcome_counting_every_request_sent(
-    recording_receiver: Recorder, fast_policy: DeliveryPolicy
+    hokusai_recording_receiver: Recorder, fast_policy: DeliveryPolicy
 ) -> None:
     def broken_sleep(seconds: float) -> None:
-        raise RuntimeError(f"no sleep today for {recording_receiver.url} with {SECRET}")
+        raise RuntimeError(f"no sleep today for {hokusai_recording_receiver.url} with {SECRET}")
 
-    recording_receiver.script(ScriptedAnswer(503))
-    delivery = WebhookDelivery(recording_receiver.url, SECRET, fast_policy, sleep=broken_sleep)
+    hokusai_recording_receiver.script(ScriptedAnswer(503))
+    delivery = WebhookDelivery(
+        hokusai_recording_receiver.url, SECRET, fast_policy, sleep=broken_sleep
+    )
     try:
         outcome = delivery.deliver(PAYLOAD, KEY)
     finally:
         delivery.close()
 
     assert not outcome.delivered and outcome.reason is DeliveryReason.SENDER_ERROR
-    assert outcome.attempts == len(recording_receiver.requests) == 1
+    assert outcome.attempts == len(hokusai_recording_receiver.requests) == 1
     assert outcome.last_status_code == 503
     assert "RuntimeError: no sleep today" in outcome.message and SECRET not in outcome.message
 
@@ -603,30 +609,34 @@ def test_a_sender_failure_mid_delivery_is_an_outcome_counting_every_request_sent
     ids=["cut short", "stalled midway", "not really gzip"],
 )
 def test_an_error_answer_whose_body_cannot_be_read_is_judged_by_its_status(
-    recording_receiver: Recorder,
+    hokusai_recording_receiver: Recorder,
     deliver_to: Any,
     answer: ScriptedAnswer,
     reason: DeliveryReason,
     attempts: int,
 ) -> None:
-    recording_receiver.default = answer
+    hokusai_recording_receiver.default = answer
 
-    outcome = deliver_to(recording_receiver.url)
+    outcome = deliver_to(hokusai_recording_receiver.url)
 
     assert not outcome.delivered and outcome.reason is reason
-    assert outcome.attempts == len(recording_receiver.requests) == attempts
+    assert outcome.attempts == len(hokusai_recording_receiver.requests) == attempts
     assert outcome.last_status_code == answer.status
     assert f"answered {answer.status}: (its body could not be read" in outcome.message
 
 
-def test_a_redirect_is_reported_not_followed(recording_receiver: Recorder, deliver_to: Any) -> None:
-    recording_receiver.script(ScriptedAnswer(308, headers={"Location": "https://elsewhere/"}))
+def test_a_redirect_is_reported_not_followed(
+    hokusai_recording_receiver: Recorder, deliver_to: Any
+) -> None:
+    hokusai_recording_receiver.script(
+        ScriptedAnswer(308, headers={"Location": "https://elsewhere/"})
+    )
 
-    outcome = deliver_to(recording_receiver.url)
+    outcome = deliver_to(hokusai_recording_receiver.url)
 
     assert not outcome.delivered and outcome.reason is DeliveryReason.REJECTED
     assert "https://elsewhere/" in outcome.message
-    assert len(recording_receiver.requests) == 1
+    assert len(hokusai_recording_receiver.requests) == 1
 
 
 def test_a_delivery_never_goes_out_unsigned() -> None:

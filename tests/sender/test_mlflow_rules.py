@@ -54,13 +54,13 @@ def mlflow_takes(call: Any) -> bool:
 
 
 def test_a_model_name_is_refused_up_front_exactly_when_mlflow_refuses_it(
-    mlflow_client: Any,
+    hokusai_mlflow_client: Any,
 ) -> None:
     verdicts = []
     for name in NAMES:
-        taken = mlflow_takes(lambda name=name: mlflow_client.create_registered_model(name))
+        taken = mlflow_takes(lambda name=name: hokusai_mlflow_client.create_registered_model(name))
         if taken:
-            mlflow_client.delete_registered_model(name)
+            hokusai_mlflow_client.delete_registered_model(name)
         verdicts.append((name, mlflow_name_problem(name) is None, taken))
 
     assert [verdict for verdict in verdicts if verdict[1] != verdict[2]] == []
@@ -68,16 +68,16 @@ def test_a_model_name_is_refused_up_front_exactly_when_mlflow_refuses_it(
 
 
 def test_a_model_version_tag_is_refused_up_front_exactly_when_mlflow_refuses_it(
-    mlflow_client: Any, tiny_model_uri: str
+    hokusai_mlflow_client: Any, hokusai_tiny_model_uri: str
 ) -> None:
     model_name = f"tag rules {UNIQUE}"
-    mlflow_client.create_registered_model(model_name)
-    run_id = run_id_from_model_uri(tiny_model_uri)
+    hokusai_mlflow_client.create_registered_model(model_name)
+    run_id = run_id_from_model_uri(hokusai_tiny_model_uri)
     verdicts = []
     for key, value in TAGS:
         taken = mlflow_takes(
-            lambda key=key, value=value: mlflow_client.create_model_version(
-                model_name, tiny_model_uri, run_id, tags={key: value}
+            lambda key=key, value=value: hokusai_mlflow_client.create_model_version(
+                model_name, hokusai_tiny_model_uri, run_id, tags={key: value}
             )
         )
         verdicts.append((key[:20], len(value), mlflow_tag_problem(key, value) is None, taken))

@@ -77,7 +77,7 @@ def test_a_server_not_healthy_in_time_is_killed_and_its_log_quoted(tmp_path: Pat
 
 @pytest.mark.mlflow
 def test_a_database_that_already_held_data_never_becomes_the_template(
-    mlflow_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    hokusai_mlflow_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     migrated = template_path()
     if not migrated.is_file():

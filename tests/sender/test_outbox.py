@@ -56,10 +56,10 @@ def outcome(delivered: bool, attempts: int = 1, status: int | None = 200) -> Not
     return NotificationOutcome(delivered, reason, message, attempts, status, KEY)
 
 
-def test_a_notification_written_down_survives_reopening_the_file(outbox_path: Path) -> None:
-    Outbox(outbox_path).add(PAYLOAD, KEY, "http://127.0.0.1:9/api/mlflow/registered")
+def test_a_notification_written_down_survives_reopening_the_file(hokusai_outbox_path: Path) -> None:
+    Outbox(hokusai_outbox_path).add(PAYLOAD, KEY, "http://127.0.0.1:9/api/mlflow/registered")
 
-    (entry,) = waiting_entries(Outbox(outbox_path))
+    (entry,) = waiting_entries(Outbox(hokusai_outbox_path))
 
     assert entry.idempotency_key == KEY and entry.token_id == "LSCOR"
     assert entry.payload == PAYLOAD and entry.model_version == "4"
@@ -67,11 +67,11 @@ def test_a_notification_written_down_survives_reopening_the_file(outbox_path: Pa
 
 
 def test_a_v2_notification_is_kept_as_given_under_its_registrations_token_and_version(
-    outbox_path: Path,
+    hokusai_outbox_path: Path,
 ) -> None:
-    Outbox(outbox_path).add(V2_PAYLOAD, KEY, None)
+    Outbox(hokusai_outbox_path).add(V2_PAYLOAD, KEY, None)
 
-    (entry,) = waiting_entries(Outbox(outbox_path))
+    (entry,) = waiting_entries(Outbox(hokusai_outbox_path))
 
     assert entry.payload == V2_PAYLOAD and entry.payload["model"]["id"] == "lscor"
     assert (entry.token_id, entry.model_name, entry.model_version) == (
@@ -79,7 +79,7 @@ def test_a_v2_notification_is_kept_as_given_under_its_registrations_token_and_ve
         "Sales lead scoring model",
         "4",
     )
-    assert Outbox(outbox_path).waiting("LSCOR")
+    assert Outbox(hokusai_outbox_path).waiting("LSCOR")
 
 
 def test_both_shapes_of_one_registration_share_its_idempotency_key() -> None:
@@ -89,12 +89,12 @@ def test_both_shapes_of_one_registration_share_its_idempotency_key() -> None:
 
 @pytest.mark.parametrize("shape", ["v1", "v2"])
 def test_a_resend_sends_the_notification_in_the_shape_it_was_stored_in(
-    outbox_path: Path, recording_receiver: Recorder, shape: str
+    hokusai_outbox_path: Path, hokusai_recording_receiver: Recorder, shape: str
 ) -> None:
     payload = PAYLOADS[shape]
-    Outbox(outbox_path).add(payload, KEY, recording_receiver.url)
+    Outbox(hokusai_outbox_path).add(payload, KEY, hokusai_recording_receiver.url)
 
-    (result,) = Notifier(Outbox(outbox_path), None, "s3cr3t").resend_pending()
+    (result,) = Notifier(Outbox(hokusai_outbox_path), None, "s3cr3t").resend_pending()
 
     assert result.outcome.delivered
     assert (result.token_id, result.model_name, result.model_version) == (
@@ -102,15 +102,15 @@ def test_a_resend_sends_the_notification_in_the_shape_it_was_stored_in(
         "Sales lead scoring model",
         "4",
     )
-    (request,) = recording_receiver.requests
+    (request,) = hokusai_recording_receiver.requests
     received = contracts.validate_payload(request.body)
     assert contracts.payload_shape(received) == shape
     assert {**received, "timestamp": None} == {**payload, "timestamp": None}
     assert request.idempotency_key == KEY
 
 
-def test_failed_attempts_add_up_and_keep_the_last_error(outbox_path: Path) -> None:
-    outbox = Outbox(outbox_path)
+def test_failed_attempts_add_up_and_keep_the_last_error(hokusai_outbox_path: Path) -> None:
+    outbox = Outbox(hokusai_outbox_path)
     outbox.add(PAYLOAD, KEY, None)
 
     outbox.record(outcome(False, attempts=3, status=500))
@@ -123,27 +123,31 @@ def test_failed_attempts_add_up_and_keep_the_last_error(outbox_path: Path) -> No
 
 
 def test_a_delivered_notification_is_no_longer_pending_and_stays_delivered(
-    outbox_path: Path,
+    hokusai_outbox_path: Path,
 ) -> None:
-    outbox = Outbox(outbox_path)
+    outbox = Outbox(hokusai_outbox_path)
     outbox.add(PAYLOAD, KEY, None)
     outbox.record(outcome(True))
 
     outbox.add(contracts.payload.with_fresh_timestamp(PAYLOAD), KEY, "http://other/")
 
     assert outbox.waiting() == []
-    (stored,) = stored_notifications(outbox_path)
+    (stored,) = stored_notifications(hokusai_outbox_path)
     assert stored.delivered and stored.url is None and stored.payload == PAYLOAD
 
 
-def test_the_outbox_never_holds_the_secret(outbox_path: Path, recording_receiver: Recorder) -> None:
+def test_the_outbox_never_holds_the_secret(
+    hokusai_outbox_path: Path, hokusai_recording_receiver: Recorder
+) -> None:
     secret = "a-secret-that-must-not-be-stored"
-    recording_receiver.default = ScriptedAnswer(500)
-    notifier = Notifier(Outbox(outbox_path), recording_receiver.url, secret, sleep=lambda _: None)
+    hokusai_recording_receiver.default = ScriptedAnswer(500)
+    notifier = Notifier(
+        Outbox(hokusai_outbox_path), hokusai_recording_receiver.url, secret, sleep=lambda _: None
+    )
 
     notifier.notify(PAYLOAD)
 
-    for path in outbox_path.parent.glob(outbox_path.name + "*"):
+    for path in hokusai_outbox_path.parent.glob(hokusai_outbox_path.name + "*"):
         assert secret.encode() not in path.read_bytes()
 
 
@@ -155,20 +159,20 @@ def test_an_unwritable_outbox_location_is_a_clear_error(tmp_path: Path) -> None:
         Outbox(blocker / "outbox.sqlite3")
 
 
-def test_two_resends_at_once_never_get_the_same_notification(outbox_path: Path) -> None:
-    Outbox(outbox_path).add(PAYLOAD, KEY, None)
+def test_two_resends_at_once_never_get_the_same_notification(hokusai_outbox_path: Path) -> None:
+    Outbox(hokusai_outbox_path).add(PAYLOAD, KEY, None)
 
-    first = Outbox(outbox_path).claim(KEY, 60)
-    second = Outbox(outbox_path).claim(KEY, 60)
+    first = Outbox(hokusai_outbox_path).claim(KEY, 60)
+    second = Outbox(hokusai_outbox_path).claim(KEY, 60)
 
     assert first is not None and first.idempotency_key == KEY
     assert second is None
 
 
 def test_a_notification_being_sent_is_not_resent_until_its_outcome_is_recorded(
-    outbox_path: Path,
+    hokusai_outbox_path: Path,
 ) -> None:
-    outbox = Outbox(outbox_path)
+    outbox = Outbox(hokusai_outbox_path)
     outbox.add(PAYLOAD, KEY, None, claim_seconds=60)
     assert outbox.claim(KEY, 60) is None
 
@@ -177,16 +181,16 @@ def test_a_notification_being_sent_is_not_resent_until_its_outcome_is_recorded(
     assert outbox.claim(KEY, 60) is not None
 
 
-def test_a_claim_left_by_a_process_that_died_runs_out(outbox_path: Path) -> None:
-    outbox = Outbox(outbox_path)
+def test_a_claim_left_by_a_process_that_died_runs_out(hokusai_outbox_path: Path) -> None:
+    outbox = Outbox(hokusai_outbox_path)
     outbox.add(PAYLOAD, KEY, None, claim_seconds=0.05)
     time.sleep(0.1)
 
     assert outbox.claim(KEY, 60) is not None
 
 
-def test_the_waiting_notifications_can_be_limited_to_one_token(outbox_path: Path) -> None:
-    outbox = Outbox(outbox_path)
+def test_the_waiting_notifications_can_be_limited_to_one_token(hokusai_outbox_path: Path) -> None:
+    outbox = Outbox(hokusai_outbox_path)
     other = contracts.build_payload(**{**BUILD_ARGUMENTS, "token_id": "OTHER"})
     outbox.add(PAYLOAD, KEY, None)
     outbox.add(other, "other-key", None)
@@ -196,17 +200,22 @@ def test_the_waiting_notifications_can_be_limited_to_one_token(outbox_path: Path
 
 
 def test_two_resends_over_many_notifications_never_deliver_one_twice(
-    outbox_path: Path, recording_receiver: Recorder, monkeypatch: pytest.MonkeyPatch
+    hokusai_outbox_path: Path, hokusai_recording_receiver: Recorder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # leases as short as they can be, so that sending them all outlasts one
     monkeypatch.setattr("contracts.sender.notify.CLAIM_MARGIN_SECONDS", 0.0)
-    recording_receiver.default = ScriptedAnswer(delay=0.15)
+    hokusai_recording_receiver.default = ScriptedAnswer(delay=0.15)
     policy = DeliveryPolicy(connect_timeout=0.1, read_timeout=0.5, deadline=0.5)
     keys = [f"key-{number:02d}" for number in range(16)]
     for key in keys:
-        Outbox(outbox_path).add(PAYLOAD, key, None)
+        Outbox(hokusai_outbox_path).add(PAYLOAD, key, None)
     first, second = (
-        Notifier(Outbox(outbox_path, busy_timeout=0.5), recording_receiver.url, "s3cr3t", policy)
+        Notifier(
+            Outbox(hokusai_outbox_path, busy_timeout=0.5),
+            hokusai_recording_receiver.url,
+            "s3cr3t",
+            policy,
+        )
         for _ in range(2)
     )
     resending = threading.Thread(target=first.resend_pending)
@@ -216,27 +225,27 @@ def test_two_resends_over_many_notifications_never_deliver_one_twice(
     second.resend_pending()
     resending.join()
 
-    delivered = [request.idempotency_key for request in recording_receiver.requests]
+    delivered = [request.idempotency_key for request in hokusai_recording_receiver.requests]
     assert sorted(delivered) == keys
-    assert Outbox(outbox_path).waiting() == []
+    assert Outbox(hokusai_outbox_path).waiting() == []
 
 
 def test_a_notification_another_sender_is_delivering_is_not_sent_again(
-    outbox_path: Path, recording_receiver: Recorder
+    hokusai_outbox_path: Path, hokusai_recording_receiver: Recorder
 ) -> None:
-    Outbox(outbox_path).add(PAYLOAD, KEY, None, claim_seconds=60)
-    notifier = Notifier(Outbox(outbox_path), recording_receiver.url, "s3cr3t")
+    Outbox(hokusai_outbox_path).add(PAYLOAD, KEY, None, claim_seconds=60)
+    notifier = Notifier(Outbox(hokusai_outbox_path), hokusai_recording_receiver.url, "s3cr3t")
 
     result = notifier.notify(PAYLOAD)
 
     assert not result.delivered and result.reason is DeliveryReason.IN_PROGRESS
     assert "another sender is delivering" in result.message
-    assert recording_receiver.requests == []
-    assert Outbox(outbox_path).claim(KEY, 60) is None  # the other sender keeps its claim
+    assert hokusai_recording_receiver.requests == []
+    assert Outbox(hokusai_outbox_path).claim(KEY, 60) is None  # the other sender keeps its claim
 
 
-def test_a_claim_names_the_running_process_that_holds_it(outbox_path: Path) -> None:
-    outbox = Outbox(outbox_path)
+def test_a_claim_names_the_running_process_that_holds_it(hokusai_outbox_path: Path) -> None:
+    outbox = Outbox(hokusai_outbox_path)
     outbox.add(PAYLOAD, KEY, None, claim_seconds=60)
 
     claim = outbox.claim_on(KEY)
@@ -246,8 +255,8 @@ def test_a_claim_names_the_running_process_that_holds_it(outbox_path: Path) -> N
     assert claim.holder.is_running() is True
 
 
-def test_a_claim_held_by_a_running_process_is_never_taken_over(outbox_path: Path) -> None:
-    outbox = Outbox(outbox_path)
+def test_a_claim_held_by_a_running_process_is_never_taken_over(hokusai_outbox_path: Path) -> None:
+    outbox = Outbox(hokusai_outbox_path)
     outbox.add(PAYLOAD, KEY, None, claim_seconds=60)
     claim = outbox.claim_on(KEY)
     assert claim is not None
@@ -256,9 +265,11 @@ def test_a_claim_held_by_a_running_process_is_never_taken_over(outbox_path: Path
     assert outbox.claim_on(KEY) == claim
 
 
-def test_a_claim_left_by_a_process_that_ended_can_be_taken_over_once(outbox_path: Path) -> None:
-    claim_in_a_process_that_then_ends(outbox_path, PAYLOAD, KEY)
-    outbox = Outbox(outbox_path)
+def test_a_claim_left_by_a_process_that_ended_can_be_taken_over_once(
+    hokusai_outbox_path: Path,
+) -> None:
+    claim_in_a_process_that_then_ends(hokusai_outbox_path, PAYLOAD, KEY)
+    outbox = Outbox(hokusai_outbox_path)
     (waiting,) = outbox.waiting()
     entry, claim = waiting
     assert claim is not None and claim.holder is not None
@@ -281,11 +292,11 @@ def test_a_claim_left_by_a_process_that_ended_can_be_taken_over_once(outbox_path
     ids=["another machine", "an older version"],
 )
 def test_a_claim_whose_holder_cannot_be_checked_is_never_taken_over(
-    outbox_path: Path, holder: str | None
+    hokusai_outbox_path: Path, holder: str | None
 ) -> None:
-    outbox = Outbox(outbox_path)
+    outbox = Outbox(hokusai_outbox_path)
     outbox.add(PAYLOAD, KEY, None)
-    with closing(sqlite3.connect(outbox_path)) as connection, connection:
+    with closing(sqlite3.connect(hokusai_outbox_path)) as connection, connection:
         connection.execute(
             "UPDATE notifications SET claimed_until = ?, claimed_by = ?",
             (time.time() + 600, holder),
@@ -298,11 +309,11 @@ def test_a_claim_whose_holder_cannot_be_checked_is_never_taken_over(
 
 
 def test_resend_reports_a_notification_another_sender_holds_and_takes_it_only_when_forced(
-    outbox_path: Path, recording_receiver: Recorder
+    hokusai_outbox_path: Path, hokusai_recording_receiver: Recorder
 ) -> None:
-    Outbox(outbox_path).add(PAYLOAD, KEY, recording_receiver.url)
-    claim_in_a_process_that_then_ends(outbox_path, PAYLOAD, KEY)
-    notifier = Notifier(Outbox(outbox_path), None, "s3cr3t")
+    Outbox(hokusai_outbox_path).add(PAYLOAD, KEY, hokusai_recording_receiver.url)
+    claim_in_a_process_that_then_ends(hokusai_outbox_path, PAYLOAD, KEY)
+    notifier = Notifier(Outbox(hokusai_outbox_path), None, "s3cr3t")
 
     (held,) = notifier.resend_pending()
     (forced,) = notifier.resend_pending(take_over=True)
@@ -310,7 +321,7 @@ def test_resend_reports_a_notification_another_sender_holds_and_takes_it_only_wh
     assert held.outcome.reason is DeliveryReason.IN_PROGRESS and held.outcome.attempts == 0
     assert "no longer runs" in held.outcome.message and "--force" in held.outcome.message
     assert forced.outcome.delivered
-    assert [request.idempotency_key for request in recording_receiver.requests] == [KEY]
+    assert [request.idempotency_key for request in hokusai_recording_receiver.requests] == [KEY]
 
 
 @contextmanager
@@ -331,29 +342,31 @@ def with_credentials(url: str, userinfo: str = "hook:hunter2") -> str:
 
 @pytest.mark.parametrize("shape", ["v1", "v2"])
 def test_a_notification_the_outbox_cannot_write_down_is_not_sent_and_nothing_raises(
-    outbox_path: Path, recording_receiver: Recorder, shape: str
+    hokusai_outbox_path: Path, hokusai_recording_receiver: Recorder, shape: str
 ) -> None:
-    notifier = Notifier(Outbox(outbox_path, busy_timeout=0.1), recording_receiver.url, "s3cr3t")
+    notifier = Notifier(
+        Outbox(hokusai_outbox_path, busy_timeout=0.1), hokusai_recording_receiver.url, "s3cr3t"
+    )
 
-    with outbox_held_by_another_writer(outbox_path):
+    with outbox_held_by_another_writer(hokusai_outbox_path):
         result = notifier.notify(PAYLOADS[shape])
 
     assert not result.delivered and result.reason is DeliveryReason.OUTBOX_ERROR
-    assert str(outbox_path) in result.message and "locked" in result.message
+    assert str(hokusai_outbox_path) in result.message and "locked" in result.message
     assert "hokusai-contract resend --from-mlflow --token LSCOR" in result.message
-    assert recording_receiver.requests == []
+    assert hokusai_recording_receiver.requests == []
 
 
 def test_an_outcome_the_outbox_cannot_record_is_still_reported(
-    outbox_path: Path, recording_receiver: Recorder
+    hokusai_outbox_path: Path, hokusai_recording_receiver: Recorder
 ) -> None:
-    recording_receiver.script(ScriptedAnswer(503))
+    hokusai_recording_receiver.script(ScriptedAnswer(503))
     with ExitStack() as held:
         notifier = Notifier(
-            Outbox(outbox_path, busy_timeout=0.1),
-            recording_receiver.url,
+            Outbox(hokusai_outbox_path, busy_timeout=0.1),
+            hokusai_recording_receiver.url,
             "s3cr3t",
-            sleep=lambda _: held.enter_context(outbox_held_by_another_writer(outbox_path)),
+            sleep=lambda _: held.enter_context(outbox_held_by_another_writer(hokusai_outbox_path)),
         )
         result = notifier.notify(PAYLOAD)
 
@@ -362,42 +375,46 @@ def test_an_outcome_the_outbox_cannot_record_is_still_reported(
 
 
 def test_a_failure_inside_the_delivery_becomes_an_outcome_counting_its_requests(
-    outbox_path: Path, recording_receiver: Recorder
+    hokusai_outbox_path: Path, hokusai_recording_receiver: Recorder
 ) -> None:
     def broken_sleep(seconds: float) -> None:
         raise OSError("the clock broke")
 
-    recording_receiver.script(ScriptedAnswer(503))
-    notifier = Notifier(Outbox(outbox_path), recording_receiver.url, "s3cr3t", sleep=broken_sleep)
+    hokusai_recording_receiver.script(ScriptedAnswer(503))
+    notifier = Notifier(
+        Outbox(hokusai_outbox_path), hokusai_recording_receiver.url, "s3cr3t", sleep=broken_sleep
+    )
 
     result = notifier.notify(PAYLOAD)
 
     assert not result.delivered and result.reason is DeliveryReason.SENDER_ERROR
     assert "OSError: the clock broke" in result.message and "s3cr3t" not in result.message
-    assert result.attempts == len(recording_receiver.requests) == 1
-    entry = Outbox(outbox_path).claim(KEY, 60)
+    assert result.attempts == len(hokusai_recording_receiver.requests) == 1
+    entry = Outbox(hokusai_outbox_path).claim(KEY, 60)
     assert entry is not None and entry.last_reason is DeliveryReason.SENDER_ERROR
     assert entry.attempts == 1
 
 
 def test_an_answer_broken_off_midway_leaves_the_notification_free_for_a_resend(
-    outbox_path: Path, recording_receiver: Recorder
+    hokusai_outbox_path: Path, hokusai_recording_receiver: Recorder
 ) -> None:
-    recording_receiver.default = ScriptedAnswer(500, cut_after=3)
+    hokusai_recording_receiver.default = ScriptedAnswer(500, cut_after=3)
     policy = DeliveryPolicy(max_attempts=2, base_delay=0)
-    notifier = Notifier(Outbox(outbox_path), recording_receiver.url, "s3cr3t", policy)
+    notifier = Notifier(
+        Outbox(hokusai_outbox_path), hokusai_recording_receiver.url, "s3cr3t", policy
+    )
 
     result = notifier.notify(PAYLOAD)
 
     assert not result.delivered and result.reason is DeliveryReason.SERVER_ERROR
-    entry = Outbox(outbox_path).claim(KEY, 60)
+    entry = Outbox(hokusai_outbox_path).claim(KEY, 60)
     assert entry is not None and entry.attempts == 2 and entry.last_status_code == 500
 
 
 def test_a_resend_during_a_delivery_never_gets_the_notification(
-    outbox_path: Path, recording_receiver: Recorder
+    hokusai_outbox_path: Path, hokusai_recording_receiver: Recorder
 ) -> None:
-    recording_receiver.default = ScriptedAnswer(503)
+    hokusai_recording_receiver.default = ScriptedAnswer(503)
     policy = DeliveryPolicy(
         connect_timeout=0.1,
         read_timeout=0.1,
@@ -408,51 +425,55 @@ def test_a_resend_during_a_delivery_never_gets_the_notification(
     )
     seed = next(s for s in range(1000) if random.Random(s).uniform(0, 1) > 0.95)
     notifier = Notifier(
-        Outbox(outbox_path), recording_receiver.url, "s3cr3t", policy, rng=random.Random(seed)
+        Outbox(hokusai_outbox_path),
+        hokusai_recording_receiver.url,
+        "s3cr3t",
+        policy,
+        rng=random.Random(seed),
     )
     delivering = threading.Thread(target=notifier.notify, args=(PAYLOAD,))
     claimed: list[OutboxEntry] = []
 
     delivering.start()
     while delivering.is_alive():
-        taken = Outbox(outbox_path).claim(KEY, 60)
+        taken = Outbox(hokusai_outbox_path).claim(KEY, 60)
         if taken is not None:
             claimed.append(taken)
     delivering.join()
 
     claimed_mid_delivery = [entry for entry in claimed if entry.attempts == 0]
     assert claimed_mid_delivery == []
-    (entry,) = waiting_entries(Outbox(outbox_path))
-    assert entry.attempts == len(recording_receiver.requests) == 1
+    (entry,) = waiting_entries(Outbox(hokusai_outbox_path))
+    assert entry.attempts == len(hokusai_recording_receiver.requests) == 1
 
 
 def test_the_outbox_never_holds_a_password_from_the_webhook_url(
-    outbox_path: Path, recording_receiver: Recorder
+    hokusai_outbox_path: Path, hokusai_recording_receiver: Recorder
 ) -> None:
-    recording_receiver.default = ScriptedAnswer(500)
-    url = with_credentials(recording_receiver.url)
-    notifier = Notifier(Outbox(outbox_path), url, "s3cr3t", DeliveryPolicy(max_attempts=1))
+    hokusai_recording_receiver.default = ScriptedAnswer(500)
+    url = with_credentials(hokusai_recording_receiver.url)
+    notifier = Notifier(Outbox(hokusai_outbox_path), url, "s3cr3t", DeliveryPolicy(max_attempts=1))
 
     result = notifier.notify(PAYLOAD)
 
-    assert recording_receiver.requests[0].header("Authorization") is not None
-    (entry,) = waiting_entries(Outbox(outbox_path))
-    assert entry.url == recording_receiver.url and entry.url_credentials_dropped
+    assert hokusai_recording_receiver.requests[0].header("Authorization") is not None
+    (entry,) = waiting_entries(Outbox(hokusai_outbox_path))
+    assert entry.url == hokusai_recording_receiver.url and entry.url_credentials_dropped
     assert "hunter2" not in result.message
-    for path in outbox_path.parent.glob(outbox_path.name + "*"):
+    for path in hokusai_outbox_path.parent.glob(hokusai_outbox_path.name + "*"):
         assert b"hunter2" not in path.read_bytes()
 
 
 def test_the_outbox_never_holds_a_token_from_the_webhook_url_query_and_resends_with_it(
-    outbox_path: Path,
-    recording_receiver: Recorder,
+    hokusai_outbox_path: Path,
+    hokusai_recording_receiver: Recorder,
     dead_address: str,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    recording_receiver.script(ScriptedAnswer(500))
-    url = recording_receiver.url + "?v=1&access_token=S3CRET-in-query"
-    notifier = Notifier(Outbox(outbox_path), url, "s3cr3t", DeliveryPolicy(max_attempts=1))
+    hokusai_recording_receiver.script(ScriptedAnswer(500))
+    url = hokusai_recording_receiver.url + "?v=1&access_token=S3CRET-in-query"
+    notifier = Notifier(Outbox(hokusai_outbox_path), url, "s3cr3t", DeliveryPolicy(max_attempts=1))
     dead = f"{dead_address}/hook?token=S3CRET-in-query"
 
     tls_to_plain_http = url.replace("http://", "https://", 1)
@@ -460,16 +481,16 @@ def test_the_outbox_never_holds_a_token_from_the_webhook_url_query_and_resends_w
     refused = notifier.notify(PAYLOAD)
     unreachable = notifier.notify({**PAYLOAD, "model_version": "5"}, url=dead)
     no_tls = notifier.notify({**PAYLOAD, "model_version": "6"}, url=tls_to_plain_http)
-    entry = waiting_entries(Outbox(outbox_path))[0]
+    entry = waiting_entries(Outbox(hokusai_outbox_path))[0]
     resent = notifier.resend_pending()[0]
 
-    assert entry.url == recording_receiver.url + "?v=1&access_token=***"
+    assert entry.url == hokusai_recording_receiver.url + "?v=1&access_token=***"
     assert entry.url_credentials_dropped and resent.outcome.delivered
     assert "could not reach http://127.0.0.1" in unreachable.message
     assert "could not reach https://127.0.0.1" in no_tls.message
     shown = refused.message + unreachable.message + no_tls.message + caplog.text
     assert "S3CRET" not in shown
-    for path in outbox_path.parent.glob(outbox_path.name + "*"):
+    for path in hokusai_outbox_path.parent.glob(hokusai_outbox_path.name + "*"):
         assert b"S3CRET" not in path.read_bytes()
 
 
@@ -491,25 +512,25 @@ def write_an_outbox_from_before_credentials_were_tracked(path: Path, url: str | 
 
 
 def test_an_outbox_file_from_before_credentials_were_tracked_still_opens(
-    outbox_path: Path,
+    hokusai_outbox_path: Path,
 ) -> None:
-    write_an_outbox_from_before_credentials_were_tracked(outbox_path, None)
+    write_an_outbox_from_before_credentials_were_tracked(hokusai_outbox_path, None)
 
-    (entry,) = waiting_entries(Outbox(outbox_path))
+    (entry,) = waiting_entries(Outbox(hokusai_outbox_path))
 
     assert entry.idempotency_key == KEY and not entry.url_credentials_dropped
 
 
 def test_an_outbox_file_from_before_credentials_were_tracked_loses_their_passwords(
-    outbox_path: Path,
+    hokusai_outbox_path: Path,
 ) -> None:
     url = "http://127.0.0.1:9/api/mlflow/registered"
-    write_an_outbox_from_before_credentials_were_tracked(outbox_path, with_credentials(url))
+    write_an_outbox_from_before_credentials_were_tracked(hokusai_outbox_path, with_credentials(url))
 
-    outbox = Outbox(outbox_path)
+    outbox = Outbox(hokusai_outbox_path)
     (entry,) = waiting_entries(outbox)
     outbox.close()
 
     assert entry.url == url and entry.url_credentials_dropped
-    for path in outbox_path.parent.glob(outbox_path.name + "*"):
+    for path in hokusai_outbox_path.parent.glob(hokusai_outbox_path.name + "*"):
         assert b"hunter2" not in path.read_bytes()

@@ -53,25 +53,25 @@ def register(registry: ModelRegistry, model_uri: str, model_name: str, **overrid
 
 def test_registering_a_model_flips_the_stub_sites_token_to_registered(
     registry_for: RegistryFor,
-    stub_site: RunningStubSite,
-    webhook_secret: str,
-    tiny_model_uri: str,
+    hokusai_stub_site: RunningStubSite,
+    hokusai_webhook_secret: str,
+    hokusai_tiny_model_uri: str,
     model_name: str,
-    mlflow_client: Any,
+    hokusai_mlflow_client: Any,
 ) -> None:
-    assert stub_site.token("LSCOR")["status"] == "DRAFT"
-    registry = registry_for(stub_site.webhook_url, webhook_secret)
+    assert hokusai_stub_site.token("LSCOR")["status"] == "DRAFT"
+    registry = registry_for(hokusai_stub_site.webhook_url, hokusai_webhook_secret)
 
     registration = register(
-        registry, tiny_model_uri, model_name, additional_tags={"dataset": "leads-2025"}
+        registry, hokusai_tiny_model_uri, model_name, additional_tags={"dataset": "leads-2025"}
     )
 
     assert registration.notification.delivered
     assert registration.notification.last_status_code == 200
-    assert stub_site.token("LSCOR")["status"] == "REGISTERED"
-    (version,) = versions_of(mlflow_client, model_name)
+    assert hokusai_stub_site.token("LSCOR")["status"] == "REGISTERED"
+    (version,) = versions_of(hokusai_mlflow_client, model_name)
     assert version.version == registration.model_version
-    assert version.run_id == registration.run_id == tiny_model_uri.split("/")[1]
+    assert version.run_id == registration.run_id == hokusai_tiny_model_uri.split("/")[1]
     assert version.tags == {
         "hokusai_token_id": "LSCOR",
         "benchmark_metric": "accuracy",
@@ -83,21 +83,23 @@ def test_registering_a_model_flips_the_stub_sites_token_to_registered(
 
 def test_a_registration_sends_the_nested_v2_body_by_default_with_its_signatures_api_schema(
     registry_for: RegistryFor,
-    recording_receiver: Recorder,
-    webhook_secret: str,
-    tiny_model_uri: str,
+    hokusai_recording_receiver: Recorder,
+    hokusai_webhook_secret: str,
+    hokusai_tiny_model_uri: str,
     model_name: str,
-    mlflow_client: Any,
+    hokusai_mlflow_client: Any,
     tmp_path: Path,
 ) -> None:
-    registry = registry_for(recording_receiver.url, webhook_secret)
+    registry = registry_for(hokusai_recording_receiver.url, hokusai_webhook_secret)
 
-    register(registry, tiny_model_uri, model_name)
-    registration = register(registry, tiny_model_uri, model_name, baseline_value=0.95)
+    register(registry, hokusai_tiny_model_uri, model_name)
+    registration = register(registry, hokusai_tiny_model_uri, model_name, baseline_value=0.95)
 
-    latest = max(versions_of(mlflow_client, model_name), key=lambda v: int(v.version))
-    request = recording_receiver.requests[-1]
-    assert contracts.verify(request.body, request.header("X-Hokusai-Signature"), webhook_secret)
+    latest = max(versions_of(hokusai_mlflow_client, model_name), key=lambda v: int(v.version))
+    request = hokusai_recording_receiver.requests[-1]
+    assert contracts.verify(
+        request.body, request.header("X-Hokusai-Signature"), hokusai_webhook_secret
+    )
     received = contracts.validate_payload(request.body)
     assert registration.shape is Shape.V2 and list(received) == list(contracts.V2_FIELD_ORDER)
     assert received["model"] == {
@@ -110,7 +112,7 @@ def test_a_registration_sends_the_nested_v2_body_by_default_with_its_signatures_
         "primary_metric": "accuracy",
     }
     assert latest.version == "2"
-    signature = logged_signature(mlflow_client, latest.run_id, tmp_path / "read-back")
+    signature = logged_signature(hokusai_mlflow_client, latest.run_id, tmp_path / "read-back")
     assert contracts.api_schema_from_signature(signature) == TINY_API_SCHEMA
     key = idempotency_key("LSCOR", model_name, "2")
     assert request.header("X-Hokusai-Idempotency-Key") == key
@@ -121,22 +123,26 @@ def test_a_registration_sends_the_nested_v2_body_by_default_with_its_signatures_
 )
 def test_a_registration_asked_for_v1_sends_the_flat_body_matching_mlflow(
     registry_for: RegistryFor,
-    recording_receiver: Recorder,
-    webhook_secret: str,
-    tiny_model_uri: str,
+    hokusai_recording_receiver: Recorder,
+    hokusai_webhook_secret: str,
+    hokusai_tiny_model_uri: str,
     model_name: str,
-    mlflow_client: Any,
+    hokusai_mlflow_client: Any,
     asked: dict[str, Any],
 ) -> None:
     per_call = {"shape": asked.pop("shape")} if "shape" in asked else {}
-    registry = registry_for(recording_receiver.url, webhook_secret, **asked)
+    registry = registry_for(hokusai_recording_receiver.url, hokusai_webhook_secret, **asked)
 
-    register(registry, tiny_model_uri, model_name, **per_call)
-    registration = register(registry, tiny_model_uri, model_name, baseline_value=0.95, **per_call)
+    register(registry, hokusai_tiny_model_uri, model_name, **per_call)
+    registration = register(
+        registry, hokusai_tiny_model_uri, model_name, baseline_value=0.95, **per_call
+    )
 
-    latest = max(versions_of(mlflow_client, model_name), key=lambda v: int(v.version))
-    request = recording_receiver.requests[-1]
-    assert contracts.verify(request.body, request.header("X-Hokusai-Signature"), webhook_secret)
+    latest = max(versions_of(hokusai_mlflow_client, model_name), key=lambda v: int(v.version))
+    request = hokusai_recording_receiver.requests[-1]
+    assert contracts.verify(
+        request.body, request.header("X-Hokusai-Signature"), hokusai_webhook_secret
+    )
     received = contracts.validate_payload(request.body)
     assert registration.shape is Shape.V1
     assert received["model_version"] == latest.version == "2"
@@ -150,54 +156,56 @@ def test_a_registration_asked_for_v1_sends_the_flat_body_matching_mlflow(
 
 def test_a_v2_registry_sends_one_registration_as_v1_when_asked(
     registry_for: RegistryFor,
-    recording_receiver: Recorder,
-    webhook_secret: str,
-    tiny_model_uri: str,
+    hokusai_recording_receiver: Recorder,
+    hokusai_webhook_secret: str,
+    hokusai_tiny_model_uri: str,
     model_name: str,
 ) -> None:
-    registry = registry_for(recording_receiver.url, webhook_secret)
+    registry = registry_for(hokusai_recording_receiver.url, hokusai_webhook_secret)
 
-    flat = register(registry, tiny_model_uri, model_name, shape=Shape.V1)
-    nested = register(registry, tiny_model_uri, model_name)
+    flat = register(registry, hokusai_tiny_model_uri, model_name, shape=Shape.V1)
+    nested = register(registry, hokusai_tiny_model_uri, model_name)
 
-    bodies = [contracts.parse_body(request.body) for request in recording_receiver.requests]
+    bodies = [contracts.parse_body(request.body) for request in hokusai_recording_receiver.requests]
     shapes = [contracts.payload_shape(body) for body in bodies]
     assert shapes == [Shape.V1, Shape.V2] == [flat.shape, nested.shape]
 
 
 def test_a_model_without_a_signature_sends_no_api_schema(
     registry_for: RegistryFor,
-    recording_receiver: Recorder,
-    webhook_secret: str,
+    hokusai_recording_receiver: Recorder,
+    hokusai_webhook_secret: str,
     unsigned_model_uri: str,
     model_name: str,
-    mlflow_client: Any,
+    hokusai_mlflow_client: Any,
     tmp_path: Path,
 ) -> None:
-    registry = registry_for(recording_receiver.url, webhook_secret)
+    registry = registry_for(hokusai_recording_receiver.url, hokusai_webhook_secret)
 
     registration = register(registry, unsigned_model_uri, model_name)
 
-    (request,) = recording_receiver.requests
+    (request,) = hokusai_recording_receiver.requests
     model = contracts.validate_payload(request.body)["model"]
     assert "api_schema" not in model and model["version"] == registration.model_version
-    assert logged_signature(mlflow_client, str(registration.run_id), tmp_path / "read") is None
+    assert (
+        logged_signature(hokusai_mlflow_client, str(registration.run_id), tmp_path / "read") is None
+    )
 
 
 def test_the_stub_site_keeps_the_signatures_api_schema_when_a_later_version_has_none(
     registry_for: RegistryFor,
-    stub_site: RunningStubSite,
-    webhook_secret: str,
-    tiny_model_uri: str,
+    hokusai_stub_site: RunningStubSite,
+    hokusai_webhook_secret: str,
+    hokusai_tiny_model_uri: str,
     unsigned_model_uri: str,
     model_name: str,
 ) -> None:
-    registry = registry_for(stub_site.webhook_url, webhook_secret)
+    registry = registry_for(hokusai_stub_site.webhook_url, hokusai_webhook_secret)
 
-    first = register(registry, tiny_model_uri, model_name)
-    after_first = stub_site.token("LSCOR")
+    first = register(registry, hokusai_tiny_model_uri, model_name)
+    after_first = hokusai_stub_site.token("LSCOR")
     second = register(registry, unsigned_model_uri, model_name)
-    after_second = stub_site.token("LSCOR")
+    after_second = hokusai_stub_site.token("LSCOR")
 
     assert first.notification.delivered and second.notification.delivered
     assert after_first["status"] == "REGISTERED" and after_first["model_version"] == "1"
@@ -208,9 +216,9 @@ def test_the_stub_site_keeps_the_signatures_api_schema_when_a_later_version_has_
 
 def test_a_version_whose_signature_cannot_be_read_is_notified_without_api_schema(
     registry_for: RegistryFor,
-    recording_receiver: Recorder,
-    webhook_secret: str,
-    mlflow_server: Any,
+    hokusai_recording_receiver: Recorder,
+    hokusai_webhook_secret: str,
+    hokusai_mlflow_server: Any,
     model_name: str,
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
@@ -218,41 +226,41 @@ def test_a_version_whose_signature_cannot_be_read_is_notified_without_api_schema
     not_a_model = tmp_path / "weights"
     not_a_model.mkdir()
     (not_a_model / "weights.bin").write_bytes(b"\x00\x01")
-    model_uri = log_tiny_model(mlflow_server.tracking_uri, not_a_model)
-    registry = registry_for(recording_receiver.url, webhook_secret)
+    model_uri = log_tiny_model(hokusai_mlflow_server.tracking_uri, not_a_model)
+    registry = registry_for(hokusai_recording_receiver.url, hokusai_webhook_secret)
 
     with caplog.at_level(logging.WARNING, logger="contracts.sender"):
         registration = register(registry, model_uri, model_name)
 
     assert registration.notification.delivered
-    (request,) = recording_receiver.requests
+    (request,) = hokusai_recording_receiver.requests
     assert "api_schema" not in contracts.validate_payload(request.body)["model"]
     (warning,) = [r.getMessage() for r in caplog.records if "api_schema" in r.getMessage()]
     assert f"api_schema left out: the MLmodel file of model {model_name!r} version 1" in warning
 
 
 def test_the_hokusai_site_url_and_secret_win_over_the_webhook_ones(
-    mlflow_server: Any,
-    stub_site: RunningStubSite,
-    webhook_secret: str,
+    hokusai_mlflow_server: Any,
+    hokusai_stub_site: RunningStubSite,
+    hokusai_webhook_secret: str,
     dead_url: str,
-    tiny_model_uri: str,
+    hokusai_tiny_model_uri: str,
     model_name: str,
-    outbox_path: Path,
+    hokusai_outbox_path: Path,
     fast_policy: DeliveryPolicy,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("HOKUSAI_SITE_WEBHOOK_URL", stub_site.webhook_url)
+    monkeypatch.setenv("HOKUSAI_SITE_WEBHOOK_URL", hokusai_stub_site.webhook_url)
     monkeypatch.setenv("WEBHOOK_URL", dead_url)
-    monkeypatch.setenv("HOKUSAI_SITE_WEBHOOK_SECRET", webhook_secret)
+    monkeypatch.setenv("HOKUSAI_SITE_WEBHOOK_SECRET", hokusai_webhook_secret)
     monkeypatch.setenv("WEBHOOK_SECRET", "not the site's secret")
-    registry = ModelRegistry(mlflow_server.tracking_uri, delivery=fast_policy)
+    registry = ModelRegistry(hokusai_mlflow_server.tracking_uri, delivery=fast_policy)
 
-    registration = register(registry, tiny_model_uri, model_name)
+    registration = register(registry, hokusai_tiny_model_uri, model_name)
 
     assert registration.notification.delivered, registration.notification.message
-    assert registry.outbox.path == outbox_path
-    assert stub_site.token("LSCOR")["status"] == "REGISTERED"
+    assert registry.outbox.path == hokusai_outbox_path
+    assert hokusai_stub_site.token("LSCOR")["status"] == "REGISTERED"
 
 
 @pytest.mark.parametrize(
@@ -261,27 +269,29 @@ def test_the_hokusai_site_url_and_secret_win_over_the_webhook_ones(
 @pytest.mark.parametrize("token_as_typed", ["lscor", "LsCoR"])
 def test_a_token_typed_in_any_case_is_sent_in_the_case_of_its_shape_and_registered(
     registry_for: RegistryFor,
-    stub_site: RunningStubSite,
-    webhook_secret: str,
-    tiny_model_uri: str,
+    hokusai_stub_site: RunningStubSite,
+    hokusai_webhook_secret: str,
+    hokusai_tiny_model_uri: str,
     model_name: str,
-    mlflow_client: Any,
+    hokusai_mlflow_client: Any,
     token_as_typed: str,
     shape: Shape,
     sent: tuple[str, ...],
 ) -> None:
-    registry = registry_for(stub_site.webhook_url, webhook_secret, payload_shape=shape)
+    registry = registry_for(
+        hokusai_stub_site.webhook_url, hokusai_webhook_secret, payload_shape=shape
+    )
 
-    registration = register(registry, tiny_model_uri, model_name, token_id=token_as_typed)
+    registration = register(registry, hokusai_tiny_model_uri, model_name, token_id=token_as_typed)
 
     *path, value = sent
     field: Any = registration.payload
     for name in path:
         field = field[name]
     assert registration.token_id == "LSCOR" and field == value
-    (version,) = versions_of(mlflow_client, model_name)
+    (version,) = versions_of(hokusai_mlflow_client, model_name)
     assert version.tags["hokusai_token_id"] == "LSCOR"
-    assert stub_site.token(token_as_typed)["status"] == "REGISTERED"
+    assert hokusai_stub_site.token(token_as_typed)["status"] == "REGISTERED"
 
 
 @pytest.mark.parametrize(
@@ -304,27 +314,27 @@ def test_a_token_typed_in_any_case_is_sent_in_the_case_of_its_shape_and_register
 )
 def test_bad_input_raises_a_typed_error_and_leaves_mlflow_untouched(
     registry_for: RegistryFor,
-    recording_receiver: Recorder,
-    webhook_secret: str,
-    tiny_model_uri: str,
+    hokusai_recording_receiver: Recorder,
+    hokusai_webhook_secret: str,
+    hokusai_tiny_model_uri: str,
     model_name: str,
-    mlflow_client: Any,
+    hokusai_mlflow_client: Any,
     overrides: dict[str, Any],
     error: type[Exception],
     parameter: str | None,
 ) -> None:
-    registry = registry_for(recording_receiver.url, webhook_secret)
-    register(registry, tiny_model_uri, model_name)
-    before = len(versions_of(mlflow_client, model_name))
+    registry = registry_for(hokusai_recording_receiver.url, hokusai_webhook_secret)
+    register(registry, hokusai_tiny_model_uri, model_name)
+    before = len(versions_of(hokusai_mlflow_client, model_name))
 
     with pytest.raises(error) as raised:
-        register(registry, tiny_model_uri, model_name, **overrides)
+        register(registry, hokusai_tiny_model_uri, model_name, **overrides)
 
     if parameter is not None:
         assert getattr(raised.value, "parameter", None) == parameter
         assert parameter in str(raised.value)
-    assert len(versions_of(mlflow_client, model_name)) == before == 1
-    assert len(recording_receiver.requests) == 1
+    assert len(versions_of(hokusai_mlflow_client, model_name)) == before == 1
+    assert len(hokusai_recording_receiver.requests) == 1
 
 
 @pytest.mark.parametrize(
@@ -340,47 +350,50 @@ def test_bad_input_raises_a_typed_error_and_leaves_mlflow_untouched(
 )
 def test_input_mlflow_would_refuse_creates_no_registered_model(
     registry_for: RegistryFor,
-    tiny_model_uri: str,
-    mlflow_client: Any,
+    hokusai_tiny_model_uri: str,
+    hokusai_mlflow_client: Any,
     name: str,
     tags: dict[str, str] | None,
     parameter: str,
 ) -> None:
     registry = registry_for(None, None)
-    models_before = len(mlflow_client.search_registered_models())
+    models_before = len(hokusai_mlflow_client.search_registered_models())
 
     with pytest.raises(RegistrationInputError) as raised:
-        register(registry, tiny_model_uri, name, additional_tags=tags)
+        register(registry, hokusai_tiny_model_uri, name, additional_tags=tags)
 
     assert raised.value.parameter == parameter and parameter in str(raised.value)
-    assert len(mlflow_client.search_registered_models()) == models_before
+    assert len(hokusai_mlflow_client.search_registered_models()) == models_before
 
 
 def test_a_version_mlflow_refuses_leaves_no_empty_registered_model_behind(
     registry_for: RegistryFor,
-    recording_receiver: Recorder,
+    hokusai_recording_receiver: Recorder,
     model_name: str,
-    mlflow_client: Any,
-    webhook_secret: str,
+    hokusai_mlflow_client: Any,
+    hokusai_webhook_secret: str,
 ) -> None:
-    registry = registry_for(recording_receiver.url, webhook_secret)
+    registry = registry_for(hokusai_recording_receiver.url, hokusai_webhook_secret)
 
     with pytest.raises(MlflowRegistrationError, match="Invalid model version source"):
         register(registry, "/no/such/model", model_name)
 
-    assert mlflow_client.search_registered_models(f"name = '{model_name}'") == []
-    assert recording_receiver.requests == []
+    assert hokusai_mlflow_client.search_registered_models(f"name = '{model_name}'") == []
+    assert hokusai_recording_receiver.requests == []
     assert stored_notifications(registry.outbox.path) == []
 
 
 def test_an_unreachable_tracking_server_fails_fast_and_says_what_to_check(
-    dead_address: str, outbox_path: Path, tiny_model_uri: str, monkeypatch: pytest.MonkeyPatch
+    dead_address: str,
+    hokusai_outbox_path: Path,
+    hokusai_tiny_model_uri: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
-    registry = ModelRegistry(dead_address, None, None, outbox_path=outbox_path)
+    registry = ModelRegistry(dead_address, None, None, outbox_path=hokusai_outbox_path)
 
     with pytest.raises(TrackingServerUnreachableError) as raised:
-        register(registry, tiny_model_uri, "any model")
+        register(registry, hokusai_tiny_model_uri, "any model")
 
     message = str(raised.value)
     assert f"MLflow at {dead_address} is not reachable: connection refused" in message
@@ -389,11 +402,14 @@ def test_an_unreachable_tracking_server_fails_fast_and_says_what_to_check(
 
 
 def test_a_password_in_the_tracking_uri_never_shows_in_mlflows_error(
-    mlflow_server: Any, outbox_path: Path, model_name: str, monkeypatch: pytest.MonkeyPatch
+    hokusai_mlflow_server: Any,
+    hokusai_outbox_path: Path,
+    model_name: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
-    uri = mlflow_server.tracking_uri.replace("http://", "http://alice:hunter2-pw@", 1)
-    registry = ModelRegistry(uri, None, None, outbox_path=outbox_path)
+    uri = hokusai_mlflow_server.tracking_uri.replace("http://", "http://alice:hunter2-pw@", 1)
+    registry = ModelRegistry(uri, None, None, outbox_path=hokusai_outbox_path)
 
     with pytest.raises(MlflowRegistrationError) as raised:
         register(registry, "models:/m-0123456789abcdef", model_name)
@@ -410,45 +426,49 @@ def test_tracking_uris_that_are_not_http_are_not_probed(uri: str) -> None:
 
 def test_without_a_secret_the_registration_stands_and_the_notification_waits_in_the_outbox(
     registry_for: RegistryFor,
-    recording_receiver: Recorder,
-    tiny_model_uri: str,
+    hokusai_recording_receiver: Recorder,
+    hokusai_tiny_model_uri: str,
     model_name: str,
-    mlflow_client: Any,
+    hokusai_mlflow_client: Any,
 ) -> None:
-    registry = registry_for(recording_receiver.url, None)
+    registry = registry_for(hokusai_recording_receiver.url, None)
 
-    registration = register(registry, tiny_model_uri, model_name)
+    registration = register(registry, hokusai_tiny_model_uri, model_name)
 
-    assert len(versions_of(mlflow_client, model_name)) == 1
+    assert len(versions_of(hokusai_mlflow_client, model_name)) == 1
     outcome = registration.notification
     assert not outcome.delivered and outcome.reason is DeliveryReason.NO_SECRET_CONFIGURED
     assert "no secret configured" in outcome.message and outcome.attempts == 0
-    assert recording_receiver.requests == []
+    assert hokusai_recording_receiver.requests == []
     (entry,) = waiting_entries(registry.outbox)
     assert entry.idempotency_key == outcome.idempotency_key
-    assert entry.url == recording_receiver.url
+    assert entry.url == hokusai_recording_receiver.url
     assert entry.payload == registration.payload
 
 
 def test_required_mode_raises_with_the_registration_when_the_receiver_refuses(
     registry_for: RegistryFor,
-    recording_receiver: Recorder,
-    webhook_secret: str,
-    tiny_model_uri: str,
+    hokusai_recording_receiver: Recorder,
+    hokusai_webhook_secret: str,
+    hokusai_tiny_model_uri: str,
     model_name: str,
-    mlflow_client: Any,
+    hokusai_mlflow_client: Any,
 ) -> None:
-    recording_receiver.script(ScriptedAnswer(401, {"success": False, "error": "Bad signature"}))
-    registry = registry_for(recording_receiver.url, webhook_secret, notify="required")
+    hokusai_recording_receiver.script(
+        ScriptedAnswer(401, {"success": False, "error": "Bad signature"})
+    )
+    registry = registry_for(
+        hokusai_recording_receiver.url, hokusai_webhook_secret, notify="required"
+    )
 
     with pytest.raises(NotificationError, match="Bad signature") as raised:
-        register(registry, tiny_model_uri, model_name)
+        register(registry, hokusai_tiny_model_uri, model_name)
 
     registration = raised.value.registration
     assert isinstance(registration, Registration)
     assert registration.notification.reason is DeliveryReason.REJECTED
     assert registration.notification.attempts == 1
-    (version,) = versions_of(mlflow_client, model_name)
+    (version,) = versions_of(hokusai_mlflow_client, model_name)
     assert version.version == registration.model_version
     (entry,) = waiting_entries(registry.outbox)
     assert entry.last_status_code == 401 and "Bad signature" in (entry.last_error or "")
@@ -466,22 +486,22 @@ def test_required_mode_raises_with_the_registration_when_the_receiver_refuses(
 )
 def test_best_effort_mode_never_raises_and_the_outbox_keeps_the_attempts(
     registry_for: RegistryFor,
-    recording_receiver: Recorder,
-    webhook_secret: str,
-    tiny_model_uri: str,
+    hokusai_recording_receiver: Recorder,
+    hokusai_webhook_secret: str,
+    hokusai_tiny_model_uri: str,
     model_name: str,
     answer: ScriptedAnswer,
     reason: str,
     attempts: int,
 ) -> None:
-    recording_receiver.default = answer
-    registry = registry_for(recording_receiver.url, webhook_secret)
+    hokusai_recording_receiver.default = answer
+    registry = registry_for(hokusai_recording_receiver.url, hokusai_webhook_secret)
 
-    registration = register(registry, tiny_model_uri, model_name)
+    registration = register(registry, hokusai_tiny_model_uri, model_name)
 
     assert not registration.notification.delivered
     assert registration.notification.reason.value == reason
-    assert len(recording_receiver.requests) == attempts
+    assert len(hokusai_recording_receiver.requests) == attempts
     (entry,) = waiting_entries(registry.outbox)
     assert entry.attempts == attempts and entry.last_reason is not None
     assert entry.last_reason.value == reason
@@ -489,35 +509,39 @@ def test_best_effort_mode_never_raises_and_the_outbox_keeps_the_attempts(
 
 def test_resend_delivers_everything_the_outbox_holds_exactly_once(
     registry_for: RegistryFor,
-    recording_receiver: Recorder,
+    hokusai_recording_receiver: Recorder,
     dead_url: str,
-    webhook_secret: str,
-    tiny_model_uri: str,
+    hokusai_webhook_secret: str,
+    hokusai_tiny_model_uri: str,
     model_name: str,
-    outbox_path: Path,
+    hokusai_outbox_path: Path,
     resend: Resend,
 ) -> None:
-    down = registry_for(dead_url, webhook_secret)
-    failing = registry_for(recording_receiver.url, webhook_secret)
-    unsigned = registry_for(recording_receiver.url, None)
-    recording_receiver.script(*[ScriptedAnswer(503)] * 3)
+    down = registry_for(dead_url, hokusai_webhook_secret)
+    failing = registry_for(hokusai_recording_receiver.url, hokusai_webhook_secret)
+    unsigned = registry_for(hokusai_recording_receiver.url, None)
+    hokusai_recording_receiver.script(*[ScriptedAnswer(503)] * 3)
     registrations = [
-        register(down, tiny_model_uri, model_name, token_id="TOKEN-A"),
-        register(failing, tiny_model_uri, model_name, token_id="TOKEN-B"),
-        register(unsigned, tiny_model_uri, model_name, token_id="TOKEN-C"),
+        register(down, hokusai_tiny_model_uri, model_name, token_id="TOKEN-A"),
+        register(failing, hokusai_tiny_model_uri, model_name, token_id="TOKEN-B"),
+        register(unsigned, hokusai_tiny_model_uri, model_name, token_id="TOKEN-C"),
     ]
     assert not any(r.notification.delivered for r in registrations)
     assert len(down.outbox.waiting()) == 3
 
-    first, report = resend("--outbox", str(outbox_path), "--url", recording_receiver.url)
-    second, again = resend("--outbox", str(outbox_path), "--url", recording_receiver.url)
+    first, report = resend(
+        "--outbox", str(hokusai_outbox_path), "--url", hokusai_recording_receiver.url
+    )
+    second, again = resend(
+        "--outbox", str(hokusai_outbox_path), "--url", hokusai_recording_receiver.url
+    )
 
     assert (first, second) == (0, 0)
     for token in ("TOKEN-A", "TOKEN-B", "TOKEN-C"):
         assert f"{token}  {model_name!r}" in report
     assert "3 notification(s): 3 delivered, 0 not delivered" in report
     assert "nothing to resend" in again
-    accepted = [str(r.idempotency_key) for r in recording_receiver.requests if r.succeeded]
+    accepted = [str(r.idempotency_key) for r in hokusai_recording_receiver.requests if r.succeeded]
     assert sorted(accepted) == sorted(r.notification.idempotency_key for r in registrations)
     assert down.outbox.waiting() == []
     assert all(stored.delivered for stored in stored_notifications(down.outbox.path))
@@ -526,68 +550,72 @@ def test_resend_delivers_everything_the_outbox_holds_exactly_once(
 def test_resend_reports_what_is_still_not_delivered_and_exits_one(
     registry_for: RegistryFor,
     dead_url: str,
-    webhook_secret: str,
-    tiny_model_uri: str,
+    hokusai_webhook_secret: str,
+    hokusai_tiny_model_uri: str,
     model_name: str,
-    outbox_path: Path,
+    hokusai_outbox_path: Path,
     resend: Resend,
 ) -> None:
-    register(registry_for(dead_url, webhook_secret), tiny_model_uri, model_name)
+    register(registry_for(dead_url, hokusai_webhook_secret), hokusai_tiny_model_uri, model_name)
 
-    exit_code, report = resend("--outbox", str(outbox_path), "--attempts", "1")
+    exit_code, report = resend("--outbox", str(hokusai_outbox_path), "--attempts", "1")
 
     assert exit_code == 1
     assert "LSCOR" in report and "NOT delivered (unreachable)" in report
-    assert webhook_secret not in report
+    assert hokusai_webhook_secret not in report
 
 
 def test_resend_from_mlflow_flips_a_token_registered_before_the_webhook_existed(
     registry_for: RegistryFor,
-    stub_site: RunningStubSite,
-    tiny_model_uri: str,
+    hokusai_stub_site: RunningStubSite,
+    hokusai_tiny_model_uri: str,
     model_name: str,
-    mlflow_server: Any,
+    hokusai_mlflow_server: Any,
     tmp_path: Path,
     resend: Resend,
 ) -> None:
-    registration = register(registry_for(None, None), tiny_model_uri, model_name, token_id="lscor")
+    registration = register(
+        registry_for(None, None), hokusai_tiny_model_uri, model_name, token_id="lscor"
+    )
     assert registration.notification.reason is DeliveryReason.NO_WEBHOOK_URL
-    assert stub_site.token("LSCOR")["status"] == "DRAFT"
+    assert hokusai_stub_site.token("LSCOR")["status"] == "DRAFT"
 
     exit_code, report = resend(
         "--from-mlflow",
         "--token",
         "lscor",
         "--tracking-uri",
-        mlflow_server.tracking_uri,
+        hokusai_mlflow_server.tracking_uri,
         "--model-name",
         model_name,
         "--url",
-        stub_site.webhook_url,
+        hokusai_stub_site.webhook_url,
         "--outbox",
         str(tmp_path / "another-machine.sqlite3"),
     )
 
     assert exit_code == 0, report
     assert f"LSCOR  {model_name!r} version 1: delivered (200" in report
-    assert stub_site.token("LSCOR")["status"] == "REGISTERED"
-    (delivery,) = stub_site.deliveries("LSCOR")
+    assert hokusai_stub_site.token("LSCOR")["status"] == "REGISTERED"
+    (delivery,) = hokusai_stub_site.deliveries("LSCOR")
     assert delivery["idempotency_key"] == registration.notification.idempotency_key
 
 
 @pytest.mark.parametrize("shape", [None, "v2", "v1"])
 def test_resend_from_mlflow_builds_v2_with_the_signatures_api_schema_unless_asked_for_v1(
     registry_for: RegistryFor,
-    recording_receiver: Recorder,
-    tiny_model_uri: str,
+    hokusai_recording_receiver: Recorder,
+    hokusai_tiny_model_uri: str,
     model_name: str,
-    mlflow_client: Any,
-    mlflow_server: Any,
+    hokusai_mlflow_client: Any,
+    hokusai_mlflow_server: Any,
     tmp_path: Path,
     resend: Resend,
     shape: str | None,
 ) -> None:
-    register(registry_for(None, None), tiny_model_uri, model_name, additional_tags={"team": "a"})
+    register(
+        registry_for(None, None), hokusai_tiny_model_uri, model_name, additional_tags={"team": "a"}
+    )
     asked = ["--shape", shape] if shape else []
 
     exit_code, report = resend(
@@ -595,23 +623,23 @@ def test_resend_from_mlflow_builds_v2_with_the_signatures_api_schema_unless_aske
         "--token",
         "LSCOR",
         "--tracking-uri",
-        mlflow_server.tracking_uri,
+        hokusai_mlflow_server.tracking_uri,
         "--url",
-        recording_receiver.url,
+        hokusai_recording_receiver.url,
         "--outbox",
         str(tmp_path / "another-machine.sqlite3"),
         *asked,
     )
 
     assert exit_code == 0, report
-    (version,) = versions_of(mlflow_client, model_name)
-    (request,) = recording_receiver.requests
+    (version,) = versions_of(hokusai_mlflow_client, model_name)
+    (request,) = hokusai_recording_receiver.requests
     received = contracts.validate_payload(request.body)
     if shape == "v1":
         assert received["model_version"] == version.version
         assert received["tags"] == version.tags and received["baseline_value"] == 0.933
         return
-    signature = logged_signature(mlflow_client, version.run_id, tmp_path / "read-back")
+    signature = logged_signature(hokusai_mlflow_client, version.run_id, tmp_path / "read-back")
     assert received["model"] == {
         "id": "lscor",
         "name": model_name,
@@ -626,22 +654,26 @@ def test_resend_from_mlflow_builds_v2_with_the_signatures_api_schema_unless_aske
 
 def test_resend_sends_each_notification_in_the_shape_it_was_registered_in(
     registry_for: RegistryFor,
-    recording_receiver: Recorder,
+    hokusai_recording_receiver: Recorder,
     dead_url: str,
-    webhook_secret: str,
-    tiny_model_uri: str,
+    hokusai_webhook_secret: str,
+    hokusai_tiny_model_uri: str,
     model_name: str,
-    outbox_path: Path,
+    hokusai_outbox_path: Path,
     resend: Resend,
 ) -> None:
-    down = registry_for(dead_url, webhook_secret)
-    nested = register(down, tiny_model_uri, model_name, token_id="TOKEN-A")
-    flat = register(down, tiny_model_uri, model_name, token_id="TOKEN-B", shape="v1")
+    down = registry_for(dead_url, hokusai_webhook_secret)
+    nested = register(down, hokusai_tiny_model_uri, model_name, token_id="TOKEN-A")
+    flat = register(down, hokusai_tiny_model_uri, model_name, token_id="TOKEN-B", shape="v1")
 
-    exit_code, report = resend("--outbox", str(outbox_path), "--url", recording_receiver.url)
+    exit_code, report = resend(
+        "--outbox", str(hokusai_outbox_path), "--url", hokusai_recording_receiver.url
+    )
 
     assert exit_code == 0, report
-    received = [contracts.parse_body(request.body) for request in recording_receiver.requests]
+    received = [
+        contracts.parse_body(request.body) for request in hokusai_recording_receiver.requests
+    ]
     assert [{**body, "timestamp": None} for body in received] == [
         {**nested.payload, "timestamp": None},
         {**flat.payload, "timestamp": None},
@@ -650,10 +682,14 @@ def test_resend_sends_each_notification_in_the_shape_it_was_registered_in(
 
 
 def test_resend_from_mlflow_for_a_token_no_version_carries_exits_one(
-    mlflow_server: Any, resend: Resend
+    hokusai_mlflow_server: Any, resend: Resend
 ) -> None:
     exit_code, report = resend(
-        "--from-mlflow", "--token", "NO-SUCH-TOKEN", "--tracking-uri", mlflow_server.tracking_uri
+        "--from-mlflow",
+        "--token",
+        "NO-SUCH-TOKEN",
+        "--tracking-uri",
+        hokusai_mlflow_server.tracking_uri,
     )
 
     assert exit_code == 1
@@ -673,25 +709,25 @@ def test_resend_from_mlflow_against_an_unreachable_server_is_a_usage_error(
 
 def test_resend_needs_the_credentials_the_outbox_dropped_and_uses_them_when_given(
     registry_for: RegistryFor,
-    recording_receiver: Recorder,
-    webhook_secret: str,
-    tiny_model_uri: str,
+    hokusai_recording_receiver: Recorder,
+    hokusai_webhook_secret: str,
+    hokusai_tiny_model_uri: str,
     model_name: str,
-    outbox_path: Path,
+    hokusai_outbox_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     resend: Resend,
 ) -> None:
-    url = recording_receiver.url.replace("http://", "http://hook:hunter2@", 1)
-    recording_receiver.script(*[ScriptedAnswer(503)] * 3)
-    register(registry_for(url, webhook_secret), tiny_model_uri, model_name)
+    url = hokusai_recording_receiver.url.replace("http://", "http://hook:hunter2@", 1)
+    hokusai_recording_receiver.script(*[ScriptedAnswer(503)] * 3)
+    register(registry_for(url, hokusai_webhook_secret), hokusai_tiny_model_uri, model_name)
 
-    refused, advice = resend("--outbox", str(outbox_path))
+    refused, advice = resend("--outbox", str(hokusai_outbox_path))
     monkeypatch.setenv("WEBHOOK_URL", url)
-    delivered, report = resend("--outbox", str(outbox_path))
+    delivered, report = resend("--outbox", str(hokusai_outbox_path))
 
     assert refused == 1 and "NOT delivered (no_webhook_url)" in advice
     assert "needs the user name and password the outbox never stores" in advice
     assert "--url" in advice and "WEBHOOK_URL" in advice and "hunter2" not in advice
     assert delivered == 0 and "1 delivered" in report
-    last = recording_receiver.requests[-1]
+    last = hokusai_recording_receiver.requests[-1]
     assert last.succeeded and last.header("Authorization") == "Basic aG9vazpodW50ZXIy"
