@@ -230,6 +230,7 @@ def _check_receiver(args: argparse.Namespace) -> int:
     from contracts.conformance.receiver_under_test import Receiver
     from contracts.conformance.results import SuiteResult
     from contracts.conformance.runner import receiver_suite
+    from contracts.conformance.schemathesis_run import keep_hypothesis_files_in_the_cache
 
     url = checked_url(args.url, "--url")
     state_url_template = checked_state_url(args.state_url)
@@ -262,6 +263,8 @@ def _check_receiver(args: argparse.Namespace) -> int:
         also_urls,
     )
     finished: list[CheckResult] = []
+    if not args.no_schemathesis:
+        keep_hypothesis_files_in_the_cache()
 
     def on_result(result: CheckResult) -> None:
         # Nothing is printed for a receiver that does not answer at all but the one line.
@@ -828,6 +831,7 @@ def external_receiver(args: argparse.Namespace) -> Receiver | None:
 
 def _contract_test(args: argparse.Namespace) -> int:
     from contracts.conformance.contract_test import run_contract_test
+    from contracts.conformance.schemathesis_run import keep_hypothesis_files_in_the_cache
     from contracts.sender import MlflowServerError
 
     external = external_receiver(args)
@@ -838,6 +842,7 @@ def _contract_test(args: argparse.Namespace) -> int:
     def say(line: str) -> None:
         print(line, flush=True)
 
+    keep_hypothesis_files_in_the_cache()
     try:
         run = run_contract_test(external, args.max_examples, say, sender)
     except MlflowServerError as error:

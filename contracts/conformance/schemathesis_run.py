@@ -33,6 +33,7 @@ from contracts.envelope import EVENT_HEADER, IDEMPOTENCY_KEY_HEADER, SEED_PATH, 
 from contracts.payload import EVENT_TYPE, Shape, format_timestamp, payload_shape
 from contracts.schema import openapi_path
 from contracts.signing import SIGNATURE_HEADER, sign
+from contracts.support.cache import cache_root
 from contracts.support.http import bounded_session, describe_connection_failure
 from contracts.urls import redacted_url
 
@@ -328,6 +329,16 @@ def run_schemathesis(
         )
         results.append(finding.result(check_id, title, time.perf_counter() - started))
     return results
+
+
+def keep_hypothesis_files_in_the_cache() -> None:
+    """Have Hypothesis keep its files (its Unicode tables, the constants it collects) in this
+    package's cache folder: by default it makes ``.hypothesis/`` in the current folder, which a
+    command judging a receiver from any folder must not leave behind. For the commands only:
+    a test session keeps Hypothesis' own choice."""
+    from hypothesis.configuration import set_hypothesis_home_dir
+
+    set_hypothesis_home_dir(cache_root() / "hypothesis")
 
 
 def skipped_schemathesis(why: str) -> list[CheckResult]:
