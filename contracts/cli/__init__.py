@@ -11,6 +11,7 @@ the command line; what the commands share is :mod:`contracts.cli.options`.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -42,6 +43,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def load_dotenv() -> None:
+    """Fill the environment from ``./.env`` before any command runs, so that every command
+    finds its secrets there; a variable already set keeps its value. Values are never shown."""
+    from pathlib import Path
+
+    from contracts.sender.config import DOTENV_FILE, read_dotenv
+
+    path = Path.cwd() / DOTENV_FILE
+    try:
+        values = read_dotenv(path)
+    except (OSError, UnicodeDecodeError) as error:
+        why = error.strerror if isinstance(error, OSError) else "it is not UTF-8 text"
+        raise CommandError(f"{path} cannot be read ({why}); fix it or remove it") from None
+    for name, value in values.items():
+        os.environ.setdefault(name, value)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``hokusai-contract``; returns the exit code."""
     parser = build_parser()
@@ -51,6 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     try:
+        load_dotenv()
         return handler(args)
     except CommandError as error:
         print(f"hokusai-contract {args.command}: error: {error}", file=sys.stderr)
@@ -67,4 +86,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "load_dotenv", "main"]
