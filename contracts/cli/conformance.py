@@ -20,7 +20,9 @@ from contracts.cli.options import (
     EXIT_FAILED,
     EXIT_OK,
     CommandError,
+    add_header_option,
     add_secret_env_option,
+    checked_headers,
     checked_token,
     checked_url,
     new_command,
@@ -134,6 +136,7 @@ def _register_check_receiver(subparsers: Any) -> None:
         f"{SEED_PATH}): it must answer as the handler and accept both body shapes too "
         "(repeat for more)",
     )
+    add_header_option(parser)
     parser.add_argument("--junit", metavar="FILE", help="also write JUnit XML here")
     parser.add_argument("--json", metavar="FILE", help="also write a JSON report here")
     parser.add_argument("--no-schemathesis", action="store_true", help="skip the Schemathesis run")
@@ -237,11 +240,13 @@ def _check_receiver(args: argparse.Namespace) -> int:
     token = checked_token(args.token, "--token")
     spares = checked_spare_tokens(args.spare_token, token, "--spare-token")
     also_urls = checked_also_urls(args.also_url, url, "--also-url")
+    headers = checked_headers(args.header)
     secret = secret_from_env(args.secret_env)
+    names = [name for name, _ in headers]
     reports = _Reports(
         checked_report_path(args.junit, "--junit"),
         checked_report_path(args.json, "--json"),
-        {"url": redacted_url(url), "token": token},
+        {"url": redacted_url(url), "token": token, **({"headers": names} if names else {})},
         args.strict,
     )
     state_url = redacted_url(state_url_template) if state_url_template else "not given"
@@ -250,6 +255,7 @@ def _check_receiver(args: argparse.Namespace) -> int:
         f"Checking {redacted_url(url)}",
         *(f"  and {redacted_url(also)}" for also in also_urls),
         f"  token {token}{spare_words}; state URL {state_url}",
+        *([header_names_line(names)] if names else []),
     ]
     receiver = Receiver(
         url,
@@ -261,6 +267,7 @@ def _check_receiver(args: argparse.Namespace) -> int:
         args.secret_env,
         args.settle,
         also_urls,
+        headers,
     )
     finished: list[CheckResult] = []
     if not args.no_schemathesis:
@@ -300,6 +307,11 @@ def _check_receiver(args: argparse.Namespace) -> int:
     return EXIT_FAILED if suite.fails(strict=args.strict) else EXIT_OK
 
 
+def header_names_line(names: Sequence[str]) -> str:
+    """The line saying which extra headers go with every request; never their values."""
+    return f"  with header(s) {', '.join(names)} on every request (values not shown)"
+
+
 def _unreachable(results: Sequence[CheckResult]) -> str | None:
     """Why nothing answered, when the first request of the run got no answer at all."""
     first = results[0] if results else None
@@ -325,7 +337,7 @@ class _Reports:
     """The report files a run was asked for, written at its end (or when interrupted)."""
 
     def __init__(
-        self, junit: str | None, json_path: str | None, context: dict[str, str], strict: bool
+        self, junit: str | None, json_path: str | None, context: dict[str, Any], strict: bool
     ) -> None:
         self.junit = junit
         self.json_path = json_path
@@ -449,6 +461,7 @@ def _send_test(args: argparse.Namespace) -> int:
 
     url = checked_url(args.url, "--url")
     checked_state_url(args.state_url)
+    headers = checked_headers(args.header)
     secret = secret_from_env(args.secret_env)
     delivery = _delivery_from_args(args, secret)
     token_id = token_id_of(json.loads(delivery.body))
@@ -460,11 +473,13 @@ def _send_test(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         secret_env=args.secret_env,
         settle=args.settle,
+        headers=headers,
     )
     result = run_send_test(receiver, delivery)
     lines = render(result, show_request=args.show_request)
-    # The secret and the URLs' credentials, should any text contain one (an echoing receiver).
-    print("\n".join(redact_text(line, url, args.state_url, secrets=[secret]) for line in lines))
+    # The secrets and the URLs' credentials, should any text contain one (an echoing receiver).
+    hidden = [secret, *(value for _, value in headers if value)]
+    print("\n".join(redact_text(line, url, args.state_url, secrets=hidden) for line in lines))
     if result.interpretation.outcome.unreachable:
         return EXIT_UNREACHABLE
     return EXIT_OK if result.succeeded else EXIT_FAILED
@@ -526,6 +541,7 @@ def _register_send_test(subparsers: Any) -> None:
         help="after acceptance, GET this URL (with {token_id} replaced) and confirm its JSON "
         "'status' is REGISTERED",
     )
+    add_header_option(parser)
     parser.add_argument(
         "--show-request", action="store_true", help="print the exact body bytes that were sent"
     )
@@ -797,6 +813,7 @@ def _register_contract_test(subparsers: Any) -> None:
         help="with --receiver-url: URL template answering GET with the token's JSON state, e.g. "
         "'https://host/api/tokens/{token_id}'; enables the state-change checks",
     )
+    add_header_option(parser, "--receiver-header")
     _add_sender_command_options(parser)
 
 
@@ -812,6 +829,7 @@ def external_receiver(args: argparse.Namespace) -> Receiver | None:
                 ("--receiver-token", args.receiver_token),
                 ("--receiver-spare-token", args.receiver_spare_token),
                 ("--receiver-state-url", args.receiver_state_url),
+                ("--receiver-header", args.receiver_header),
             )
             if value
         ]
@@ -825,8 +843,17 @@ def external_receiver(args: argparse.Namespace) -> Receiver | None:
     state_url = checked_state_url(args.receiver_state_url, "--receiver-state-url")
     token = checked_token(args.receiver_token or RECEIVER_TOKEN, "--receiver-token")
     spares = checked_spare_tokens(args.receiver_spare_token, token, "--receiver-spare-token")
+    headers = checked_headers(args.receiver_header, "--receiver-header")
     secret = secret_from_env(args.receiver_secret_env, option="--receiver-secret-env")
-    return Receiver(url, secret, token, spares, state_url, secret_env=args.receiver_secret_env)
+    return Receiver(
+        url,
+        secret,
+        token,
+        spares,
+        state_url,
+        secret_env=args.receiver_secret_env,
+        headers=headers,
+    )
 
 
 def _contract_test(args: argparse.Namespace) -> int:

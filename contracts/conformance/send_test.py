@@ -180,7 +180,9 @@ def build_test_delivery(
 
 
 def check_receiver_command(receiver: Receiver) -> str:
-    """The command that judges the receiver rule by rule, for this URL, secret and token."""
+    """The command that judges the receiver rule by rule, for this URL, secret and token (and
+    the extra headers by name: their values are for the user to fill in)."""
+    headers = [word for name in receiver.header_names for word in ("--header", f"{name}: ...")]
     return shlex.join(
         [
             "hokusai-contract",
@@ -191,6 +193,7 @@ def check_receiver_command(receiver: Receiver) -> str:
             receiver.secret_env,
             "--token",
             receiver.token,
+            *headers,
         ]
     )
 
@@ -316,6 +319,7 @@ def render(result: SendTestResult, *, show_request: bool = False) -> list[str]:
 
     lines = [f"sent: POST {redacted_url(result.receiver.url)}"]
     lines += [f"  {name}: {value}" for name, value in result.delivery.headers.items()]
+    lines += [f"  {name}: (from --header, not shown)" for name in result.receiver.header_names]
     if show_request:
         lines += ["  body:", "  " + result.delivery.body.decode("utf-8")]
     else:
