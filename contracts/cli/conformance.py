@@ -16,6 +16,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from contracts.cli.config_file import (
+    CONFIG_FILE,
+    TOOL_TABLE,
+    FileSettings,
+    read_file_settings,
+)
 from contracts.cli.options import (
     EXIT_FAILED,
     EXIT_OK,
@@ -32,6 +38,7 @@ from contracts.cli.options import (
     seconds,
     secret_from_env,
 )
+from contracts.conformance.receiver_under_test import DEFAULT_SECRET_ENV
 from contracts.conformance.send_test import (
     DEFAULT_BASELINE_VALUE,
     DEFAULT_METRIC_NAME,
@@ -103,12 +110,18 @@ def _register_check_receiver(subparsers: Any) -> None:
         "--state-url 'http://127.0.0.1:8000/api/tokens/{token_id}'",
         handler=_check_receiver,
     )
-    parser.add_argument("--url", required=True, help="the receiver's webhook URL")
+    parser.add_argument(
+        "--url",
+        help="the receiver's webhook URL (required, here or as url in hokusai-contract.toml or "
+        "[tool.hokusai-contract] of pyproject.toml, which hold the other settings too; a flag "
+        "wins over the file)",
+    )
     add_secret_env_option(parser)
+    parser.set_defaults(secret_env=None)  # the settings file may name it; the default comes last
     parser.add_argument(
         "--token",
-        required=True,
-        help="a token that exists on the receiver, ideally still DRAFT (it ends up REGISTERED)",
+        help="a token that exists on the receiver, ideally still DRAFT (it ends up REGISTERED); "
+        "required, here or in the settings file",
     )
     parser.add_argument(
         "--spare-token",
@@ -235,24 +248,31 @@ def _check_receiver(args: argparse.Namespace) -> int:
     from contracts.conformance.runner import receiver_suite
     from contracts.conformance.schemathesis_run import keep_hypothesis_files_in_the_cache
 
-    url = checked_url(args.url, "--url")
-    state_url_template = checked_state_url(args.state_url)
-    token = checked_token(args.token, "--token")
-    spares = checked_spare_tokens(args.spare_token, token, "--spare-token")
-    also_urls = checked_also_urls(args.also_url, url, "--also-url")
+    from_file = read_file_settings()
+    setting = _FileOrFlag(args, from_file)
+    url = checked_url(*setting.text("url", required=True))
+    state_url_template = checked_state_url(*setting.text("state-url"))
+    token = checked_token(*setting.text("token", required=True))
+    spares = checked_spare_tokens(*_with(setting.texts("spare-tokens"), token))
+    also_urls = checked_also_urls(*_with(setting.texts("also-urls"), url))
     headers = checked_headers(args.header)
-    secret = secret_from_env(args.secret_env)
+    secret_env, secret_option = setting.text("secret-env")
+    secret = secret_from_env(secret_env or DEFAULT_SECRET_ENV, option=secret_option)
     names = [name for name, _ in headers]
+    context: dict[str, Any] = {"url": redacted_url(url), "token": token}
+    context |= {"headers": names} if names else {}
+    context |= {"settings_file": from_file.source} if from_file.source else {}
     reports = _Reports(
         checked_report_path(args.junit, "--junit"),
         checked_report_path(args.json, "--json"),
-        {"url": redacted_url(url), "token": token, **({"headers": names} if names else {})},
+        context,
         args.strict,
     )
     state_url = redacted_url(state_url_template) if state_url_template else "not given"
     spare_words = f"; spare tokens {', '.join(spares)}" if spares else ""
+    read_from = f" (settings from {from_file.source})" if from_file.source else ""
     heading = [
-        f"Checking {redacted_url(url)}",
+        f"Checking {redacted_url(url)}{read_from}",
         *(f"  and {redacted_url(also)}" for also in also_urls),
         f"  token {token}{spare_words}; state URL {state_url}",
         *([header_names_line(names)] if names else []),
@@ -264,7 +284,7 @@ def _check_receiver(args: argparse.Namespace) -> int:
         spares,
         state_url_template,
         args.timeout,
-        args.secret_env,
+        secret_env or DEFAULT_SECRET_ENV,
         args.settle,
         also_urls,
         headers,
@@ -305,6 +325,42 @@ def _check_receiver(args: argparse.Namespace) -> int:
         return EXIT_UNREACHABLE
     _print_results(suite, reports)
     return EXIT_FAILED if suite.fails(strict=args.strict) else EXIT_OK
+
+
+class _FileOrFlag:
+    """check-receiver's settings: a flag when given, else the settings file's value; each with
+    the words that name where it came from, for the messages about it."""
+
+    def __init__(self, args: argparse.Namespace, from_file: FileSettings) -> None:
+        self.args = args
+        self.file = from_file
+
+    def text(self, key: str, *, required: bool = False) -> tuple[str, str]:
+        option = f"--{key}"
+        flag = getattr(self.args, key.replace("-", "_"))
+        if flag is not None:
+            return flag, option
+        value = self.file.text(key)
+        if value is not None:
+            return value, f"{key} in {self.file.source}"
+        if required:
+            raise CommandError(
+                f"{option} is required: pass it, or set {key} in {CONFIG_FILE} or in "
+                f"[tool.{TOOL_TABLE}] of pyproject.toml"
+            )
+        return "", option
+
+    def texts(self, key: str) -> tuple[list[str], str]:
+        option = f"--{key.removesuffix('s')}"
+        flags = getattr(self.args, key.removesuffix("s").replace("-", "_"))
+        if flags:
+            return list(flags), option
+        return self.file.texts(key), f"{key} in {self.file.source}"
+
+
+def _with(values: tuple[list[str], str], given: str) -> tuple[list[str], str, str]:
+    """``(values, given, where)``: the argument order of the checks of repeated settings."""
+    return values[0], given, values[1]
 
 
 def header_names_line(names: Sequence[str]) -> str:

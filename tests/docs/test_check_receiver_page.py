@@ -313,3 +313,27 @@ def test_every_command_in_the_prose_is_accepted_by_the_cli(page: str) -> None:
 def test_every_relative_link_on_the_page_exists(page: str) -> None:
     for target in relative_links(page):
         assert (REPO / "docs" / target).resolve().exists(), target
+
+
+# --- settings in a file -----------------------------------------------------------------------
+
+SETTINGS_FILE = "Settings in a file"
+
+
+def test_the_settings_file_example_is_read_as_it_is_shown(page: str, tmp_path: Path) -> None:
+    from contracts.cli.config_file import CONFIG_FILE, KNOWN_KEYS, read_file_settings
+
+    (example,) = fenced_blocks(section(page, SETTINGS_FILE), "toml")
+    (tmp_path / CONFIG_FILE).write_text(example, encoding="utf-8")
+    settings = read_file_settings(tmp_path)
+    assert settings.source == CONFIG_FILE
+    assert tuple(settings.values) == KNOWN_KEYS
+
+
+def test_the_settings_keys_table_lists_every_key_with_its_real_flag(page: str) -> None:
+    from contracts.cli.config_file import KNOWN_KEYS
+
+    rows = table_rows(section(page, SETTINGS_FILE))
+    keys = {code_spans(row[0])[0]: code_spans(row[1])[0] for row in rows}
+    assert tuple(keys) == KNOWN_KEYS
+    assert set(keys.values()) <= set(options_of(subcommand("check-receiver")))
