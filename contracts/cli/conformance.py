@@ -462,11 +462,15 @@ def _register_diagnose(subparsers: Any) -> None:
         metavar="NAME",
         help=f"the header the value came in (default {SIGNATURE_HEADER})",
     )
+    parser.add_argument(
+        "--json", metavar="FILE", help="also write the verdict, why and the fix as JSON here"
+    )
 
 
 def _diagnose(args: argparse.Namespace) -> int:
     from contracts.conformance.diagnosis import diagnose
 
+    json_path = checked_report_path(args.json, "--json")
     secret = secret_from_env(args.secret_env)
     diagnosis = diagnose(read_body(args.body), args.header, secret, args.header_name)
     also = [cause.value for cause in diagnosis.causes[1:]]
@@ -474,7 +478,39 @@ def _diagnose(args: argparse.Namespace) -> int:
     print(textwrap.fill(diagnosis.explanation, _WIDTH))
     if diagnosis.fix:
         print(textwrap.fill(f"fix: {diagnosis.fix}", _WIDTH, subsequent_indent="  "))
+    if json_path:
+        document = {
+            "tool": "hokusai-contract",
+            "command": "diagnose",
+            "ok": diagnosis.verifies,
+            "verdict": diagnosis.cause.value,
+            "causes": [cause.value for cause in diagnosis.causes],
+            "why": diagnosis.explanation,
+            "fix": diagnosis.fix,
+            "header_name": args.header_name,
+        }
+        print(f"JSON report: {write_json_report(json_path, document, secrets=[secret])}")
     return EXIT_OK if diagnosis.verifies else EXIT_FAILED
+
+
+def write_json_report(
+    path: str, document: dict[str, Any], *urls: str | None, secrets: Sequence[str] = ()
+) -> Path:
+    """Write a command's JSON report (``--json``) with the secrets and the URLs' credentials
+    masked wherever a value holds one (an answer that echoes a header, say)."""
+    from contracts.urls import redact_text
+
+    def masked(value: Any) -> Any:
+        if isinstance(value, str):
+            return redact_text(value, *urls, secrets=secrets)
+        if isinstance(value, dict):
+            return {key: masked(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [masked(item) for item in value]
+        return value
+
+    text = json.dumps(masked(document), indent=2, ensure_ascii=False)
+    return write_report("--json", path, text + "\n")
 
 
 # --- send-test ------------------------------------------------------------------------------
@@ -512,12 +548,13 @@ def _delivery_from_args(args: argparse.Namespace, secret: str) -> SignedDelivery
 def _send_test(args: argparse.Namespace) -> int:
     from contracts import token_id_of
     from contracts.conformance import Receiver
-    from contracts.conformance.send_test import render, run_send_test
+    from contracts.conformance.send_test import render, result_dict, run_send_test
     from contracts.urls import redact_text
 
     url = checked_url(args.url, "--url")
     checked_state_url(args.state_url)
     headers = checked_headers(args.header)
+    json_path = checked_report_path(args.json, "--json")
     secret = secret_from_env(args.secret_env)
     delivery = _delivery_from_args(args, secret)
     token_id = token_id_of(json.loads(delivery.body))
@@ -536,6 +573,10 @@ def _send_test(args: argparse.Namespace) -> int:
     # The secrets and the URLs' credentials, should any text contain one (an echoing receiver).
     hidden = [secret, *(value for _, value in headers if value)]
     print("\n".join(redact_text(line, url, args.state_url, secrets=hidden) for line in lines))
+    if json_path:
+        document = result_dict(result)
+        written = write_json_report(json_path, document, url, args.state_url, secrets=hidden)
+        print(f"JSON report: {written}")
     if result.interpretation.outcome.unreachable:
         return EXIT_UNREACHABLE
     return EXIT_OK if result.succeeded else EXIT_FAILED
@@ -600,6 +641,11 @@ def _register_send_test(subparsers: Any) -> None:
     add_header_option(parser)
     parser.add_argument(
         "--show-request", action="store_true", help="print the exact body bytes that were sent"
+    )
+    parser.add_argument(
+        "--json",
+        metavar="FILE",
+        help="also write the verdict, why, what to do, the request and the answer as JSON here",
     )
     parser.add_argument(
         "--timeout",

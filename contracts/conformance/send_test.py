@@ -17,7 +17,7 @@ import shlex
 from contextlib import closing
 from dataclasses import dataclass
 from enum import Enum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from contracts.conformance.answers import (
     Answer,
@@ -282,6 +282,48 @@ def run_send_test(receiver: Receiver, delivery: SignedDelivery) -> SendTestResul
 
 
 # --- rendering (pure) -----------------------------------------------------------------------
+
+
+def result_dict(result: SendTestResult) -> dict[str, Any]:
+    """The JSON report of a send-test: the verdict and its words, why and what to do (as the
+    printed lines say them), what was sent (the extra headers by name only) and what came
+    back."""
+    interpretation = result.interpretation
+    answer, state = result.answer, result.state
+    return {
+        "tool": "hokusai-contract",
+        "command": "send-test",
+        "ok": result.succeeded,
+        "verdict": interpretation.outcome.name,
+        "outcome": interpretation.outcome.value,
+        "why": interpretation.explanation,
+        "fix": list(interpretation.next_steps),
+        "url": redacted_url(result.receiver.url),
+        "token": result.receiver.token,
+        "headers": list(result.receiver.header_names),
+        "request": {
+            "method": "POST",
+            "headers": dict(result.delivery.headers),
+            "body": result.delivery.body.decode("utf-8"),
+        },
+        "answer": None
+        if answer is None
+        else {
+            "status": answer.status,
+            "phrase": answer.phrase,
+            "content_type": answer.content_type,
+            "body": answer.text,
+            "cut_at": answer.cut_at,
+        },
+        "state": None
+        if state is None
+        else {
+            "url": redacted_url(state.url),
+            "status": state.status,
+            "registered": state.registered,
+            "words": state.after_acceptance,
+        },
+    }
 
 
 def _shown_body(text: str) -> str:

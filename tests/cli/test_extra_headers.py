@@ -168,12 +168,17 @@ def test_send_test_sends_the_header_and_names_it_without_its_value(
         base + "/api/tokens/{token_id}",
         "--header",
         AUTHORIZATION,
+        "--json",
+        str(tmp_path / "send-test.json"),
         env=env_for(tmp_path),
     )
     assert run.returncode == 0, run.stdout + run.stderr
     assert app.refused == 0
     assert "  Authorization: (from --header, not shown)" in run.stdout
-    assert GATEWAY_TOKEN not in run.stdout + run.stderr
+    report = (tmp_path / "send-test.json").read_text()
+    assert json.loads(report)["headers"] == ["Authorization"]
+    for text in (run.stdout, run.stderr, report):
+        assert GATEWAY_TOKEN not in text
 
 
 @pytest.mark.parametrize(

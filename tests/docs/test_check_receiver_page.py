@@ -337,3 +337,14 @@ def test_the_settings_keys_table_lists_every_key_with_its_real_flag(page: str) -
     keys = {code_spans(row[0])[0]: code_spans(row[1])[0] for row in rows}
     assert tuple(keys) == KNOWN_KEYS
     assert set(keys.values()) <= set(options_of(subcommand("check-receiver")))
+
+
+def test_the_send_test_json_keys_named_are_the_real_ones(page: str) -> None:
+    from contracts.conformance.send_test import Interpretation, result_dict
+
+    row = next(row for row in table_rows(section(page, SEND_TEST)) if row[0].startswith("`--json"))
+    named = {code for code in code_spans(row[1]) if not code.startswith("--")}
+    receiver = Receiver("http://127.0.0.1:9/x", "s", "LSCOR")
+    delivery = build_test_delivery("s", token_id="LSCOR", model_name="m", model_version="1")
+    report = result_dict(SendTestResult(receiver, delivery, Interpretation(Outcome.ACCEPTED, "")))
+    assert named and named <= set(report), named - set(report)
