@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 from contracts import __version__
 from contracts.cli import conformance, core, receiver, sender
+from contracts.cli.colour import painting_stdout
 from contracts.cli.options import EXIT_USAGE, CommandError, Handler
 
 EXTRA_OF_MODULE = {
@@ -70,7 +71,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         load_dotenv()
-        return handler(args)
+        if not hasattr(args, "color"):
+            return handler(args)
+        with painting_stdout(args.color, os.environ):
+            return handler(args)
     except CommandError as error:
         print(f"hokusai-contract {args.command}: error: {error}", file=sys.stderr)
         return error.exit_code

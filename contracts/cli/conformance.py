@@ -26,6 +26,7 @@ from contracts.cli.options import (
     EXIT_FAILED,
     EXIT_OK,
     CommandError,
+    add_colour_option,
     add_header_option,
     add_secret_env_option,
     checked_headers,
@@ -178,6 +179,7 @@ def _register_check_receiver(subparsers: Any) -> None:
         metavar="N",
         help="seed Schemathesis' generation, to repeat the same requests (default: a fixed one)",
     )
+    add_colour_option(parser)
 
 
 def checked_spare_tokens(values: Sequence[str], token: str, option: str) -> tuple[str, ...]:
@@ -465,6 +467,7 @@ def _register_diagnose(subparsers: Any) -> None:
     parser.add_argument(
         "--json", metavar="FILE", help="also write the verdict, why and the fix as JSON here"
     )
+    add_colour_option(parser)
 
 
 def _diagnose(args: argparse.Namespace) -> int:
@@ -647,6 +650,7 @@ def _register_send_test(subparsers: Any) -> None:
         metavar="FILE",
         help="also write the verdict, why, what to do, the request and the answer as JSON here",
     )
+    add_colour_option(parser)
     parser.add_argument(
         "--timeout",
         type=seconds,
@@ -723,6 +727,7 @@ def _register_check_sender(subparsers: Any) -> None:
         "Ctrl-C)",
     )
     parser.add_argument("--listen", action="store_true", help="judge a sender started elsewhere")
+    add_colour_option(parser)
     parser.add_argument("--json", metavar="FILE", help="also write a JSON report here")
     parser.add_argument("--junit", metavar="FILE", help="also write JUnit XML here")
     parser.add_argument(
@@ -917,6 +922,7 @@ def _register_contract_test(subparsers: Any) -> None:
     )
     add_header_option(parser, "--receiver-header")
     _add_sender_command_options(parser)
+    add_colour_option(parser)
 
 
 def external_receiver(args: argparse.Namespace) -> Receiver | None:

@@ -122,6 +122,17 @@ def checked_token(value: str, option: str = "--token") -> str:
         raise CommandError(f"{option}: {error}") from None
 
 
+def add_colour_option(parser: argparse.ArgumentParser) -> None:
+    """``--color``: the verdict words in colour on a terminal (``auto``), always, or never."""
+    parser.add_argument(
+        "--color",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="colour the verdicts: auto (the default) colours them on a terminal unless "
+        "NO_COLOR is set (FORCE_COLOR forces it); always; never",
+    )
+
+
 def add_header_option(parser: argparse.ArgumentParser, option: str = "--header") -> None:
     """Extra headers for every request to the receiver, as ``NAME:VALUE`` (repeatable)."""
     parser.add_argument(
