@@ -91,6 +91,9 @@ def _parsed(path: Path) -> dict[str, Any]:
 def _checked(table: dict[str, Any], where: str) -> dict[str, Any]:
     """``table`` when every key is known and of its type; else an error naming the key."""
     for key, value in table.items():
+        dashed = key.replace("_", "-")
+        if dashed != key and dashed in KNOWN_KEYS:
+            raise ConfigFileError(f"{where}: unknown key {key!r}; write it {dashed}")
         if "secret" in key.lower() and key != "secret-env":
             raise ConfigFileError(
                 f"{where}: {key!r} would put the secret itself in a file; keep the secret in an "
