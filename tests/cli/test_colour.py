@@ -8,23 +8,16 @@ import os
 import pty
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from contracts.cli.colour import GREEN, RED, RESET
-from contracts.receiver.testing import RunningStubSite, running_stub_site
+from contracts.receiver.testing import RunningStubSite
 from tests.cli.running import clean_environment, run_cli
 
 SECRET = "colour secret 9d4e"
 ESCAPE = "\x1b["
-
-
-@pytest.fixture
-def site(tmp_path: Path) -> Iterator[RunningStubSite]:
-    with running_stub_site(tmp_path / "site.sqlite3", SECRET, ["LSCOR"]) as running:
-        yield running
 
 
 def environment(tmp_path: Path, **extra: str) -> dict[str, str]:

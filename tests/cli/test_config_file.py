@@ -6,23 +6,15 @@ from __future__ import annotations
 
 import json
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from contracts.cli.config_file import EXIT_CONFIG
-from contracts.receiver.testing import RunningStubSite, running_stub_site
+from contracts.receiver.testing import RunningStubSite
 from tests.cli.running import clean_environment, run_cli
 
 SECRET = "settings file secret 2a7d"
-TOKENS = ["LSCOR", "OTHER", "SPARE"]
-
-
-@pytest.fixture
-def site(tmp_path: Path) -> Iterator[RunningStubSite]:
-    with running_stub_site(tmp_path / "site.sqlite3", SECRET, TOKENS) as running:
-        yield running
 
 
 @pytest.fixture

@@ -7,24 +7,16 @@ import re
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import requests
 
 import contracts
-from contracts.receiver.testing import RunningStubSite, running_stub_site
+from contracts.receiver.testing import RunningStubSite
 from tests.cli.running import clean_environment, run_cli
 
 SECRET = "dotenv secret 3e9a"
 WRONG = "not the secret b771"
-
-
-@pytest.fixture
-def site(tmp_path: Path) -> Iterator[RunningStubSite]:
-    with running_stub_site(tmp_path / "site.sqlite3", SECRET, ["LSCOR", "OTHER"]) as running:
-        yield running
 
 
 def folder_with_dotenv(tmp_path: Path, secret: str) -> Path:
@@ -34,33 +26,25 @@ def folder_with_dotenv(tmp_path: Path, secret: str) -> Path:
     return here
 
 
+def judge(
+    here: Path, command: str, site: RunningStubSite, token: str, *args: str, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """``hokusai-contract COMMAND`` for ``token`` at the site, run in ``here``."""
+    cache = here.parent / "cache"
+    args = ("--url", site.webhook_url, "--token", token, *args)
+    return run_cli(here, command, *args, env=clean_environment(cache, **env))
+
+
 def test_check_receiver_finds_the_secret_in_dotenv(tmp_path: Path, site: RunningStubSite) -> None:
     here = folder_with_dotenv(tmp_path, SECRET)
-    run = run_cli(
-        here,
-        "check-receiver",
-        "--url",
-        site.webhook_url,
-        "--token",
-        "LSCOR",
-        "--no-schemathesis",
-        env=clean_environment(tmp_path / "cache"),
-    )
+    run = judge(here, "check-receiver", site, "LSCOR", "--no-schemathesis")
     assert run.returncode == 0, run.stdout + run.stderr
     assert SECRET not in run.stdout + run.stderr
 
 
 def test_send_test_finds_the_secret_in_dotenv(tmp_path: Path, site: RunningStubSite) -> None:
     here = folder_with_dotenv(tmp_path, SECRET)
-    run = run_cli(
-        here,
-        "send-test",
-        "--url",
-        site.webhook_url,
-        "--token",
-        "LSCOR",
-        env=clean_environment(tmp_path / "cache"),
-    )
+    run = judge(here, "send-test", site, "LSCOR")
     assert run.returncode == 0, run.stdout + run.stderr
     assert "result: ACCEPTED" in run.stdout
     assert SECRET not in run.stdout + run.stderr
@@ -70,15 +54,7 @@ def test_a_secret_already_in_the_environment_wins_over_dotenv(
     tmp_path: Path, site: RunningStubSite
 ) -> None:
     here = folder_with_dotenv(tmp_path, WRONG)
-    run = run_cli(
-        here,
-        "send-test",
-        "--url",
-        site.webhook_url,
-        "--token",
-        "OTHER",
-        env=clean_environment(tmp_path / "cache", WEBHOOK_SECRET=SECRET),
-    )
+    run = judge(here, "send-test", site, "OTHER", WEBHOOK_SECRET=SECRET)
     assert run.returncode == 0, run.stdout + run.stderr
     assert WRONG not in run.stdout + run.stderr
 

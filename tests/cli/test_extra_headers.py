@@ -7,6 +7,7 @@ import json
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Iterator
 from pathlib import Path
+from subprocess import CompletedProcess
 from typing import Any
 
 import pytest
@@ -67,18 +68,23 @@ def env_for(tmp_path: Path) -> dict[str, str]:
     return clean_environment(tmp_path / "cache", WEBHOOK_SECRET=SECRET)
 
 
+def judge(tmp_path: Path, command: str, base: str, *args: str) -> CompletedProcess[str]:
+    """``hokusai-contract COMMAND`` for token LSCOR at the gateway's webhook URL."""
+    url = base + CURRENT_PATH
+    return run_cli(
+        tmp_path, command, "--url", url, "--token", "LSCOR", *args, env=env_for(tmp_path)
+    )
+
+
 def test_check_receiver_sends_the_header_with_every_request_and_never_shows_its_value(
     tmp_path: Path, gateway: tuple[Gateway, str]
 ) -> None:
     app, base = gateway
     junit, report = tmp_path / "receiver.xml", tmp_path / "receiver.json"
-    run = run_cli(
+    run = judge(
         tmp_path,
         "check-receiver",
-        "--url",
-        base + CURRENT_PATH,
-        "--token",
-        "LSCOR",
+        base,
         "--state-url",
         base + "/api/tokens/{token_id}",
         "--header",
@@ -89,7 +95,6 @@ def test_check_receiver_sends_the_header_with_every_request_and_never_shows_its_
         str(junit),
         "--json",
         str(report),
-        env=env_for(tmp_path),
     )
     assert run.returncode == 0, run.stdout + run.stderr
     assert app.refused == 0 and app.passed > 20
@@ -104,15 +109,11 @@ def test_without_the_header_the_gateway_refuses_every_request(
     tmp_path: Path, gateway: tuple[Gateway, str]
 ) -> None:
     app, base = gateway
-    run = run_cli(
+    run = judge(
         tmp_path,
         "check-receiver",
-        "--url",
-        base + CURRENT_PATH,
-        "--token",
-        "LSCOR",
+        base,
         "--no-schemathesis",
-        env=env_for(tmp_path),
     )
     assert run.returncode == 1
     assert app.passed == 0 and app.refused > 0
@@ -124,20 +125,16 @@ def test_the_reproduction_of_a_failing_generated_request_masks_the_header_value(
 ) -> None:
     _, base = gateway
     report = tmp_path / "reports" / "receiver.json"
-    run = run_cli(
+    run = judge(
         tmp_path,
         "check-receiver",
-        "--url",
-        base + CURRENT_PATH,
-        "--token",
-        "LSCOR",
+        base,
         "--header",
         AUTHORIZATION,
         "--max-examples",
         "5",
         "--json",
         str(report),
-        env=env_for(tmp_path),
     )
     assert run.returncode == 1, run.stdout + run.stderr
     assert "-H 'Authorization: ***'" in run.stdout
@@ -157,20 +154,16 @@ def test_send_test_sends_the_header_and_names_it_without_its_value(
     tmp_path: Path, gateway: tuple[Gateway, str]
 ) -> None:
     app, base = gateway
-    run = run_cli(
+    run = judge(
         tmp_path,
         "send-test",
-        "--url",
-        base + CURRENT_PATH,
-        "--token",
-        "LSCOR",
+        base,
         "--state-url",
         base + "/api/tokens/{token_id}",
         "--header",
         AUTHORIZATION,
         "--json",
         str(tmp_path / "send-test.json"),
-        env=env_for(tmp_path),
     )
     assert run.returncode == 0, run.stdout + run.stderr
     assert app.refused == 0

@@ -6,24 +6,15 @@ from __future__ import annotations
 
 import json
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from contracts import sign
-from contracts.receiver.testing import RunningStubSite, running_stub_site
+from contracts.receiver.testing import RunningStubSite
 from tests.cli.running import clean_environment, run_cli
 
 SECRET = "json report secret 6b3f"
 WRONG = "json report wrong secret 0c2e"
-
-
-@pytest.fixture
-def site(tmp_path: Path) -> Iterator[RunningStubSite]:
-    with running_stub_site(tmp_path / "site.sqlite3", SECRET, ["LSCOR"]) as running:
-        yield running
 
 
 def send_test(
