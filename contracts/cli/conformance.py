@@ -13,6 +13,7 @@ import shlex
 import sys
 import textwrap
 from collections.abc import Sequence
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -248,7 +249,7 @@ def _check_receiver(args: argparse.Namespace) -> int:
     from contracts.conformance.receiver_under_test import Receiver
     from contracts.conformance.results import SuiteResult
     from contracts.conformance.runner import receiver_suite
-    from contracts.conformance.schemathesis_run import keep_hypothesis_files_in_the_cache
+    from contracts.conformance.schemathesis_run import hypothesis_files_in_the_cache
 
     from_file = read_file_settings()
     setting = _FileOrFlag(args, from_file)
@@ -292,8 +293,6 @@ def _check_receiver(args: argparse.Namespace) -> int:
         headers,
     )
     finished: list[CheckResult] = []
-    if not args.no_schemathesis:
-        keep_hypothesis_files_in_the_cache()
 
     def on_result(result: CheckResult) -> None:
         # Nothing is printed for a receiver that does not answer at all but the one line.
@@ -304,14 +303,16 @@ def _check_receiver(args: argparse.Namespace) -> int:
             print("\n".join(heading), flush=True)
         print(report.progress_line(result), flush=True)
 
+    cache = hypothesis_files_in_the_cache() if not args.no_schemathesis else nullcontext()
     try:
-        suite = receiver_suite(
-            receiver,
-            schemathesis=not args.no_schemathesis,
-            max_examples=args.max_examples,
-            seed=args.seed,
-            on_result=on_result,
-        )
+        with cache:
+            suite = receiver_suite(
+                receiver,
+                schemathesis=not args.no_schemathesis,
+                max_examples=args.max_examples,
+                seed=args.seed,
+                on_result=on_result,
+            )
     except KeyboardInterrupt:
         written = reports.write(SuiteResult("receiver", tuple(finished)), partial=True)
         where = f"; the reports written are partial: {', '.join(written)}" if written else ""
@@ -966,7 +967,7 @@ def external_receiver(args: argparse.Namespace) -> Receiver | None:
 
 def _contract_test(args: argparse.Namespace) -> int:
     from contracts.conformance.contract_test import run_contract_test
-    from contracts.conformance.schemathesis_run import keep_hypothesis_files_in_the_cache
+    from contracts.conformance.schemathesis_run import hypothesis_files_in_the_cache
     from contracts.sender import MlflowServerError
 
     external = external_receiver(args)
@@ -977,9 +978,9 @@ def _contract_test(args: argparse.Namespace) -> int:
     def say(line: str) -> None:
         print(line, flush=True)
 
-    keep_hypothesis_files_in_the_cache()
     try:
-        run = run_contract_test(external, args.max_examples, say, sender)
+        with hypothesis_files_in_the_cache():
+            run = run_contract_test(external, args.max_examples, say, sender)
     except MlflowServerError as error:
         raise CommandError(f"the MLflow server did not start: {error}", EXIT_FAILED) from None
     return finish_run(run.suites, run.timings, run.total, reports_dir, say)

@@ -20,7 +20,10 @@ import re
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -343,14 +346,23 @@ def run_schemathesis(
     return results
 
 
-def keep_hypothesis_files_in_the_cache() -> None:
+@contextmanager
+def hypothesis_files_in_the_cache() -> Iterator[None]:
     """Have Hypothesis keep its files (its Unicode tables, the constants it collects) in this
-    package's cache folder: by default it makes ``.hypothesis/`` in the current folder, which a
-    command judging a receiver from any folder must not leave behind. For the commands only:
-    a test session keeps Hypothesis' own choice."""
-    from hypothesis.configuration import set_hypothesis_home_dir
+    package's cache folder for the length of the block: by default it makes ``.hypothesis/`` in
+    the current folder, which a command judging a receiver from any folder must not leave
+    behind. Its folder before is given back after, so that a test session keeps its own."""
+    from hypothesis.configuration import set_hypothesis_home_dir, storage_directory
 
+    try:
+        before: Path | None = storage_directory(intent_to_write=False).home_directory
+    except TypeError:  # a Hypothesis older than its StorageDirectory: back to its default
+        before = None
     set_hypothesis_home_dir(cache_root() / "hypothesis")
+    try:
+        yield
+    finally:
+        set_hypothesis_home_dir(before)
 
 
 def skipped_schemathesis(why: str) -> list[CheckResult]:
