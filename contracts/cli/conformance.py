@@ -103,8 +103,9 @@ def _register_check_receiver(subparsers: Any) -> None:
         "Schemathesis fuzzes it from schemas/openapi.yaml. Every finding is FAIL (it breaks a "
         "known sender, or is a security hole) or WARN (a deviation no known sender triggers). "
         "Exit 0: passed (warnings allowed unless --strict); 1: a FAIL (or, with --strict, a "
-        "WARN); 2: usage; 3: the receiver is unreachable; 130: interrupted (the reports "
-        "written are partial).",
+        "WARN); 2: usage; 3: the receiver is unreachable; 4: the settings file "
+        "(hokusai-contract.toml, or [tool.hokusai-contract] of pyproject.toml) cannot be used; "
+        "130: interrupted (the reports written are partial).",
         example="WEBHOOK_SECRET=... hokusai-contract check-receiver --url "
         f"http://127.0.0.1:8000{CURRENT_PATH} --also-url http://127.0.0.1:8000{SEED_PATH} "
         "--token LSCOR --spare-token OTHER --spare-token SPARE --spare-token THIRD "

@@ -128,8 +128,9 @@ def add_colour_option(parser: argparse.ArgumentParser) -> None:
         "--color",
         choices=("auto", "always", "never"),
         default="auto",
+        metavar="WHEN",
         help="colour the verdicts: auto (the default) colours them on a terminal unless "
-        "NO_COLOR is set (FORCE_COLOR forces it); always; never",
+        "NO_COLOR is set (FORCE_COLOR forces it), always, or never",
     )
 
 
