@@ -14,6 +14,7 @@ help:
 	@echo "make contract-test SENDER_CMD='...'   the same, judging that sender command instead"
 	@echo "make test            the whole test suite (Python and Node.js)"
 	@echo "make check-receiver URL=... TOKEN=... [SECRET_ENV=NAME] [STATE_URL=...]   judge any receiver"
+	@echo "make stub-site       serve the stub website on port 8000 (token LSCOR; secret in WEBHOOK_SECRET)"
 	@echo "make lint            ruff and mypy"
 	@echo "make bench           benchmarks, written to reports/bench.json"
 	@echo "make soak            the long reliability run"

@@ -11,11 +11,13 @@ the command line; what the commands share is :mod:`contracts.cli.options`.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
 from contracts import __version__
 from contracts.cli import conformance, core, receiver, sender
+from contracts.cli.colour import painting_stdout
 from contracts.cli.options import EXIT_USAGE, CommandError, Handler
 
 EXTRA_OF_MODULE = {
@@ -42,6 +44,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def load_dotenv() -> None:
+    """Fill the environment from ``./.env`` before any command runs, so that every command
+    finds its secrets there; a variable already set keeps its value. Values are never shown."""
+    from pathlib import Path
+
+    from contracts.sender.config import DOTENV_FILE, read_dotenv
+
+    path = Path.cwd() / DOTENV_FILE
+    try:
+        values = read_dotenv(path)
+    except (OSError, UnicodeDecodeError) as error:
+        why = error.strerror if isinstance(error, OSError) else "it is not UTF-8 text"
+        raise CommandError(f"{path} cannot be read ({why}); fix it or remove it") from None
+    for name, value in values.items():
+        os.environ.setdefault(name, value)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``hokusai-contract``; returns the exit code."""
     parser = build_parser()
@@ -51,7 +70,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     try:
-        return handler(args)
+        load_dotenv()
+        if not hasattr(args, "color"):
+            return handler(args)
+        with painting_stdout(args.color, os.environ):
+            return handler(args)
     except CommandError as error:
         print(f"hokusai-contract {args.command}: error: {error}", file=sys.stderr)
         return error.exit_code
@@ -67,4 +90,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "load_dotenv", "main"]

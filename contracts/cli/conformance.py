@@ -13,15 +13,25 @@ import shlex
 import sys
 import textwrap
 from collections.abc import Sequence
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from contracts.cli.config_file import (
+    CONFIG_FILE,
+    TOOL_TABLE,
+    FileSettings,
+    read_file_settings,
+)
 from contracts.cli.options import (
     EXIT_FAILED,
     EXIT_OK,
     EXIT_USAGE,
     CommandError,
+    add_colour_option,
+    add_header_option,
     add_secret_env_option,
+    checked_headers,
     checked_token,
     checked_url,
     new_command,
@@ -31,6 +41,7 @@ from contracts.cli.options import (
     seconds,
     secret_from_env,
 )
+from contracts.conformance.receiver_under_test import DEFAULT_SECRET_ENV
 from contracts.conformance.send_test import (
     DEFAULT_BASELINE_VALUE,
     DEFAULT_METRIC_NAME,
@@ -71,10 +82,18 @@ def _add_settle_option(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_request_options(parser: argparse.ArgumentParser) -> None:
-    """``--show-request`` and ``--timeout``, for the commands that send one delivery."""
+    """``--header``, ``--show-request``, ``--json``, ``--color`` and ``--timeout``, for the
+    commands that send one delivery."""
+    add_header_option(parser)
     parser.add_argument(
         "--show-request", action="store_true", help="print the exact body bytes that were sent"
     )
+    parser.add_argument(
+        "--json",
+        metavar="FILE",
+        help="also write the verdict, why, what to do, the request and the answer as JSON here",
+    )
+    add_colour_option(parser)
     parser.add_argument(
         "--timeout",
         type=seconds,
@@ -111,8 +130,9 @@ def _register_check_receiver(subparsers: Any) -> None:
         "Schemathesis fuzzes it from schemas/openapi.yaml. Every finding is FAIL (it breaks a "
         "known sender, or is a security hole) or WARN (a deviation no known sender triggers). "
         "Exit 0: passed (warnings allowed unless --strict); 1: a FAIL (or, with --strict, a "
-        "WARN); 2: usage; 3: the receiver is unreachable; 130: interrupted (the reports "
-        "written are partial).",
+        "WARN); 2: usage; 3: the receiver is unreachable; 4: the settings file "
+        "(hokusai-contract.toml, or [tool.hokusai-contract] of pyproject.toml) cannot be used; "
+        "130: interrupted (the reports written are partial).",
         example="WEBHOOK_SECRET=... hokusai-contract check-receiver --url "
         f"http://127.0.0.1:8000{CURRENT_PATH} --also-url http://127.0.0.1:8000{SEED_PATH} "
         "--token LSCOR --spare-token OTHER --spare-token SPARE --spare-token THIRD "
@@ -120,12 +140,18 @@ def _register_check_receiver(subparsers: Any) -> None:
         "--state-url 'http://127.0.0.1:8000/api/tokens/{token_id}'",
         handler=_check_receiver,
     )
-    parser.add_argument("--url", required=True, help="the receiver's webhook URL")
+    parser.add_argument(
+        "--url",
+        help="the receiver's webhook URL (required, here or as url in hokusai-contract.toml or "
+        "[tool.hokusai-contract] of pyproject.toml, which hold the other settings too; a flag "
+        "wins over the file)",
+    )
     add_secret_env_option(parser)
+    parser.set_defaults(secret_env=None)  # the settings file may name it; the default comes last
     parser.add_argument(
         "--token",
-        required=True,
-        help="a token that exists on the receiver, ideally still DRAFT (it ends up REGISTERED)",
+        help="a token that exists on the receiver, ideally still DRAFT (it ends up REGISTERED); "
+        "required, here or in the settings file",
     )
     parser.add_argument(
         "--spare-token",
@@ -153,6 +179,7 @@ def _register_check_receiver(subparsers: Any) -> None:
         f"{SEED_PATH}): it must answer as the handler and accept both body shapes too "
         "(repeat for more)",
     )
+    add_header_option(parser)
     parser.add_argument("--junit", metavar="FILE", help="also write JUnit XML here")
     parser.add_argument("--json", metavar="FILE", help="also write a JSON report here")
     parser.add_argument("--no-schemathesis", action="store_true", help="skip the Schemathesis run")
@@ -181,6 +208,7 @@ def _register_check_receiver(subparsers: Any) -> None:
         metavar="N",
         help="seed Schemathesis' generation, to repeat the same requests (default: a fixed one)",
     )
+    add_colour_option(parser)
 
 
 def checked_spare_tokens(values: Sequence[str], token: str, option: str) -> tuple[str, ...]:
@@ -271,26 +299,37 @@ def _check_receiver(args: argparse.Namespace) -> int:
     from contracts.conformance.receiver_under_test import Receiver
     from contracts.conformance.results import SuiteResult
     from contracts.conformance.runner import receiver_suite
+    from contracts.conformance.schemathesis_run import hypothesis_files_in_the_cache
 
-    url = checked_url(args.url, "--url")
-    state_url_template = checked_state_url(args.state_url)
-    token = checked_token(args.token, "--token")
-    spares = checked_spare_tokens(args.spare_token, token, "--spare-token")
-    also_urls = checked_also_urls(args.also_url, url, "--also-url")
-    secret = secret_from_env(args.secret_env)
+    from_file = read_file_settings()
+    setting = _FileOrFlag(args, from_file)
+    url = checked_url(*setting.text("url", required=True))
+    state_url_template = checked_state_url(*setting.text("state-url"))
+    token = checked_token(*setting.text("token", required=True))
+    spares = checked_spare_tokens(*_with(setting.texts("spare-tokens"), token))
+    also_urls = checked_also_urls(*_with(setting.texts("also-urls"), url))
+    headers = checked_headers(args.header)
+    secret_env, secret_option = setting.text("secret-env")
+    secret = secret_from_env(secret_env or DEFAULT_SECRET_ENV, option=secret_option)
+    names = [name for name, _ in headers]
+    context: dict[str, Any] = {"url": redacted_url(url), "token": token}
+    context |= {"headers": names} if names else {}
+    context |= {"settings_file": from_file.source} if from_file.source else {}
     reports = _Reports(
         checked_report_path(args.junit, "--junit"),
         checked_report_path(args.json, "--json"),
-        {"url": redacted_url(url), "token": token},
+        context,
         args.strict,
         "check-receiver",
     )
     state_url = redacted_url(state_url_template) if state_url_template else "not given"
     spare_words = f"; spare tokens {', '.join(spares)}" if spares else ""
+    read_from = f" (settings from {from_file.source})" if from_file.source else ""
     heading = [
-        f"Checking {redacted_url(url)}",
+        f"Checking {redacted_url(url)}{read_from}",
         *(f"  and {redacted_url(also)}" for also in also_urls),
         f"  token {token}{spare_words}; state URL {state_url}",
+        *([header_names_line(names)] if names else []),
     ]
     receiver = Receiver(
         url,
@@ -299,9 +338,10 @@ def _check_receiver(args: argparse.Namespace) -> int:
         spares,
         state_url_template,
         args.timeout,
-        args.secret_env,
+        secret_env or DEFAULT_SECRET_ENV,
         args.settle,
         also_urls,
+        headers,
     )
     finished: list[CheckResult] = []
 
@@ -314,14 +354,16 @@ def _check_receiver(args: argparse.Namespace) -> int:
             print("\n".join(heading), flush=True)
         print(report.progress_line(result), flush=True)
 
+    cache = hypothesis_files_in_the_cache() if not args.no_schemathesis else nullcontext()
     try:
-        suite = receiver_suite(
-            receiver,
-            schemathesis=not args.no_schemathesis,
-            max_examples=args.max_examples,
-            seed=args.seed,
-            on_result=on_result,
-        )
+        with cache:
+            suite = receiver_suite(
+                receiver,
+                schemathesis=not args.no_schemathesis,
+                max_examples=args.max_examples,
+                seed=args.seed,
+                on_result=on_result,
+            )
     except KeyboardInterrupt:
         written = reports.write(SuiteResult("receiver", tuple(finished)), partial=True)
         where = f"; the reports written are partial: {', '.join(written)}" if written else ""
@@ -337,6 +379,47 @@ def _check_receiver(args: argparse.Namespace) -> int:
         return EXIT_UNREACHABLE
     _print_results(suite, reports)
     return EXIT_FAILED if suite.fails(strict=args.strict) else EXIT_OK
+
+
+class _FileOrFlag:
+    """check-receiver's settings: a flag when given, else the settings file's value; each with
+    the words that name where it came from, for the messages about it."""
+
+    def __init__(self, args: argparse.Namespace, from_file: FileSettings) -> None:
+        self.args = args
+        self.file = from_file
+
+    def text(self, key: str, *, required: bool = False) -> tuple[str, str]:
+        option = f"--{key}"
+        flag = getattr(self.args, key.replace("-", "_"))
+        if flag is not None:
+            return flag, option
+        value = self.file.text(key)
+        if value is not None:
+            return value, f"{key} in {self.file.source}"
+        if required:
+            raise CommandError(
+                f"{option} is required: pass it, or set {key} in {CONFIG_FILE} or in "
+                f"[tool.{TOOL_TABLE}] of pyproject.toml"
+            )
+        return "", option
+
+    def texts(self, key: str) -> tuple[list[str], str]:
+        option = f"--{key.removesuffix('s')}"
+        flags = getattr(self.args, key.removesuffix("s").replace("-", "_"))
+        if flags:
+            return list(flags), option
+        return self.file.texts(key), f"{key} in {self.file.source}"
+
+
+def _with(values: tuple[list[str], str], given: str) -> tuple[list[str], str, str]:
+    """``(values, given, where)``: the argument order of the checks of repeated settings."""
+    return values[0], given, values[1]
+
+
+def header_names_line(names: Sequence[str]) -> str:
+    """The line saying which extra headers go with every request; never their values."""
+    return f"  with header(s) {', '.join(names)} on every request (values not shown)"
 
 
 def _unreachable(results: Sequence[CheckResult]) -> str | None:
@@ -368,7 +451,7 @@ class _Reports:
         self,
         junit: str | None,
         json_path: str | None,
-        context: dict[str, str],
+        context: dict[str, Any],
         strict: bool,
         command: str,
     ) -> None:
@@ -441,11 +524,16 @@ def _register_diagnose(subparsers: Any) -> None:
         metavar="NAME",
         help=f"the header the value came in (default {SIGNATURE_HEADER})",
     )
+    parser.add_argument(
+        "--json", metavar="FILE", help="also write the verdict, why and the fix as JSON here"
+    )
+    add_colour_option(parser)
 
 
 def _diagnose(args: argparse.Namespace) -> int:
     from contracts.conformance.diagnosis import diagnose
 
+    json_path = checked_report_path(args.json, "--json")
     secret = secret_from_env(args.secret_env)
     diagnosis = diagnose(read_body(args.body), args.header, secret, args.header_name)
     also = [cause.value for cause in diagnosis.causes[1:]]
@@ -453,7 +541,39 @@ def _diagnose(args: argparse.Namespace) -> int:
     print(textwrap.fill(diagnosis.explanation, _WIDTH))
     if diagnosis.fix:
         print(textwrap.fill(f"fix: {diagnosis.fix}", _WIDTH, subsequent_indent="  "))
+    if json_path:
+        document = {
+            "tool": "hokusai-contract",
+            "command": "diagnose",
+            "ok": diagnosis.verifies,
+            "verdict": diagnosis.cause.value,
+            "causes": [cause.value for cause in diagnosis.causes],
+            "why": diagnosis.explanation,
+            "fix": diagnosis.fix,
+            "header_name": args.header_name,
+        }
+        print(f"JSON report: {write_json_report(json_path, document, secrets=[secret])}")
     return EXIT_OK if diagnosis.verifies else EXIT_FAILED
+
+
+def write_json_report(
+    path: str, document: dict[str, Any], *urls: str | None, secrets: Sequence[str] = ()
+) -> Path:
+    """Write a command's JSON report (``--json``) with the secrets and the URLs' credentials
+    masked wherever a value holds one (an answer that echoes a header, say)."""
+    from contracts.urls import redact_text
+
+    def masked(value: Any) -> Any:
+        if isinstance(value, str):
+            return redact_text(value, *urls, secrets=secrets)
+        if isinstance(value, dict):
+            return {key: masked(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [masked(item) for item in value]
+        return value
+
+    text = json.dumps(masked(document), indent=2, ensure_ascii=False)
+    return write_report("--json", path, text + "\n")
 
 
 # --- send-test ------------------------------------------------------------------------------
@@ -495,6 +615,8 @@ def _send_test(args: argparse.Namespace) -> int:
 
     url = checked_url(args.url, "--url")
     checked_state_url(args.state_url)
+    headers = checked_headers(args.header)
+    json_path = checked_report_path(args.json, "--json")
     secret = secret_from_env(args.secret_env)
     delivery = _delivery_from_args(args, secret)
     token_id = token_id_of(json.loads(delivery.body))
@@ -506,22 +628,39 @@ def _send_test(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         secret_env=args.secret_env,
         settle=args.settle,
+        headers=headers,
     )
     result = run_send_test(receiver, delivery)
     return _print_result(
-        render(result, show_request=args.show_request), result, url, args.state_url
+        render(result, show_request=args.show_request),
+        result,
+        (url, args.state_url),
+        json_path=json_path,
+        headers=headers,
     )
 
 
-def _print_result(lines: Sequence[str], result: SendTestResult, *urls: str | None) -> int:
-    """Print what one delivery came to, and its exit code: 0 accepted, 3 unreachable, else 1.
+def _print_result(
+    lines: Sequence[str],
+    result: SendTestResult,
+    urls: Sequence[str | None],
+    *,
+    json_path: str | None,
+    headers: Sequence[tuple[str, str]],
+) -> int:
+    """Print what one delivery came to (and write it as JSON when asked), and its exit code:
+    0 accepted, 3 unreachable, else 1.
 
-    The secret and the URLs' credentials are masked, should any text hold one (an echoing
-    receiver)."""
+    The secret, the extra headers' values and the URLs' credentials are masked, should any
+    text hold one (an echoing receiver)."""
+    from contracts.conformance.send_test import result_dict
     from contracts.urls import redact_text
 
-    secret = result.receiver.secret
-    print("\n".join(redact_text(line, *urls, secrets=[secret]) for line in lines))
+    hidden = [result.receiver.secret, *(value for _, value in headers if value)]
+    print("\n".join(redact_text(line, *urls, secrets=hidden) for line in lines))
+    if json_path:
+        written = write_json_report(json_path, result_dict(result), *urls, secrets=hidden)
+        print(f"JSON report: {written}")
     if result.interpretation.outcome.unreachable:
         return EXIT_UNREACHABLE
     return EXIT_OK if result.succeeded else EXIT_FAILED
@@ -604,6 +743,8 @@ def _replay(args: argparse.Namespace) -> int:
 
     url = checked_url(args.url, "--url")
     source = checked_url(args.source, "--from") if args.source else None
+    headers = checked_headers(args.header)
+    json_path = checked_report_path(args.json, "--json")
     secret = secret_from_env(args.secret_env)
     try:
         if source is not None:
@@ -615,7 +756,12 @@ def _replay(args: argparse.Namespace) -> int:
         code = EXIT_UNREACHABLE if error.unreachable else EXIT_USAGE
         raise CommandError(redact_text(str(error), source), code) from None
     receiver = Receiver(
-        url, secret, token_of(record), timeout=args.timeout, secret_env=args.secret_env
+        url,
+        secret,
+        token_of(record),
+        timeout=args.timeout,
+        secret_env=args.secret_env,
+        headers=headers,
     )
     result = run_send_test(receiver, delivery)
     lines = [
@@ -623,7 +769,7 @@ def _replay(args: argparse.Namespace) -> int:
         f"({record.verdict}) then; sent again with its exact body, signed anew",
         *render(result, show_request=args.show_request),
     ]
-    return _print_result(lines, result, url, source)
+    return _print_result(lines, result, (url, source), json_path=json_path, headers=headers)
 
 
 def _register_replay(subparsers: Any) -> None:
@@ -734,6 +880,7 @@ def _register_check_sender(subparsers: Any) -> None:
         "Ctrl-C)",
     )
     parser.add_argument("--listen", action="store_true", help="judge a sender started elsewhere")
+    add_colour_option(parser)
     parser.add_argument("--json", metavar="FILE", help="also write a JSON report here")
     parser.add_argument("--junit", metavar="FILE", help="also write JUnit XML here")
     parser.add_argument(
@@ -926,7 +1073,9 @@ def _register_contract_test(subparsers: Any) -> None:
         help="with --receiver-url: URL template answering GET with the token's JSON state, e.g. "
         "'https://host/api/tokens/{token_id}'; enables the state-change checks",
     )
+    add_header_option(parser, "--receiver-header")
     _add_sender_command_options(parser)
+    add_colour_option(parser)
 
 
 def external_receiver(args: argparse.Namespace) -> Receiver | None:
@@ -941,6 +1090,7 @@ def external_receiver(args: argparse.Namespace) -> Receiver | None:
                 ("--receiver-token", args.receiver_token),
                 ("--receiver-spare-token", args.receiver_spare_token),
                 ("--receiver-state-url", args.receiver_state_url),
+                ("--receiver-header", args.receiver_header),
             )
             if value
         ]
@@ -954,12 +1104,22 @@ def external_receiver(args: argparse.Namespace) -> Receiver | None:
     state_url = checked_state_url(args.receiver_state_url, "--receiver-state-url")
     token = checked_token(args.receiver_token or RECEIVER_TOKEN, "--receiver-token")
     spares = checked_spare_tokens(args.receiver_spare_token, token, "--receiver-spare-token")
+    headers = checked_headers(args.receiver_header, "--receiver-header")
     secret = secret_from_env(args.receiver_secret_env, option="--receiver-secret-env")
-    return Receiver(url, secret, token, spares, state_url, secret_env=args.receiver_secret_env)
+    return Receiver(
+        url,
+        secret,
+        token,
+        spares,
+        state_url,
+        secret_env=args.receiver_secret_env,
+        headers=headers,
+    )
 
 
 def _contract_test(args: argparse.Namespace) -> int:
     from contracts.conformance.contract_test import run_contract_test
+    from contracts.conformance.schemathesis_run import hypothesis_files_in_the_cache
     from contracts.sender import MlflowServerError
 
     external = external_receiver(args)
@@ -971,7 +1131,8 @@ def _contract_test(args: argparse.Namespace) -> int:
         print(line, flush=True)
 
     try:
-        run = run_contract_test(external, args.max_examples, say, sender)
+        with hypothesis_files_in_the_cache():
+            run = run_contract_test(external, args.max_examples, say, sender)
     except MlflowServerError as error:
         raise CommandError(f"the MLflow server did not start: {error}", EXIT_FAILED) from None
     return finish_run(run.suites, run.timings, run.total, reports_dir, say)

@@ -10,6 +10,7 @@ from contracts import signing
 from contracts.cli.options import (
     EXIT_FAILED,
     EXIT_OK,
+    add_colour_option,
     add_secret_env_option,
     new_command,
     read_body,
@@ -81,6 +82,7 @@ def register(subparsers: Any) -> None:
         metavar="NAME",
         help="during rotation: another variable holding a secret that is also accepted (repeat)",
     )
+    add_colour_option(verify)
 
     schema = new_command(
         subparsers,

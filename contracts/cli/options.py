@@ -14,11 +14,29 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
+from contracts.envelope import EVENT_HEADER, IDEMPOTENCY_KEY_HEADER
+from contracts.signing import SIGNATURE_HEADER
 from contracts.tokens import TokenIdError, normalize_token_id
 from contracts.urls import EXAMPLE_WEBHOOK_URL, http_url_problem, redacted_url
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+"""A header name: an RFC 9110 token."""
+_HEADERS_OF_THE_CHECKS = {
+    name.lower(): name
+    for name in (
+        SIGNATURE_HEADER,
+        EVENT_HEADER,
+        IDEMPOTENCY_KEY_HEADER,
+        "Content-Type",
+        "Content-Length",
+        "Transfer-Encoding",
+        "Host",
+    )
+}
+"""Headers each request sets (or leaves out) on purpose: one sent with every request would
+change what the checks send."""
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -102,6 +120,55 @@ def checked_token(value: str, option: str = "--token") -> str:
         return normalize_token_id(value)
     except TokenIdError as error:
         raise CommandError(f"{option}: {error}") from None
+
+
+def add_colour_option(parser: argparse.ArgumentParser) -> None:
+    """``--color``: the verdict words in colour on a terminal (``auto``), always, or never."""
+    parser.add_argument(
+        "--color",
+        choices=("auto", "always", "never"),
+        default="auto",
+        metavar="WHEN",
+        help="colour the verdicts: auto (the default) colours them on a terminal unless "
+        "NO_COLOR is set (FORCE_COLOR forces it), always, or never",
+    )
+
+
+def add_header_option(parser: argparse.ArgumentParser, option: str = "--header") -> None:
+    """Extra headers for every request to the receiver, as ``NAME:VALUE`` (repeatable)."""
+    parser.add_argument(
+        option,
+        action="append",
+        default=[],
+        metavar="NAME:VALUE",
+        help="send this header with every request to the receiver, e.g. 'Authorization: Bearer "
+        "...' for a staging gateway (repeat for more); its value is never printed or written",
+    )
+
+
+def checked_headers(values: list[str], option: str = "--header") -> tuple[tuple[str, str], ...]:
+    """``NAME:VALUE`` pairs as (name, value), each name once; a usage error that never repeats a
+    value (it is a secret) when one is malformed."""
+    headers: dict[str, tuple[str, str]] = {}
+    for text in values:
+        name, colon, value = text.partition(":")
+        name, value = name.strip(), value.strip()
+        if not colon or not _HEADER_NAME.fullmatch(name):
+            raise CommandError(
+                f"{option} takes NAME:VALUE, such as 'Authorization: Bearer ...'; one given has "
+                "no header name before a ':' (it is not repeated here: it may hold a secret)"
+            )
+        if name.lower() in _HEADERS_OF_THE_CHECKS:
+            raise CommandError(
+                f"{option} {name}: each check sets {_HEADERS_OF_THE_CHECKS[name.lower()]} itself; "
+                "leave it out"
+            )
+        if "\r" in value or "\n" in value:
+            raise CommandError(f"{option} {name}: its value has a line break; give one line")
+        if name.lower() in headers:
+            raise CommandError(f"{option} {name} is given twice; give each header once")
+        headers[name.lower()] = (name, value)
+    return tuple(headers.values())
 
 
 def seconds(text: str) -> float:

@@ -240,7 +240,10 @@ def register(subparsers: Any) -> None:
         f"{MAX_BODY_BYTES})",
     )
 
-    actions = stub_site.add_subparsers(dest="stub_site_action", metavar="ACTION")
+    # Named here: the subcommands' usage would otherwise start with the whole usage above.
+    actions = stub_site.add_subparsers(
+        dest="stub_site_action", metavar="ACTION", prog="hokusai-contract stub-site"
+    )
     tokens = new_command(
         actions,
         "tokens",

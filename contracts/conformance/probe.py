@@ -212,7 +212,7 @@ class Probe:
         self.receiver = receiver
         self.form = form
         """The form :meth:`payload` and :meth:`signed` build in; set by the runner per check."""
-        self.session = bounded_session()
+        self.session = bounded_session(headers=receiver.headers)
         self.sent: list[Sent] = []
         self.reads: list[StateRead] = []
         self.current_check = ""

@@ -30,6 +30,8 @@ class Receiver:
     state URL is read again, after an acceptance, before the token is said not to be
     REGISTERED (a handler may queue the work and answer first). ``also_urls`` are further URLs
     of the same handler (the other contract path, say) where a shorter set of checks runs too.
+    ``headers`` go with every request to the receiver (an ``Authorization`` a staging gateway
+    asks for, say): their values are secrets, so only their names are ever shown.
     Token ids are upper-cased.
     """
 
@@ -42,6 +44,7 @@ class Receiver:
     secret_env: str = DEFAULT_SECRET_ENV
     settle: float = DEFAULT_SETTLE_SECONDS
     also_urls: tuple[str, ...] = ()
+    headers: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         # Frozen, so the normalized ids are set the way dataclasses set fields.
@@ -49,6 +52,7 @@ class Receiver:
         spares: Iterable[str] = self.spare_tokens
         object.__setattr__(self, "spare_tokens", tuple(normalize_token_id(s) for s in spares))
         object.__setattr__(self, "also_urls", tuple(self.also_urls))
+        object.__setattr__(self, "headers", tuple((n, v) for n, v in self.headers))
 
     def __repr__(self) -> str:
         state_url = redacted_url(self.state_url) if self.state_url else None
@@ -57,8 +61,13 @@ class Receiver:
             f"Receiver(url={redacted_url(self.url)!r}, secret={MASK!r}, token={self.token!r}, "
             f"spare_tokens={self.spare_tokens!r}, state_url={state_url!r}, "
             f"timeout={self.timeout!r}, secret_env={self.secret_env!r}, settle={self.settle!r}, "
-            f"also_urls={also!r})"
+            f"also_urls={also!r}, headers={self.header_names!r})"
         )
+
+    @property
+    def header_names(self) -> tuple[str, ...]:
+        """The names of the headers sent with every request: what may be shown of them."""
+        return tuple(name for name, _ in self.headers)
 
     @property
     def tokens(self) -> tuple[str, ...]:

@@ -70,6 +70,7 @@ def receiver_suite(
             receiver.token,
             timeout=receiver.timeout,
             max_examples=max_examples or DEFAULT_MAX_EXAMPLES,
+            headers=receiver.headers,
             **options,
         )
         extra = [explained_by_the_checks(result, results) for result in extra]

@@ -20,7 +20,10 @@ import re
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -33,8 +36,9 @@ from contracts.envelope import EVENT_HEADER, IDEMPOTENCY_KEY_HEADER, SEED_PATH, 
 from contracts.payload import EVENT_TYPE, Shape, format_timestamp, payload_shape
 from contracts.schema import openapi_path
 from contracts.signing import SIGNATURE_HEADER, sign
+from contracts.support.cache import cache_root
 from contracts.support.http import bounded_session, describe_connection_failure
-from contracts.urls import redacted_url
+from contracts.urls import MASK, redacted_url
 
 DEFAULT_MAX_EXAMPLES = 50
 _MAX_FLOAT = 1.7976931348623157e308
@@ -155,6 +159,7 @@ def _run_mode(
     max_examples: int,
     timeout: float,
     seed: int | None = None,
+    extra_headers: tuple[tuple[str, str], ...] = (),
 ) -> _ModeTally:
     import hypothesis
     from hypothesis import HealthCheck, Phase, given, settings
@@ -176,7 +181,8 @@ def _run_mode(
         _contract_status(mode_name),
     ]
     tally = _ModeTally()
-    session = bounded_session()
+    session = bounded_session(headers=extra_headers)
+    hidden = {name.lower() for name, _ in extra_headers}
 
     @settings(
         max_examples=max_examples,
@@ -206,7 +212,9 @@ def _run_mode(
             for failure in group.exceptions:
                 title = _title(failure)
                 tally.record_failure(
-                    title, _example(failure, response), _reproduction(title, failure, response)
+                    title,
+                    _example(failure, response),
+                    _reproduction(title, failure, response, hidden),
                 )
 
     if seed is not None:
@@ -238,13 +246,19 @@ def _status_of(failure: Any, response: Any) -> int:
     return int(response.status_code)
 
 
-def _reproduction(title: str, failure: Any, response: Any) -> dict[str, Any]:
-    """Exactly what the failing request sent, for a curl command and a body file."""
+def _reproduction(
+    title: str, failure: Any, response: Any, hidden: frozenset[str] | set[str] = frozenset()
+) -> dict[str, Any]:
+    """Exactly what the failing request sent, for a curl command and a body file; the values
+    of the ``hidden`` headers (the extra ones given to the run, secrets) are masked."""
     request = response.request
     body = request.body or b""
     if isinstance(body, str):
         body = body.encode("utf-8")
-    headers = {str(name): str(value) for name, value in request.headers.items()}
+    headers = {
+        str(name): MASK if str(name).lower() in hidden else str(value)
+        for name, value in request.headers.items()
+    }
     if failure.__class__.__name__ == "IgnoredAuth":
         # the replay went out without the signature: that is the request to send again
         headers = {n: v for n, v in headers.items() if n.lower() != SIGNATURE_HEADER.lower()}
@@ -312,8 +326,10 @@ def run_schemathesis(
     max_examples: int = DEFAULT_MAX_EXAMPLES,
     timeout: float = 10.0,
     seed: int | None = None,
+    headers: tuple[tuple[str, str], ...] = (),
 ) -> list[CheckResult]:
-    """Fuzz the webhook operation in positive and negative mode; one result per mode.
+    """Fuzz the webhook operation in positive and negative mode; one result per mode, each
+    request sent with ``headers`` too (their values are masked in the reproductions).
 
     Generation is the same on every run unless ``seed`` is given: then that seed's.
     """
@@ -324,10 +340,29 @@ def run_schemathesis(
         started = time.perf_counter()
         finding = _finding(
             mode_name,
-            _run_mode(operation, mode_name, base_url, token, max_examples, timeout, seed),
+            _run_mode(operation, mode_name, base_url, token, max_examples, timeout, seed, headers),
         )
         results.append(finding.result(check_id, title, time.perf_counter() - started))
     return results
+
+
+@contextmanager
+def hypothesis_files_in_the_cache() -> Iterator[None]:
+    """Have Hypothesis keep its files (its Unicode tables, the constants it collects) in this
+    package's cache folder for the length of the block: by default it makes ``.hypothesis/`` in
+    the current folder, which a command judging a receiver from any folder must not leave
+    behind. Its folder before is given back after, so that a test session keeps its own."""
+    from hypothesis.configuration import set_hypothesis_home_dir, storage_directory
+
+    try:
+        before: Path | None = storage_directory(intent_to_write=False).home_directory
+    except TypeError:  # a Hypothesis older than its StorageDirectory: back to its default
+        before = None
+    set_hypothesis_home_dir(cache_root() / "hypothesis")
+    try:
+        yield
+    finally:
+        set_hypothesis_home_dir(before)
 
 
 def skipped_schemathesis(why: str) -> list[CheckResult]:

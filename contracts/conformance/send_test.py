@@ -17,7 +17,7 @@ import shlex
 from contextlib import closing
 from dataclasses import dataclass
 from enum import Enum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from contracts.conformance.answers import (
     Answer,
@@ -180,7 +180,9 @@ def build_test_delivery(
 
 
 def check_receiver_command(receiver: Receiver) -> str:
-    """The command that judges the receiver rule by rule, for this URL, secret and token."""
+    """The command that judges the receiver rule by rule, for this URL, secret and token (and
+    the extra headers by name: their values are for the user to fill in)."""
+    headers = [word for name in receiver.header_names for word in ("--header", f"{name}: ...")]
     return shlex.join(
         [
             "hokusai-contract",
@@ -191,6 +193,7 @@ def check_receiver_command(receiver: Receiver) -> str:
             receiver.secret_env,
             "--token",
             receiver.token,
+            *headers,
         ]
     )
 
@@ -281,6 +284,48 @@ def run_send_test(receiver: Receiver, delivery: SignedDelivery) -> SendTestResul
 # --- rendering (pure) -----------------------------------------------------------------------
 
 
+def result_dict(result: SendTestResult) -> dict[str, Any]:
+    """The JSON report of a send-test: the verdict and its words, why and what to do (as the
+    printed lines say them), what was sent (the extra headers by name only) and what came
+    back."""
+    interpretation = result.interpretation
+    answer, state = result.answer, result.state
+    return {
+        "tool": "hokusai-contract",
+        "command": "send-test",
+        "ok": result.succeeded,
+        "verdict": interpretation.outcome.name,
+        "outcome": interpretation.outcome.value,
+        "why": interpretation.explanation,
+        "fix": list(interpretation.next_steps),
+        "url": redacted_url(result.receiver.url),
+        "token": result.receiver.token,
+        "headers": list(result.receiver.header_names),
+        "request": {
+            "method": "POST",
+            "headers": dict(result.delivery.headers),
+            "body": result.delivery.body.decode("utf-8"),
+        },
+        "answer": None
+        if answer is None
+        else {
+            "status": answer.status,
+            "phrase": answer.phrase,
+            "content_type": answer.content_type,
+            "body": answer.text,
+            "cut_at": answer.cut_at,
+        },
+        "state": None
+        if state is None
+        else {
+            "url": redacted_url(state.url),
+            "status": state.status,
+            "registered": state.registered,
+            "words": state.after_acceptance,
+        },
+    }
+
+
 def _shown_body(text: str) -> str:
     text = text.strip()
     if len(text) <= _SHOWN_BODY_LIMIT:
@@ -320,6 +365,7 @@ def render(result: SendTestResult, *, show_request: bool = False) -> list[str]:
 
     lines = [f"sent: POST {redacted_url(result.receiver.url)}"]
     lines += [f"  {name}: {value}" for name, value in result.delivery.headers.items()]
+    lines += [f"  {name}: (from --header, not shown)" for name in result.receiver.header_names]
     if show_request:
         lines += ["  body:", "  " + result.delivery.body.decode("utf-8", "backslashreplace")]
     else:

@@ -31,13 +31,14 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from contracts.support.cache import CACHE_ENV as CACHE_ENV  # where the template is kept
+from contracts.support.cache import cache_root
 from contracts.support.stopping import StopsOnExit
 
 DATABASE_FILE = "mlflow.sqlite3"
 ARTIFACTS_FOLDER = "artifacts"
 LOG_FILE = "mlflow-server.log"
 WEBHOOK_KEY_FILE = "webhook-encryption.key"
-CACHE_ENV = "HOKUSAI_CONTRACTS_CACHE"
 DEFAULT_STARTUP_TIMEOUT = 120.0
 _POLL_INTERVAL = 0.1
 _STOP_GRACE = 10.0
@@ -85,10 +86,7 @@ def mlflow_version() -> str:
 
 def template_path(version: str | None = None) -> Path:
     """Where the migrated template database for this MLflow version is cached."""
-    root = os.environ.get(CACHE_ENV) or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache", "hokusai-contracts"
-    )
-    return Path(root) / f"mlflow-template-{version or mlflow_version()}.sqlite3"
+    return cache_root() / f"mlflow-template-{version or mlflow_version()}.sqlite3"
 
 
 def start_mlflow_server(

@@ -17,6 +17,7 @@ import http.client
 import socket
 import ssl
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -40,14 +41,18 @@ class TotalTimeout(requests.Timeout):
     """The request, answer included, was not over when its timeout had passed in total."""
 
 
-def bounded_session(limit: int = ANSWER_LIMIT) -> requests.Session:
-    """A session whose requests end within their timeout and keep at most ``limit`` bytes.
+def bounded_session(
+    limit: int = ANSWER_LIMIT, headers: Iterable[tuple[str, str]] = ()
+) -> requests.Session:
+    """A session whose requests end within their timeout and keep at most ``limit`` bytes,
+    each sent with ``headers`` too (a header a request sets itself wins).
 
     Every body is read before the request returns, even with ``stream=True``. The HTTP
     library's log lines show the URLs' credentials masked.
     """
     hide_url_secrets_in_logs()
     session = requests.Session()
+    session.headers.update(dict(headers))
     adapter = _BoundedAdapter(limit)
     session.mount("http://", adapter)
     session.mount("https://", adapter)

@@ -334,3 +334,38 @@ def test_the_action_outputs_and_verdicts_named_are_the_real_ones(page: str) -> N
     named = set(code_spans(outputs.group(1)))
     verdicts = set(re.findall(r"verdict=([a-z-]+)", step("check")["run"]))
     assert set(action()["outputs"]) | verdicts == named
+
+
+# --- settings in a file -----------------------------------------------------------------------
+
+SETTINGS_FILE = "Settings in a file"
+
+
+def test_the_settings_file_example_is_read_as_it_is_shown(page: str, tmp_path: Path) -> None:
+    from contracts.cli.config_file import CONFIG_FILE, KNOWN_KEYS, read_file_settings
+
+    (example,) = fenced_blocks(section(page, SETTINGS_FILE), "toml")
+    (tmp_path / CONFIG_FILE).write_text(example, encoding="utf-8")
+    settings = read_file_settings(tmp_path)
+    assert settings.source == CONFIG_FILE
+    assert tuple(settings.values) == KNOWN_KEYS
+
+
+def test_the_settings_keys_table_lists_every_key_with_its_real_flag(page: str) -> None:
+    from contracts.cli.config_file import KNOWN_KEYS
+
+    rows = table_rows(section(page, SETTINGS_FILE))
+    keys = {code_spans(row[0])[0]: code_spans(row[1])[0] for row in rows}
+    assert tuple(keys) == KNOWN_KEYS
+    assert set(keys.values()) <= set(options_of(subcommand("check-receiver")))
+
+
+def test_the_send_test_json_keys_named_are_the_real_ones(page: str) -> None:
+    from contracts.conformance.send_test import Interpretation, result_dict
+
+    row = next(row for row in table_rows(section(page, SEND_TEST)) if row[0].startswith("`--json"))
+    named = {code for code in code_spans(row[1]) if not code.startswith("--")}
+    receiver = Receiver("http://127.0.0.1:9/x", "s", "LSCOR")
+    delivery = build_test_delivery("s", token_id="LSCOR", model_name="m", model_version="1")
+    report = result_dict(SendTestResult(receiver, delivery, Interpretation(Outcome.ACCEPTED, "")))
+    assert named and named <= set(report), named - set(report)

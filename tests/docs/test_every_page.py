@@ -4,6 +4,8 @@ and no page shows a secret's value on a command line."""
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -50,3 +52,26 @@ def test_no_page_puts_a_secret_value_on_a_command_line(page: Path) -> None:
             assert not [arg for arg in args if arg.startswith("SECRET=")], args
         for args in calls_of("hokusai-contract", snippet):
             assert not [arg for arg in args if re.match(r"--secret(=|$)", arg)], args
+
+
+def test_make_help_lists_every_make_target_the_pages_show() -> None:
+    make = shutil.which("make")
+    if make is None:
+        pytest.skip("make is not installed")
+    shown = {
+        args[0]
+        for page in EVERY_PAGE
+        for snippet in shown_commands(read(page_id(page)))
+        for args in calls_of("make", snippet)
+        if args and "=" not in args[0] and not args[0].startswith("-")
+    }
+    listed = subprocess.run(
+        [make, "--no-print-directory", "help"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    named = {line.split()[1] for line in listed.splitlines() if line.startswith("make ")}
+    assert shown - named == set(), listed

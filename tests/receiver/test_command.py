@@ -167,3 +167,24 @@ def test_a_port_already_taken_is_a_clear_error_naming_the_option(tmp_path: Path)
     assert result.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port} (Address already in use)" in result.stderr
     assert "--port" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("words", "usage"),
+    [
+        (["tokens"], "usage: hokusai-contract stub-site tokens [-h] ACTION ..."),
+        (["tokens", "add"], "usage: hokusai-contract stub-site tokens add [-h] [--reset]"),
+        (["tokens", "list"], "usage: hokusai-contract stub-site tokens list [-h] [--json]"),
+    ],
+)
+def test_the_token_actions_help_starts_with_their_own_one_line_usage(
+    words: list[str], usage: str
+) -> None:
+    shown = subprocess.run(
+        [sys.executable, "-m", "contracts", "stub-site", *words, "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    assert shown.startswith((usage + " ", usage + "\n")), shown

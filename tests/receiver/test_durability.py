@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -11,8 +13,10 @@ import requests
 
 import contracts
 from contracts.receiver import RunningStubSite, TokenStore, running_stub_site
-from contracts.receiver.store import AcceptedRegistration, Transition
+from contracts.receiver.store import DEFAULT_DB_PATH, AcceptedRegistration, Transition
 from tests.receiver.support import SECRET, deliver, registration
+
+REPO = Path(__file__).resolve().parents[2]
 
 CONCURRENT_DELIVERIES = 50
 
@@ -105,3 +109,24 @@ def test_a_bad_token_id_adds_nothing(site: RunningStubSite) -> None:
     with pytest.raises(contracts.TokenIdError):
         site.store.add_tokens(["GOOD", "BAD_ONE"])
     assert [token.token_id for token in site.store.tokens()] == ["LSCOR"]
+
+
+def test_git_ignores_every_file_the_default_store_makes_beside_it(tmp_path: Path) -> None:
+    git = shutil.which("git")
+    if git is None:
+        pytest.skip("git is not installed")
+    store = TokenStore(tmp_path / DEFAULT_DB_PATH.name)
+    try:
+        store.add_tokens(["LSCOR"])
+        made = sorted(path.name for path in tmp_path.iterdir())
+    finally:
+        store.close()
+    assert any(name.endswith("-wal") for name in made), made
+    for name in made:
+        ignored = subprocess.run(
+            [git, "check-ignore", "--quiet", "--no-index", name],
+            cwd=REPO,
+            capture_output=True,
+            timeout=60,
+        )
+        assert ignored.returncode == 0, f"{name} is not in .gitignore"
