@@ -12,10 +12,15 @@ import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from contracts.tokens import TokenIdError, normalize_token_id
 from contracts.urls import EXAMPLE_WEBHOOK_URL, http_url_problem, redacted_url
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication
+
+    from contracts.support.server import RunningServer
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -170,3 +175,39 @@ def new_command(
     )
     parser.set_defaults(handler=handler)
     return parser
+
+
+def listening(app: WSGIApplication, host: str, port: int) -> RunningServer:
+    """``app`` served on ``host:port`` (given as ``--host`` and ``--port``); a port taken or an
+    address not of this machine is a usage error saying so."""
+    import errno
+
+    from contracts.support.server import RunningServer
+
+    try:
+        return RunningServer(app, host, port)
+    except OSError as error:
+        why = os.strerror(error.errno) if error.errno else str(error)
+        hint = (
+            "pick another port with --port (0 picks a free one)"
+            if error.errno == errno.EADDRINUSE
+            else "check --host: it must be an address of this machine, such as 127.0.0.1"
+        )
+        raise CommandError(f"cannot listen on {host}:{port} ({why}); {hint}") from None
+
+
+def wait_for_stop() -> None:
+    """Block until Ctrl-C (SIGINT) or SIGTERM, then put their handlers back as they were."""
+    import signal
+    import threading
+
+    stop = threading.Event()
+    handlers: dict[signal.Signals, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            handlers[signum] = signal.signal(signum, lambda *_: stop.set())
+    try:
+        stop.wait()
+    finally:
+        for signum, previous in handlers.items():
+            signal.signal(signum, previous)

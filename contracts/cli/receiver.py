@@ -12,9 +12,7 @@ Werkzeug and SQLite are imported inside the handlers, so the CLI starts without 
 from __future__ import annotations
 
 import argparse
-import errno
 import json
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,11 +21,13 @@ from contracts.cli.options import (
     EXIT_OK,
     CommandError,
     add_secret_env_option,
+    listening,
     new_command,
     port_number,
     positive_int,
     seconds,
     secret_from_env,
+    wait_for_stop,
 )
 from contracts.envelope import MAX_BODY_BYTES
 from contracts.receiver.store import DEFAULT_DB_PATH
@@ -84,11 +84,8 @@ def _configured_secrets(names: list[str]) -> tuple[str, ...]:
 
 def _serve(args: argparse.Namespace) -> int:
     import logging
-    import signal
-    import threading
 
     from contracts.receiver.app import ReceiverConfig, create_app
-    from contracts.support.server import RunningServer
 
     names = [args.secret_env, *(args.also_secret_env or [])]
     config = ReceiverConfig(
@@ -99,16 +96,7 @@ def _serve(args: argparse.Namespace) -> int:
     store = _open_store(args.db)
     seeded = _add_tokens(store, args.token or [], reset=False)
     app = create_app(store, config)
-    try:
-        server = RunningServer(app, args.host, args.port)
-    except OSError as error:
-        why = os.strerror(error.errno) if error.errno else str(error)
-        hint = (
-            "pick another port with --port (0 picks a free one)"
-            if error.errno == errno.EADDRINUSE
-            else "check --host: it must be an address of this machine, such as 127.0.0.1"
-        )
-        raise CommandError(f"cannot listen on {args.host}:{args.port} ({why}); {hint}") from None
+    server = listening(app, args.host, args.port)
 
     logging.basicConfig(format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("contracts.receiver").setLevel(logging.INFO)
@@ -127,17 +115,10 @@ def _serve(args: argparse.Namespace) -> int:
         flush=True,
     )
 
-    stop = threading.Event()
-    handlers: dict[signal.Signals, Any] = {}
-    if threading.current_thread() is threading.main_thread():
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            handlers[signum] = signal.signal(signum, lambda *_: stop.set())
     try:
-        stop.wait()
+        wait_for_stop()
     finally:
         server.stop()
-        for signum, previous in handlers.items():
-            signal.signal(signum, previous)
     print("stub site: stopped", flush=True)
     return EXIT_OK
 
