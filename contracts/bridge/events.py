@@ -77,7 +77,7 @@ def tagged_version(event: MlflowEvent) -> TaggedVersion | Ignored:
             f"{' and '.join(REGISTRATION_EVENTS)} only",
         )
     if event.name == VERSION_CREATED:
-        tags = data.get("tags") or {}
+        tags = data.get("tags", {})
         if not isinstance(tags, dict):
             raise MlflowEventError(f"the {event.name} event's data.tags is not a JSON object")
         token = tags.get(TOKEN_TAG)

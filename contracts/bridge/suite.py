@@ -110,6 +110,7 @@ class Running:
     server: RunningServer
     webhook_id: str
     mlflow_secret: str = field(repr=False)
+    site_secret: str = field(repr=False)
 
 
 @contextmanager
@@ -131,7 +132,7 @@ def running_bridge(rig: Rig, tokens: tuple[str, ...]) -> Iterator[Running]:
                 RunningServer(bridge) as server,
                 rig.webhook(server.url("/"), mlflow_secret) as hook,
             ):
-                yield Running(site, bridge, server, hook, mlflow_secret)
+                yield Running(site, bridge, server, hook, mlflow_secret, site_secret)
         finally:
             bridge.stop()
 
@@ -386,7 +387,8 @@ class BridgeProcess(StopsOnExit):
         )
         self.lines: list[str] = []
         self._queue: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=self._pump, daemon=True).start()
+        self._reader = threading.Thread(target=self._pump, daemon=True)
+        self._reader.start()
         self.url = self._serving_url()
 
     @property
@@ -416,11 +418,14 @@ class BridgeProcess(StopsOnExit):
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGKILL)
         self.process.wait(timeout=10)
+        self._reader.join(timeout=10)
 
     def interrupt(self) -> int:
         """Ctrl-C, as a user stops it; its exit status."""
         self.process.send_signal(signal.SIGINT)
-        return self.process.wait(timeout=ARRIVAL_TIMEOUT)
+        code = self.process.wait(timeout=ARRIVAL_TIMEOUT)
+        self._reader.join(timeout=10)
+        return code
 
     def stop(self) -> None:
         self.kill()

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from contracts.bridge import suite
 from contracts.bridge.suite import Rig
+from contracts.bridge.verify import DELIVERY_ID_HEADER, MlflowSignatureError, verify_mlflow_delivery
 from contracts.conformance.results import Verdict
+from contracts.sender import ModelRegistry
+from contracts.signing import FailureReason
 
 pytestmark = pytest.mark.mlflow
 
@@ -45,3 +50,41 @@ def test_a_bridge_killed_while_the_site_is_down_loses_nothing_after_a_catch_up(
     rig: Rig,
 ) -> None:
     _proves(rig, "bridge-killed-catch-up")
+
+
+def test_the_real_servers_signature_is_accepted_and_a_wrong_secret_refused(rig: Rig) -> None:
+    from contracts.conformance import Recorder
+
+    with Recorder() as recorder, rig.webhook(recorder.url, "the-real-secret"):
+        rig.register("LSCOR")
+        assert suite.wait_until(lambda: bool(recorder.requests)), "MLflow sent nothing"
+    request = recorder.requests[0]
+
+    delivery = verify_mlflow_delivery(request.body, request.headers, "the-real-secret")
+    with pytest.raises(MlflowSignatureError) as refused:
+        verify_mlflow_delivery(request.body, request.headers, "another-secret")
+
+    assert delivery.delivery_id == request.header(DELIVERY_ID_HEADER)
+    assert refused.value.reason is FailureReason.MISMATCH
+
+
+def test_a_version_the_sdk_registers_and_the_bridge_also_sees_registers_once(
+    rig: Rig, tiny_model_uri: str
+) -> None:
+    with suite.running_bridge(rig, ("LSCOR",)) as run:
+        registry = ModelRegistry(
+            rig.tracking_uri,
+            run.site.webhook_url,
+            run.site_secret,
+            outbox_path=run.bridge.outbox.path.with_name("sdk-outbox.sqlite3"),
+        )
+        registration = registry.register_tokenized_model(
+            tiny_model_uri, f"SDK model {uuid.uuid4().hex[:8]}", "lscor", "accuracy", 0.9
+        )
+        registry.close()
+        assert suite.wait_until(lambda: len(run.site.deliveries("LSCOR")) >= 2)
+        deliveries = run.site.deliveries("LSCOR")
+
+    verdicts = sorted(delivery["verdict"] for delivery in deliveries)
+    assert verdicts == ["duplicate", "registered"]
+    assert {d["idempotency_key"] for d in deliveries} == {registration.notification.idempotency_key}
