@@ -130,11 +130,14 @@ class Bridge:
 
     # --- the worker -----------------------------------------------------------------------
 
-    def start(self, *, with_catch_up: Callable[[CatchUp], None] | None = None) -> None:
-        """Start the worker: it first sends what the outbox holds (after a registry
-        catch-up, reported to ``with_catch_up``, when that is given)."""
-        if with_catch_up is not None:
-            self._jobs.put(lambda: with_catch_up(catch_up(self.client, self._notifier)))
+    def start(
+        self, *, catch_up_report: Callable[[CatchUp], None] | None = None, token: str | None = None
+    ) -> None:
+        """Start the worker: it first sends what the outbox holds; with ``catch_up_report``,
+        after a registry catch-up (of ``token`` only, if given) whose outcome it is given."""
+        if catch_up_report is not None:
+            report = catch_up_report
+            self._jobs.put(lambda: report(catch_up(self.client, self._notifier, token)))
         self._worker.start()
 
     def stop(self) -> None:

@@ -324,7 +324,7 @@ def killed_then_caught_up(rig: Rig) -> Finding:
             f"the bridge never wrote {first.name!r} v{first.version} down:\n{bridge.output}"
         )
     with running_stub_site(db, site_secret, (token,), port=port) as site:
-        done = _run_bridge([*common, "--catch-up", "--token", token], env)
+        done = run_bridge_command([*common, "--catch-up", "--token", token], env)
         delivered = {
             delivery["idempotency_key"]
             for delivery in site.deliveries(token)
@@ -363,7 +363,10 @@ def _command(arguments: list[str]) -> list[str]:
     return [sys.executable, "-m", "contracts", "bridge", *arguments]
 
 
-def _run_bridge(arguments: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def run_bridge_command(
+    arguments: list[str], env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """``hokusai-contract bridge ARGUMENTS`` run to its end, its output captured."""
     return subprocess.run(
         _command(arguments),
         env={**os.environ, **env},

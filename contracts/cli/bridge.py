@@ -12,6 +12,7 @@ Werkzeug and MLflow are imported inside the handler, so the CLI starts without t
 from __future__ import annotations
 
 import argparse
+import functools
 from typing import TYPE_CHECKING, Any
 
 from contracts.cli.options import (
@@ -125,6 +126,7 @@ def _bridge(args: argparse.Namespace) -> int:
         )
     if args.token and not args.catch_up:
         raise CommandError("--token only applies with --catch-up")
+    args.token = checked_token(args.token) if args.token else None
     config = _config(args)
     if args.catch_up:
         _check_mlflow(config.tracking_uri)
@@ -177,7 +179,6 @@ def _catch_up_once(config: BridgeConfig, token: str | None) -> int:
     from contracts.sender.outbox import Outbox, OutboxError
 
     uri = config.tracking_uri
-    token = checked_token(token) if token else None
     try:
         notifier = Notifier(Outbox(config.outbox_path), config.site_url, config.site_secret)
     except OutboxError as error:
@@ -239,10 +240,11 @@ def _serve(args: argparse.Namespace, config: BridgeConfig) -> int:
         "  stop it with Ctrl-C",
         flush=True,
     )
-    uri = config.tracking_uri or ""
-    bridge.start(
-        with_catch_up=(lambda found: _print_catch_up(found, uri)) if args.catch_up else None
-    )
+    if args.catch_up:
+        report = functools.partial(_print_catch_up, tracking_uri=config.tracking_uri or "")
+        bridge.start(catch_up_report=report, token=args.token)
+    else:
+        bridge.start()
     try:
         wait_for_stop()
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -10,6 +11,8 @@ from contracts.bridge import suite
 from contracts.bridge.suite import Rig
 from contracts.bridge.verify import DELIVERY_ID_HEADER, MlflowSignatureError, verify_mlflow_delivery
 from contracts.conformance.results import Verdict
+from contracts.envelope import idempotency_key
+from contracts.receiver import running_stub_site
 from contracts.sender import ModelRegistry
 from contracts.signing import FailureReason
 
@@ -88,3 +91,30 @@ def test_a_version_the_sdk_registers_and_the_bridge_also_sees_registers_once(
     verdicts = sorted(delivery["verdict"] for delivery in deliveries)
     assert verdicts == ["duplicate", "registered"]
     assert {d["idempotency_key"] for d in deliveries} == {registration.notification.idempotency_key}
+
+
+def test_a_catch_up_sends_a_version_once_then_knows_it_was_delivered(
+    rig: Rig, tmp_path: Path
+) -> None:
+    token = f"C{uuid.uuid4().hex[:8].upper()}"
+    version = rig.register(token)  # no webhook yet: MLflow tells nobody
+    env = {"SITE_SECRET": "site-secret", "HOOK_SECRET": "hook-secret"}
+    with running_stub_site(tmp_path / "site.sqlite3", "site-secret", (token,)) as site:
+        common = ["--url", site.webhook_url, "--secret-env", "SITE_SECRET"]
+        common += ["--tracking-uri", rig.tracking_uri, "--outbox", str(tmp_path / "outbox")]
+        common += ["--catch-up", "--token", token.lower()]
+        serving = [*common, "--mlflow-secret-env", "HOOK_SECRET"]
+        with suite.BridgeProcess(serving, env) as bridge:
+            registered = suite.wait_until(lambda: site.token(token)["status"] == "REGISTERED")
+            assert bridge.interrupt() == 0
+        again = suite.run_bridge_command(common, env)
+        deliveries = site.deliveries(token)
+
+    assert registered, bridge.output
+    assert "catch-up: 1 version(s) tagged hokusai_token_id" in bridge.output
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "1 of them already delivered" in again.stdout
+    assert "nothing to send" in again.stdout
+    assert [d["idempotency_key"] for d in deliveries] == [
+        idempotency_key(token, version.name, version.version)
+    ]
