@@ -11,12 +11,9 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import secrets
-import signal
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -33,7 +30,7 @@ from contracts.conformance.checklist import Checklist, OnResult
 from contracts.conformance.results import Finding, SuiteResult
 from contracts.envelope import idempotency_key
 from contracts.payload import TOKEN_TAG
-from contracts.support.stopping import StopsOnExit
+from contracts.support.child import ChildProcess
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -377,58 +374,17 @@ def run_bridge_command(
     )
 
 
-class BridgeProcess(StopsOnExit):
-    """``hokusai-contract bridge --port 0`` as a child process, its output kept."""
+class BridgeProcess(ChildProcess):
+    """``hokusai-contract bridge --port 0`` as a child process, its output kept; ``url`` is
+    where it serves."""
 
     def __init__(self, arguments: list[str], env: dict[str, str]) -> None:
-        self.process = subprocess.Popen(
-            _command(["--port", "0", *arguments]),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, **env},
-            text=True,
-        )
-        self.lines: list[str] = []
-        self._queue: queue.Queue[str] = queue.Queue()
-        self._reader = threading.Thread(target=self._pump, daemon=True)
-        self._reader.start()
-        self.url = self._serving_url()
-
-    @property
-    def output(self) -> str:
-        return "".join(self.lines)
-
-    def _pump(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.append(line)
-            self._queue.put(line)
-
-    def _serving_url(self) -> str:
-        deadline = time.monotonic() + ARRIVAL_TIMEOUT
-        while time.monotonic() < deadline and self.process.poll() is None:
-            try:
-                line = self._queue.get(timeout=_POLL)
-            except queue.Empty:
-                continue
-            if line.startswith(_SERVING_LINE):
-                return line.removeprefix(_SERVING_LINE).split()[0]
-        self.kill()
-        raise RuntimeError(f"the bridge did not start:\n{self.output}")
-
-    def kill(self) -> None:
-        """SIGKILL: nothing is flushed, no handler runs."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=10)
-        self._reader.join(timeout=10)
-
-    def interrupt(self) -> int:
-        """Ctrl-C, as a user stops it; its exit status."""
-        self.process.send_signal(signal.SIGINT)
-        code = self.process.wait(timeout=ARRIVAL_TIMEOUT)
-        self._reader.join(timeout=10)
-        return code
+        super().__init__(_command(["--port", "0", *arguments]), env)
+        url = self.wait_for_line(_SERVING_LINE, ARRIVAL_TIMEOUT)
+        if url is None:
+            self.kill()
+            raise RuntimeError(f"the bridge did not start:\n{self.output}")
+        self.url = url.split()[0]
 
     def stop(self) -> None:
         self.kill()

@@ -25,7 +25,7 @@ from contracts.cli.options import (
     port_number,
     seconds,
     secret_from_env,
-    wait_for_stop,
+    stop_requested,
 )
 from contracts.cli.sender import print_report, report_exit_code, sender_secret, sender_settings
 from contracts.payload import TOKEN_TAG
@@ -222,34 +222,35 @@ def _serve(args: argparse.Namespace, config: BridgeConfig) -> int:
         bridge = Bridge(config)
     except OutboxError as error:
         raise CommandError(str(error)) from None
-    try:
-        server = listening(bridge, args.host, args.port)
-    except CommandError:
-        bridge.stop()
-        raise
-    logging.basicConfig(format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    logging.getLogger("contracts.bridge").setLevel(logging.INFO)
-    mlflow = (
-        redacted_url(config.tracking_uri) if config.tracking_uri else "not read (no api_schema)"
-    )
-    print(
-        f"bridge: serving {server.url('/')} (MLflow webhooks: POST to any path; health: "
-        f"{server.url('/health')})\n"
-        f"  delivering to {redacted_url(config.site_url)}; outbox: {bridge.outbox.path}\n"
-        f"  MLflow: {mlflow}; timestamp tolerance: {config.tolerance:g} s\n"
-        "  stop it with Ctrl-C",
-        flush=True,
-    )
-    if args.catch_up:
-        report = functools.partial(_print_catch_up, tracking_uri=config.tracking_uri or "")
-        bridge.start(catch_up_report=report, token=args.token)
-    else:
-        bridge.start()
-    try:
-        wait_for_stop()
-    finally:
-        server.stop()
-        bridge.stop()
+    with stop_requested() as stop:
+        try:
+            server = listening(bridge, args.host, args.port)
+        except CommandError:
+            bridge.stop()
+            raise
+        logging.basicConfig(format="%(asctime)s %(name)s %(levelname)s %(message)s")
+        logging.getLogger("contracts.bridge").setLevel(logging.INFO)
+        mlflow = (
+            redacted_url(config.tracking_uri) if config.tracking_uri else "not read (no api_schema)"
+        )
+        print(
+            f"bridge: serving {server.url('/')} (MLflow webhooks: POST to any path; health: "
+            f"{server.url('/health')})\n"
+            f"  delivering to {redacted_url(config.site_url)}; outbox: {bridge.outbox.path}\n"
+            f"  MLflow: {mlflow}; timestamp tolerance: {config.tolerance:g} s\n"
+            "  stop it with Ctrl-C",
+            flush=True,
+        )
+        if args.catch_up:
+            report = functools.partial(_print_catch_up, tracking_uri=config.tracking_uri or "")
+            bridge.start(catch_up_report=report, token=args.token)
+        else:
+            bridge.start()
+        try:
+            stop.wait()
+        finally:
+            server.stop()
+            bridge.stop()
     waiting = len(bridge.outbox.waiting())
     held = f"; {waiting} notification(s) wait in the outbox {bridge.outbox.path}" if waiting else ""
     print(f"bridge: stopped{held}", flush=True)

@@ -9,8 +9,12 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import signal
 import sys
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -196,18 +200,38 @@ def listening(app: WSGIApplication, host: str, port: int) -> RunningServer:
         raise CommandError(f"cannot listen on {host}:{port} ({why}); {hint}") from None
 
 
-def wait_for_stop() -> None:
-    """Block until Ctrl-C (SIGINT) or SIGTERM, then put their handlers back as they were."""
-    import signal
-    import threading
+class StopSignal:
+    """Set by Ctrl-C (SIGINT) or SIGTERM. A signal handler runs between any two steps of the
+    main thread, even inside a lock that thread holds, so it only sets a plain attribute (an
+    ``Event.set`` there can deadlock), and :meth:`wait` looks at it a few times a second."""
 
-    stop = threading.Event()
+    POLL_SECONDS = 0.1
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+
+    def wait(self) -> None:
+        """Return once a stop signal has come."""
+        while self.received is None:
+            time.sleep(self.POLL_SECONDS)
+
+
+@contextmanager
+def stop_requested() -> Iterator[StopSignal]:
+    """A :class:`StopSignal` set by Ctrl-C or SIGTERM from the moment the block starts, so a
+    server whose banner has been printed is always stopped cleanly; the handlers are put back
+    as they were when the block ends."""
+    stop = StopSignal()
+
+    def handle(signum: int, _: object) -> None:
+        stop.received = signum
+
     handlers: dict[signal.Signals, Any] = {}
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGINT, signal.SIGTERM):
-            handlers[signum] = signal.signal(signum, lambda *_: stop.set())
+            handlers[signum] = signal.signal(signum, handle)
     try:
-        stop.wait()
+        yield stop
     finally:
         for signum, previous in handlers.items():
             signal.signal(signum, previous)

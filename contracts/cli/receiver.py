@@ -27,7 +27,7 @@ from contracts.cli.options import (
     positive_int,
     seconds,
     secret_from_env,
-    wait_for_stop,
+    stop_requested,
 )
 from contracts.envelope import MAX_BODY_BYTES
 from contracts.receiver.store import DEFAULT_DB_PATH
@@ -96,29 +96,30 @@ def _serve(args: argparse.Namespace) -> int:
     store = _open_store(args.db)
     seeded = _add_tokens(store, args.token or [], reset=False)
     app = create_app(store, config)
-    server = listening(app, args.host, args.port)
+    with stop_requested() as stop:
+        server = listening(app, args.host, args.port)
 
-    logging.basicConfig(format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    logging.getLogger("contracts.receiver").setLevel(logging.INFO)
-    tolerance = "off" if args.timestamp_tolerance is None else f"{args.timestamp_tolerance:g} s"
-    tokens = ", ".join(f"{token.token_id} ({token.status})" for token in seeded) or "none given"
-    also = [server.url(path) for path in config.webhook_paths if path != config.main_path]
-    print(
-        f"stub site: serving {server.url(config.main_path)}\n"
-        + "".join(f"  also: {url}\n" for url in also)
-        + f"  token state: {server.base_url}/api/tokens/{{token_id}}, deliveries: "
-        f"{server.base_url}/api/deliveries, health: {server.base_url}/health\n"
-        f"  tokens: {tokens}; store: {store.path.resolve()}\n"
-        f"  secrets configured: {len(config.secrets)}; timestamp tolerance: {tolerance}; "
-        f"body limit: {config.max_body_bytes} bytes\n"
-        "  this is a test double of the website, not a production server; stop it with Ctrl-C",
-        flush=True,
-    )
+        logging.basicConfig(format="%(asctime)s %(name)s %(levelname)s %(message)s")
+        logging.getLogger("contracts.receiver").setLevel(logging.INFO)
+        tolerance = "off" if args.timestamp_tolerance is None else f"{args.timestamp_tolerance:g} s"
+        tokens = ", ".join(f"{token.token_id} ({token.status})" for token in seeded) or "none given"
+        also = [server.url(path) for path in config.webhook_paths if path != config.main_path]
+        print(
+            f"stub site: serving {server.url(config.main_path)}\n"
+            + "".join(f"  also: {url}\n" for url in also)
+            + f"  token state: {server.base_url}/api/tokens/{{token_id}}, deliveries: "
+            f"{server.base_url}/api/deliveries, health: {server.base_url}/health\n"
+            f"  tokens: {tokens}; store: {store.path.resolve()}\n"
+            f"  secrets configured: {len(config.secrets)}; timestamp tolerance: {tolerance}; "
+            f"body limit: {config.max_body_bytes} bytes\n"
+            "  this is a test double of the website, not a production server; stop it with Ctrl-C",
+            flush=True,
+        )
 
-    try:
-        wait_for_stop()
-    finally:
-        server.stop()
+        try:
+            stop.wait()
+        finally:
+            server.stop()
     print("stub site: stopped", flush=True)
     return EXIT_OK
 

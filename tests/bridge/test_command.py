@@ -117,3 +117,15 @@ def test_ctrl_c_stops_the_bridge_with_one_line_and_no_secret_is_ever_printed(
     assert last.startswith("bridge: stopped; 1 notification(s) wait in the outbox"), bridge.output
     assert "Traceback" not in bridge.output
     assert SITE_SECRET not in bridge.output and MLFLOW_SECRET not in bridge.output
+
+
+def test_ctrl_c_the_moment_it_says_it_serves_still_stops_it_cleanly(
+    dead_url: str, tmp_path: Path
+) -> None:
+    env = {"WEBHOOK_SECRET": SITE_SECRET, "MLFLOW_WEBHOOK_SECRET": MLFLOW_SECRET}
+    arguments = ["--url", f"{dead_url}/hook", "--outbox", str(tmp_path / "outbox.sqlite3")]
+    with BridgeProcess(arguments, env) as bridge:
+        code = bridge.interrupt()
+
+    assert code == 0, bridge.output
+    assert bridge.lines[-1] == "bridge: stopped\n"
