@@ -287,5 +287,5 @@ def _log_outcome(token: str, name: str, version: str, outcome: NotificationOutco
     what = f"{token} {name!r} version {version}"
     if outcome.delivered:
         _log.info("%s: delivered (%s)", what, outcome.last_status_code)
-    else:
-        _log.warning("%s: not delivered (%s): %s", what, outcome.reason.value, outcome.message)
+    else:  # the sender's own log has already warned, with the same words
+        _log.info("%s: not delivered (%s): %s", what, outcome.reason.value, outcome.message)
