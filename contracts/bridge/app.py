@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -233,7 +234,7 @@ class Bridge:
                 body, request.headers, self.config.mlflow_secrets, tolerance=self.config.tolerance
             )
         except ReceiveError as error:
-            _log.warning("refused an MLflow delivery (%s): %s", error.reason, error)
+            _log.warning("refused an MLflow delivery (%s): %s", _code(error.reason), error)
             return _answer(401, success=False, reason=error.reason, error=str(error))
         done_before = self.seen.outcome(delivery.delivery_id)
         if done_before is not None:
@@ -281,6 +282,11 @@ class Bridge:
             message=f"token {tagged.token_id}: {tagged.model_name!r} version "
             f"{tagged.model_version} is written down in the outbox and is being delivered",
         )
+
+
+def _code(reason: str) -> str:
+    """A refusal's stable code as text (an enum's value, not its name)."""
+    return reason.value if isinstance(reason, Enum) else reason
 
 
 def _log_outcome(token: str, name: str, version: str, outcome: NotificationOutcome) -> None:

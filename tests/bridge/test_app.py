@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -158,12 +159,16 @@ def test_a_verified_body_that_is_no_mlflow_event_is_answered_400(
     assert answer.json()["reason"] == reason
 
 
-def test_a_bad_signature_is_answered_401_before_the_body_is_read(served: Served) -> None:
+def test_a_bad_signature_is_answered_401_before_the_body_is_read_and_logged_by_its_code(
+    served: Served, caplog: pytest.LogCaptureFixture
+) -> None:
     body = b"{not json"
-    answer = served.post(body, sign_mlflow_delivery(body, "another secret"))
+    with caplog.at_level(logging.WARNING, "contracts.bridge"):
+        answer = served.post(body, sign_mlflow_delivery(body, "another secret"))
 
     assert answer.status_code == 401
     assert answer.json()["reason"] == "mismatch"
+    assert "refused an MLflow delivery (mismatch)" in caplog.text
 
 
 def test_other_methods_a_large_body_and_health_are_answered_in_json(served: Served) -> None:
