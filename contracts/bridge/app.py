@@ -52,8 +52,9 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
     from mlflow import MlflowClient
 
-DEFAULT_RESEND_SECONDS = 30.0
-"""How often the worker sends again what the outbox still holds undelivered."""
+DEFAULT_RESEND_SECONDS = 60.0
+"""How often the worker sends again what the outbox still holds undelivered (a notification
+the website refused, say for an unknown token, is sent again too, as ``resend`` would)."""
 STOP_GRACE_SECONDS = 5.0
 _SEEN_SCHEMA = """
 CREATE TABLE IF NOT EXISTS mlflow_deliveries (
