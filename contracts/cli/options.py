@@ -9,15 +9,24 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import signal
 import sys
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from contracts.envelope import EVENT_HEADER, IDEMPOTENCY_KEY_HEADER
 from contracts.signing import SIGNATURE_HEADER
 from contracts.tokens import TokenIdError, normalize_token_id
 from contracts.urls import EXAMPLE_WEBHOOK_URL, http_url_problem, redacted_url
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication
+
+    from contracts.support.server import RunningServer
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -237,3 +246,59 @@ def new_command(
     )
     parser.set_defaults(handler=handler)
     return parser
+
+
+def listening(app: WSGIApplication, host: str, port: int) -> RunningServer:
+    """``app`` served on ``host:port`` (given as ``--host`` and ``--port``); a port taken or an
+    address not of this machine is a usage error saying so."""
+    import errno
+
+    from contracts.support.server import RunningServer
+
+    try:
+        return RunningServer(app, host, port)
+    except OSError as error:
+        why = os.strerror(error.errno) if error.errno else str(error)
+        hint = (
+            "pick another port with --port (0 picks a free one)"
+            if error.errno == errno.EADDRINUSE
+            else "check --host: it must be an address of this machine, such as 127.0.0.1"
+        )
+        raise CommandError(f"cannot listen on {host}:{port} ({why}); {hint}") from None
+
+
+class StopSignal:
+    """Set by Ctrl-C (SIGINT) or SIGTERM. A signal handler runs between any two steps of the
+    main thread, even inside a lock that thread holds, so it only sets a plain attribute (an
+    ``Event.set`` there can deadlock), and :meth:`wait` looks at it a few times a second."""
+
+    POLL_SECONDS = 0.1
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+
+    def wait(self) -> None:
+        """Return once a stop signal has come."""
+        while self.received is None:
+            time.sleep(self.POLL_SECONDS)
+
+
+@contextmanager
+def stop_requested() -> Iterator[StopSignal]:
+    """A :class:`StopSignal` set by Ctrl-C or SIGTERM from the moment the block starts, so a
+    server whose banner has been printed is always stopped cleanly; the handlers are put back
+    as they were when the block ends."""
+    stop = StopSignal()
+
+    def handle(signum: int, _: object) -> None:
+        stop.received = signum
+
+    handlers: dict[signal.Signals, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            handlers[signum] = signal.signal(signum, handle)
+    try:
+        yield stop
+    finally:
+        for signum, previous in handlers.items():
+            signal.signal(signum, previous)

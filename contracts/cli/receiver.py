@@ -12,9 +12,7 @@ Werkzeug and SQLite are imported inside the handlers, so the CLI starts without 
 from __future__ import annotations
 
 import argparse
-import errno
 import json
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,11 +21,13 @@ from contracts.cli.options import (
     EXIT_OK,
     CommandError,
     add_secret_env_option,
+    listening,
     new_command,
     port_number,
     positive_int,
     seconds,
     secret_from_env,
+    stop_requested,
 )
 from contracts.envelope import MAX_BODY_BYTES
 from contracts.receiver.store import DEFAULT_DB_PATH
@@ -84,11 +84,8 @@ def _configured_secrets(names: list[str]) -> tuple[str, ...]:
 
 def _serve(args: argparse.Namespace) -> int:
     import logging
-    import signal
-    import threading
 
     from contracts.receiver.app import ReceiverConfig, create_app
-    from contracts.support.server import RunningServer
 
     names = [args.secret_env, *(args.also_secret_env or [])]
     config = ReceiverConfig(
@@ -99,45 +96,30 @@ def _serve(args: argparse.Namespace) -> int:
     store = _open_store(args.db)
     seeded = _add_tokens(store, args.token or [], reset=False)
     app = create_app(store, config)
-    try:
-        server = RunningServer(app, args.host, args.port)
-    except OSError as error:
-        why = os.strerror(error.errno) if error.errno else str(error)
-        hint = (
-            "pick another port with --port (0 picks a free one)"
-            if error.errno == errno.EADDRINUSE
-            else "check --host: it must be an address of this machine, such as 127.0.0.1"
+    with stop_requested() as stop:
+        server = listening(app, args.host, args.port)
+
+        logging.basicConfig(format="%(asctime)s %(name)s %(levelname)s %(message)s")
+        logging.getLogger("contracts.receiver").setLevel(logging.INFO)
+        tolerance = "off" if args.timestamp_tolerance is None else f"{args.timestamp_tolerance:g} s"
+        tokens = ", ".join(f"{token.token_id} ({token.status})" for token in seeded) or "none given"
+        also = [server.url(path) for path in config.webhook_paths if path != config.main_path]
+        print(
+            f"stub site: serving {server.url(config.main_path)}\n"
+            + "".join(f"  also: {url}\n" for url in also)
+            + f"  token state: {server.base_url}/api/tokens/{{token_id}}, deliveries: "
+            f"{server.base_url}/api/deliveries, health: {server.base_url}/health\n"
+            f"  tokens: {tokens}; store: {store.path.resolve()}\n"
+            f"  secrets configured: {len(config.secrets)}; timestamp tolerance: {tolerance}; "
+            f"body limit: {config.max_body_bytes} bytes\n"
+            "  this is a test double of the website, not a production server; stop it with Ctrl-C",
+            flush=True,
         )
-        raise CommandError(f"cannot listen on {args.host}:{args.port} ({why}); {hint}") from None
 
-    logging.basicConfig(format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    logging.getLogger("contracts.receiver").setLevel(logging.INFO)
-    tolerance = "off" if args.timestamp_tolerance is None else f"{args.timestamp_tolerance:g} s"
-    tokens = ", ".join(f"{token.token_id} ({token.status})" for token in seeded) or "none given"
-    also = [server.url(path) for path in config.webhook_paths if path != config.main_path]
-    print(
-        f"stub site: serving {server.url(config.main_path)}\n"
-        + "".join(f"  also: {url}\n" for url in also)
-        + f"  token state: {server.base_url}/api/tokens/{{token_id}}, deliveries: "
-        f"{server.base_url}/api/deliveries, health: {server.base_url}/health\n"
-        f"  tokens: {tokens}; store: {store.path.resolve()}\n"
-        f"  secrets configured: {len(config.secrets)}; timestamp tolerance: {tolerance}; "
-        f"body limit: {config.max_body_bytes} bytes\n"
-        "  this is a test double of the website, not a production server; stop it with Ctrl-C",
-        flush=True,
-    )
-
-    stop = threading.Event()
-    handlers: dict[signal.Signals, Any] = {}
-    if threading.current_thread() is threading.main_thread():
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            handlers[signum] = signal.signal(signum, lambda *_: stop.set())
-    try:
-        stop.wait()
-    finally:
-        server.stop()
-        for signum, previous in handlers.items():
-            signal.signal(signum, previous)
+        try:
+            stop.wait()
+        finally:
+            server.stop()
     print("stub site: stopped", flush=True)
     return EXIT_OK
 

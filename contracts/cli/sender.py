@@ -137,7 +137,7 @@ def _resend(args: argparse.Namespace) -> int:
             "--from-mlflow"
         )
     source = SettingSource()
-    secret = _secret(args.secret_env, source)
+    secret = sender_secret(args.secret_env, source)
     token = checked_token(args.token, "--token") if args.token else None
     if args.from_mlflow:
         if token is None:
@@ -145,11 +145,11 @@ def _resend(args: argparse.Namespace) -> int:
         results, still_held = [_resend_from_mlflow(args, secret, token)], 0
     else:
         results, still_held = _resend_outbox(args, secret, token, source)
-    _print_report(results)
-    return _exit_code(results, still_held)
+    print_report(results)
+    return report_exit_code(results, still_held)
 
 
-def _exit_code(results: Sequence[ResendResult], still_held: int) -> int:
+def report_exit_code(results: Sequence[ResendResult], still_held: int) -> int:
     """1 if a notification sent was not delivered; else 3 if another sender holds one."""
     if any(not r.outcome.delivered and not _held(r) for r in results):
         return EXIT_FAILED
@@ -163,7 +163,7 @@ def _held(result: ResendResult) -> bool:
     return result.outcome.reason is DeliveryReason.IN_PROGRESS
 
 
-def _secret(name: str, source: SettingSource) -> str:
+def sender_secret(name: str, source: SettingSource) -> str:
     """The secret from the environment variable ``name``, else from ``./.env``.
 
     The default name, ``WEBHOOK_SECRET``, is read as senders read it:
@@ -186,7 +186,7 @@ def _secret(name: str, source: SettingSource) -> str:
     )
 
 
-def _settings(args: argparse.Namespace, secret: str, source: SettingSource) -> SenderSettings:
+def sender_settings(args: argparse.Namespace, secret: str, source: SettingSource) -> SenderSettings:
     from contracts.sender.config import ConfigurationError, resolve_settings
 
     try:
@@ -202,7 +202,7 @@ def _resend_outbox(
     from contracts.sender.notify import Notifier
     from contracts.sender.outbox import Outbox, OutboxError
 
-    settings = _settings(args, secret, source)
+    settings = sender_settings(args, secret, source)
     if not settings.outbox_path.is_file():
         print(f"nothing to resend: there is no outbox at {settings.outbox_path}")
         return [], 0
@@ -268,7 +268,7 @@ def _resend_from_mlflow(args: argparse.Namespace, secret: str, token: str) -> Re
         registry.close()
 
 
-def _print_report(results: Sequence[ResendResult]) -> None:
+def print_report(results: Sequence[ResendResult]) -> None:
     for result in results:
         outcome = result.outcome
         what = f"{result.token_id}  {result.model_name!r} version {result.model_version}"

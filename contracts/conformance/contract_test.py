@@ -455,6 +455,12 @@ def run_contract_test(
                 )
             ]
             timings["sender suite"] = time.perf_counter() - clock
+            from contracts.bridge.suite import bridge_suite
+
+            say("Bridge suite: MLflow webhooks -> bridge -> stub site")
+            clock = time.perf_counter()
+            suites.append(bridge_suite(server.tracking_uri, workdir, progress_for("bridge")))
+            timings["bridge suite"] = time.perf_counter() - clock
         say(receiver_heading(external))
         clock = time.perf_counter()
         suites += receiver_suites(workdir, secret, external, progress_for, max_examples)

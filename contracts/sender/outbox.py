@@ -312,6 +312,16 @@ class Outbox:
         now = time.time()
         return [(_entry(row[:-2]), _claim(row[-2], row[-1], now)) for row in rows]
 
+    def delivered(self, key: str) -> bool:
+        """Whether notification ``key`` was delivered (a receiver answered 2xx) at least once."""
+        with self._connection() as connection:
+            row = connection.execute(
+                "SELECT 1 FROM notifications WHERE idempotency_key = ? "
+                "AND delivered_at IS NOT NULL",
+                (key,),
+            ).fetchone()
+        return row is not None
+
     def claim_on(self, key: str) -> Claim | None:
         """The claim a sender holds now on pending notification ``key``, if any."""
         with self._connection() as connection:

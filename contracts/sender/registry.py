@@ -583,7 +583,7 @@ def find_token_version(
     token = normalize_token_id(token_id)
     matches = [
         version
-        for version in _search_versions(client, f"tags.{TOKEN_TAG} ILIKE '{token}'")
+        for version in search_versions(client, f"tags.{TOKEN_TAG} ILIKE '{token}'")
         if str(version.tags.get(TOKEN_TAG, "")).upper() == token
         and (model_name is None or version.name == model_name)
     ]
@@ -596,7 +596,8 @@ def find_token_version(
     return max(matches, key=lambda v: (int(v.creation_timestamp or 0), int(v.version)))
 
 
-def _search_versions(client: MlflowClient, filter_string: str) -> list[ModelVersion]:
+def search_versions(client: MlflowClient, filter_string: str) -> list[ModelVersion]:
+    """Every model version matching ``filter_string``, all pages of the search."""
     found: list[ModelVersion] = []
     page_token = None
     while True:

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import os
-import queue
-import signal
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import contracts
+from contracts.support.child import ChildProcess
 
 START_TIMEOUT_S = 30.0
 SERVING_LINE = "stub site: serving "
@@ -42,7 +39,7 @@ def run_command(
     )
 
 
-class StubSiteProcess:
+class StubSiteProcess(ChildProcess):
     """``hokusai-contract stub-site`` as a child process; everything it prints is kept."""
 
     def __init__(
@@ -60,17 +57,12 @@ class StubSiteProcess:
         ]
         for token_id in tokens:
             command += ["--token", token_id]
-        self.process = subprocess.Popen(
-            command,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, secret_env: secret},
-            text=True,
-        )
-        self.transcript: list[str] = []
-        self._lines: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=self._pump, daemon=True).start()
-        self.base_url = self._wait_until_serving()
+        super().__init__(command, {secret_env: secret})
+        url = self.wait_for_line(SERVING_LINE, START_TIMEOUT_S)
+        if url is None:
+            self.kill()
+            raise AssertionError("the stub site did not start:\n" + self.output)
+        self.base_url = url.removesuffix(contracts.CURRENT_PATH)
 
     @property
     def webhook_url(self) -> str:
@@ -79,47 +71,6 @@ class StubSiteProcess:
     @property
     def port(self) -> int:
         return int(self.base_url.rsplit(":", 1)[1])
-
-    @property
-    def output(self) -> str:
-        """Everything the process printed so far (stdout and stderr)."""
-        return "".join(self.transcript)
-
-    def _pump(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.transcript.append(line)
-            self._lines.put(line)
-
-    def _wait_until_serving(self) -> str:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            try:
-                line = self._lines.get(timeout=0.1)
-            except queue.Empty:
-                if self.process.poll() is not None:
-                    break
-                continue
-            if line.startswith(SERVING_LINE):
-                url = line.removeprefix(SERVING_LINE).strip()
-                return url.removesuffix(contracts.CURRENT_PATH)
-        self.kill()
-        raise AssertionError("the stub site did not start:\n" + self.output)
-
-    def kill(self) -> None:
-        """SIGKILL: no handler runs, no connection is closed politely, nothing is flushed."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=10)
-
-    def stop(self) -> None:
-        """SIGTERM, the way an operator stops it; SIGKILL if it does not end in time."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.kill()
 
 
 def interruptible(*arguments: str) -> list[str]:

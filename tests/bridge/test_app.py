@@ -1,0 +1,192 @@
+"""The bridge's answers over real HTTP, playing MLflow's part with signed events (no MLflow)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from contracts.bridge import Bridge, BridgeConfig, sign_mlflow_delivery
+from contracts.bridge.suite import wait_until
+from contracts.envelope import idempotency_key
+from contracts.receiver import RunningStubSite, running_stub_site
+from contracts.sender import DeliveryPolicy
+from contracts.support.server import RunningServer
+
+MLFLOW_SECRET = "mlflow-secret"
+SITE_SECRET = "site-secret"
+
+
+def event(name: str, data: dict[str, Any]) -> bytes:
+    entity, action = name.split(".")
+    body = {"entity": entity, "action": action, "timestamp": "2026-01-01T00:00:00", "data": data}
+    return json.dumps(body).encode()
+
+
+def created(token: str | None, name: str = "Lead scorer", version: str = "1") -> bytes:
+    tags = {} if token is None else {"hokusai_token_id": token, "benchmark_metric": "auc"}
+    data = {"name": name, "version": version, "source": "s3://x", "run_id": "r1", "tags": tags}
+    return event("model_version.created", data)
+
+
+@dataclass
+class Served:
+    bridge: Bridge
+    server: RunningServer
+
+    def post(self, body: bytes, headers: dict[str, str] | None = None) -> requests.Response:
+        headers = headers or sign_mlflow_delivery(body, MLFLOW_SECRET)
+        return requests.post(self.server.url("/mlflow"), data=body, headers=headers, timeout=30)
+
+
+@contextmanager
+def serving(site_url: str, outbox: Path, policy: DeliveryPolicy | None = None) -> Iterator[Served]:
+    config = BridgeConfig((MLFLOW_SECRET,), site_url, SITE_SECRET, outbox, policy=policy)
+    bridge = Bridge(config)
+    bridge.start()
+    try:
+        with RunningServer(bridge) as server:
+            yield Served(bridge, server)
+    finally:
+        bridge.stop()
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[RunningStubSite]:
+    with running_stub_site(tmp_path / "site.sqlite3", SITE_SECRET, ("LSCOR",)) as running:
+        yield running
+
+
+@pytest.fixture
+def served(site: RunningStubSite, tmp_path: Path) -> Iterator[Served]:
+    with serving(site.webhook_url, tmp_path / "outbox.sqlite3") as running:
+        yield running
+
+
+def test_a_tagged_version_is_delivered_as_the_sdks_v2_body_without_mlflow_to_read(
+    served: Served, site: RunningStubSite
+) -> None:
+    answer = served.post(created("lscor"))
+
+    assert answer.status_code == 200
+    assert answer.json()["outcome"] == "queued"
+    assert wait_until(lambda: site.token("LSCOR")["status"] == "REGISTERED")
+    token = site.token("LSCOR")
+    assert (token["model_name"], token["model_version"], token["mlflow_run_id"]) == (
+        "Lead scorer",
+        "1",
+        "r1",
+    )
+    assert token["metric_name"] == "auc"
+    assert token["api_schema"] is None  # no tracking URI: nothing to read a signature from
+    assert site.deliveries("LSCOR")[0]["idempotency_key"] == idempotency_key(
+        "LSCOR", "Lead scorer", "1"
+    )
+
+
+def test_a_delivery_id_seen_before_is_answered_again_and_nothing_more_is_done(
+    served: Served, site: RunningStubSite
+) -> None:
+    body = created("lscor")
+    headers = sign_mlflow_delivery(body, MLFLOW_SECRET)
+    assert served.post(body, headers).json()["outcome"] == "queued"
+    assert wait_until(lambda: site.token("LSCOR")["status"] == "REGISTERED")
+
+    again = served.post(body, headers)
+
+    assert again.status_code == 200
+    assert again.json()["outcome"] == "duplicate_delivery"
+    assert not served.bridge.outbox.waiting()
+    assert len(site.deliveries("LSCOR")) == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (created(None), "no_token_tag"),
+        (created("not a token"), "not_a_token_id"),
+        (event("registered_model.created", {"name": "m", "tags": {}}), "not_a_registration_event"),
+        (
+            event("model_version_tag.set", {"name": "m", "version": "1", "key": "a", "value": "b"}),
+            "no_token_tag",
+        ),
+        (
+            event(
+                "model_version_tag.deleted",
+                {"name": "m", "version": "1", "key": "hokusai_token_id"},
+            ),
+            "not_a_registration_event",
+        ),
+    ],
+)
+def test_an_event_that_names_no_token_is_answered_200_with_why_and_sends_nothing(
+    served: Served, site: RunningStubSite, body: bytes, reason: str
+) -> None:
+    answer = served.post(body)
+
+    assert answer.status_code == 200
+    assert (answer.json()["outcome"], answer.json()["reason"]) == ("ignored", reason)
+    assert not served.bridge.outbox.waiting()
+    assert site.deliveries() == []
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"{not json", "invalid_json"),
+        (b'{"entity": "model_version"}', "schema_violation"),
+        (event("model_version.created", {"version": "1", "tags": {}}), "schema_violation"),
+        (
+            event("model_version.created", {"name": "m", "version": "1", "tags": []}),
+            "schema_violation",
+        ),
+    ],
+)
+def test_a_verified_body_that_is_no_mlflow_event_is_answered_400(
+    served: Served, body: bytes, reason: str
+) -> None:
+    answer = served.post(body)
+
+    assert answer.status_code == 400
+    assert answer.json()["reason"] == reason
+
+
+def test_a_bad_signature_is_answered_401_before_the_body_is_read_and_logged_by_its_code(
+    served: Served, caplog: pytest.LogCaptureFixture
+) -> None:
+    body = b"{not json"
+    with caplog.at_level(logging.WARNING, "contracts.bridge"):
+        answer = served.post(body, sign_mlflow_delivery(body, "another secret"))
+
+    assert answer.status_code == 401
+    assert answer.json()["reason"] == "mismatch"
+    assert "refused an MLflow delivery (mismatch)" in caplog.text
+
+
+def test_other_methods_a_large_body_and_health_are_answered_in_json(served: Served) -> None:
+    url = served.server.url("/")
+    assert requests.get(url, timeout=30).status_code == 405
+    assert requests.get(served.server.url("/health"), timeout=30).json()["status"] == "ok"
+    large = requests.post(url, data=b"x" * (1024 * 1024 + 1), timeout=30)
+    assert (large.status_code, large.json()["reason"]) == (413, "body_too_large")
+
+
+def test_the_answer_does_not_wait_for_a_site_that_is_down(tmp_path: Path) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{holder.getsockname()[1]}/api/webhooks/model-registration"
+        patient = DeliveryPolicy(max_attempts=10_000, base_delay=0.5, max_delay=1, deadline=600)
+        with serving(dead, tmp_path / "outbox.sqlite3", patient) as served:
+            answer = served.post(created("lscor"))  # times out after 30 s if it waited
+
+            assert answer.status_code == 200
+            [(entry, _)] = served.bridge.outbox.waiting()
+            assert entry.token_id == "LSCOR"
