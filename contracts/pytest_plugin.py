@@ -7,6 +7,10 @@ Fixtures, all usable from an SDK's own tests:
 
 - ``mlflow_server`` (session): a real tracking server (``.tracking_uri``), started once; when
   ``MLFLOW_TRACKING_URI`` is set, that server is used instead.
+- ``hokusai_mlflow_webhook_server`` (session): that server, known to send its model-registry
+  webhooks to ``http`` receivers on this machine (a :class:`contracts.conformance.Recorder`,
+  the bridge); an ``MLFLOW_TRACKING_URI`` server that refuses them fails the fixture, naming
+  the settings it needs.
 - ``mlflow_client``: an ``MlflowClient`` bound to it (explicit URIs, no global state).
 - ``tiny_model_uri``: a real pyfunc model logged in a fresh run; its ``runs:/<id>/model`` URI.
 - ``webhook_secret``: a fresh random secret.
@@ -74,6 +78,28 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
             f"MLflow tracking server started in {server.startup_seconds:.1f} s from {source}"
         )
         yield server
+
+
+@pytest.fixture(scope="session")
+def hokusai_mlflow_webhook_server(mlflow_server: Any) -> Any:
+    """The session's MLflow server, once it is known to send webhooks to loopback ``http``.
+
+    A server this plugin starts always does (``loopback_webhook_settings``); a server named by
+    ``MLFLOW_TRACKING_URI`` is asked, and one that refuses fails the fixture in one line (it
+    should also cache its webhook list briefly: ``MLFLOW_WEBHOOK_CACHE_TTL=1``).
+    """
+    if isinstance(mlflow_server, ExternalTrackingServer):
+        from contracts.sender import (
+            MlflowWebhookError,
+            TrackingServerUnreachableError,
+            check_loopback_webhooks,
+        )
+
+        try:
+            check_loopback_webhooks(mlflow_server.tracking_uri)
+        except (MlflowWebhookError, TrackingServerUnreachableError) as error:
+            pytest.fail(f"MLFLOW_TRACKING_URI: {error}", pytrace=False)
+    return mlflow_server
 
 
 @pytest.fixture

@@ -2,8 +2,9 @@
 
 Each room has one command module here that adds its subcommands through ``register``:
 :mod:`~contracts.cli.core` (``sign``, ``verify``, ``schema``), :mod:`~contracts.cli.receiver`
-(``stub-site``), :mod:`~contracts.cli.sender` (``resend``) and :mod:`~contracts.cli.conformance`
-(``check-receiver``, ``diagnose``, ``send-test``, ``contract-test``). Registering imports nothing
+(``stub-site``), :mod:`~contracts.cli.sender` (``resend``), :mod:`~contracts.cli.mlflow_webhook`
+(``mlflow-webhook``) and :mod:`~contracts.cli.conformance` (``check-receiver``, ``diagnose``,
+``send-test``, ``contract-test``). Registering imports nothing
 heavy: a handler imports its room's dependencies when its command runs. The rooms never import
 the command line; what the commands share is :mod:`contracts.cli.options`.
 """
@@ -15,7 +16,7 @@ import sys
 from collections.abc import Sequence
 
 from contracts import __version__
-from contracts.cli import conformance, core, receiver, sender
+from contracts.cli import conformance, core, mlflow_webhook, receiver, sender
 from contracts.cli.options import EXIT_USAGE, CommandError, Handler
 
 EXTRA_OF_MODULE = {
@@ -37,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (core, receiver, sender, conformance):
+    for module in (core, receiver, sender, mlflow_webhook, conformance):
         module.register(subparsers)
     return parser
 
