@@ -4,9 +4,6 @@ with its own exit code for each mistake."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -25,46 +22,28 @@ from contracts.sender import BRIDGE_EVENTS, create_bridge_webhook, list_webhooks
 from contracts.sender.mlflow_server import LOOPBACK_ONLY_SETTINGS, loopback_webhook_settings
 from contracts.sender.mlflow_webhooks import PRIVATE_IPS_SETTING, SCHEMES_SETTING
 from tests.reliability.processes import run_command
-from tests.sender.webhooks import about, first_event, unique_name
+from tests.sender.webhooks import about, expected_signature, first_event, unique_name
 
 SECRET = "mlflow-webhook-command-secret"
 SECRET_ENV = "MLFLOW_BRIDGE_SECRET"
 
 
 @pytest.fixture
-def server(hokusai_mlflow_webhook_server: Any) -> Any:
-    return hokusai_mlflow_webhook_server
-
-
-@pytest.fixture
-def client(server: Any) -> Any:
-    from mlflow import MlflowClient
-
-    return MlflowClient(tracking_uri=server.tracking_uri, registry_uri=server.tracking_uri)
-
-
-@pytest.fixture
-def recorder() -> Iterator[Recorder]:
-    with Recorder(path="/bridge") as receiving:
-        yield receiving
-
-
-@pytest.fixture
-def cleanup(client: Any) -> Iterator[list[str]]:
+def cleanup(webhook_client: Any) -> Iterator[list[str]]:
     """Ids of webhooks to delete when the test ends, so that none outlives it."""
     ids: list[str] = []
     yield ids
     for webhook_id in ids:
-        client.delete_webhook(webhook_id)
+        webhook_client.delete_webhook(webhook_id)
 
 
 def webhook_command(*arguments: str) -> subprocess.CompletedProcess[str]:
     return run_command(["mlflow-webhook", *arguments], {SECRET_ENV: SECRET})
 
 
-def create(server: Any, url: str, cleanup: list[str]) -> str:
+def create(webhook_uri: str, url: str, cleanup: list[str]) -> str:
     """A bridge webhook made in-process (the ``create`` command has its own test)."""
-    webhook_id = create_bridge_webhook(server.tracking_uri, url, SECRET).webhook_id
+    webhook_id = create_bridge_webhook(webhook_uri, url, SECRET).webhook_id
     cleanup.append(webhook_id)
     return webhook_id
 
@@ -83,14 +62,14 @@ def assert_one_line_error(done: subprocess.CompletedProcess[str], code: int) -> 
 
 @pytest.mark.mlflow
 def test_create_prints_the_id_of_a_webhook_sending_the_bridge_events_signed_with_the_secret(
-    server: Any, client: Any, recorder: Recorder, cleanup: list[str]
+    webhook_uri: str, webhook_client: Any, mlflow_events: Recorder, cleanup: list[str]
 ) -> None:
     done = webhook_command(
         "create",
         "--tracking-uri",
-        server.tracking_uri,
+        webhook_uri,
         "--url",
-        recorder.url,
+        mlflow_events.url,
         "--secret-env",
         SECRET_ENV,
         "--name",
@@ -101,14 +80,12 @@ def test_create_prints_the_id_of_a_webhook_sending_the_bridge_events_signed_with
     cleanup.append(webhook_id)
     assert done.stdout == webhook_id + "\n"
     assert SECRET not in done.stdout + done.stderr
-    webhook = client.get_webhook(webhook_id)
-    assert (webhook.name, webhook.url) == ("bridge-under-test", recorder.url)
+    webhook = webhook_client.get_webhook(webhook_id)
+    assert (webhook.name, webhook.url) == ("bridge-under-test", mlflow_events.url)
     assert sorted(str(event) for event in webhook.events) == sorted(BRIDGE_EVENTS)
 
-    request = first_event(client, recorder, unique_name())
-    signed = f"{request.header('X-MLflow-Delivery-Id')}.{request.header('X-MLflow-Timestamp')}."
-    digest = hmac.new(SECRET.encode(), signed.encode() + request.body, hashlib.sha256).digest()
-    assert request.header("X-MLflow-Signature") == "v1," + base64.b64encode(digest).decode()
+    request = first_event(webhook_client, mlflow_events, unique_name())
+    assert request.header("X-MLflow-Signature") == expected_signature(request, SECRET)
 
 
 def test_create_refuses_a_secret_env_that_is_not_set_in_one_line() -> None:
@@ -147,14 +124,14 @@ def test_create_refuses_a_bridge_url_that_is_not_http_in_one_line() -> None:
 
 @pytest.mark.mlflow
 def test_list_shows_each_webhook_with_its_events_and_status_and_no_credentials(
-    server: Any, recorder: Recorder, cleanup: list[str]
+    webhook_uri: str, mlflow_events: Recorder, cleanup: list[str]
 ) -> None:
-    with_credentials = recorder.url.replace("http://", "http://bridge-user:pa55word@") + (
+    with_credentials = mlflow_events.url.replace("http://", "http://bridge-user:pa55word@") + (
         "?token=t0ken-value"
     )
-    webhook_id = create(server, with_credentials, cleanup)
+    webhook_id = create(webhook_uri, with_credentials, cleanup)
 
-    done = webhook_command("list", "--tracking-uri", server.tracking_uri)
+    done = webhook_command("list", "--tracking-uri", webhook_uri)
 
     assert done.returncode == 0, done.stderr
     (line,) = [line for line in done.stdout.splitlines() if line.startswith(webhook_id)]
@@ -169,42 +146,40 @@ def test_list_shows_each_webhook_with_its_events_and_status_and_no_credentials(
 
 @pytest.mark.mlflow
 def test_test_says_the_bridge_took_mlflows_test_event(
-    server: Any, recorder: Recorder, cleanup: list[str]
+    webhook_uri: str, mlflow_events: Recorder, cleanup: list[str]
 ) -> None:
-    webhook_id = create(server, recorder.url, cleanup)
+    webhook_id = create(webhook_uri, mlflow_events.url, cleanup)
 
-    done = webhook_command("test", webhook_id, "--tracking-uri", server.tracking_uri)
+    done = webhook_command("test", webhook_id, "--tracking-uri", webhook_uri)
 
     assert done.returncode == 0, done.stderr
     assert "answered 200" in done.stdout and "example_model" in done.stdout
-    (request,) = about(recorder, "example_model")
+    (request,) = about(mlflow_events, "example_model")
     assert request.header("X-MLflow-Signature")
 
 
 @pytest.mark.mlflow
 def test_test_without_an_id_tests_the_one_webhook_sending_the_bridge_events(
-    server: Any, recorder: Recorder, cleanup: list[str]
+    webhook_uri: str, mlflow_events: Recorder, cleanup: list[str]
 ) -> None:
-    webhook_id = create(server, recorder.url, cleanup)
-    assert [w.webhook_id for w in list_webhooks(server.tracking_uri) if w.serves_bridge] == [
-        webhook_id
-    ]
+    webhook_id = create(webhook_uri, mlflow_events.url, cleanup)
+    assert [w.webhook_id for w in list_webhooks(webhook_uri) if w.serves_bridge] == [webhook_id]
 
-    done = webhook_command("test", "--tracking-uri", server.tracking_uri)
+    done = webhook_command("test", "--tracking-uri", webhook_uri)
 
     assert done.returncode == 0, done.stderr
     assert webhook_id in done.stdout
-    assert about(recorder, "example_model")
+    assert about(mlflow_events, "example_model")
 
 
 @pytest.mark.mlflow
 def test_test_explains_a_401_as_a_secret_that_differs(
-    server: Any, recorder: Recorder, cleanup: list[str]
+    webhook_uri: str, mlflow_events: Recorder, cleanup: list[str]
 ) -> None:
-    webhook_id = create(server, recorder.url, cleanup)
-    recorder.script(ScriptedAnswer(401, body={"success": False, "error": "bad signature"}))
+    webhook_id = create(webhook_uri, mlflow_events.url, cleanup)
+    mlflow_events.script(ScriptedAnswer(401, body={"success": False, "error": "bad signature"}))
 
-    done = webhook_command("test", webhook_id, "--tracking-uri", server.tracking_uri)
+    done = webhook_command("test", webhook_id, "--tracking-uri", webhook_uri)
 
     assert done.returncode == 1, done.stdout + done.stderr
     assert "answered 401" in done.stdout and "bad signature" in done.stdout
@@ -213,11 +188,11 @@ def test_test_explains_a_401_as_a_secret_that_differs(
 
 @pytest.mark.mlflow
 def test_test_says_when_mlflow_could_not_reach_the_bridge(
-    server: Any, dead_url: str, cleanup: list[str]
+    webhook_uri: str, dead_url: str, cleanup: list[str]
 ) -> None:
-    webhook_id = create(server, dead_url, cleanup)
+    webhook_id = create(webhook_uri, dead_url, cleanup)
 
-    done = webhook_command("test", webhook_id, "--tracking-uri", server.tracking_uri)
+    done = webhook_command("test", webhook_id, "--tracking-uri", webhook_uri)
 
     assert done.returncode == 1, done.stdout + done.stderr
     (line,) = done.stdout.splitlines()
@@ -225,8 +200,8 @@ def test_test_says_when_mlflow_could_not_reach_the_bridge(
 
 
 @pytest.mark.mlflow
-def test_test_of_an_unknown_webhook_id_is_one_line_with_its_own_exit_code(server: Any) -> None:
-    done = webhook_command("test", "no-such-webhook", "--tracking-uri", server.tracking_uri)
+def test_test_of_an_unknown_webhook_id_is_one_line_with_its_own_exit_code(webhook_uri: str) -> None:
+    done = webhook_command("test", "no-such-webhook", "--tracking-uri", webhook_uri)
 
     assert "no such webhook" in assert_one_line_error(done, EXIT_UNKNOWN_WEBHOOK)
 
@@ -262,11 +237,11 @@ def test_without_a_tracking_uri_the_command_says_where_to_give_one() -> None:
 
 
 @pytest.mark.mlflow
-def test_without_mlflow_installed_the_command_names_the_extra_to_install(server: Any) -> None:
+def test_without_mlflow_installed_the_command_names_the_extra_to_install(webhook_uri: str) -> None:
     code = (
         "import sys; sys.modules['mlflow'] = None\n"
         "from contracts.cli import main\n"
-        f"sys.exit(main(['mlflow-webhook', 'list', '--tracking-uri', {server.tracking_uri!r}]))\n"
+        f"sys.exit(main(['mlflow-webhook', 'list', '--tracking-uri', {webhook_uri!r}]))\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False

@@ -4,9 +4,6 @@ and what sends nothing."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import uuid
 from collections.abc import Iterator
@@ -24,7 +21,15 @@ from contracts.sender import (
     trigger_test_delivery,
 )
 from contracts.sender.mlflow_server import DATABASE_FILE, MlflowServer
-from tests.sender.webhooks import about, body, hooked, unique_name, wait_for
+from tests.sender.webhooks import (
+    about,
+    body,
+    expected_signature,
+    hooked,
+    new_version,
+    unique_name,
+    wait_for,
+)
 
 pytestmark = pytest.mark.mlflow
 
@@ -40,70 +45,44 @@ EVERY_MODEL_EVENT = (
 )
 
 
-@pytest.fixture
-def server(hokusai_mlflow_webhook_server: Any) -> Any:
-    return hokusai_mlflow_webhook_server
-
-
-@pytest.fixture
-def client(server: Any) -> Any:
-    from mlflow import MlflowClient
-
-    return MlflowClient(tracking_uri=server.tracking_uri, registry_uri=server.tracking_uri)
-
-
-@pytest.fixture
-def recorder() -> Iterator[Recorder]:
-    with Recorder(path="/mlflow-events") as receiving:
-        yield receiving
-
-
 def event_name(request: RecordedRequest) -> str:
     payload = body(request)
     return f"{payload['entity']}.{payload['action']}"
 
 
-def expected_signature(request: RecordedRequest, secret: str) -> str:
-    delivery_id = request.header("X-MLflow-Delivery-Id")
-    timestamp = request.header("X-MLflow-Timestamp")
-    signed = f"{delivery_id}.{timestamp}.".encode() + request.body
-    digest = hmac.new(secret.encode("utf-8"), signed, hashlib.sha256).digest()
-    return "v1," + base64.b64encode(digest).decode("ascii")
-
-
 # --- events and payload ----------------------------------------------------------------------
 
 
-def test_mlflow_subscribes_a_webhook_to_exactly_the_bridge_events(server: Any) -> None:
+def test_mlflow_subscribes_a_webhook_to_exactly_the_bridge_events(
+    webhook_uri: str, webhook_client: Any
+) -> None:
     with Recorder() as target:
-        created = create_bridge_webhook(server.tracking_uri, target.url, SECRET)
-    listed = next(
-        w for w in list_webhooks(server.tracking_uri) if w.webhook_id == created.webhook_id
-    )
-    from mlflow import MlflowClient
-
-    MlflowClient(server.tracking_uri, server.tracking_uri).delete_webhook(created.webhook_id)
+        created = create_bridge_webhook(webhook_uri, target.url, SECRET)
+    listed = next(w for w in list_webhooks(webhook_uri) if w.webhook_id == created.webhook_id)
+    webhook_client.delete_webhook(created.webhook_id)
     assert sorted(listed.events) == sorted(BRIDGE_EVENTS)
     assert listed.status == "ACTIVE"
 
 
 def test_a_new_version_arrives_as_model_version_created_with_only_the_create_calls_tags(
-    client: Any, recorder: Recorder
+    webhook_client: Any, mlflow_events: Recorder
 ) -> None:
     name = unique_name()
-    with hooked(client, recorder, secret=SECRET):
-        client.create_registered_model(name, tags={"team": "on the model, not the version"})
-        run_id = client.create_run("0").info.run_id
-        version = client.create_model_version(
+    with hooked(webhook_client, mlflow_events, secret=SECRET):
+        webhook_client.create_registered_model(name, tags={"team": "on the model, not the version"})
+        run_id = webhook_client.create_run("0").info.run_id
+        version = webhook_client.create_model_version(
             name,
             "s3://bucket/lead-scorer",
             run_id=run_id,
             tags={"hokusai_token_id": "lscor"},
             description="Lead scorer",
         )
-        client.set_model_version_tag(name, version.version, "later", "set after creation")
+        webhook_client.set_model_version_tag(name, version.version, "later", "set after creation")
         (created,) = wait_for(
-            lambda: [r for r in about(recorder, name) if event_name(r) == "model_version.created"]
+            lambda: [
+                r for r in about(mlflow_events, name) if event_name(r) == "model_version.created"
+            ]
         )
 
     payload = body(created)
@@ -120,15 +99,15 @@ def test_a_new_version_arrives_as_model_version_created_with_only_the_create_cal
 
 
 def test_a_tag_set_after_creation_arrives_as_model_version_tag_set(
-    client: Any, recorder: Recorder
+    webhook_client: Any, mlflow_events: Recorder
 ) -> None:
     name = unique_name()
-    with hooked(client, recorder, secret=SECRET):
-        client.create_registered_model(name)
-        version = client.create_model_version(name, "s3://bucket/model")
-        client.set_model_version_tag(name, version.version, "hokusai_token_id", "lscor")
+    with hooked(webhook_client, mlflow_events, secret=SECRET):
+        version = new_version(webhook_client, name, ("hokusai_token_id", "lscor"))
         (tagged,) = wait_for(
-            lambda: [r for r in about(recorder, name) if event_name(r) == "model_version_tag.set"]
+            lambda: [
+                r for r in about(mlflow_events, name) if event_name(r) == "model_version_tag.set"
+            ]
         )
 
     assert body(tagged)["data"] == {
@@ -139,37 +118,38 @@ def test_a_tag_set_after_creation_arrives_as_model_version_tag_set(
     }
 
 
-def test_a_tag_on_a_registered_model_sends_nothing(client: Any, recorder: Recorder) -> None:
+def test_a_tag_on_a_registered_model_sends_nothing(
+    webhook_client: Any, mlflow_events: Recorder
+) -> None:
     name = unique_name()
-    with hooked(client, recorder, secret=SECRET, events=EVERY_MODEL_EVENT):
-        client.create_registered_model(name)
-        version = client.create_model_version(name, "s3://bucket/model")
-        client.set_registered_model_tag(name, "hokusai_token_id", "lscor")
-        client.set_model_version_tag(name, version.version, "control", "sent after it")
-        wait_for(lambda: [r for r in about(recorder, name) if body(r)["data"].get("key")])
+    with hooked(webhook_client, mlflow_events, secret=SECRET, events=EVERY_MODEL_EVENT):
+        version = new_version(webhook_client, name)
+        webhook_client.set_registered_model_tag(name, "hokusai_token_id", "lscor")
+        webhook_client.set_model_version_tag(name, version.version, "control", "sent after it")
+        wait_for(lambda: [r for r in about(mlflow_events, name) if body(r)["data"].get("key")])
 
-    assert sorted(event_name(r) for r in about(recorder, name)) == [
+    assert sorted(event_name(r) for r in about(mlflow_events, name)) == [
         "model_version.created",
         "model_version_tag.set",
         "registered_model.created",
     ]
-    assert [body(r)["data"]["key"] for r in about(recorder, name) if "key" in body(r)["data"]] == [
-        "control"
-    ]
+    assert [
+        body(r)["data"]["key"] for r in about(mlflow_events, name) if "key" in body(r)["data"]
+    ] == ["control"]
 
 
 # --- headers and signature -------------------------------------------------------------------
 
 
 def test_each_dispatch_has_a_new_delivery_id_a_unix_timestamp_and_a_v1_hmac_signature(
-    client: Any, recorder: Recorder
+    webhook_client: Any, mlflow_events: Recorder
 ) -> None:
     name = unique_name()
-    with hooked(client, recorder, secret=SECRET):
-        client.create_registered_model(name)
-        version = client.create_model_version(name, "s3://bucket/model")
-        client.set_model_version_tag(name, version.version, "hokusai_token_id", "lscor")
-        requests = wait_for(lambda: len(about(recorder, name)) == 2 and about(recorder, name))
+    with hooked(webhook_client, mlflow_events, secret=SECRET):
+        new_version(webhook_client, name, ("hokusai_token_id", "lscor"))
+        requests = wait_for(
+            lambda: len(about(mlflow_events, name)) == 2 and about(mlflow_events, name)
+        )
 
     delivery_ids = {r.header("X-MLflow-Delivery-Id") for r in requests}
     assert len(delivery_ids) == 2
@@ -194,11 +174,11 @@ def always_503() -> Iterator[Recorder]:
 
 
 def test_a_receiver_that_always_answers_503_sees_four_attempts_of_one_delivery(
-    server: Any, client: Any, always_503: Recorder
+    webhook_uri: str, webhook_client: Any, always_503: Recorder
 ) -> None:
-    with hooked(client, always_503, secret=SECRET) as webhook_id:
+    with hooked(webhook_client, always_503, secret=SECRET) as webhook_id:
         before = len(always_503.requests)
-        outcome = trigger_test_delivery(server.tracking_uri, webhook_id)  # returns when done
+        outcome = trigger_test_delivery(webhook_uri, webhook_id)  # returns when done
         attempts = [
             r for r in always_503.requests[before:] if body(r)["data"]["name"] == "example_model"
         ]
@@ -211,12 +191,11 @@ def test_a_receiver_that_always_answers_503_sees_four_attempts_of_one_delivery(
 
 
 def test_a_real_event_is_retried_under_the_same_delivery_id(
-    client: Any, always_503: Recorder
+    webhook_client: Any, always_503: Recorder
 ) -> None:
     name = unique_name()
-    with hooked(client, always_503, secret=SECRET):
-        client.create_registered_model(name)
-        client.create_model_version(name, "s3://bucket/model")
+    with hooked(webhook_client, always_503, secret=SECRET):
+        new_version(webhook_client, name)
         attempts = wait_for(lambda: len(about(always_503, name)) >= 4 and about(always_503, name))
 
     assert len({r.header("X-MLflow-Delivery-Id") for r in attempts}) == 1
@@ -227,15 +206,14 @@ def test_a_real_event_is_retried_under_the_same_delivery_id(
 
 
 def test_the_test_delivery_names_example_model_and_carries_no_test_flag(
-    server: Any, client: Any, recorder: Recorder
+    webhook_uri: str, webhook_client: Any, mlflow_events: Recorder
 ) -> None:
     name = unique_name()
-    with hooked(client, recorder, secret=SECRET) as webhook_id:
-        client.create_registered_model(name)
-        client.create_model_version(name, "s3://bucket/model")
-        (real,) = wait_for(lambda: about(recorder, name))
-        outcome = trigger_test_delivery(server.tracking_uri, webhook_id)
-        (test,) = about(recorder, "example_model")
+    with hooked(webhook_client, mlflow_events, secret=SECRET) as webhook_id:
+        new_version(webhook_client, name)
+        (real,) = wait_for(lambda: about(mlflow_events, name))
+        outcome = trigger_test_delivery(webhook_uri, webhook_id)
+        (test,) = about(mlflow_events, "example_model")
 
     assert outcome.success and outcome.response_status == 200
     assert event_name(test) == "model_version.created"
@@ -250,27 +228,28 @@ def test_the_test_delivery_names_example_model_and_carries_no_test_flag(
 
 
 def test_a_client_writing_straight_to_the_sqlite_file_sends_nothing(
-    server: Any, client: Any, recorder: Recorder
+    hokusai_mlflow_webhook_server: Any, webhook_client: Any, mlflow_events: Recorder
 ) -> None:
-    if not isinstance(server, MlflowServer):
+    if not isinstance(hokusai_mlflow_webhook_server, MlflowServer):
         pytest.skip("needs the database file of a server this run started")
     from mlflow import MlflowClient
 
-    database = f"sqlite:///{(Path(server.workdir) / DATABASE_FILE).resolve()}"
+    database_file = Path(hokusai_mlflow_webhook_server.workdir) / DATABASE_FILE
+    database = f"sqlite:///{database_file.resolve()}"
     direct = MlflowClient(tracking_uri=database, registry_uri=database)
     name = unique_name()
-    with hooked(client, recorder, secret=SECRET):
+    with hooked(webhook_client, mlflow_events, secret=SECRET):
         direct.create_registered_model(name)
         direct.create_model_version(name, "s3://bucket/straight-to-sqlite")
-        client.create_model_version(name, "s3://bucket/through-the-server")  # the control
-        wait_for(lambda: about(recorder, name))
+        webhook_client.create_model_version(name, "s3://bucket/through-the-server")  # the control
+        wait_for(lambda: about(mlflow_events, name))
 
-    assert [body(r)["data"]["source"] for r in about(recorder, name)] == [
+    assert [body(r)["data"]["source"] for r in about(mlflow_events, name)] == [
         "s3://bucket/through-the-server"
     ]
 
 
-def test_the_test_server_takes_webhooks_to_loopback_http(server: Any) -> None:
-    check_loopback_webhooks(server.tracking_uri)
+def test_the_test_server_takes_webhooks_to_loopback_http(webhook_uri: str) -> None:
+    check_loopback_webhooks(webhook_uri)
 
-    assert not [w for w in list_webhooks(server.tracking_uri) if "loopback-probe" in w.url]
+    assert not [w for w in list_webhooks(webhook_uri) if "loopback-probe" in w.url]

@@ -7,6 +7,9 @@ probe versions until one's event arrives.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import time
 import uuid
@@ -46,6 +49,26 @@ def about(recorder: Recorder, model_name: str) -> list[RecordedRequest]:
 
 def unique_name(what: str = "model") -> str:
     return f"{what}-{uuid.uuid4().hex[:10]}"
+
+
+def new_version(client: Any, model_name: str, tag: tuple[str, str] | None = None) -> Any:
+    """Version 1 of a new registered model ``model_name``, registered through the server; with
+    ``tag``, that tag is then set on it (a separate call, a separate event)."""
+    client.create_registered_model(model_name)
+    version = client.create_model_version(model_name, "s3://bucket/model")
+    if tag is not None:
+        client.set_model_version_tag(model_name, version.version, *tag)
+    return version
+
+
+def expected_signature(request: RecordedRequest, secret: str) -> str:
+    """MLflow's ``v1,<base64>`` HMAC-SHA256 of ``delivery_id.timestamp.body`` under ``secret``,
+    computed here with the standard library from what arrived."""
+    delivery_id = request.header("X-MLflow-Delivery-Id")
+    timestamp = request.header("X-MLflow-Timestamp")
+    signed = f"{delivery_id}.{timestamp}.".encode() + request.body
+    digest = hmac.new(secret.encode("utf-8"), signed, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode("ascii")
 
 
 @contextmanager
