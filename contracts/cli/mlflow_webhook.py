@@ -31,6 +31,8 @@ EXIT_UNKNOWN_WEBHOOK = 5
 EXIT_REFUSED = 6
 """The MLflow server refused the webhook's URL: a server setting, or a URL to change."""
 _COMMAND = "mlflow-webhook"
+_CLIENT_RETRIES = ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
+"""MLflow's client retries a failing server for minutes by default; a command says so at once."""
 
 
 def register(subparsers: Any) -> None:
@@ -143,6 +145,7 @@ def _mlflow_errors() -> Iterator[None]:
         (WebhookUrlRefusedError, EXIT_REFUSED),
         (MlflowWebhookError, EXIT_FAILED),
     )
+    os.environ.setdefault(*_CLIENT_RETRIES)
     try:
         yield
     except (TrackingServerUnreachableError, MlflowWebhookError) as error:

@@ -31,12 +31,15 @@ SCHEMES_SETTING = "MLFLOW_WEBHOOK_ALLOWED_SCHEMES"
 """The server setting naming the URL schemes a webhook may use (MLflow's default: https)."""
 PRIVATE_IPS_SETTING = "MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS"
 """The server setting that lets a webhook reach private and loopback addresses (default: no)."""
+ENCRYPTION_KEY_SETTING = "MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY"
+"""The server setting holding the key its webhook secrets are encrypted with."""
 PROBE_URL = "http://127.0.0.1:9/hokusai-loopback-probe"
 _BODY_SHOWN = 300
 _PAGE_SIZE = 100
 _SCHEME_REFUSED = re.compile(r"webhook URL scheme: '([^']*)'\. Allowed schemes are: ([^.]*)")
 _PRIVATE_REFUSED = re.compile(r"non-public IP address\. '([^']*)' resolves to ([^ .]+(?:\.\d+)*)")
 _PRIVATE_BLOCKED = re.compile(r"Webhook connection blocked: (\S+) is not a public IP address")
+_SERVER_ERROR = re.compile(r"too many 500 error responses|error code 500 != 200")
 _UNRESOLVED = re.compile(r"Cannot resolve Webhook URL hostname '([^']*)'")
 
 
@@ -282,6 +285,12 @@ def _translated(
         return NotAWebhookServerError(
             f"{redacted_url(tracking_uri)} answered, but not as an MLflow tracking server with "
             "webhooks (MLflow 3.3 or later): check --tracking-uri (the server's own address)"
+        )
+    if _SERVER_ERROR.search(message):
+        return MlflowWebhookError(
+            f"{server} failed with 500 on its webhook API; a server that cannot decrypt its "
+            f"webhooks' secrets does that: give every server process the same fixed "
+            f"{ENCRYPTION_KEY_SETTING}, then create the webhook again"
         )
     refusal = _refusal_words(message, server, url)
     if refusal is not None:

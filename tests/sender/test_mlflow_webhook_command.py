@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from contracts.cli.mlflow_webhook import (
+    EXIT_FAILED,
     EXIT_NOT_MLFLOW,
     EXIT_UNKNOWN_WEBHOOK,
     EXIT_UNREACHABLE,
@@ -20,7 +21,11 @@ from contracts.cli.mlflow_webhook import (
 from contracts.conformance import Recorder, ScriptedAnswer
 from contracts.sender import BRIDGE_EVENTS, create_bridge_webhook, list_webhooks
 from contracts.sender.mlflow_server import LOOPBACK_ONLY_SETTINGS, loopback_webhook_settings
-from contracts.sender.mlflow_webhooks import PRIVATE_IPS_SETTING, SCHEMES_SETTING
+from contracts.sender.mlflow_webhooks import (
+    ENCRYPTION_KEY_SETTING,
+    PRIVATE_IPS_SETTING,
+    SCHEMES_SETTING,
+)
 from tests.reliability.processes import run_command
 from tests.sender.webhooks import about, expected_signature, first_event, unique_name
 
@@ -222,6 +227,19 @@ def test_a_tracking_uri_where_mlflow_does_not_answer_is_one_line_with_its_own_ex
         done = webhook_command("list", "--tracking-uri", elsewhere.url.removesuffix(elsewhere.path))
 
     assert "not as an MLflow tracking server" in assert_one_line_error(done, EXIT_NOT_MLFLOW)
+
+
+def test_a_server_failing_on_its_webhook_api_is_one_line_naming_the_encryption_key() -> None:
+    def failing(method: str, path: str, headers: Any, body: bytes) -> ScriptedAnswer:
+        if path == "/health":
+            return ScriptedAnswer(200, body="OK")
+        return ScriptedAnswer(500, body={"error_code": "INTERNAL_ERROR", "message": "failed"})
+
+    with Recorder(answer_for=failing) as broken:
+        done = webhook_command("list", "--tracking-uri", broken.url.removesuffix(broken.path))
+
+    line = assert_one_line_error(done, EXIT_FAILED)
+    assert "500" in line and ENCRYPTION_KEY_SETTING in line
 
 
 def test_a_tracking_uri_that_is_not_http_is_one_line_with_its_own_exit_code() -> None:
