@@ -92,7 +92,7 @@ class WebhookTestOutcome:
         where = f"webhook {self.webhook.webhook_id} ({self.webhook.name!r}, {self.webhook.url})"
         if self.response_status is None:
             why = self.error_message or "MLflow gave no reason"
-            return f"{where}: MLflow's test {self.event} event got no answer: {why}"
+            return f"{where}: MLflow could not deliver its test {self.event} event: {why}"
         body = " ".join((self.response_body or "").split())
         if len(body) > _BODY_SHOWN:
             body = body[:_BODY_SHOWN] + "..."
@@ -174,22 +174,22 @@ def trigger_test_delivery(tracking_uri: str, webhook_id: str | None = None) -> W
 
     try:
         webhook = (
-            _info(client.get_webhook(webhook_id))
+            client.get_webhook(webhook_id)
             if webhook_id
-            else _the_bridge_webhook(client, tracking_uri)
+            else client.get_webhook(_the_bridge_webhook(client, tracking_uri).webhook_id)
         )
         result = client.test_webhook(webhook.webhook_id, _event(TEST_EVENT))
     except MlflowException as error:
         raise _translated(error, tracking_uri) from None
     error_message = result.error_message and _delivery_error_words(
-        redact_text(result.error_message, tracking_uri), tracking_uri
+        redact_text(result.error_message, tracking_uri, webhook.url), tracking_uri
     )
     return WebhookTestOutcome(
-        webhook=webhook,
+        webhook=_info(webhook),
         event=TEST_EVENT,
         success=bool(result.success),
         response_status=result.response_status,
-        response_body=result.response_body and redact_text(result.response_body),
+        response_body=result.response_body and redact_text(result.response_body, webhook.url),
         error_message=error_message,
     )
 

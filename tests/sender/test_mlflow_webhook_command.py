@@ -195,13 +195,16 @@ def test_test_explains_a_401_as_a_secret_that_differs(
 def test_test_says_when_mlflow_could_not_reach_the_bridge(
     webhook_uri: str, dead_url: str, cleanup: list[str]
 ) -> None:
-    webhook_id = create(webhook_uri, dead_url, cleanup)
+    webhook_id = create(
+        webhook_uri, dead_url.replace("//", "//user:pa55word@") + "?token=t0ken", cleanup
+    )
 
     done = webhook_command("test", webhook_id, "--tracking-uri", webhook_uri)
 
     assert done.returncode == 1, done.stdout + done.stderr
     (line,) = done.stdout.splitlines()
-    assert "got no answer" in line and "Connection refused" in line
+    assert "could not deliver" in line and "Connection refused" in line
+    assert "pa55word" not in line and "t0ken" not in line
 
 
 @pytest.mark.mlflow

@@ -5,6 +5,7 @@ server needs, in one line, and the pytest fixture refuses such a server by name.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,8 +15,11 @@ from contracts.sender import (
     WebhookUrlRefusedError,
     check_loopback_webhooks,
     create_bridge_webhook,
+    loopback_webhook_settings,
     running_mlflow_server,
+    trigger_test_delivery,
 )
+from contracts.sender.mlflow_server import DATABASE_FILE
 from contracts.sender.mlflow_webhooks import PRIVATE_IPS_SETTING, SCHEMES_SETTING
 from tests.reliability.processes import run_command
 
@@ -70,6 +74,31 @@ def test_a_private_https_bridge_url_is_refused_naming_the_private_ips_setting(
 def test_the_loopback_check_refuses_the_production_server(production_server: Any) -> None:
     with pytest.raises(WebhookUrlRefusedError, match=SCHEMES_SETTING):
         check_loopback_webhooks(production_server.tracking_uri)
+
+
+def test_a_test_delivery_the_server_no_longer_allows_names_the_setting(
+    production_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As after a restart without the loopback settings: the webhook exists, delivery is refused."""
+    from mlflow import MlflowClient
+
+    workdir = Path(production_server.workdir)
+    for name, value in loopback_webhook_settings(workdir).items():
+        monkeypatch.setenv(name, value)
+    database = f"sqlite:///{(workdir / DATABASE_FILE).resolve()}"
+    direct = MlflowClient(tracking_uri=database, registry_uri=database)
+    webhook = direct.create_webhook(
+        name="made-before-a-restart",
+        url="http://127.0.0.1:9/bridge",
+        events=["model_version.created"],
+    )
+    try:
+        outcome = trigger_test_delivery(production_server.tracking_uri, webhook.webhook_id)
+    finally:
+        direct.delete_webhook(webhook.webhook_id)
+
+    assert not outcome.success and outcome.response_status is None
+    assert f"{SCHEMES_SETTING}=http,https" in outcome.words()
 
 
 def test_the_create_command_names_the_setting_in_one_line_with_its_own_exit_code(
