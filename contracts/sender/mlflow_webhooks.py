@@ -113,7 +113,7 @@ def _meaning(status: int) -> str:
     if status == 400:
         return "it could not read MLflow's body: is it the bridge?"
     if status >= 500:
-        return "it failed, and MLflow retried it 3 times: see the receiver's log"
+        return "it failed (MLflow retries a 500, 502, 503 or 504 three times): see its log"
     return "MLflow counts this as a failed delivery"
 
 
