@@ -8,6 +8,10 @@ with a fixture of the SDK's own:
 
 - ``hokusai_mlflow_server`` (session): a real tracking server (``.tracking_uri``), started once;
   when ``MLFLOW_TRACKING_URI`` is set, that server is used instead.
+- ``hokusai_mlflow_webhook_server`` (session): that server, known to send its model-registry
+  webhooks to ``http`` receivers on this machine (a :class:`contracts.conformance.Recorder`,
+  the bridge); an ``MLFLOW_TRACKING_URI`` server that refuses them fails the fixture, naming
+  the settings it needs.
 - ``hokusai_mlflow_client``: an ``MlflowClient`` bound to it (explicit URIs, no global state).
 - ``hokusai_tiny_model_dir`` (session): a real pyfunc model saved once, ready to be logged.
 - ``hokusai_tiny_model_uri``: that model logged in a fresh run; its ``runs:/<id>/model`` URI.
@@ -89,6 +93,28 @@ def hokusai_mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
             f"MLflow tracking server started in {server.startup_seconds:.1f} s from {source}"
         )
         yield server
+
+
+@pytest.fixture(scope="session")
+def hokusai_mlflow_webhook_server(hokusai_mlflow_server: Any) -> Any:
+    """The session's MLflow server, once it is known to send webhooks to loopback ``http``.
+
+    A server this plugin starts always does (``loopback_webhook_settings``); a server named by
+    ``MLFLOW_TRACKING_URI`` is asked, and one that refuses fails the fixture in one line (it
+    should also cache its webhook list briefly: ``MLFLOW_WEBHOOK_CACHE_TTL=1``).
+    """
+    if isinstance(hokusai_mlflow_server, ExternalTrackingServer):
+        from contracts.sender import (
+            MlflowWebhookError,
+            TrackingServerUnreachableError,
+            check_loopback_webhooks,
+        )
+
+        try:
+            check_loopback_webhooks(hokusai_mlflow_server.tracking_uri)
+        except (MlflowWebhookError, TrackingServerUnreachableError) as error:
+            pytest.fail(f"MLFLOW_TRACKING_URI: {error}", pytrace=False)
+    return hokusai_mlflow_server
 
 
 @pytest.fixture

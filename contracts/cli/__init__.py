@@ -3,8 +3,9 @@
 Each room has one command module here that adds its subcommands through ``register``:
 :mod:`~contracts.cli.core` (``sign``, ``verify``, ``schema``), :mod:`~contracts.cli.receiver`
 (``stub-site``), :mod:`~contracts.cli.sender` (``resend``), :mod:`~contracts.cli.bridge`
-(``bridge``) and :mod:`~contracts.cli.conformance`
-(``check-receiver``, ``diagnose``, ``send-test``, ``contract-test``). Registering imports nothing
+(``bridge``), :mod:`~contracts.cli.mlflow_webhook` (``mlflow-webhook``) and
+:mod:`~contracts.cli.conformance` (``check-receiver``, ``diagnose``, ``send-test``,
+``contract-test``). Registering imports nothing
 heavy: a handler imports its room's dependencies when its command runs. The rooms never import
 the command line; what the commands share is :mod:`contracts.cli.options`.
 """
@@ -17,7 +18,7 @@ import sys
 from collections.abc import Sequence
 
 from contracts import __version__
-from contracts.cli import bridge, conformance, core, receiver, sender
+from contracts.cli import bridge, conformance, core, mlflow_webhook, receiver, sender
 from contracts.cli.colour import painting_stdout
 from contracts.cli.options import EXIT_USAGE, CommandError, Handler
 
@@ -40,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (core, receiver, sender, bridge, conformance):
+    for module in (core, receiver, sender, bridge, mlflow_webhook, conformance):
         module.register(subparsers)
     return parser
 

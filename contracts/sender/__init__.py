@@ -38,6 +38,19 @@ if TYPE_CHECKING:
         running_mlflow_server,
         save_tiny_model,
     )
+    from contracts.sender.mlflow_webhooks import (
+        BRIDGE_EVENTS,
+        MlflowWebhookError,
+        NotAWebhookServerError,
+        WebhookInfo,
+        WebhookNotFoundError,
+        WebhookTestOutcome,
+        WebhookUrlRefusedError,
+        check_loopback_webhooks,
+        create_bridge_webhook,
+        list_webhooks,
+        trigger_test_delivery,
+    )
     from contracts.sender.notify import ResendResult
     from contracts.sender.outbox import Outbox, OutboxEntry
     from contracts.sender.registry import (
@@ -69,6 +82,19 @@ __getattr__, __dir__ = lazy_exports(
             "running_mlflow_server",
             "save_tiny_model",
         ],
+        "contracts.sender.mlflow_webhooks": [
+            "BRIDGE_EVENTS",
+            "MlflowWebhookError",
+            "NotAWebhookServerError",
+            "WebhookInfo",
+            "WebhookNotFoundError",
+            "WebhookTestOutcome",
+            "WebhookUrlRefusedError",
+            "check_loopback_webhooks",
+            "create_bridge_webhook",
+            "list_webhooks",
+            "trigger_test_delivery",
+        ],
         "contracts.sender.outbox": ["Outbox", "OutboxEntry"],
         "contracts.sender.notify": ["ResendResult"],
         "contracts.sender.registry": [
@@ -86,14 +112,17 @@ __getattr__, __dir__ = lazy_exports(
 
 
 __all__ = [
+    "BRIDGE_EVENTS",
     "TINY_MODEL_ARTIFACT_PATH",
     "ConfigurationError",
     "DeliveryPolicy",
     "DeliveryReason",
     "MlflowRegistrationError",
     "MlflowServerError",
+    "MlflowWebhookError",
     "ModelRegistry",
     "ModelVersionNotFoundError",
+    "NotAWebhookServerError",
     "NotificationError",
     "NotificationOutcome",
     "NotifyMode",
@@ -104,8 +133,16 @@ __all__ = [
     "ResendResult",
     "TrackingServerUnreachableError",
     "WebhookDelivery",
+    "WebhookInfo",
+    "WebhookNotFoundError",
+    "WebhookTestOutcome",
+    "WebhookUrlRefusedError",
+    "check_loopback_webhooks",
+    "create_bridge_webhook",
+    "list_webhooks",
     "log_tiny_model",
     "loopback_webhook_settings",
     "running_mlflow_server",
     "save_tiny_model",
+    "trigger_test_delivery",
 ]

@@ -44,6 +44,8 @@ _POLL_INTERVAL = 0.1
 _STOP_GRACE = 10.0
 _LOG_TAIL_LINES = 30
 _PORT_ATTEMPTS = 3
+LOOPBACK_ONLY_SETTINGS = ("MLFLOW_WEBHOOK_ALLOWED_SCHEMES", "MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS")
+"""The settings of :func:`loopback_webhook_settings` that a production server must not have."""
 
 
 class MlflowServerError(RuntimeError):
@@ -90,9 +92,15 @@ def template_path(version: str | None = None) -> Path:
 
 
 def start_mlflow_server(
-    workdir: Path, *, startup_timeout: float = DEFAULT_STARTUP_TIMEOUT
+    workdir: Path,
+    *,
+    startup_timeout: float = DEFAULT_STARTUP_TIMEOUT,
+    webhooks_to_loopback: bool = True,
 ) -> MlflowServer:
     """Start ``mlflow server`` with its database and artifacts under ``workdir``.
+
+    With ``webhooks_to_loopback=False`` its webhooks keep MLflow's production rules for URLs
+    (``https`` and public addresses only), as a server the bridge meets in production does.
 
     Raises :class:`MlflowServerError` (with the tail of the server log) when it does not become
     healthy within ``startup_timeout`` seconds; nothing is left running in that case.
@@ -106,7 +114,9 @@ def start_mlflow_server(
         shutil.copyfile(template, database)
     for attempt in range(1, _PORT_ATTEMPTS + 1):
         try:
-            server = _launch(workdir, _free_port(), from_template, startup_timeout)
+            server = _launch(
+                workdir, _free_port(), from_template, startup_timeout, webhooks_to_loopback
+            )
         except _PortTaken:
             if attempt == _PORT_ATTEMPTS:
                 raise MlflowServerError(
@@ -122,10 +132,15 @@ def start_mlflow_server(
 
 @contextlib.contextmanager
 def running_mlflow_server(
-    workdir: Path, *, startup_timeout: float = DEFAULT_STARTUP_TIMEOUT
+    workdir: Path,
+    *,
+    startup_timeout: float = DEFAULT_STARTUP_TIMEOUT,
+    webhooks_to_loopback: bool = True,
 ) -> Iterator[MlflowServer]:
     """A started server for the duration of a ``with`` block, stopped however the block ends."""
-    server = start_mlflow_server(workdir, startup_timeout=startup_timeout)
+    server = start_mlflow_server(
+        workdir, startup_timeout=startup_timeout, webhooks_to_loopback=webhooks_to_loopback
+    )
     try:
         yield server
     finally:
@@ -190,12 +205,18 @@ def _webhook_encryption_key(workdir: Path) -> str:
     return key
 
 
-def _launch(workdir: Path, port: int, from_template: bool, timeout: float) -> MlflowServer:
+def _launch(
+    workdir: Path, port: int, from_template: bool, timeout: float, webhooks_to_loopback: bool
+) -> MlflowServer:
     log_path = workdir / LOG_FILE
+    webhooks = loopback_webhook_settings(workdir)
+    if not webhooks_to_loopback:
+        for name in LOOPBACK_ONLY_SETTINGS:
+            del webhooks[name]
     environment = {
-        **os.environ,
+        **{name: value for name, value in os.environ.items() if name not in LOOPBACK_ONLY_SETTINGS},
         "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
-        **loopback_webhook_settings(workdir),
+        **webhooks,
     }
     started = time.monotonic()
     with log_path.open("ab") as log:

@@ -11,10 +11,12 @@ from contracts.bridge.suite import Rig
 
 
 @pytest.fixture(scope="module")
-def rig(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Iterator[Rig]:
+def rig(tmp_path_factory: pytest.TempPathFactory, hokusai_tiny_model_dir: Path) -> Iterator[Rig]:
     """A tracking server of this module's own (started with the loopback webhook settings),
     a folder, and the tiny model to register."""
     from contracts.sender import running_mlflow_server
 
     with running_mlflow_server(tmp_path_factory.mktemp("bridge-mlflow")) as server:
-        yield Rig(server.tracking_uri, tmp_path_factory.mktemp("bridge-rig"), tiny_model_dir)
+        yield Rig(
+            server.tracking_uri, tmp_path_factory.mktemp("bridge-rig"), hokusai_tiny_model_dir
+        )

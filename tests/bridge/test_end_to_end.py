@@ -72,7 +72,7 @@ def test_the_real_servers_signature_is_accepted_and_a_wrong_secret_refused(rig: 
 
 
 def test_a_version_the_sdk_registers_and_the_bridge_also_sees_registers_once(
-    rig: Rig, tiny_model_uri: str
+    rig: Rig, hokusai_tiny_model_uri: str
 ) -> None:
     with suite.running_bridge(rig, ("LSCOR",)) as run:
         registry = ModelRegistry(
@@ -82,7 +82,7 @@ def test_a_version_the_sdk_registers_and_the_bridge_also_sees_registers_once(
             outbox_path=run.bridge.outbox.path.with_name("sdk-outbox.sqlite3"),
         )
         registration = registry.register_tokenized_model(
-            tiny_model_uri, f"SDK model {uuid.uuid4().hex[:8]}", "lscor", "accuracy", 0.9
+            hokusai_tiny_model_uri, f"SDK model {uuid.uuid4().hex[:8]}", "lscor", "accuracy", 0.9
         )
         registry.close()
         assert suite.wait_until(lambda: len(run.site.deliveries("LSCOR")) >= 2)

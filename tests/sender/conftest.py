@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from contracts.cli import main
+from contracts.conformance import Recorder
 from contracts.sender import DeliveryPolicy, ModelRegistry, log_tiny_model, save_tiny_model
 
 Resend = Callable[..., tuple[int, str]]
@@ -111,3 +112,26 @@ def unsigned_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def unsigned_model_uri(hokusai_mlflow_server: Any, unsigned_model_dir: Path) -> str:
     """The ``runs:/<run_id>/model`` URI of the tiny model without a signature, in a fresh run."""
     return log_tiny_model(hokusai_mlflow_server.tracking_uri, unsigned_model_dir)
+
+
+@pytest.fixture
+def webhook_uri(hokusai_mlflow_webhook_server: Any) -> str:
+    """The tracking URI of the session's server, whose webhooks reach loopback receivers."""
+    uri: str = hokusai_mlflow_webhook_server.tracking_uri
+    return uri
+
+
+@pytest.fixture
+def webhook_client(hokusai_mlflow_webhook_server: Any) -> Any:
+    """An ``MlflowClient`` for the session's server, whose webhooks reach loopback receivers."""
+    from mlflow import MlflowClient
+
+    uri = hokusai_mlflow_webhook_server.tracking_uri
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+@pytest.fixture
+def mlflow_events() -> Iterator[Recorder]:
+    """A receiver for MLflow's webhook events: keeps each one's bytes, answers 200."""
+    with Recorder(path="/mlflow-events") as receiving:
+        yield receiving
