@@ -510,13 +510,20 @@ def _register_diagnose(subparsers: Any) -> None:
         "re-serialized before signing or verifying, another header name. Exit 0 when it "
         "verifies, 1 otherwise. The secret is never printed.",
         example="WEBHOOK_SECRET=... hokusai-contract diagnose --body body.json "
-        "--header 'sha256=7571...' --header-name x-mlflow-signature",
+        "--signature 'sha256=7571...' --header-name x-mlflow-signature",
         handler=_diagnose,
     )
     parser.add_argument(
         "--body", required=True, metavar="FILE", help="the exact body bytes, or - for stdin"
     )
-    parser.add_argument("--header", required=True, help="the signature header value received")
+    parser.add_argument(
+        "--signature",
+        "--header",
+        dest="header",
+        required=True,
+        metavar="VALUE",
+        help="the signature header value received (--header is its older name)",
+    )
     add_secret_env_option(parser)
     parser.add_argument(
         "--header-name",

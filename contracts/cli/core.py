@@ -74,7 +74,14 @@ def register(subparsers: Any) -> None:
         handler=_verify,
     )
     verify.add_argument("body", nargs="?", default="-", help="body file, or - for stdin (default)")
-    verify.add_argument("--header", required=True, help="the X-Hokusai-Signature value received")
+    verify.add_argument(
+        "--signature",
+        "--header",
+        dest="header",
+        required=True,
+        metavar="VALUE",
+        help="the X-Hokusai-Signature value received (--header is its older name)",
+    )
     add_secret_env_option(verify)
     verify.add_argument(
         "--also-secret-env",

@@ -202,7 +202,7 @@ def diagnose_command(receiver: Receiver) -> str:
     """The command that names the mistake behind a signature the receiver computed itself."""
     return (
         "hokusai-contract diagnose --body received-body.json "
-        f"--header 'sha256=<the value the receiver computed>' --secret-env "
+        f"--signature 'sha256=<the value the receiver computed>' --secret-env "
         f"{shlex.quote(receiver.secret_env)}"
     )
 

@@ -39,6 +39,16 @@ def test_verify_exits_zero_on_a_match(body_file: Path, capsys: pytest.CaptureFix
     assert capsys.readouterr().out.startswith("valid")
 
 
+@pytest.mark.parametrize("command", ["verify", "diagnose"])
+def test_the_received_signature_is_given_as_signature_and_still_as_header(
+    command: str, body_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    body = [str(body_file)] if command == "verify" else ["--body", str(body_file)]
+    for option in ("--signature", "--header"):
+        assert main([command, *body, option, GITHUB_HEADER]) == 0, option
+    assert "usage" not in capsys.readouterr().err
+
+
 def test_verify_exits_one_and_says_why(body_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["verify", str(body_file), "--header", GITHUB_HEADER[7:]]) == 1
     out = capsys.readouterr().out
