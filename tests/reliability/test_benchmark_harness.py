@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from benchmarks.contract_test import parse_time_split
+from benchmarks.contract_test import parse_time_line, parse_time_split
 from benchmarks.loadgen import run_load
 from benchmarks.receiver import noop_app, signed_deliveries
 from benchmarks.results import Direction, Figure, Goal, Report, render_markdown, render_table
@@ -57,14 +57,18 @@ def test_the_report_carries_machine_figures_and_verdicts(tmp_path: Path) -> None
 
 
 def test_the_contract_test_time_line_is_read_into_its_parts() -> None:
-    output = "57 checks: 57 pass\nTime: MLflow start 4.8 s, sender suite 1.8 s, receiver suite 4.5 s; total 12.3 s\n"  # noqa: E501
+    output = (
+        "57 checks: 57 pass\nTime: 9.8 s; critical path: MLflow start 7.1 s + sender suite "
+        "2.6 s; receiver suites 6.2 s ran meanwhile\n"
+    )
 
     assert parse_time_split(output) == {
-        "MLflow start": 4.8,
-        "sender suite": 1.8,
-        "receiver suite": 4.5,
-        "total": 12.3,
+        "MLflow start": 7.1,
+        "sender suite": 2.6,
+        "receiver suites": 6.2,
+        "total": 9.8,
     }
+    assert parse_time_line(output)[1] == ["MLflow start", "sender suite"]
     assert parse_time_split("no time line") == {}
 
 
