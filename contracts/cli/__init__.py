@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from contracts import __version__
 from contracts.cli import conformance, core, receiver, sender
 from contracts.cli.options import EXIT_USAGE, CommandError, Handler
+from contracts.support.extras import MissingExtra, require_extra
 
 EXTRA_OF_MODULE = {
     "requests": "sender",
@@ -51,7 +52,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     try:
+        require_extra(getattr(args, "extra", None))
         return handler(args)
+    except MissingExtra as error:
+        print(f"hokusai-contract {args.command}: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
     except CommandError as error:
         print(f"hokusai-contract {args.command}: error: {error}", file=sys.stderr)
         return error.exit_code

@@ -38,6 +38,7 @@ from contracts.conformance.send_test import (
 )
 from contracts.envelope import CURRENT_PATH, SEED_PATH
 from contracts.signing import SIGNATURE_HEADER
+from contracts.support.extras import require_extra
 from contracts.urls import redacted_url
 
 if TYPE_CHECKING:
@@ -100,6 +101,7 @@ def _register_check_receiver(subparsers: Any) -> None:
         "--spare-token FOURTH --spare-token FIFTH "
         "--state-url 'http://127.0.0.1:8000/api/tokens/{token_id}'",
         handler=_check_receiver,
+        extra="check",
     )
     parser.add_argument("--url", required=True, help="the receiver's webhook URL")
     add_secret_env_option(parser)
@@ -379,6 +381,7 @@ def _register_diagnose(subparsers: Any) -> None:
         example="WEBHOOK_SECRET=... hokusai-contract diagnose --body body.json "
         "--header 'sha256=7571...' --header-name x-mlflow-signature",
         handler=_diagnose,
+        extra="check",
     )
     parser.add_argument(
         "--body", required=True, metavar="FILE", help="the exact body bytes, or - for stdin"
@@ -482,6 +485,7 @@ def _register_send_test(subparsers: Any) -> None:
         f"--url http://127.0.0.1:8000{CURRENT_PATH} --token LSCOR "
         "--state-url 'http://127.0.0.1:8000/api/tokens/{token_id}'",
         handler=_send_test,
+        extra="check",
     )
     parser.add_argument(
         "--url",
@@ -562,6 +566,7 @@ def _register_check_sender(subparsers: Any) -> None:
         "--baseline 0.82\n"
         "  hokusai-contract check-sender --listen --timeout 600",
         handler=_check_sender,
+        extra="check",
     )
     parser.add_argument(
         "--token",
@@ -644,6 +649,8 @@ def _check_sender(args: argparse.Namespace) -> int:
     from contracts.conformance.check_sender import SenderJudge
 
     _check_sender_mode(args)
+    if args.tracking_uri is not None:
+        require_extra("sender")  # the judge asks MLflow what it registered
     tokens = checked_sender_tokens(args.token)
     junit = checked_report_path(args.junit, "--junit")
     json_path = checked_report_path(args.json, "--json")
@@ -748,6 +755,7 @@ def _register_contract_test(subparsers: Any) -> None:
         "--receiver-spare-token OTHER --receiver-state-url "
         "'https://staging.example.com/api/tokens/{token_id}'",
         handler=_contract_test,
+        extra="harness",
     )
     parser.add_argument(
         "--reports",
