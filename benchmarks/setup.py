@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,24 +64,35 @@ class Installed:
     python: Path
     seconds: float
     megabytes: float
+    from_cache: bool
 
 
-def install_extra(extra: str, folder: Path, uv: str, *, offline: bool = True) -> Installed:
-    """``uv venv`` then ``uv pip install`` of this checkout with ``extra`` (or the package
-    alone for ``core``), from uv's cache only when ``offline``; raises CalledProcessError."""
+def install_extra(
+    extra: str,
+    folder: Path,
+    uv: str,
+    *,
+    others: Sequence[str] = (),
+    fall_back_online: bool = False,
+) -> Installed:
+    """``uv venv`` then ``uv pip install`` of this checkout with ``extra`` (``core``: the
+    package alone) and ``others``, from uv's cache only; with ``fall_back_online``, from the
+    index when the cache lacks a package. Raises CalledProcessError."""
     started = time.perf_counter()
     subprocess.run([uv, "venv", "--quiet", str(folder)], check=True, timeout=_INSTALL_TIMEOUT_S)
     python = folder / "bin" / "python"
     target = str(REPOSITORY) if extra == "core" else f"{REPOSITORY}[{extra}]"
-    command = [uv, "pip", "install", "--quiet", "--python", str(python), target]
-    subprocess.run(
-        [*command, "--offline"] if offline else command,
-        check=True,
-        timeout=_INSTALL_TIMEOUT_S,
-        capture_output=True,
+    command = [uv, "pip", "install", "--quiet", "--python", str(python), target, *others]
+    offline = subprocess.run(
+        [*command, "--offline"], timeout=_INSTALL_TIMEOUT_S, capture_output=True, check=False
     )
+    from_cache = offline.returncode == 0
+    if not from_cache:
+        if not fall_back_online:
+            raise subprocess.CalledProcessError(offline.returncode, command, stderr=offline.stderr)
+        subprocess.run(command, check=True, timeout=_INSTALL_TIMEOUT_S, capture_output=True)
     seconds = time.perf_counter() - started
-    return Installed(extra, python, seconds, folder_bytes(folder) / 1e6)
+    return Installed(extra, python, seconds, folder_bytes(folder) / 1e6, from_cache)
 
 
 def extra_size_figures(uv: str) -> tuple[list[Figure], dict[str, Any]]:
@@ -88,14 +100,8 @@ def extra_size_figures(uv: str) -> tuple[list[Figure], dict[str, Any]]:
     figures, section = [], {}
     with tempfile.TemporaryDirectory(prefix="hokusai-bench-extras-") as folder:
         for extra in EXTRAS:
-            try:
-                installed = install_extra(extra, Path(folder) / extra, uv)
-                offline = True
-            except subprocess.CalledProcessError:
-                installed = install_extra(
-                    extra, Path(folder) / f"{extra}-online", uv, offline=False
-                )
-                offline = False
+            installed = install_extra(extra, Path(folder) / extra, uv, fall_back_online=True)
+            offline = installed.from_cache
             section[extra] = {
                 "megabytes": round(installed.megabytes, 1),
                 "install_seconds": round(installed.seconds, 2),
