@@ -46,6 +46,22 @@ def parse_time_line(output: str) -> tuple[dict[str, float], list[str]]:
     return {}, []
 
 
+def run_section(wall_s: float, completed: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    """One timed run for the JSON report: its wall time, exit code and time line (and the end
+    of its output when it failed or printed no time line)."""
+    split, critical_path = parse_time_line(completed.stdout)
+    section: dict[str, Any] = {
+        "exit_code": completed.returncode,
+        "wall_seconds": round(wall_s, 2),
+        "split_seconds": split,
+        "critical_path": critical_path,
+    }
+    if completed.returncode != 0 or not split:
+        tail = (completed.stdout + completed.stderr).strip().splitlines()[-15:]
+        section["output_tail"] = tail
+    return section
+
+
 def contract_test_figures() -> tuple[list[Figure], dict[str, Any]]:
     """Run the contract test once; its wall time against the budget, and its own split."""
     with tempfile.TemporaryDirectory(prefix="hokusai-bench-reports-") as reports:
@@ -58,17 +74,11 @@ def contract_test_figures() -> tuple[list[Figure], dict[str, Any]]:
             check=False,
         )
         wall_s = (time.perf_counter_ns() - started) / 1e9
-    split, critical_path = parse_time_line(completed.stdout)
-    section: dict[str, Any] = {
+    section = {
         "command": "make contract-test (hokusai-contract contract-test)",
-        "exit_code": completed.returncode,
-        "wall_seconds": round(wall_s, 2),
-        "split_seconds": split,
-        "critical_path": critical_path,
+        **run_section(wall_s, completed),
     }
-    if completed.returncode != 0 or not split:
-        tail = (completed.stdout + completed.stderr).strip().splitlines()[-15:]
-        section["output_tail"] = tail
+    split = section["split_seconds"]
     figure = Figure(
         group="contract-test",
         name="wall time",
