@@ -4,8 +4,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
 PYTEST_ARGS ?=
 DIST ?= dist
+BENCH ?=
 
 .PHONY: help install test node-test contract-test lint format bench soak check-receiver stub-site dist clean refuse-secret-value
 
@@ -16,22 +18,32 @@ help:
 	@echo "make check-receiver URL=... TOKEN=... [SECRET_ENV=NAME] [STATE_URL=...]   judge any receiver"
 	@echo "make stub-site       serve the stub website on port 8000 (token LSCOR; secret in WEBHOOK_SECRET)"
 	@echo "make lint            ruff and mypy"
-	@echo "make bench           benchmarks, written to reports/bench.json"
+	@echo "make bench [BENCH=core|receiver|contract-test|setup]   benchmarks, written to reports/bench.json"
 	@echo "make soak            the long reliability run"
 	@echo "make dist            the wheel, the sdist and the Node.js client's tarball, in dist/"
 
 # uv installs the locked set (uv.lock) in seconds: the one on PATH, else one pip-installed into
-# the venv (it is part of the locked dev set, so the sync keeps it).
+# the venv (it is part of the locked dev set, so the sync keeps it). The commands need the
+# harness extra only ($(STAMP)); the tests and linters need the dev extra too ($(DEV_STAMP)), which
+# includes it. The harness sync is --inexact, so that it never removes the dev tools, and both
+# compile the bytecode, so that no run compiles it again (nor each run, where Python is told not
+# to write it).
+UV_SYNC = @test -x $(BIN)/python || $(PYTHON) -m venv $(VENV); \
+	command -v uv >/dev/null 2>&1 || test -x $(BIN)/uv || $(BIN)/python -m pip install --quiet uv; \
+	UV="$$(command -v uv || echo $(BIN)/uv)"; \
+	UV_PROJECT_ENVIRONMENT=$(VENV) "$$UV" sync --quiet --frozen --compile-bytecode
+
 $(STAMP): pyproject.toml uv.lock
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@command -v uv >/dev/null 2>&1 || test -x $(BIN)/uv || $(BIN)/python -m pip install --quiet uv
-	@UV="$$(command -v uv || echo $(BIN)/uv)"; \
-	  UV_PROJECT_ENVIRONMENT=$(VENV) "$$UV" sync --quiet --frozen --extra dev
+	$(UV_SYNC) --extra harness --inexact
 	@touch $(STAMP)
 
-install: $(STAMP)
+$(DEV_STAMP): pyproject.toml uv.lock
+	$(UV_SYNC) --extra dev
+	@touch $(STAMP) $(DEV_STAMP)
 
-test: $(STAMP)
+install: $(DEV_STAMP)
+
+test: $(DEV_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 	@if [ -d clients/node ]; then $(MAKE) --no-print-directory node-test; fi
 
@@ -78,19 +90,19 @@ check-receiver: $(if $(filter command line,$(origin SECRET)),refuse-secret-value
 refuse-secret-value:
 	$(error SECRET=... is refused (ps and every child process would see it): export the secret and pass its name, SECRET_ENV=NAME (default WEBHOOK_SECRET))
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check contracts tests benchmarks
 	$(BIN)/ruff format --check contracts tests benchmarks
 	$(BIN)/mypy
 
-format: $(STAMP)
+format: $(DEV_STAMP)
 	$(BIN)/ruff format contracts tests benchmarks
 	$(BIN)/ruff check --fix contracts tests benchmarks
 
-bench: $(STAMP)
-	$(BIN)/python -m benchmarks
+bench: $(DEV_STAMP)
+	$(BIN)/python -m benchmarks $(if $(BENCH),--only $(BENCH))
 
-soak: $(STAMP)
+soak: $(DEV_STAMP)
 	$(BIN)/python -m pytest -m soak --soak $(PYTEST_ARGS)
 
 stub-site: $(STAMP)

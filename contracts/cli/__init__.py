@@ -21,6 +21,7 @@ from contracts import __version__
 from contracts.cli import bridge, conformance, core, mlflow_webhook, receiver, sender
 from contracts.cli.colour import painting_stdout
 from contracts.cli.options import EXIT_USAGE, CommandError, Handler
+from contracts.support.extras import MissingExtra, require_extra
 
 EXTRA_OF_MODULE = {
     "requests": "sender",
@@ -72,11 +73,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     try:
+        require_extra(getattr(args, "extra", None))
         load_dotenv()
         if not hasattr(args, "color"):
             return handler(args)
         with painting_stdout(args.color, os.environ):
             return handler(args)
+    except MissingExtra as error:
+        print(f"hokusai-contract {args.command}: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
     except CommandError as error:
         print(f"hokusai-contract {args.command}: error: {error}", file=sys.stderr)
         return error.exit_code

@@ -51,6 +51,7 @@ from contracts.conformance.send_test import (
 from contracts.envelope import CURRENT_PATH, SEED_PATH
 from contracts.receiver.store import DEFAULT_DB_PATH
 from contracts.signing import SIGNATURE_HEADER
+from contracts.support.extras import require_extra
 from contracts.urls import redacted_url
 
 if TYPE_CHECKING:
@@ -139,6 +140,7 @@ def _register_check_receiver(subparsers: Any) -> None:
         "--spare-token FOURTH --spare-token FIFTH "
         "--state-url 'http://127.0.0.1:8000/api/tokens/{token_id}'",
         handler=_check_receiver,
+        extra="check",
     )
     parser.add_argument(
         "--url",
@@ -512,6 +514,7 @@ def _register_diagnose(subparsers: Any) -> None:
         example="WEBHOOK_SECRET=... hokusai-contract diagnose --body body.json "
         "--signature 'sha256=7571...' --header-name x-mlflow-signature",
         handler=_diagnose,
+        extra="check",
     )
     parser.add_argument(
         "--body", required=True, metavar="FILE", help="the exact body bytes, or - for stdin"
@@ -688,6 +691,7 @@ def _register_send_test(subparsers: Any) -> None:
         f"--url http://127.0.0.1:8000{CURRENT_PATH} --token LSCOR "
         "--state-url 'http://127.0.0.1:8000/api/tokens/{token_id}'",
         handler=_send_test,
+        extra="check",
     )
     parser.add_argument(
         "--url",
@@ -847,6 +851,7 @@ def _register_check_sender(subparsers: Any) -> None:
         "--baseline 0.82\n"
         "  hokusai-contract check-sender --listen --timeout 600",
         handler=_check_sender,
+        extra="check",
     )
     parser.add_argument(
         "--token",
@@ -930,6 +935,8 @@ def _check_sender(args: argparse.Namespace) -> int:
     from contracts.conformance.check_sender import SenderJudge
 
     _check_sender_mode(args)
+    if args.tracking_uri is not None:
+        require_extra("sender")  # the judge asks MLflow what it registered
     tokens = checked_sender_tokens(args.token)
     junit = checked_report_path(args.junit, "--junit")
     json_path = checked_report_path(args.json, "--json")
@@ -1020,19 +1027,21 @@ def _register_contract_test(subparsers: Any) -> None:
         subparsers,
         "contract-test",
         help="real MLflow server + reference sender + stub site: prove they agree",
-        description="Start a real MLflow tracking server, register model versions through the "
-        "reference sender against the stub site and judge every request it sent (sender "
-        "suite); then judge the stub site and the Node.js reference handler (when node is on "
-        "PATH) with the check-receiver checks and Schemathesis (receiver suites), or, with "
-        "--receiver-url, that receiver instead. Prints one summary table, writes JUnit XML per "
-        "suite and a JSON report, and exits 1 when any check failed. Every option is checked "
-        "before anything starts.",
+        description="Start a real MLflow tracking server; while it starts, judge the stub site "
+        "and the Node.js reference handler (when node is on PATH) with the check-receiver "
+        "checks and Schemathesis (receiver suites), or, with --receiver-url, that receiver "
+        "instead; once it answers, register model versions through the reference sender "
+        "against the stub site and judge every request it sent (sender suite). Prints one "
+        "summary table and the critical path of the run, writes JUnit XML per suite and a JSON "
+        "report, and exits 1 when any check failed (130 on Ctrl-C, with everything it started "
+        "stopped). Every option is checked before anything starts.",
         example="hokusai-contract contract-test --reports build/reports\n"
         "  WEBHOOK_SECRET=... hokusai-contract contract-test --receiver-url "
         f"https://staging.example.com{CURRENT_PATH} --receiver-token LSCOR "
         "--receiver-spare-token OTHER --receiver-state-url "
         "'https://staging.example.com/api/tokens/{token_id}'",
         handler=_contract_test,
+        extra="harness",
     )
     parser.add_argument(
         "--reports",
@@ -1142,7 +1151,19 @@ def _contract_test(args: argparse.Namespace) -> int:
             run = run_contract_test(external, args.max_examples, say, sender)
     except MlflowServerError as error:
         raise CommandError(f"the MLflow server did not start: {error}", EXIT_FAILED) from None
-    return finish_run(run.suites, run.timings, run.total, reports_dir, say)
+    except KeyboardInterrupt:
+        # The with blocks on the way out have stopped the MLflow server's process group, the
+        # sites and the handlers: one line says so, instead of a traceback.
+        print(
+            "hokusai-contract contract-test: interrupted; the MLflow server and everything else "
+            "it started are stopped; no reports were written",
+            file=sys.stderr,
+            flush=True,
+        )
+        return EXIT_INTERRUPTED
+    return finish_run(
+        run.suites, run.timings, run.total, reports_dir, say, critical_path=run.critical_path
+    )
 
 
 SENDER_COMMAND_TIMEOUT = 300.0
@@ -1222,9 +1243,13 @@ def finish_run(
     total: float,
     reports_dir: Path,
     say: Say,
+    *,
+    critical_path: Sequence[str] = (),
 ) -> int:
-    """Print the summary table and the time split, write the reports; 1 when anything failed."""
+    """Print the summary table and the time line (what the run waited for, and what ran
+    meanwhile), write the reports; 1 when anything failed."""
     from contracts.conformance import report
+    from contracts.conformance.contract_test import time_line
     from contracts.conformance.results import any_failed
 
     for line in report.closing_lines(suites):
@@ -1235,9 +1260,12 @@ def finish_run(
         junit = reports_dir / f"contract-test-{suite.name}.xml"
         write_report("--reports", junit, report.junit_xml([suite]))
     summary = reports_dir / "contract-test.json"
-    write_report("--reports", summary, report.json_report(suites, timings=timings))
+    write_report(
+        "--reports",
+        summary,
+        report.json_report(suites, timings=timings, critical_path=list(critical_path)),
+    )
     write_step_summary(suites, "contract-test")
-    split = ", ".join(f"{name} {spent:.1f} s" for name, spent in timings.items())
     say(f"JUnit XML: {reports_dir}/contract-test-<suite>.xml (one per suite)")
-    say(f"Time: {split}; total {total:.1f} s")
+    say(time_line(timings, total, critical_path))
     return EXIT_FAILED if any_failed(suites) else EXIT_OK

@@ -234,9 +234,17 @@ def add_secret_env_option(parser: argparse.ArgumentParser, default: str = "WEBHO
 
 
 def new_command(
-    subparsers: Any, name: str, *, help: str, description: str, example: str, handler: Handler
+    subparsers: Any,
+    name: str,
+    *,
+    help: str,
+    description: str,
+    example: str,
+    handler: Handler,
+    extra: str | None = None,
 ) -> argparse.ArgumentParser:
-    """Add a subcommand whose ``--help`` explains it and shows an example."""
+    """Add a subcommand whose ``--help`` explains it and shows an example; ``extra`` names the
+    extra of ``hokusai-contracts`` it needs, checked before it runs (``None``: the core)."""
     parser: argparse.ArgumentParser = subparsers.add_parser(
         name,
         help=help,
@@ -244,7 +252,7 @@ def new_command(
         epilog=f"example:\n  {example}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.set_defaults(handler=handler)
+    parser.set_defaults(handler=handler, extra=extra)
     return parser
 
 

@@ -181,6 +181,7 @@ def register(subparsers: Any) -> None:
         "  hokusai-contract stub-site tokens add LSCOR\n"
         "  hokusai-contract stub-site tokens list",
         handler=_serve,
+        extra="receiver",
     )
     stub_site.usage = (
         "hokusai-contract stub-site [--port PORT] [--host HOST] [--secret-env NAME]\n"

@@ -52,6 +52,7 @@ def register(subparsers: Any) -> None:
         "--tracking-uri http://127.0.0.1:5000 "
         "--url https://example.com/api/webhooks/model-registration",
         handler=_resend,
+        extra="sender",
     )
     resend.add_argument(
         "--outbox",

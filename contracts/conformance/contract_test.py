@@ -3,18 +3,19 @@ and the receivers agree, end to end.
 
 One command on a fresh machine:
 
-1. start a real MLflow tracking server;
-2. SENDER suite: register real model versions through the reference sender
-   (``ModelRegistry``) against the stub site, wrapped in a recorder that keeps the exact bytes
-   and headers and answers the first attempt of one registration with a 503 itself; judge
-   every captured request with the sender checks - or run the :class:`SenderCommand` given
-   instead (the SDK's own registration command, with ``MLFLOW_TRACKING_URI`` set to this
-   server) against a ``check-sender`` judge, and judge what it sent;
-3. RECEIVER suites: the ``check-receiver`` checks and Schemathesis against the stub site, and
+1. launch a real MLflow tracking server, and run the suites that need none while it starts;
+2. RECEIVER suites: the ``check-receiver`` checks and Schemathesis against the stub site, and
    against the Node.js reference handler when ``node`` is on PATH, each seeded with the token
    under test and the spare DRAFT tokens - or against the :class:`Receiver` given
-   instead.
+   instead;
+3. SENDER suite, once MLflow answers: register real model versions through the reference
+   sender (``ModelRegistry``) against the stub site, wrapped in a recorder that keeps the exact
+   bytes and headers and answers the first attempt of one registration with a 503 itself;
+   judge every captured request with the sender checks - or run the :class:`SenderCommand`
+   given instead (the SDK's own registration command, with ``MLFLOW_TRACKING_URI`` set to this
+   server) against a ``check-sender`` judge, and judge what it sent.
 
+:data:`SUITES` lists the suites, each saying whether it needs the MLflow server.
 :func:`run_contract_test` does the run; the command (:mod:`contracts.cli.conformance`) checks
 every setting before it starts, so that a mistake costs no MLflow start, and then prints the
 summary table and writes the reports.
@@ -22,6 +23,8 @@ summary table and writes the reports.
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import logging
 import os
 import queue
@@ -33,7 +36,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -412,12 +415,109 @@ def receiver_suites(
 
 
 @dataclass(frozen=True)
+class SuiteInputs:
+    """What every suite of a contract test is given; ``tracking_uri`` only to the suites that
+    need the MLflow server."""
+
+    workdir: Path
+    secret: str
+    say: Say
+    progress_for: ProgressFor
+    external: Receiver | None
+    max_examples: int | None
+    sender: SenderCommand | None
+    tracking_uri: str | None = None
+
+
+@dataclass(frozen=True)
+class PlannedSuite:
+    """One part of the contract test. The suites that do not need MLflow run while its server
+    starts; those that do run once it answers, in this order."""
+
+    name: str
+    """How the time line names it."""
+    needs_mlflow: bool
+    heading: Callable[[SuiteInputs], str]
+    run: Callable[[SuiteInputs], list[SuiteResult]]
+    prepare: Callable[[SuiteInputs], None] | None = None
+    """Work of a suite that needs MLflow but not its server (imports), done in a background
+    thread from the start: best effort, ``run`` does whatever it left undone."""
+
+
+def _run_receivers(inputs: SuiteInputs) -> list[SuiteResult]:
+    return receiver_suites(
+        inputs.workdir, inputs.secret, inputs.external, inputs.progress_for, inputs.max_examples
+    )
+
+
+def _run_sender(inputs: SuiteInputs) -> list[SuiteResult]:
+    assert inputs.tracking_uri is not None
+    progress = inputs.progress_for("sender")
+    return [
+        sender_suite(
+            inputs.tracking_uri,
+            inputs.workdir,
+            inputs.secret,
+            inputs.say,
+            progress,
+            inputs.sender,
+        )
+    ]
+
+
+def _run_bridge(inputs: SuiteInputs) -> list[SuiteResult]:
+    from contracts.bridge.suite import bridge_suite
+
+    assert inputs.tracking_uri is not None
+    return [bridge_suite(inputs.tracking_uri, inputs.workdir, inputs.progress_for("bridge"))]
+
+
+def _prepare_sender(inputs: SuiteInputs) -> None:
+    """Import what the reference sender and its checks use: MLflow's client and model code.
+
+    Imports only: saving the tiny model hushes MLflow's advice with ``warnings`` filters,
+    which are process-wide and would race with the receiver suites' own."""
+    if inputs.sender is None:
+        importlib.import_module("mlflow.pyfunc")
+        importlib.import_module("contracts.conformance.recording")
+        importlib.import_module("contracts.conformance.sender_checks")
+        importlib.import_module("contracts.conformance.check_sender")
+        importlib.import_module("contracts.sender")
+
+
+SUITES = (
+    PlannedSuite(
+        "receiver suites", False, lambda inputs: receiver_heading(inputs.external), _run_receivers
+    ),
+    PlannedSuite(
+        "sender suite",
+        True,
+        lambda inputs: sender_heading(inputs.sender),
+        _run_sender,
+        prepare=_prepare_sender,
+    ),
+    PlannedSuite(
+        "bridge suite",
+        True,
+        lambda inputs: "Bridge suite: MLflow's own webhooks -> bridge -> stub site",
+        _run_bridge,
+    ),
+)
+"""Every suite, in the order they run and are reported; a further suite is one more entry."""
+
+MLFLOW_START = "MLflow start"
+
+
+@dataclass(frozen=True)
 class ContractRun:
     """What one contract test found, and how long each part took (seconds)."""
 
     suites: list[SuiteResult]
     timings: dict[str, float]
     total: float
+    critical_path: tuple[str, ...] = ()
+    """The parts, named as in ``timings``, one after the other that the run waited for; the
+    others ran meanwhile."""
 
 
 def run_contract_test(
@@ -425,47 +525,94 @@ def run_contract_test(
     max_examples: int | None,
     say: Say,
     sender: SenderCommand | None = None,
+    suites: Sequence[PlannedSuite] = SUITES,
 ) -> ContractRun:
-    """Start a real MLflow server, run the sender suite (the reference sender, or ``sender``'s
-    command), then the receiver suites.
+    """Launch a real MLflow server; run the suites that need none while it starts, then, once
+    it answers, those that need it (the reference sender, or ``sender``'s command).
 
-    Raises :class:`~contracts.sender.MlflowServerError` when MLflow does not start.
+    Everything is printed in one fixed order: the suites run one at a time in the main
+    thread, and the server starts in its own process. Raises
+    :class:`~contracts.sender.MlflowServerError` when MLflow does not start.
     """
-    from contracts.sender import running_mlflow_server
+    from contracts.sender.mlflow_server import StartingMlflowServer
 
     started = time.perf_counter()
     timings: dict[str, float] = {}
-    secret = secrets.token_urlsafe(32)
+    results: list[SuiteResult] = []
 
     def progress_for(suite: str) -> OnResult:
         return lambda result: say(report.progress_line(result, suite))
 
+    def run(suite: PlannedSuite, inputs: SuiteInputs) -> None:
+        say(suite.heading(inputs))
+        clock = time.perf_counter()
+        results.extend(suite.run(inputs))
+        timings[suite.name] = time.perf_counter() - clock
+
     with tempfile.TemporaryDirectory(prefix="hokusai-contract-test-") as folder:
         workdir = Path(folder)
-        say("Starting a real MLflow tracking server ...")
-        clock = time.perf_counter()
-        with running_mlflow_server(workdir / "mlflow") as server:
-            timings["MLflow start"] = time.perf_counter() - clock
-            say(f"MLflow at {server.tracking_uri} ({timings['MLflow start']:.1f} s)")
-            say(sender_heading(sender))
-            clock = time.perf_counter()
-            suites = [
-                sender_suite(
-                    server.tracking_uri, workdir, secret, say, progress_for("sender"), sender
-                )
-            ]
-            timings["sender suite"] = time.perf_counter() - clock
-            from contracts.bridge.suite import bridge_suite
+        inputs = SuiteInputs(
+            workdir, secret_for_run(), say, progress_for, external, max_examples, sender
+        )
+        say("Starting a real MLflow tracking server; the suites that need none run meanwhile")
+        with StartingMlflowServer(workdir / "mlflow") as starting:
+            preparing = _in_background(
+                [suite.prepare for suite in suites if suite.needs_mlflow and suite.prepare], inputs
+            )
+            for suite in suites:
+                if not suite.needs_mlflow:
+                    run(suite, inputs)
+            before_waiting = time.perf_counter() - started
+            server = starting.wait()
+            preparing.join()
+            timings[MLFLOW_START] = server.startup_seconds
+            say(f"MLflow at {server.tracking_uri} ({server.startup_seconds:.1f} s after launch)")
+            with_mlflow = replace(inputs, tracking_uri=server.tracking_uri)
+            for suite in suites:
+                if suite.needs_mlflow:
+                    run(suite, with_mlflow)
+    free = [suite.name for suite in suites if not suite.needs_mlflow]
+    first = [MLFLOW_START] if server.startup_seconds >= before_waiting else free
+    path = (*first, *(suite.name for suite in suites if suite.needs_mlflow))
+    return ContractRun(results, timings, time.perf_counter() - started, path)
 
-            say("Bridge suite: MLflow webhooks -> bridge -> stub site")
-            clock = time.perf_counter()
-            suites.append(bridge_suite(server.tracking_uri, workdir, progress_for("bridge")))
-            timings["bridge suite"] = time.perf_counter() - clock
-        say(receiver_heading(external))
-        clock = time.perf_counter()
-        suites += receiver_suites(workdir, secret, external, progress_for, max_examples)
-        timings["receiver suite"] = time.perf_counter() - clock
-    return ContractRun(suites, timings, time.perf_counter() - started)
+
+def _in_background(
+    steps: Sequence[Callable[[SuiteInputs], None]], inputs: SuiteInputs
+) -> threading.Thread:
+    """Run ``steps`` in a daemon thread that never raises: a step that fails (or is cut short
+    by Ctrl-C removing the working folder) is simply redone, or reported, by its suite."""
+
+    def work() -> None:
+        for step in steps:
+            with contextlib.suppress(Exception):
+                step(inputs)
+
+    thread = threading.Thread(target=work, name="contract-test-prepare", daemon=True)
+    thread.start()
+    return thread
+
+
+def secret_for_run() -> str:
+    """A fresh webhook secret shared by the sites and senders of one run."""
+    return secrets.token_urlsafe(32)
+
+
+def time_line(timings: Mapping[str, float], total: float, critical_path: Sequence[str]) -> str:
+    """``Time: 9.8 s; critical path: MLflow start 7.1 s + sender suite 2.6 s; receiver suites
+    6.2 s ran meanwhile`` (every part on the path when none is named)."""
+
+    def part(name: str) -> str:
+        return f"{name} {timings[name]:.1f} s"
+
+    path = [name for name in critical_path if name in timings] or list(timings)
+    line = f"Time: {total:.1f} s"
+    if path:
+        line += f"; critical path: {' + '.join(part(name) for name in path)}"
+    meanwhile = [name for name in timings if name not in path]
+    if meanwhile:
+        line += f"; {', '.join(part(name) for name in meanwhile)} ran meanwhile"
+    return line
 
 
 def sender_heading(sender: SenderCommand | None) -> str:

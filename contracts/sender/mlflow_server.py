@@ -1,7 +1,11 @@
 """Start and stop a real MLflow tracking server on 127.0.0.1, for tests and the contract test.
 
-The server is ``mlflow server`` itself in its own process group, backed by a SQLite file and a
-local artifact folder in a working directory. Its model-registry webhooks may call loopback
+The server is MLflow's own tracking server application (``mlflow.server.fastapi_app:app``) under
+uvicorn, as ``mlflow server`` runs it, but launched directly: ``mlflow server`` is a second
+interpreter that imports MLflow and opens the stores only to start the same uvicorn command,
+seconds of a start spent twice. It runs in its own process group, backed by a SQLite file and a
+local artifact folder in a working directory, serving artifacts as ``mlflow server`` does by
+default. Its model-registry webhooks may call loopback
 ``http`` URLs (see :func:`loopback_webhook_settings`), so a bridge on 127.0.0.1 can receive
 them; these settings are for a test server only. The first start on a machine migrates a fresh
 database and keeps a copy as a template (per MLflow version); later starts copy the template and
@@ -12,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import importlib.util
 import logging
 import os
 import shutil
@@ -24,6 +29,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+import uuid
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -40,7 +46,19 @@ ARTIFACTS_FOLDER = "artifacts"
 LOG_FILE = "mlflow-server.log"
 WEBHOOK_KEY_FILE = "webhook-encryption.key"
 DEFAULT_STARTUP_TIMEOUT = 120.0
-_POLL_INTERVAL = 0.1
+SERVER_ENVIRONMENT_NAMES = {
+    "backend_store": "_MLFLOW_SERVER_FILE_STORE",
+    "registry_store": "_MLFLOW_SERVER_REGISTRY_STORE",
+    "artifact_root": "_MLFLOW_SERVER_ARTIFACT_ROOT",
+    "serve_artifacts": "_MLFLOW_SERVER_SERVE_ARTIFACTS",
+    "artifacts_destination": "_MLFLOW_SERVER_ARTIFACT_DESTINATION",
+}
+"""The variables through which ``mlflow server`` configures its uvicorn worker
+(``mlflow.server.constants``); named here so that launching needs no MLflow import."""
+SERVER_APPLICATION = "mlflow.server.fastapi_app:app"
+_READY_PATH = "/api/2.0/mlflow/experiments/get?experiment_id=0"
+"""Answered only once the tracking store is open (and, on a fresh database, migrated)."""
+_POLL_INTERVAL = 0.05
 _STOP_GRACE = 10.0
 _LOG_TAIL_LINES = 30
 _PORT_ATTEMPTS = 3
@@ -97,37 +115,79 @@ def start_mlflow_server(
     startup_timeout: float = DEFAULT_STARTUP_TIMEOUT,
     webhooks_to_loopback: bool = True,
 ) -> MlflowServer:
-    """Start ``mlflow server`` with its database and artifacts under ``workdir``.
+    """Start the tracking server with its database and artifacts under ``workdir``.
 
     With ``webhooks_to_loopback=False`` its webhooks keep MLflow's production rules for URLs
     (``https`` and public addresses only), as a server the bridge meets in production does.
 
     Raises :class:`MlflowServerError` (with the tail of the server log) when it does not become
-    healthy within ``startup_timeout`` seconds; nothing is left running in that case.
+    ready within ``startup_timeout`` seconds; nothing is left running in that case.
     """
-    workdir.mkdir(parents=True, exist_ok=True)
-    template = template_path()
-    database = workdir / DATABASE_FILE
-    existed = database.exists()
-    from_template = template.is_file() and not existed
-    if from_template:
-        shutil.copyfile(template, database)
-    for attempt in range(1, _PORT_ATTEMPTS + 1):
+    return StartingMlflowServer(
+        workdir, startup_timeout=startup_timeout, webhooks_to_loopback=webhooks_to_loopback
+    ).wait()
+
+
+class StartingMlflowServer(StopsOnExit):
+    """A server launched at once and waited for later (:meth:`wait`), so that other work can
+    run while it starts; :meth:`stop` ends it whether or not it is ready yet."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        startup_timeout: float = DEFAULT_STARTUP_TIMEOUT,
+        webhooks_to_loopback: bool = True,
+    ) -> None:
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.workdir = workdir
+        self._webhooks_to_loopback = webhooks_to_loopback
+        self._template = template_path()
+        database = workdir / DATABASE_FILE
+        self._existed = database.exists()
+        self.from_template = self._template.is_file() and not self._existed
+        if self.from_template:
+            shutil.copyfile(self._template, database)
+        self._started = time.monotonic()
+        self._deadline = self._started + startup_timeout
+        self._port = _free_port()
+        self._process = _spawn(workdir, self._port, webhooks_to_loopback)
+
+    def wait(self) -> MlflowServer:
+        """Block until the server answers (relaunching on another port if its port was taken
+        meanwhile); stop it and raise :class:`MlflowServerError` if it does not in time."""
+        log_path = self.workdir / LOG_FILE
         try:
-            server = _launch(
-                workdir, _free_port(), from_template, startup_timeout, webhooks_to_loopback
-            )
-        except _PortTaken:
-            if attempt == _PORT_ATTEMPTS:
-                raise MlflowServerError(
-                    f"no free port for the MLflow server after {attempt} tries"
-                ) from None
-            continue
-        if not existed and not from_template:
+            for attempt in range(1, _PORT_ATTEMPTS + 1):
+                tracking_uri = f"http://127.0.0.1:{self._port}"
+                try:
+                    _wait_until_ready(self._process, tracking_uri, log_path, self._deadline)
+                    break
+                except _PortTaken:
+                    if attempt == _PORT_ATTEMPTS:
+                        raise MlflowServerError(
+                            f"no free port for the MLflow server after {attempt} tries"
+                        ) from None
+                    self._port = _free_port()
+                    self._process = _spawn(self.workdir, self._port, self._webhooks_to_loopback)
+        except BaseException:
+            self.stop()
+            raise
+        if not self._existed and not self.from_template:
             # Only a database this launch created holds nothing but MLflow's own migrations.
-            _save_template(database, template)
-        return server
-    raise AssertionError("unreachable")  # pragma: no cover
+            _save_template(self.workdir / DATABASE_FILE, self._template)
+        return MlflowServer(
+            tracking_uri=tracking_uri,
+            workdir=self.workdir,
+            log_path=log_path,
+            startup_seconds=time.monotonic() - self._started,
+            from_template=self.from_template,
+            _process=self._process,
+        )
+
+    def stop(self) -> None:
+        """End the whole process group: SIGTERM, then SIGKILL for whatever is still running."""
+        _stop_process_group(self._process)
 
 
 @contextlib.contextmanager
@@ -158,23 +218,50 @@ def _free_port() -> int:
         return port
 
 
-def _server_command(workdir: Path, port: int) -> list[str]:
+def _server_command(port: int) -> list[str]:
+    """uvicorn on MLflow's application, one worker, with MLflow's own log configuration."""
+    log_config = Path(mlflow_package_folder(), "server", "uvicorn_log_config.yaml")
     return [
         sys.executable,
         "-m",
-        "mlflow",
-        "server",
-        "--backend-store-uri",
-        f"sqlite:///{(workdir / DATABASE_FILE).resolve()}",
-        "--artifacts-destination",
-        str((workdir / ARTIFACTS_FOLDER).resolve()),
+        "uvicorn",
+        "--log-config",
+        str(log_config),
         "--host",
         "127.0.0.1",
         "--port",
         str(port),
         "--workers",
         "1",
+        SERVER_APPLICATION,
     ]
+
+
+def mlflow_package_folder() -> Path:
+    """Where the ``mlflow`` package is installed, found without importing it."""
+    spec = importlib.util.find_spec("mlflow")
+    if spec is None or not spec.submodule_search_locations:
+        mlflow_version()  # raises the error that names the extra to install
+        raise MlflowServerError("the 'mlflow' package cannot be found")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def server_environment(workdir: Path) -> dict[str, str]:
+    """What ``mlflow server --backend-store-uri sqlite:///... --artifacts-destination ...``
+    hands its uvicorn worker: the stores, served artifacts and a fresh boot id."""
+    database = f"sqlite:///{(workdir / DATABASE_FILE).resolve()}"
+    names = SERVER_ENVIRONMENT_NAMES
+    return {
+        names["backend_store"]: database,
+        names["registry_store"]: database,
+        names["artifact_root"]: "mlflow-artifacts:/",
+        names["serve_artifacts"]: "true",
+        names["artifacts_destination"]: str((workdir / ARTIFACTS_FOLDER).resolve()),
+        "_MLFLOW_SGI_NAME": "uvicorn",
+        "_MLFLOW_SERVER_BOOT_ID": uuid.uuid4().hex,
+        "_MLFLOW_IN_JOB_EXECUTOR": "false",
+        "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+    }
 
 
 def loopback_webhook_settings(workdir: Path) -> dict[str, str]:
@@ -205,23 +292,19 @@ def _webhook_encryption_key(workdir: Path) -> str:
     return key
 
 
-def _launch(
-    workdir: Path, port: int, from_template: bool, timeout: float, webhooks_to_loopback: bool
-) -> MlflowServer:
-    log_path = workdir / LOG_FILE
+def _spawn(workdir: Path, port: int, webhooks_to_loopback: bool) -> subprocess.Popen[bytes]:
     webhooks = loopback_webhook_settings(workdir)
     if not webhooks_to_loopback:
         for name in LOOPBACK_ONLY_SETTINGS:
             del webhooks[name]
     environment = {
         **{name: value for name, value in os.environ.items() if name not in LOOPBACK_ONLY_SETTINGS},
-        "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+        **server_environment(workdir),
         **webhooks,
     }
-    started = time.monotonic()
-    with log_path.open("ab") as log:
-        process = subprocess.Popen(
-            _server_command(workdir, port),
+    with (workdir / LOG_FILE).open("ab") as log:
+        return subprocess.Popen(
+            _server_command(port),
             cwd=workdir,
             env=environment,
             stdin=subprocess.DEVNULL,
@@ -229,25 +312,13 @@ def _launch(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    tracking_uri = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_healthy(process, tracking_uri, log_path, started + timeout)
-    except BaseException:
-        _stop_process_group(process)
-        raise
-    return MlflowServer(
-        tracking_uri=tracking_uri,
-        workdir=workdir,
-        log_path=log_path,
-        startup_seconds=time.monotonic() - started,
-        from_template=from_template,
-        _process=process,
-    )
 
 
-def _wait_until_healthy(
+def _wait_until_ready(
     process: subprocess.Popen[bytes], tracking_uri: str, log_path: Path, deadline: float
 ) -> None:
+    """Poll ``/health`` until it answers, then open the store with one API call (the first
+    one opens it, and on a fresh database migrates it: seconds the start is charged with)."""
     while time.monotonic() < deadline:
         if process.poll() is not None:
             tail = _log_tail(log_path)
@@ -258,12 +329,23 @@ def _wait_until_healthy(
                 f"{tracking_uri}/health; the end of its log ({log_path}):\n{tail}"
             )
         if _is_healthy(tracking_uri):
-            return
+            if _is_ready(tracking_uri, deadline):
+                return
+            break
         time.sleep(_POLL_INTERVAL)
     raise MlflowServerError(
         f"the MLflow server did not answer {tracking_uri}/health in time (a slow machine may "
         f"need a longer startup timeout); the end of its log ({log_path}):\n{_log_tail(log_path)}"
     )
+
+
+def _is_ready(tracking_uri: str, deadline: float) -> bool:
+    try:
+        timeout = max(deadline - time.monotonic(), 1.0)
+        with urllib.request.urlopen(tracking_uri + _READY_PATH, timeout=timeout) as answer:
+            return int(answer.status) == 200
+    except (urllib.error.URLError, OSError):
+        return False
 
 
 def _is_healthy(tracking_uri: str) -> bool:
@@ -383,16 +465,19 @@ def save_tiny_model(directory: Path, *, with_signature: bool = True) -> Path:
 @contextlib.contextmanager
 def _without_advice() -> Iterator[None]:
     """Hush MLflow's advice to add an input example or a signature while the tiny model is
-    saved: a model without a signature is wanted as it is."""
-    logger = logging.getLogger("mlflow.pyfunc")
-    before = logger.level
-    logger.setLevel(max(logging.ERROR, logger.getEffectiveLevel()))
+    saved (a model without a signature is wanted as it is), and its warning that an
+    environment without pip has no pip version to write down (the model needs none)."""
+    loggers = [logging.getLogger(name) for name in ("mlflow.pyfunc", "mlflow.utils.environment")]
+    before = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(max(logging.ERROR, logger.getEffectiveLevel()))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
             yield
     finally:
-        logger.setLevel(before)
+        for logger, level in zip(loggers, before, strict=True):
+            logger.setLevel(level)
 
 
 def _tiny_signature() -> Any:

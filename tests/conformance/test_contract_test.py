@@ -7,8 +7,10 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import urllib.request
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
@@ -18,10 +20,20 @@ from contracts.cli import build_parser, main
 from contracts.cli.conformance import external_receiver, finish_run
 from contracts.cli.options import CommandError
 from contracts.conformance import Receiver, SuiteResult, Verdict
-from contracts.conformance.contract_test import receiver_heading, receiver_suites
+from contracts.conformance.contract_test import (
+    PlannedSuite,
+    SuiteInputs,
+    receiver_heading,
+    receiver_suites,
+    run_contract_test,
+    time_line,
+)
+from contracts.conformance.results import Finding
 from contracts.support.server import serving
 from tests.conformance.receivers import STATE_URL_TEMPLATE, WEBHOOK_PATH, Flaw, FlawedReceiver
 from tests.conformance.step_summary import parse_summary
+from tests.reliability.processes import interruptible
+from tests.sender.test_mlflow_server import processes_using
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 RECEIVER_URL = "https://example.com/api/mlflow/registered"
@@ -52,7 +64,11 @@ def test_the_contract_test_passes_end_to_end_and_reports_per_suite(tmp_path: Pat
         "registered 'Sales lead scoring model' v2 for ZKML-2: delivered after 2 attempt(s)" in out
     )
     assert "PASS  [sender] sender-retry" in out
-    assert "Time: MLflow start" in out and "sender suite" in out and "receiver suite" in out
+    (time_line,) = [line for line in out.splitlines() if line.startswith("Time: ")]
+    assert "; critical path: " in time_line and " ran meanwhile" in time_line
+    for part in ("MLflow start", "sender suite", "receiver suites"):
+        assert part in time_line, time_line
+    assert "WARNING" not in run.stderr, run.stderr
     table = out[out.index("suite  ") : out.index(" checks: ")]
     assert max(len(line) for line in table.splitlines()) <= 100
     receivers = ["stub", "node"] if shutil.which("node") else ["stub"]
@@ -220,3 +236,100 @@ def test_junit_files_of_an_earlier_run_are_replaced_not_left_beside_the_new_ones
         "contract-test-receiver.xml",
         "contract-test.json",
     ]
+
+
+# --- how the run is laid out ------------------------------------------------------------------
+
+
+def test_the_time_line_names_the_critical_path_and_what_ran_meanwhile() -> None:
+    timings = {"receiver suites": 6.24, "MLflow start": 7.1, "sender suite": 2.6}
+    line = time_line(timings, 9.8, ("MLflow start", "sender suite"))
+    assert line == (
+        "Time: 9.8 s; critical path: MLflow start 7.1 s + sender suite 2.6 s; "
+        "receiver suites 6.2 s ran meanwhile"
+    )
+    sequential = time_line({"receiver suite": 1.0}, 1.0, ())
+    assert sequential == "Time: 1.0 s; critical path: receiver suite 1.0 s"
+
+
+def answered_health(inputs: SuiteInputs) -> list[SuiteResult]:
+    """A suite that needs MLflow: passes when the tracking server it is given answers."""
+    assert inputs.tracking_uri is not None
+    with urllib.request.urlopen(inputs.tracking_uri + "/health", timeout=10) as answer:
+        finding = Finding.passed(f"{inputs.tracking_uri} answered {answer.status}")
+    result = finding.result("mlflow-answers", "the tracking server answers", 0.0)
+    inputs.progress_for("late")(result)
+    return [SuiteResult("late", (result,))]
+
+
+def ran_without_mlflow(inputs: SuiteInputs) -> list[SuiteResult]:
+    """A suite that needs no MLflow: it is given no tracking server."""
+    assert inputs.tracking_uri is None
+    result = Finding.passed("no tracking server given").result("no-mlflow", "runs first", 0.0)
+    inputs.progress_for("early")(result)
+    return [SuiteResult("early", (result,))]
+
+
+@pytest.mark.mlflow
+def test_a_suite_that_needs_mlflow_plugs_in_and_runs_once_the_server_answers() -> None:
+    prepared: list[str] = []
+    suites = (
+        PlannedSuite(
+            "late suite",
+            True,
+            lambda inputs: "Late suite",
+            answered_health,
+            prepare=lambda inputs: prepared.append(str(inputs.workdir)),
+        ),
+        PlannedSuite("early suite", False, lambda inputs: "Early suite", ran_without_mlflow),
+    )
+    said: list[str] = []
+
+    run = run_contract_test(None, None, said.append, suites=suites)
+
+    assert [suite.name for suite in run.suites] == ["early", "late"]
+    assert all(not suite.failed for suite in run.suites)
+    headings = [line for line in said if line.endswith(" suite") or line.startswith("MLflow at")]
+    assert [line.split(" ")[0] for line in headings] == ["Early", "MLflow", "Late"]
+    assert len(prepared) == 1
+    assert set(run.timings) == {"early suite", "MLflow start", "late suite"}
+    assert run.critical_path[-1] == "late suite"
+    assert run.critical_path[0] in ("MLflow start", "early suite")
+
+
+@pytest.mark.mlflow
+@pytest.mark.parametrize(
+    "moment",
+    ["PASS  [stub] valid-delivery", "Sender suite: "],
+    ids=["while-mlflow-starts", "during-the-sender-suite"],
+)
+def test_ctrl_c_prints_one_line_stops_everything_it_started_and_exits_130(
+    tmp_path: Path, moment: str
+) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    process = subprocess.Popen(
+        interruptible("contract-test", "--reports", str(tmp_path / "reports")),
+        cwd=REPOSITORY,
+        env={**os.environ, "TMPDIR": str(work)},  # every folder the run makes is in here
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    for line in process.stdout:  # progress comes line by line
+        if line.startswith(moment):
+            break
+    else:
+        pytest.fail(f"the run ended before {moment!r}: exit {process.wait()}")
+    assert processes_using(work) != []  # the MLflow server, at least
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+
+    # 130 as the command's exit code, or ended by SIGINT itself (which a shell reports as 130)
+    assert process.returncode in (130, -signal.SIGINT), err
+    (line,) = err.splitlines()
+    assert line.startswith("hokusai-contract contract-test: interrupted; ")
+    assert processes_using(work) == []
+    assert list(work.iterdir()) == []
+    assert list((tmp_path / "reports").iterdir()) == []  # made empty when the options were checked

@@ -54,13 +54,18 @@ def test_the_first_screen_gives_the_two_commands(readme: str) -> None:
 
 def test_both_commands_set_themselves_up_from_the_lock_file(readme: str) -> None:
     makefile = read("Makefile")
-    install = re.search(r"^\$\(STAMP\): (.*)\n((?:\t.*\n)+)", makefile, re.MULTILINE)
-    assert install is not None
-    assert "uv.lock" in install.group(1).split()
-    assert "sync" in install.group(2) and "--frozen" in install.group(2)
-    assert "pip install" in install.group(2) and "command -v uv" in install.group(2)
-    for target in ("test", "contract-test"):
-        assert "$(STAMP)" in make_rule(target).split(), target
+    sync = re.search(r"^UV_SYNC = (.*\n(?:\t.*\n)*)", makefile, re.MULTILINE)
+    assert sync is not None
+    assert "sync" in sync.group(1) and "--frozen" in sync.group(1)
+    assert "pip install" in sync.group(1) and "command -v uv" in sync.group(1)
+    for stamp, extra in (("$(STAMP)", "harness"), ("$(DEV_STAMP)", "dev")):
+        install = re.search(rf"^{re.escape(stamp)}: (.*)\n((?:\t.*\n)+)", makefile, re.MULTILINE)
+        assert install is not None, stamp
+        assert "uv.lock" in install.group(1).split(), stamp
+        assert f"$(UV_SYNC) --extra {extra}" in install.group(2), stamp
+    # the commands install what they need, the tests the tools as well
+    assert "$(STAMP)" in make_rule("contract-test").split()
+    assert "$(DEV_STAMP)" in make_rule("test").split()
     assert (REPO / "uv.lock").is_file()
     said = opening(readme)
     for words in ("`uv.lock`", "`uv` on your `PATH`", "pip-installed into `.venv`"):

@@ -15,6 +15,15 @@ from benchmarks.contract_test import BUDGET_GOAL, BUDGET_SECONDS
 from benchmarks.core import BODY_SIZES, VERIFY_GOAL
 from benchmarks.receiver import CONCURRENCY_LEVELS, THROUGHPUT_GOAL
 from benchmarks.results import Direction, Goal
+from benchmarks.setup import (
+    CHECK_MEGABYTES,
+    CHECK_SIZE_GOAL,
+    EXTRAS,
+    FRESH_CLONE_GOAL,
+    FRESH_CLONE_SECONDS,
+    WARM_GOAL,
+    WARM_SECONDS,
+)
 from tests.docs.markdown import REPO, code_spans, fenced_blocks, read, section, table_rows
 
 PAGE = "docs/performance.md"
@@ -33,7 +42,7 @@ def figure_rows(page: str) -> list[list[str]]:
 
 
 def first_number(cell: str) -> float:
-    match = re.search(r"(\d+(?:\.\d+)?) ?(us|ms|s\b|deliveries/s|/s)", cell)
+    match = re.search(r"(\d+(?:\.\d+)?) ?(us|ms|s\b|deliveries/s|/s|MB)", cell)
     assert match is not None, cell
     return float(match.group(1))
 
@@ -67,7 +76,7 @@ def test_the_options_table_lists_exactly_the_benchmark_options(page: str) -> Non
 
 def test_each_shown_ratio_is_the_ratio_of_the_numbers_shown(page: str) -> None:
     rows = figure_rows(page)
-    assert len(rows) == 12
+    assert len(rows) == 12 + 2 + len(EXTRAS)
     for figure, ours, baseline, ratio, _ in rows:
         shown = float(ratio.strip("*x"))
         measured = first_number(ours) / first_number(baseline)
@@ -89,6 +98,12 @@ def goal_for(figure: str) -> Goal | None:
         return VERIFY_GOAL
     if figure.startswith("stub site"):
         return THROUGHPUT_GOAL
+    if figure.startswith("fresh clone"):
+        return FRESH_CLONE_GOAL
+    if figure.startswith("warm"):
+        return WARM_GOAL
+    if figure == "installed size, `[check]`":
+        return CHECK_SIZE_GOAL
     if "contract-test" in figure:
         return BUDGET_GOAL
     return None
@@ -119,8 +134,20 @@ def test_the_figures_cover_every_body_size_and_concurrency_level(page: str) -> N
 
 
 def test_the_contract_test_budget_is_the_benchmarks(page: str) -> None:
-    (row,) = [row for row in figure_rows(page) if "contract-test" in row[0]]
+    (row,) = [row for row in figure_rows(page) if row[0] == "`make contract-test` wall time"]
     assert first_number(row[2]) == BUDGET_SECONDS
+
+
+def test_the_set_up_figures_cover_every_extra_against_the_benchmarks_baselines(page: str) -> None:
+    rows = {row[0]: row for row in figure_rows(page)}
+    assert first_number(rows["fresh clone to a finished `make contract-test`"][2]) == (
+        FRESH_CLONE_SECONDS
+    )
+    assert first_number(rows["warm `make contract-test`"][2]) == WARM_SECONDS
+    for extra in EXTRAS:
+        name = "installed size, core" if extra == "core" else f"installed size, `[{extra}]`"
+        assert first_number(rows[name][2]) == CHECK_MEGABYTES, name
+    assert "uv cache" in rows["fresh clone to a finished `make contract-test`"][1]
 
 
 def test_the_figures_name_the_run_and_machine_they_came_from(page: str) -> None:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
-from benchmarks.contract_test import parse_time_split
+from benchmarks.contract_test import parse_time_line, parse_time_split
 from benchmarks.loadgen import run_load
 from benchmarks.receiver import noop_app, signed_deliveries
 from benchmarks.results import Direction, Figure, Goal, Report, render_markdown, render_table
+from benchmarks.setup import folder_bytes
 from benchmarks.timing import interleaved
 from contracts.support.server import serving
 
@@ -57,14 +61,18 @@ def test_the_report_carries_machine_figures_and_verdicts(tmp_path: Path) -> None
 
 
 def test_the_contract_test_time_line_is_read_into_its_parts() -> None:
-    output = "57 checks: 57 pass\nTime: MLflow start 4.8 s, sender suite 1.8 s, receiver suite 4.5 s; total 12.3 s\n"  # noqa: E501
+    output = (
+        "57 checks: 57 pass\nTime: 9.8 s; critical path: MLflow start 7.1 s + sender suite "
+        "2.6 s; receiver suites 6.2 s ran meanwhile\n"
+    )
 
     assert parse_time_split(output) == {
-        "MLflow start": 4.8,
-        "sender suite": 1.8,
-        "receiver suite": 4.5,
-        "total": 12.3,
+        "MLflow start": 7.1,
+        "sender suite": 2.6,
+        "receiver suites": 6.2,
+        "total": 9.8,
     }
+    assert parse_time_line(output)[1] == ["MLflow start", "sender suite"]
     assert parse_time_split("no time line") == {}
 
 
@@ -77,3 +85,30 @@ def test_the_load_generator_sends_every_prepared_delivery_over_real_http() -> No
     assert result.errors == []
     assert result.completed == 12
     assert dict(result.statuses) == {200: 12}
+
+
+def test_a_folders_size_counts_each_hard_linked_file_once(tmp_path: Path) -> None:
+    (tmp_path / "a").write_bytes(b"x" * 1000)
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "b").write_bytes(b"y" * 300)
+    os.link(tmp_path / "a", tmp_path / "sub" / "same-as-a")  # as uv links from its cache
+
+    assert folder_bytes(tmp_path) == 1300
+
+
+def test_only_the_chosen_part_is_measured(tmp_path: Path) -> None:
+    output = tmp_path / "bench.json"
+    run = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--quick", "--only", "core", "--output", str(output)],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    written = json.loads(output.read_text(encoding="utf-8"))
+    groups = {figure["group"] for figure in written["figures"]}
+    assert groups and groups <= {"signing", "validation"}
+    assert written["mode"] == "quick" and "verify_profile" in written["sections"]
+    assert "receiver" not in written["sections"]
