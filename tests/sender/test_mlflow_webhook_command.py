@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from contracts.bridge.verify import MLFLOW_SIGNATURE_HEADER
 from contracts.cli.mlflow_webhook import (
     EXIT_FAILED,
     EXIT_NOT_MLFLOW,
@@ -106,7 +107,7 @@ def test_create_prints_the_id_of_a_webhook_sending_the_bridge_events_signed_with
     assert sorted(str(event) for event in webhook.events) == sorted(BRIDGE_EVENTS)
 
     request = first_event(webhook_client, mlflow_events, unique_name())
-    assert request.header("X-MLflow-Signature") == expected_signature(request, SECRET)
+    assert request.header(MLFLOW_SIGNATURE_HEADER) == expected_signature(request, SECRET)
 
 
 def test_create_refuses_a_secret_env_that_is_not_set_in_one_line(webhook: CliRun) -> None:
@@ -185,7 +186,7 @@ def test_test_says_the_bridge_took_mlflows_test_event(
     assert done.returncode == 0, done.stderr
     assert "answered 200" in done.stdout and TEST_EVENT_MODEL in done.stdout
     (request,) = about(mlflow_events, TEST_EVENT_MODEL)
-    assert request.header("X-MLflow-Signature")
+    assert request.header(MLFLOW_SIGNATURE_HEADER)
 
 
 @pytest.mark.mlflow
