@@ -177,8 +177,11 @@ def list_webhooks(tracking_uri: str) -> list[WebhookInfo]:
     return [_info(webhook) for webhook in _all_webhooks(bridge_client(tracking_uri), tracking_uri)]
 
 
-def trigger_test_delivery(tracking_uri: str, webhook_id: str | None = None) -> WebhookTestOutcome:
-    """Have MLflow send its canned :data:`TEST_EVENT` to a webhook and say what came back.
+def trigger_test_delivery(
+    tracking_uri: str, webhook_id: str | None = None, *, event: str = TEST_EVENT
+) -> WebhookTestOutcome:
+    """Have MLflow send its canned ``event`` (an ``entity.action``) to a webhook and say what
+    came back.
 
     Without ``webhook_id``, the one webhook that sends the bridge's events is tested.
     """
@@ -191,7 +194,7 @@ def trigger_test_delivery(tracking_uri: str, webhook_id: str | None = None) -> W
             if webhook_id
             else client.get_webhook(_the_bridge_webhook(client, tracking_uri).webhook_id)
         )
-        result = client.test_webhook(webhook.webhook_id, _event(TEST_EVENT))
+        result = client.test_webhook(webhook.webhook_id, _event(event))
     except MlflowException as error:
         raise _translated(error, tracking_uri) from None
     error_message = result.error_message and _delivery_error_words(
@@ -199,7 +202,7 @@ def trigger_test_delivery(tracking_uri: str, webhook_id: str | None = None) -> W
     )
     return WebhookTestOutcome(
         webhook=_info(webhook),
-        event=TEST_EVENT,
+        event=event,
         success=bool(result.success),
         response_status=result.response_status,
         response_body=result.response_body and redact_text(result.response_body, webhook.url),

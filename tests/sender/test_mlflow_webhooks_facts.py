@@ -227,6 +227,21 @@ def test_the_test_delivery_names_example_model_and_carries_no_test_flag(
     assert test.header(MLFLOW_SIGNATURE_HEADER) == expected_signature(test, SECRET)
 
 
+def test_the_test_delivery_of_each_bridge_event_names_example_model_and_no_token_tag(
+    webhook_uri: str, webhook_client: Any, mlflow_events: Recorder
+) -> None:
+    with hooked(webhook_client, mlflow_events, secret=SECRET) as webhook_id:
+        outcomes = [
+            trigger_test_delivery(webhook_uri, webhook_id, event=event) for event in BRIDGE_EVENTS
+        ]
+        tests = about(mlflow_events, TEST_EVENT_MODEL)
+
+    assert [outcome.event for outcome in outcomes] == list(BRIDGE_EVENTS)
+    assert all(outcome.success for outcome in outcomes)
+    assert [event_name(test) for test in tests] == list(BRIDGE_EVENTS)
+    assert all(TOKEN_TAG not in json.dumps(body(test)) for test in tests)
+
+
 # --- what sends nothing ----------------------------------------------------------------------
 
 
