@@ -23,7 +23,9 @@ from contracts.sender import BRIDGE_EVENTS
 
 SAFETY_TIMEOUT = 90.0
 """Only a safety net: a delivery normally lands within a second."""
-_PROBE_WAIT = 3.0
+_PROBE_WAIT = 1.0
+"""How long one probe waits before the next: about the server's 1 s webhook cache, after which
+a new probe finds the webhook (a late event of an earlier probe counts just as well)."""
 _POLL = 0.05
 
 
