@@ -101,14 +101,14 @@ def test_every_command_on_the_page_is_accepted_by_the_cli(page: str) -> None:
 
 
 def test_the_five_commands_start_mlflow_and_the_bridge_create_the_webhook_register_and_look(
-    page: str,
+    page: str, tmp_path: Path
 ) -> None:
     (script,) = list(fenced_blocks(section(page, FIVE_COMMANDS), "sh"))[1:]
     steps = [line for line in script.replace("\\\n", " ").splitlines() if line.strip()]
     assert len(steps) == 5, steps
     server, bridge, create, register, look = steps
     assert "mlflow server" in server
-    assert all(f"{name}=" in server for name in loopback_webhook_settings(Path(".")))
+    assert all(f"{name}=" in server for name in loopback_webhook_settings(tmp_path))
     assert bridge.startswith("hokusai-contract bridge ") and "--mlflow-secret-env" not in bridge
     assert create.startswith("hokusai-contract mlflow-webhook create ")
     assert "--secret-env" not in create  # both read the same variable by default
