@@ -77,8 +77,9 @@ def check_timestamp_tolerance(tolerance: float | None) -> None:
         )
 
 
-def _header(headers: RequestHeaders, name: str) -> str | None:
-    """A header's value whatever the letter case of its name (HTTP names are case-insensitive)."""
+def header_value(headers: RequestHeaders, name: str) -> str | None:
+    """A header's value whatever the letter case of its name (HTTP names are case-insensitive),
+    from any :class:`RequestHeaders`; ``None`` when it is absent."""
     wanted = name.lower()
     return next((value for key, value in headers.items() if key.lower() == wanted), None)
 
@@ -112,7 +113,7 @@ def receive_delivery(
 ) -> Received:
     """Like :func:`receive`, also saying which of the secrets signed the delivery."""
     check_timestamp_tolerance(timestamp_tolerance)
-    verification = verify_or_raise(body, _header(headers, SIGNATURE_HEADER), secrets)
+    verification = verify_or_raise(body, header_value(headers, SIGNATURE_HEADER), secrets)
     assert verification.secret_index is not None
     payload = parse_body(body)
     if timestamp_tolerance is not None:

@@ -27,7 +27,7 @@ from contracts.support.lazy import lazy_exports
 if TYPE_CHECKING:
     from contracts.bridge.app import Bridge, BridgeConfig
     from contracts.bridge.catch_up import CatchUp, catch_up
-    from contracts.bridge.events import REGISTRATION_EVENTS, Ignored, TaggedVersion, tagged_version
+    from contracts.bridge.events import Ignored, TaggedVersion, tagged_version
     from contracts.bridge.verify import (
         DEFAULT_TOLERANCE_SECONDS,
         MlflowDelivery,
@@ -46,7 +46,6 @@ __getattr__, __dir__ = lazy_exports(
         "contracts.bridge.app": ["Bridge", "BridgeConfig"],
         "contracts.bridge.catch_up": ["CatchUp", "catch_up"],
         "contracts.bridge.events": [
-            "REGISTRATION_EVENTS",
             "Ignored",
             "TaggedVersion",
             "tagged_version",
@@ -67,7 +66,6 @@ __getattr__, __dir__ = lazy_exports(
 
 __all__ = [
     "DEFAULT_TOLERANCE_SECONDS",
-    "REGISTRATION_EVENTS",
     "Bridge",
     "BridgeConfig",
     "CatchUp",

@@ -68,6 +68,29 @@ _log = logging.getLogger("contracts.bridge")
 Job = Callable[[], None]
 
 
+class Outcome(str, Enum):
+    """What the bridge did with a delivery it accepted (2xx): the ``outcome`` of its answer."""
+
+    QUEUED = "queued"
+    """A registration, written to the outbox: from here on the outbox owns it."""
+    DUPLICATE_DELIVERY = "duplicate_delivery"
+    """An ``X-MLflow-Delivery-Id`` answered before (an MLflow retry): nothing more was done."""
+    IGNORED = "ignored"
+    """An event that asks nothing of the website; its ``reason`` is an ``IgnoredReason``."""
+
+
+class Refusal(str, Enum):
+    """Why the bridge refused a request outside the signature and the event: the ``reason``
+    of its answer (beside ``FailureReason``, ``timestamp_outside_tolerance`` and
+    ``PayloadProblem``)."""
+
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    BODY_TOO_LARGE = "body_too_large"
+    OUTBOX_ERROR = "outbox_error"
+    """The outbox could not be written: answered 503, so MLflow retries the event."""
+    INTERNAL_ERROR = "internal_error"
+
+
 @dataclass(frozen=True)
 class BridgeConfig:
     """What the bridge checks MLflow with and delivers to. Secrets stay out of its ``repr``."""
@@ -201,7 +224,7 @@ class Bridge:
             response = _answer(
                 500,
                 success=False,
-                reason="internal_error",
+                reason=Refusal.INTERNAL_ERROR,
                 error=f"the bridge failed ({type(error).__name__}); see its log",
             )
         return response(environ, start_response)
@@ -213,7 +236,7 @@ class Bridge:
             response = _answer(
                 405,
                 success=False,
-                reason="method_not_allowed",
+                reason=Refusal.METHOD_NOT_ALLOWED,
                 error=f"{request.method} is not allowed; MLflow delivers with POST",
             )
             response.headers["Allow"] = "POST"
@@ -224,7 +247,7 @@ class Bridge:
             return _answer(
                 413,
                 success=False,
-                reason="body_too_large",
+                reason=Refusal.BODY_TOO_LARGE,
                 error=f"the body is over {MAX_BODY_BYTES} bytes; no MLflow event is that large",
             )
         return self._deliver(body, request)
@@ -242,7 +265,7 @@ class Bridge:
             return _answer(
                 200,
                 success=True,
-                outcome="duplicate_delivery",
+                outcome=Outcome.DUPLICATE_DELIVERY,
                 message=f"delivery {delivery.delivery_id} was answered before ({done_before}); "
                 "nothing more was done",
             )
@@ -252,9 +275,13 @@ class Bridge:
         except MlflowEventError as error:
             return _answer(400, success=False, reason=error.reason, error=str(error))
         if isinstance(found, Ignored):
-            self.seen.record(delivery.delivery_id, event.name, found.reason)
+            self.seen.record(delivery.delivery_id, event.name, found.reason.value)
             return _answer(
-                200, success=True, outcome="ignored", reason=found.reason, message=found.message
+                200,
+                success=True,
+                outcome=Outcome.IGNORED,
+                reason=found.reason,
+                message=found.message,
             )
         return self._queue(found, delivery.delivery_id, event.name)
 
@@ -266,16 +293,16 @@ class Bridge:
         except OutboxError as error:
             _log.error("an MLflow event could not be written down: %s", error)
             response = _answer(
-                503, success=False, reason="outbox_error", error=f"{error}; MLflow may retry"
+                503, success=False, reason=Refusal.OUTBOX_ERROR, error=f"{error}; MLflow may retry"
             )
             response.headers["Retry-After"] = "1"
             return response
-        self.seen.record(delivery_id, event, "queued")
+        self.seen.record(delivery_id, event, Outcome.QUEUED.value)
         self._jobs.put(lambda: self._forward(tagged))
         return _answer(
             200,
             success=True,
-            outcome="queued",
+            outcome=Outcome.QUEUED,
             token_id=tagged.token_id,
             model_name=tagged.model_name,
             model_version=tagged.model_version,

@@ -13,10 +13,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final, Literal
+from enum import Enum
+from typing import TYPE_CHECKING, Any
 
 from contracts.bridge.verify import MlflowEvent, MlflowEventError
 from contracts.payload import METRIC_TAG, TOKEN_TAG, UNCHANGED, build_model_payload
+from contracts.sender.mlflow_webhooks import (
+    BRIDGE_EVENTS,
+    TEST_EVENT_MODEL,
+    VERSION_CREATED,
+)
 from contracts.tokens import TokenIdError, normalize_token_id
 from contracts.urls import redact_text
 
@@ -24,15 +30,6 @@ if TYPE_CHECKING:
     from mlflow import MlflowClient
     from mlflow.entities.model_registry import ModelVersion
 
-VERSION_CREATED: Final = "model_version.created"
-VERSION_TAG_SET: Final = "model_version_tag.set"
-REGISTRATION_EVENTS: tuple[Literal["model_version.created"], Literal["model_version_tag.set"]] = (
-    VERSION_CREATED,
-    VERSION_TAG_SET,
-)
-"""The MLflow events the bridge's webhook needs; it ignores any other."""
-MLFLOW_EXAMPLE_MODEL = "example_model"
-"""The model name of every example payload MLflow's webhook ``test`` sends."""
 _log = logging.getLogger("contracts.bridge")
 
 
@@ -49,11 +46,20 @@ class TaggedVersion:
     """The ``benchmark_metric`` tag, sent as ``model.primary_metric`` when known."""
 
 
+class IgnoredReason(str, Enum):
+    """Why an event asks nothing of the website: the stable codes of the bridge's answers."""
+
+    NOT_A_REGISTRATION_EVENT = "not_a_registration_event"
+    NO_TOKEN_TAG = "no_token_tag"
+    NOT_A_TOKEN_ID = "not_a_token_id"
+    MLFLOW_TEST_EVENT = "mlflow_test_event"
+
+
 @dataclass(frozen=True)
 class Ignored:
     """An event that asks nothing of the website: a stable ``reason`` code and words."""
 
-    reason: str
+    reason: IgnoredReason
     message: str
 
 
@@ -70,11 +76,11 @@ def tagged_version(event: MlflowEvent) -> TaggedVersion | Ignored:
     Raises :class:`MlflowEventError` when an event of interest lacks what MLflow always sends.
     """
     data = event.data
-    if event.name not in REGISTRATION_EVENTS:
+    if event.name not in BRIDGE_EVENTS:
         return Ignored(
-            "not_a_registration_event",
+            IgnoredReason.NOT_A_REGISTRATION_EVENT,
             f"{event.name} tells of no token registration; the bridge acts on "
-            f"{' and '.join(REGISTRATION_EVENTS)} only",
+            f"{' and '.join(BRIDGE_EVENTS)} only",
         )
     if event.name == VERSION_CREATED:
         tags = data.get("tags", {})
@@ -92,7 +98,9 @@ def tagged_version(event: MlflowEvent) -> TaggedVersion | Ignored:
     try:
         token_id = normalize_token_id(token)
     except TokenIdError as error:
-        return Ignored("not_a_token_id", f"the {TOKEN_TAG} tag of {name!r} v{version}: {error}")
+        return Ignored(
+            IgnoredReason.NOT_A_TOKEN_ID, f"the {TOKEN_TAG} tag of {name!r} v{version}: {error}"
+        )
     return TaggedVersion(
         token_id,
         name,
@@ -103,14 +111,14 @@ def tagged_version(event: MlflowEvent) -> TaggedVersion | Ignored:
 
 
 def _untagged(event: MlflowEvent, name: str) -> Ignored:
-    if name == MLFLOW_EXAMPLE_MODEL:
+    if name == TEST_EVENT_MODEL:
         return Ignored(
-            "mlflow_test_event",
+            IgnoredReason.MLFLOW_TEST_EVENT,
             f"MLflow's {event.name} test event: the bridge is reachable and the signature "
             f"verified; its example payload carries no {TOKEN_TAG} tag, so nothing was sent",
         )
     what = "is not tagged" if event.name == VERSION_CREATED else "sets another tag, not"
-    return Ignored("no_token_tag", f"{event.name} of {name!r} {what} {TOKEN_TAG}")
+    return Ignored(IgnoredReason.NO_TOKEN_TAG, f"{event.name} of {name!r} {what} {TOKEN_TAG}")
 
 
 def payload_of(tagged: TaggedVersion, api_schema: Any = UNCHANGED) -> dict[str, Any]:

@@ -25,12 +25,20 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 
-from contracts.bridge.events import REGISTRATION_EVENTS
+from contracts.bridge.events import IgnoredReason
 from contracts.bridge.verify import sign_mlflow_delivery
 from contracts.conformance.checklist import Checklist, OnResult
 from contracts.conformance.results import Finding, SuiteResult
 from contracts.envelope import idempotency_key
 from contracts.payload import TOKEN_TAG
+from contracts.sender.mlflow_webhooks import (
+    BRIDGE_EVENTS,
+    TEST_EVENT_MODEL,
+    VERSION_CREATED,
+    VERSION_TAG_SET,
+    create_bridge_webhook,
+    trigger_test_delivery,
+)
 from contracts.support.child import ChildProcess
 
 if TYPE_CHECKING:
@@ -90,10 +98,10 @@ class Rig:
 
     @contextmanager
     def webhook(self, url: str, secret: str) -> Iterator[str]:
-        """An MLflow webhook sending the registration events to ``url``; yields its id."""
-        hook = self.client.create_webhook(
-            f"bridge-{uuid.uuid4().hex[:8]}", url, list(REGISTRATION_EVENTS), secret=secret
-        )
+        """The bridge's MLflow webhook (:func:`create_bridge_webhook`) to ``url``, live; yields
+        its id."""
+        name = f"bridge-{uuid.uuid4().hex[:8]}"
+        hook = create_bridge_webhook(self.tracking_uri, url, secret, name=name)
         time.sleep(WEBHOOK_CACHE_WAIT)
         try:
             yield hook.webhook_id
@@ -230,7 +238,7 @@ def one_transition(rig: Rig) -> Finding:
             "derive the idempotency key from the token, model name and version alone",
         )
     return Finding.passed(
-        f"model_version.created and model_version_tag.set: deliveries {verdicts}, one key "
+        f"{VERSION_CREATED} and {VERSION_TAG_SET}: deliveries {verdicts}, one key "
         f"{key} (the SDK's for that version)"
     )
 
@@ -238,21 +246,29 @@ def one_transition(rig: Rig) -> Finding:
 @BRIDGE_CHECKS.check("bridge-test-event", "MLflow's test event is answered 2xx, changes nothing")
 def test_event(rig: Rig) -> Finding:
     with running_bridge(rig, ("LSCOR",)) as run:
-        answers = [rig.client.test_webhook(run.webhook_id, event) for event in REGISTRATION_EVENTS]
+        answers = [
+            trigger_test_delivery(rig.tracking_uri, run.webhook_id, event=event)
+            for event in BRIDGE_EVENTS
+        ]
         changed = run.site.deliveries() or run.bridge.outbox.waiting()
         status = _status(run.site, "LSCOR")
     wrong = [
-        f"{event}: {answer.response_status} {answer.response_body or answer.error_message}"
-        for event, answer in zip(REGISTRATION_EVENTS, answers, strict=True)
-        if not (answer.success and "mlflow_test_event" in (answer.response_body or ""))
+        answer.words()
+        for answer in answers
+        if not (
+            answer.success and IgnoredReason.MLFLOW_TEST_EVENT.value in (answer.response_body or "")
+        )
     ]
     if wrong or changed or status != "DRAFT":
         return Finding.failed(
             f"MLflow's test events were answered {wrong or 'as wanted'}; afterwards the stub "
             f"site holds LSCOR {status} and deliveries/outbox entries {changed or 'none'}",
-            "answer MLflow's example payloads (example_model, no token tag) 2xx and ignore them",
+            f"answer MLflow's example payloads ({TEST_EVENT_MODEL}, no token tag) 2xx and "
+            "ignore them",
         )
-    return Finding.passed("both test events answered 2xx 'mlflow_test_event'; nothing sent")
+    return Finding.passed(
+        f"both test events answered 2xx {IgnoredReason.MLFLOW_TEST_EVENT.value!r}; nothing sent"
+    )
 
 
 @BRIDGE_CHECKS.check("bridge-forged-or-stale", "a forged or stale MLflow signature gets 401")

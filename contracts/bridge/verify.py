@@ -22,7 +22,12 @@ from typing import Any
 
 from contracts.errors import ReceiveError
 from contracts.payload import PayloadError, PayloadProblem, parse_body
-from contracts.receive import RequestHeaders, TimestampError, check_timestamp_tolerance
+from contracts.receive import (
+    RequestHeaders,
+    TimestampError,
+    check_timestamp_tolerance,
+    header_value,
+)
 from contracts.signing import FailureReason, Secrets, secret_keys
 
 DELIVERY_ID_HEADER = "X-MLflow-Delivery-Id"
@@ -85,11 +90,6 @@ class MlflowEvent:
         return f"{self.entity}.{self.action}"
 
 
-def _header(headers: RequestHeaders, name: str) -> str | None:
-    wanted = name.lower()
-    return next((value for key, value in headers.items() if key.lower() == wanted), None)
-
-
 def _signatures(header: str) -> list[bytes]:
     """The digests of every well-formed ``v1,<base64>`` entry of a signature header."""
     digests = []
@@ -122,7 +122,7 @@ def _malformed(name: str, expected: str) -> MlflowSignatureError:
 
 def _read_headers(headers: RequestHeaders) -> tuple[str, str, int, list[bytes]]:
     """Delivery id, timestamp as sent and as a number, and the signature digests."""
-    values = {name: (_header(headers, name) or "").strip(" \t") for name in _HEADERS}
+    values = {name: (header_value(headers, name) or "").strip(" \t") for name in _HEADERS}
     for name in _HEADERS:
         if not values[name]:
             raise _missing(name)

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from contracts import __version__
 from contracts.cli import bridge, conformance, core, mlflow_webhook, receiver, sender
 from contracts.cli.colour import painting_stdout
-from contracts.cli.options import EXIT_USAGE, CommandError, Handler
+from contracts.cli.options import EXIT_INTERRUPTED, EXIT_USAGE, CommandError, Handler
 from contracts.support.extras import MissingExtra, require_extra
 
 EXTRA_OF_MODULE = {
@@ -94,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return EXIT_USAGE
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
 
 
 __all__ = ["build_parser", "load_dotenv", "main"]

@@ -2,7 +2,7 @@
 
 ::
 
-    hokusai-contract bridge --port 8081 --mlflow-secret-env MLFLOW_WEBHOOK_SECRET \\
+    hokusai-contract bridge --port 8081 \\
         --url https://example.com/api/webhooks/model-registration --secret-env WEBHOOK_SECRET \\
         --tracking-uri http://127.0.0.1:5000 --catch-up
 
@@ -15,8 +15,16 @@ import argparse
 import functools
 from typing import TYPE_CHECKING, Any
 
+from contracts.bridge.verify import (
+    DEFAULT_TOLERANCE_SECONDS,
+    MLFLOW_SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+)
 from contracts.cli.options import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
     EXIT_OK,
+    EXIT_USAGE,
     CommandError,
     add_secret_env_option,
     checked_token,
@@ -27,8 +35,15 @@ from contracts.cli.options import (
     secret_from_env,
     stop_requested,
 )
-from contracts.cli.sender import print_report, report_exit_code, sender_secret, sender_settings
+from contracts.cli.sender import (
+    EXIT_HELD,
+    print_report,
+    report_exit_code,
+    sender_secret,
+    sender_settings,
+)
 from contracts.payload import TOKEN_TAG
+from contracts.sender.mlflow_webhooks import BRIDGE_EVENTS, SECRET_ENV, TEST_EVENT_MODEL
 from contracts.urls import redacted_url
 
 if TYPE_CHECKING:
@@ -37,7 +52,15 @@ if TYPE_CHECKING:
 
 EXIT_MLFLOW = 4
 """The MLflow tracking server could not be reached, or failed, during a catch-up."""
-DEFAULT_MLFLOW_SECRET_ENV = "MLFLOW_WEBHOOK_SECRET"
+EXIT_CODES = {
+    EXIT_OK: "done (every notification delivered; a served bridge stopped with Ctrl-C)",
+    EXIT_FAILED: "a notification was not delivered",
+    EXIT_USAGE: "a usage error",
+    EXIT_HELD: "another sender's claim kept a notification from being sent",
+    EXIT_MLFLOW: "MLflow could not be read",
+    EXIT_INTERRUPTED: "a catch-up alone stopped with Ctrl-C",
+}
+"""Every exit code of ``bridge``, with its meaning: the help says these."""
 
 
 def register(subparsers: Any) -> None:
@@ -47,21 +70,24 @@ def register(subparsers: Any) -> None:
         "bridge",
         help="turn MLflow's own registry webhooks into signed notifications to the website",
         description="Receive MLflow's model-registry webhooks (MLflow 3.3 or later; create the "
-        "webhook with the events model_version.created and model_version_tag.set, this "
-        "bridge's URL, any path, and the secret in --mlflow-secret-env). Each delivery's "
-        "X-MLflow-Signature is verified over the raw body, within --tolerance of this clock "
-        f"(401 otherwise). A version created with the tag {TOKEN_TAG}, or tagged with it later, "
-        "becomes the contract's v2 model_registered notification, written to the outbox and "
-        "only then answered 200, and delivered to --url signed with X-Hokusai-Signature, with "
-        "the same idempotency key as the SDK's, so the website registers it once. Other events "
-        "are answered 200 with the reason they are ignored (MLflow's test event among them). "
-        "With --catch-up it first scans the registry (--tracking-uri) for tagged versions whose "
-        "notification the outbox never saw delivered, and sends them with whatever the outbox "
-        "holds: alone, it does that once, prints a report and exits; with --port it then keeps "
-        "serving. Stop it with Ctrl-C; what is not delivered waits in the outbox. Exit codes: "
-        "0 done (every notification delivered); 1 a notification was not delivered; 2 a usage "
-        "error; 3 another sender's claim kept one from being sent; 4 MLflow could not be read.",
-        example="MLFLOW_WEBHOOK_SECRET=... WEBHOOK_SECRET=... hokusai-contract bridge --port 8081 "
+        f"webhook with 'hokusai-contract mlflow-webhook create': the events "
+        f"{' and '.join(BRIDGE_EVENTS)}, this bridge's URL, any path, and the secret in "
+        f"--mlflow-secret-env). Each delivery's {MLFLOW_SIGNATURE_HEADER} is verified over the "
+        "raw body, within --tolerance of this clock (401 otherwise). A version created with the "
+        f"tag {TOKEN_TAG}, or tagged with it later, becomes the contract's v2 model_registered "
+        "notification, written to the outbox and only then answered 200 (503 when the outbox "
+        "cannot be written, so MLflow retries), and delivered to --url signed with "
+        "X-Hokusai-Signature, with the same idempotency key as the SDK's, so the website "
+        "registers it once; what is not delivered is sent again every minute. Other events are "
+        f"answered 200 with the reason they are ignored (MLflow's test event, for "
+        f"{TEST_EVENT_MODEL!r}, among them). With --catch-up it first scans the registry "
+        "(--tracking-uri) for tagged versions whose notification the outbox never saw "
+        "delivered, and sends them with whatever the outbox holds: alone, it does that once, "
+        "prints a report and exits; with --port it then keeps serving. Stop it with Ctrl-C; "
+        "what is not delivered waits in the outbox. Exit codes: "
+        + "; ".join(f"{code} {meaning}" for code, meaning in EXIT_CODES.items())
+        + ".",
+        example=f"{SECRET_ENV}=... WEBHOOK_SECRET=... hokusai-contract bridge --port 8081 "
         "--url https://example.com/api/webhooks/model-registration "
         "--tracking-uri http://127.0.0.1:5000 --catch-up",
         handler=_bridge,
@@ -72,13 +98,16 @@ def register(subparsers: Any) -> None:
         help="serve MLflow's webhooks on this port (0 picks a free one); without it, only "
         "--catch-up runs",
     )
-    bridge.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    bridge.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
+    )
     bridge.add_argument(
         "--mlflow-secret-env",
-        default=DEFAULT_MLFLOW_SECRET_ENV,
+        default=SECRET_ENV,
         metavar="NAME",
-        help="environment variable holding the secret the MLflow webhook was created with "
-        f"(default: {DEFAULT_MLFLOW_SECRET_ENV}); needed to serve",
+        help="environment variable holding the secret the MLflow webhook was created with, "
+        "the one 'mlflow-webhook create --secret-env' names (default, for both: %(default)s); "
+        "needed to serve",
     )
     bridge.add_argument(
         "--url",
@@ -102,10 +131,10 @@ def register(subparsers: Any) -> None:
     bridge.add_argument(
         "--tolerance",
         type=seconds,
-        default=300.0,
+        default=DEFAULT_TOLERANCE_SECONDS,
         metavar="SECONDS",
-        help="refuse (401) deliveries whose X-MLflow-Timestamp is further than this from this "
-        "clock, either way (default: 300)",
+        help=f"refuse (401) deliveries whose {TIMESTAMP_HEADER} is further than this from this "
+        "clock, either way (default: %(default)g)",
     )
     bridge.add_argument(
         "--catch-up",
@@ -192,7 +221,7 @@ def _catch_up_once(config: BridgeConfig, token: str | None) -> int:
         raise CommandError(words, EXIT_MLFLOW) from None
     except KeyboardInterrupt:
         print(f"bridge: catch-up interrupted; what is not delivered waits in {config.outbox_path}")
-        return 130
+        return EXIT_INTERRUPTED
     finally:
         notifier.close()
     _print_catch_up(found, uri or "")

@@ -25,6 +25,7 @@ from contracts.cli.config_file import (
 )
 from contracts.cli.options import (
     EXIT_FAILED,
+    EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_USAGE,
     CommandError,
@@ -65,8 +66,6 @@ if TYPE_CHECKING:
 _WIDTH = 100
 EXIT_UNREACHABLE = 3
 """Nothing answered at the receiver's URL: no check could judge anything."""
-EXIT_INTERRUPTED = 130
-"""Ctrl-C: the reports written are partial."""
 DEFAULT_SETTLE_SECONDS = 2.0
 
 

@@ -21,6 +21,13 @@ from contracts.cli.options import (
     secret_from_env,
 )
 from contracts.sender.config import TRACKING_URI_ENV
+from contracts.sender.mlflow_webhooks import (
+    BRIDGE_EVENTS,
+    DEFAULT_WEBHOOK_NAME,
+    SECRET_ENV,
+    TEST_EVENT,
+    TEST_EVENT_MODEL,
+)
 
 EXIT_UNREACHABLE = 3
 """No MLflow server answered at the tracking URI."""
@@ -31,8 +38,9 @@ EXIT_UNKNOWN_WEBHOOK = 5
 EXIT_REFUSED = 6
 """The MLflow server refused the webhook's URL: a server setting, or a URL to change."""
 _COMMAND = "mlflow-webhook"
-_CLIENT_RETRIES = ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
+CLIENT_RETRIES = ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
 """MLflow's client retries a failing server for minutes by default; a command says so at once."""
+_EVENTS = " and ".join(BRIDGE_EVENTS)
 
 
 def register(subparsers: Any) -> None:
@@ -42,7 +50,7 @@ def register(subparsers: Any) -> None:
         _COMMAND,
         help="create, list or test the MLflow webhook that feeds the bridge",
         description="Manage MLflow's own model-registry webhook (MLflow 3.3 or later) that "
-        "sends model_version.created and model_version_tag.set to 'hokusai-contract bridge'. "
+        f"sends {_EVENTS} to 'hokusai-contract bridge'. "
         "Exit codes: 0 done; 1 the test delivery was not accepted, or MLflow failed; 2 a usage "
         f"error; {EXIT_UNREACHABLE} no MLflow server answered; {EXIT_NOT_MLFLOW} what answered "
         f"is not an MLflow server with webhooks; {EXIT_UNKNOWN_WEBHOOK} no such webhook; "
@@ -56,26 +64,30 @@ def register(subparsers: Any) -> None:
         actions,
         "create",
         help="create the webhook that sends the bridge's events to its URL",
-        description="Create an active MLflow webhook sending model_version.created and "
-        "model_version_tag.set to the bridge's URL, signed with the secret from an environment "
-        "variable, and print its id. The MLflow server takes only https URLs on public "
-        "addresses unless its settings allow others; when it refuses, the settings are named.",
-        example="MLFLOW_BRIDGE_SECRET=... hokusai-contract mlflow-webhook create "
-        "--tracking-uri http://127.0.0.1:5000 --url https://bridge.example.com/ "
-        "--secret-env MLFLOW_BRIDGE_SECRET",
+        description=f"Create an active MLflow webhook sending {_EVENTS} to the bridge's URL, "
+        f"signed with the secret in ${SECRET_ENV} (the variable the bridge reads it from too; "
+        "--secret-env names another), and print its id. The MLflow server takes only https "
+        "URLs on public addresses unless its settings allow others; when it refuses, the "
+        "settings are named.",
+        example=f"{SECRET_ENV}=... hokusai-contract mlflow-webhook create "
+        "--tracking-uri http://127.0.0.1:5000 --url https://bridge.example.com/",
         handler=_create,
     )
     _add_tracking_uri(create)
     create.add_argument("--url", required=True, metavar="URL", help="the bridge's URL")
     create.add_argument(
         "--secret-env",
-        required=True,
+        default=SECRET_ENV,
         metavar="NAME",
-        help="environment variable holding the secret MLflow signs with (the bridge's "
-        "--mlflow-secret-env); the secret itself is never taken on the command line",
+        help="environment variable holding the secret MLflow signs with, the same the bridge's "
+        "--mlflow-secret-env names (default, for both: %(default)s); the secret itself is never "
+        "taken on the command line",
     )
     create.add_argument(
-        "--name", default="hokusai-bridge", metavar="N", help="webhook name (default: %(default)s)"
+        "--name",
+        default=DEFAULT_WEBHOOK_NAME,
+        metavar="N",
+        help="webhook name (default: %(default)s)",
     )
 
     listing = new_command(
@@ -93,8 +105,8 @@ def register(subparsers: Any) -> None:
         actions,
         "test",
         help="have MLflow send its test event and say what the bridge answered",
-        description="Ask MLflow to send its canned test event (model_version.created for "
-        "'example_model', without any test flag) to a webhook, and say in words what the "
+        description=f"Ask MLflow to send its canned test event ({TEST_EVENT} for "
+        f"{TEST_EVENT_MODEL!r}, without any test flag) to a webhook, and say in words what the "
         "receiver answered. Without ID, the one webhook that sends the bridge's events. "
         "Exit 0 when the receiver accepted it (2xx), 1 when not.",
         example="hokusai-contract mlflow-webhook test --tracking-uri http://127.0.0.1:5000",
@@ -145,7 +157,7 @@ def _mlflow_errors() -> Iterator[None]:
         (WebhookUrlRefusedError, EXIT_REFUSED),
         (MlflowWebhookError, EXIT_FAILED),
     )
-    os.environ.setdefault(*_CLIENT_RETRIES)
+    os.environ.setdefault(*CLIENT_RETRIES)
     try:
         yield
     except (TrackingServerUnreachableError, MlflowWebhookError) as error:

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from contracts.support.server import RunningServer
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED = 130
+"""Stopped by Ctrl-C before the work was done (128 + SIGINT, as shells report it)."""
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 """A header name: an RFC 9110 token."""

@@ -44,6 +44,7 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from contracts.bridge.verify import MLFLOW_SIGNATURE_HEADER
 from contracts.conformance.answers import (
     ACCEPTANCE_TIMING_FIX,
     ANSWER_FORMAT_FIX,
@@ -119,7 +120,7 @@ UNKNOWN_TOKEN = "NOSUCHTOKEN-CONFORMANCE"
 """A token id no receiver has: requests for it must never change anything."""
 WRONG_SECRET = "not-the-shared-secret"
 NON_ASCII_MODEL_NAME = "Modèle de scoring été 日本"
-OTHER_SIGNATURE_HEADER = "X-MLflow-Signature"
+OTHER_SIGNATURE_HEADER = MLFLOW_SIGNATURE_HEADER
 SPARE_HINT = (
     "pass --spare-token with another DRAFT token; five give every check that registers one its "
     "own, the nested ones first"

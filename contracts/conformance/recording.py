@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from werkzeug.wrappers import Request, Response
 
 from contracts.envelope import DEFAULT_PATH, IDEMPOTENCY_KEY_HEADER
+from contracts.receive import header_value
 from contracts.support.server import RunningServer
 
 if TYPE_CHECKING:
@@ -80,8 +81,7 @@ class RecordedRequest:
 
     def header(self, name: str) -> str | None:
         """A header by name, in any case."""
-        wanted = name.lower()
-        return next((v for k, v in self.headers.items() if k.lower() == wanted), None)
+        return header_value(self.headers, name)
 
     @property
     def idempotency_key(self) -> str | None:

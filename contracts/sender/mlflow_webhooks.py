@@ -12,9 +12,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
-from contracts.sender.registry import check_tracking_server
 from contracts.urls import http_url_problem, redact_text, redacted_url
 
 if TYPE_CHECKING:
@@ -22,11 +21,20 @@ if TYPE_CHECKING:
     from mlflow.entities.webhook import Webhook, WebhookEvent
     from mlflow.exceptions import MlflowException
 
-BRIDGE_EVENTS: tuple[str, ...] = ("model_version.created", "model_version_tag.set")
+VERSION_CREATED: Final = "model_version.created"
+"""A model version was created; ``data.tags`` holds the tags of the create call."""
+VERSION_TAG_SET: Final = "model_version_tag.set"
+"""A tag was set on a model version; ``data.key`` and ``data.value`` name it."""
+BRIDGE_EVENTS: Final = (VERSION_CREATED, VERSION_TAG_SET)
 """The MLflow webhook events the bridge handles, as ``entity.action``: the one list of them."""
 DEFAULT_WEBHOOK_NAME = "hokusai-bridge"
-TEST_EVENT = BRIDGE_EVENTS[0]
-"""The event MLflow's test delivery imitates (its canned ``example_model`` payload)."""
+SECRET_ENV: Final = "MLFLOW_WEBHOOK_SECRET"
+"""The environment variable both ``mlflow-webhook create`` and the bridge read the webhook's
+secret from unless told another (``--secret-env``, ``--mlflow-secret-env``)."""
+TEST_EVENT = VERSION_CREATED
+"""The event MLflow's test delivery imitates."""
+TEST_EVENT_MODEL: Final = "example_model"
+"""The model name of every example payload MLflow's test delivery sends (with no token tag)."""
 SCHEMES_SETTING = "MLFLOW_WEBHOOK_ALLOWED_SCHEMES"
 """The server setting naming the URL schemes a webhook may use (MLflow's default: https)."""
 PRIVATE_IPS_SETTING = "MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS"
@@ -102,7 +110,10 @@ class WebhookTestOutcome:
 
 def _meaning(status: int) -> str:
     if 200 <= status < 300:
-        return "it takes MLflow's events (the test event names 'example_model' and changes nothing)"
+        return (
+            f"it takes MLflow's events (the test event names {TEST_EVENT_MODEL!r} and changes "
+            "nothing)"
+        )
     if status == 401:
         return (
             "it refused the signature: the bridge's --mlflow-secret-env must hold the secret "
@@ -130,6 +141,8 @@ def bridge_client(tracking_uri: str) -> MlflowClient:
             "folder sends none), so pass the server's URL, e.g. http://127.0.0.1:5000"
         )
     from mlflow import MlflowClient
+
+    from contracts.sender.registry import check_tracking_server
 
     check_tracking_server(tracking_uri)
     return MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
@@ -164,8 +177,11 @@ def list_webhooks(tracking_uri: str) -> list[WebhookInfo]:
     return [_info(webhook) for webhook in _all_webhooks(bridge_client(tracking_uri), tracking_uri)]
 
 
-def trigger_test_delivery(tracking_uri: str, webhook_id: str | None = None) -> WebhookTestOutcome:
-    """Have MLflow send its canned :data:`TEST_EVENT` to a webhook and say what came back.
+def trigger_test_delivery(
+    tracking_uri: str, webhook_id: str | None = None, *, event: str = TEST_EVENT
+) -> WebhookTestOutcome:
+    """Have MLflow send its canned ``event`` (an ``entity.action``) to a webhook and say what
+    came back.
 
     Without ``webhook_id``, the one webhook that sends the bridge's events is tested.
     """
@@ -178,7 +194,7 @@ def trigger_test_delivery(tracking_uri: str, webhook_id: str | None = None) -> W
             if webhook_id
             else client.get_webhook(_the_bridge_webhook(client, tracking_uri).webhook_id)
         )
-        result = client.test_webhook(webhook.webhook_id, _event(TEST_EVENT))
+        result = client.test_webhook(webhook.webhook_id, _event(event))
     except MlflowException as error:
         raise _translated(error, tracking_uri) from None
     error_message = result.error_message and _delivery_error_words(
@@ -186,7 +202,7 @@ def trigger_test_delivery(tracking_uri: str, webhook_id: str | None = None) -> W
     )
     return WebhookTestOutcome(
         webhook=_info(webhook),
-        event=TEST_EVENT,
+        event=event,
         success=bool(result.success),
         response_status=result.response_status,
         response_body=result.response_body and redact_text(result.response_body, webhook.url),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import socket
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,9 +17,12 @@ import requests
 
 from contracts.bridge import Bridge, BridgeConfig, sign_mlflow_delivery
 from contracts.bridge.suite import wait_until
+from contracts.conformance import Recorder, ScriptedAnswer
 from contracts.envelope import idempotency_key
+from contracts.payload import METRIC_TAG, TOKEN_TAG
 from contracts.receiver import RunningStubSite, running_stub_site
 from contracts.sender import DeliveryPolicy
+from contracts.sender.mlflow_webhooks import VERSION_CREATED, VERSION_TAG_SET
 from contracts.support.server import RunningServer
 
 MLFLOW_SECRET = "mlflow-secret"
@@ -32,9 +36,9 @@ def event(name: str, data: dict[str, Any]) -> bytes:
 
 
 def created(token: str | None, name: str = "Lead scorer", version: str = "1") -> bytes:
-    tags = {} if token is None else {"hokusai_token_id": token, "benchmark_metric": "auc"}
+    tags = {} if token is None else {TOKEN_TAG: token, METRIC_TAG: "auc"}
     data = {"name": name, "version": version, "source": "s3://x", "run_id": "r1", "tags": tags}
-    return event("model_version.created", data)
+    return event(VERSION_CREATED, data)
 
 
 @dataclass
@@ -48,8 +52,12 @@ class Served:
 
 
 @contextmanager
-def serving(site_url: str, outbox: Path, policy: DeliveryPolicy | None = None) -> Iterator[Served]:
-    config = BridgeConfig((MLFLOW_SECRET,), site_url, SITE_SECRET, outbox, policy=policy)
+def serving(
+    site_url: str, outbox: Path, policy: DeliveryPolicy | None = None, resend_every: float = 60.0
+) -> Iterator[Served]:
+    config = BridgeConfig(
+        (MLFLOW_SECRET,), site_url, SITE_SECRET, outbox, policy=policy, resend_every=resend_every
+    )
     bridge = Bridge(config)
     bridge.start()
     try:
@@ -115,13 +123,13 @@ def test_a_delivery_id_seen_before_is_answered_again_and_nothing_more_is_done(
         (created("not a token"), "not_a_token_id"),
         (event("registered_model.created", {"name": "m", "tags": {}}), "not_a_registration_event"),
         (
-            event("model_version_tag.set", {"name": "m", "version": "1", "key": "a", "value": "b"}),
+            event(VERSION_TAG_SET, {"name": "m", "version": "1", "key": "a", "value": "b"}),
             "no_token_tag",
         ),
         (
             event(
                 "model_version_tag.deleted",
-                {"name": "m", "version": "1", "key": "hokusai_token_id"},
+                {"name": "m", "version": "1", "key": TOKEN_TAG},
             ),
             "not_a_registration_event",
         ),
@@ -190,3 +198,41 @@ def test_the_answer_does_not_wait_for_a_site_that_is_down(tmp_path: Path) -> Non
             assert answer.status_code == 200
             [(entry, _)] = served.bridge.outbox.waiting()
             assert entry.token_id == "LSCOR"
+
+
+def test_an_outbox_that_cannot_be_written_is_answered_503_and_mlflows_retry_is_queued(
+    served: Served, site: RunningStubSite, caplog: pytest.LogCaptureFixture
+) -> None:
+    body = created("lscor")
+    headers = sign_mlflow_delivery(body, MLFLOW_SECRET)  # a retry resends these unchanged
+    outbox = sqlite3.connect(served.bridge.outbox.path)
+    outbox.execute(
+        "CREATE TRIGGER full BEFORE INSERT ON notifications "
+        "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
+    )
+    with caplog.at_level(logging.ERROR, "contracts.bridge"):
+        refused = served.post(body, headers)
+    outbox.execute("DROP TRIGGER full")
+    outbox.close()
+
+    retried = served.post(body, headers)
+
+    assert refused.status_code == 503
+    assert (refused.json()["reason"], refused.headers["Retry-After"]) == ("outbox_error", "1")
+    assert "could not be written down" in caplog.text
+    assert retried.json()["outcome"] == "queued"
+    assert wait_until(lambda: site.token("LSCOR")["status"] == "REGISTERED")
+
+
+def test_what_the_site_did_not_take_is_sent_again_while_the_bridge_runs(tmp_path: Path) -> None:
+    once = DeliveryPolicy(max_attempts=1, deadline=30)
+    with Recorder() as site:
+        site.script(ScriptedAnswer(503))  # the first attempt fails; the site takes the rest
+        with serving(site.url, tmp_path / "outbox.sqlite3", once, resend_every=0.2) as served:
+            answer = served.post(created("lscor"))
+            sent_again = wait_until(lambda: not served.bridge.outbox.waiting())
+
+    assert answer.json()["outcome"] == "queued"
+    assert sent_again, f"still waiting after {len(site.requests)} request(s)"
+    assert [request.status for request in site.requests] == [503, 200]
+    assert len({request.idempotency_key for request in site.requests}) == 1

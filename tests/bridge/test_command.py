@@ -14,6 +14,7 @@ from contracts.bridge.suite import BridgeProcess
 from contracts.cli import main
 from contracts.cli.bridge import EXIT_MLFLOW
 from contracts.cli.options import EXIT_USAGE
+from contracts.sender.mlflow_webhooks import SECRET_ENV
 from tests.bridge.test_app import created
 
 SITE_SECRET = "site-secret-value-1234"
@@ -28,7 +29,7 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         "WEBHOOK_URL",
         "HOKUSAI_SITE_WEBHOOK_SECRET",
         "MLFLOW_TRACKING_URI",
-        "MLFLOW_WEBHOOK_SECRET",
+        SECRET_ENV,
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("WEBHOOK_SECRET", SITE_SECRET)
@@ -60,7 +61,7 @@ SITE = "https://example.com/api/webhooks/model-registration"
         (("--url", SITE, "--catch-up"), "pass --tracking-uri"),
         (("--port", "0"), "no website URL"),
         (("--url", "ftp://x", "--port", "0"), "not an absolute http(s) URL"),
-        (("--url", SITE, "--port", "0"), "MLFLOW_WEBHOOK_SECRET is not set"),
+        (("--url", SITE, "--port", "0"), f"{SECRET_ENV} is not set"),
         (("--url", SITE, "--port", "0", "--mlflow-secret-env", "s3cr3t!"), "not the secret"),
     ],
 )
@@ -88,7 +89,7 @@ def test_an_unreachable_tracking_server_for_a_catch_up_is_exit_4(
 def test_a_port_already_taken_is_one_line_with_exit_2(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("MLFLOW_WEBHOOK_SECRET", MLFLOW_SECRET)
+    monkeypatch.setenv(SECRET_ENV, MLFLOW_SECRET)
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = str(taken.getsockname()[1])
         code, output = run(capsys, "--url", SITE, "--port", port)
@@ -101,7 +102,7 @@ def test_a_port_already_taken_is_one_line_with_exit_2(
 def test_ctrl_c_stops_the_bridge_with_one_line_and_no_secret_is_ever_printed(
     dead_url: str, tmp_path: Path
 ) -> None:
-    env = {"WEBHOOK_SECRET": SITE_SECRET, "MLFLOW_WEBHOOK_SECRET": MLFLOW_SECRET}
+    env = {"WEBHOOK_SECRET": SITE_SECRET, SECRET_ENV: MLFLOW_SECRET}
     site = f"{dead_url}/api/webhooks/model-registration"
     outbox = str(tmp_path / "outbox.sqlite3")
     with BridgeProcess(["--url", site, "--outbox", outbox], env) as bridge:
@@ -122,7 +123,7 @@ def test_ctrl_c_stops_the_bridge_with_one_line_and_no_secret_is_ever_printed(
 def test_ctrl_c_the_moment_it_says_it_serves_still_stops_it_cleanly(
     dead_url: str, tmp_path: Path
 ) -> None:
-    env = {"WEBHOOK_SECRET": SITE_SECRET, "MLFLOW_WEBHOOK_SECRET": MLFLOW_SECRET}
+    env = {"WEBHOOK_SECRET": SITE_SECRET, SECRET_ENV: MLFLOW_SECRET}
     arguments = ["--url", f"{dead_url}/hook", "--outbox", str(tmp_path / "outbox.sqlite3")]
     with BridgeProcess(arguments, env) as bridge:
         code = bridge.interrupt()

@@ -10,8 +10,10 @@ import pytest
 from contracts.bridge import suite
 from contracts.bridge.suite import Rig
 from contracts.bridge.verify import DELIVERY_ID_HEADER, MlflowSignatureError, verify_mlflow_delivery
+from contracts.cli import main
 from contracts.conformance.results import Verdict
 from contracts.envelope import idempotency_key
+from contracts.payload import TOKEN_TAG
 from contracts.receiver import running_stub_site
 from contracts.sender import ModelRegistry
 from contracts.signing import FailureReason
@@ -94,7 +96,7 @@ def test_a_version_the_sdk_registers_and_the_bridge_also_sees_registers_once(
 
 
 def test_a_catch_up_sends_a_version_once_then_knows_it_was_delivered(
-    rig: Rig, tmp_path: Path
+    rig: Rig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     token = f"C{uuid.uuid4().hex[:8].upper()}"
     version = rig.register(token)  # no webhook yet: MLflow tells nobody
@@ -107,14 +109,19 @@ def test_a_catch_up_sends_a_version_once_then_knows_it_was_delivered(
         with suite.BridgeProcess(serving, env) as bridge:
             registered = suite.wait_until(lambda: site.token(token)["status"] == "REGISTERED")
             assert bridge.interrupt() == 0
-        again = suite.run_bridge_command(common, env)
+        for name, value in env.items():  # the catch-up alone, in this process: its exit as a
+            monkeypatch.setenv(name, value)  # process of its own is the suite's killed check
+        monkeypatch.chdir(tmp_path)  # no .env of the checkout's
+        capsys.readouterr()
+        code = main(["bridge", *common])
+        again = capsys.readouterr()
         deliveries = site.deliveries(token)
 
     assert registered, bridge.output
-    assert "catch-up: 1 version(s) tagged hokusai_token_id" in bridge.output
-    assert again.returncode == 0, again.stdout + again.stderr
-    assert "1 of them already delivered" in again.stdout
-    assert "nothing to send" in again.stdout
+    assert f"catch-up: 1 version(s) tagged {TOKEN_TAG}" in bridge.output
+    assert code == 0, again.out + again.err
+    assert "1 of them already delivered" in again.out
+    assert "nothing to send" in again.out
     assert [d["idempotency_key"] for d in deliveries] == [
         idempotency_key(token, version.name, version.version)
     ]

@@ -2,19 +2,34 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from contracts.cli import main
+from contracts.cli.mlflow_webhook import CLIENT_RETRIES
 from contracts.conformance import Recorder
 from contracts.sender import DeliveryPolicy, ModelRegistry, log_tiny_model, save_tiny_model
 
 Resend = Callable[..., tuple[int, str]]
+
+
+@dataclass(frozen=True)
+class Ran:
+    """What ``hokusai-contract`` returned and printed, run in this process."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+CliRun = Callable[..., Ran]
 SENDER_VARIABLES = (
     "HOKUSAI_SITE_WEBHOOK_URL",
     "WEBHOOK_URL",
@@ -135,3 +150,22 @@ def mlflow_events() -> Iterator[Recorder]:
     """A receiver for MLflow's webhook events: keeps each one's bytes, answers 200."""
     with Recorder(path="/mlflow-events") as receiving:
         yield receiving
+
+
+@pytest.fixture
+def cli_in_process(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> CliRun:
+    """Run ``hokusai-contract ARGS`` in this process, with ``env`` set for the run: MLflow is
+    imported once, not once a run. For argument handling and messages; each command keeps a
+    test that runs it as a process of its own, for its real exit."""
+
+    def run(*arguments: str, env: Mapping[str, str] | None = None) -> Ran:
+        name, default = CLIENT_RETRIES  # the command sets it in its process: undone after
+        monkeypatch.setenv(name, os.environ.get(name, default))
+        for variable, value in (env or {}).items():
+            monkeypatch.setenv(variable, value)
+        capsys.readouterr()
+        code = main(list(arguments))
+        captured = capsys.readouterr()
+        return Ran(code, captured.out, captured.err)
+
+    return run

@@ -1,6 +1,7 @@
-"""``hokusai-contract mlflow-webhook create|list|test`` as real child processes, against the real
-MLflow server and a recording receiver: what it prints, what MLflow then sends, and one line
-with its own exit code for each mistake."""
+"""``hokusai-contract mlflow-webhook create|list|test`` against the real MLflow server and a
+recording receiver: what it prints, what MLflow then sends, and one line with its own exit code
+for each mistake. Each action runs once as a real child process (its exit as a shell sees it);
+the rest run in this process, where MLflow is imported once."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from contracts.bridge.verify import MLFLOW_SIGNATURE_HEADER
 from contracts.cli.mlflow_webhook import (
     EXIT_FAILED,
     EXIT_NOT_MLFLOW,
@@ -25,12 +27,16 @@ from contracts.sender.mlflow_webhooks import (
     ENCRYPTION_KEY_SETTING,
     PRIVATE_IPS_SETTING,
     SCHEMES_SETTING,
+    TEST_EVENT_MODEL,
 )
+from tests.docs.commands import options_of, subcommand
 from tests.reliability.processes import run_command
+from tests.sender.conftest import CliRun, Ran
 from tests.sender.webhooks import about, expected_signature, first_event, unique_name
 
 SECRET = "mlflow-webhook-command-secret"
-SECRET_ENV = "MLFLOW_BRIDGE_SECRET"
+SECRET_ENV = "HOKUSAI_BRIDGE_TEST_SECRET"
+"""Not the default variable, so the tests pass whatever the machine sets."""
 
 
 @pytest.fixture
@@ -43,7 +49,18 @@ def cleanup(webhook_client: Any) -> Iterator[list[str]]:
 
 
 def webhook_command(*arguments: str) -> subprocess.CompletedProcess[str]:
+    """The command as its own process."""
     return run_command(["mlflow-webhook", *arguments], {SECRET_ENV: SECRET})
+
+
+@pytest.fixture
+def webhook(cli_in_process: CliRun) -> CliRun:
+    """The command in this process, the secret in ``SECRET_ENV``."""
+
+    def run(*arguments: str, env: dict[str, str] | None = None) -> Ran:
+        return cli_in_process("mlflow-webhook", *arguments, env={SECRET_ENV: SECRET, **(env or {})})
+
+    return run
 
 
 def create(webhook_uri: str, url: str, cleanup: list[str]) -> str:
@@ -53,7 +70,7 @@ def create(webhook_uri: str, url: str, cleanup: list[str]) -> str:
     return webhook_id
 
 
-def assert_one_line_error(done: subprocess.CompletedProcess[str], code: int) -> str:
+def assert_one_line_error(done: subprocess.CompletedProcess[str] | Ran, code: int) -> str:
     assert done.returncode == code, done.stdout + done.stderr
     assert done.stdout == ""
     (line,) = done.stderr.splitlines()
@@ -90,29 +107,38 @@ def test_create_prints_the_id_of_a_webhook_sending_the_bridge_events_signed_with
     assert sorted(str(event) for event in webhook.events) == sorted(BRIDGE_EVENTS)
 
     request = first_event(webhook_client, mlflow_events, unique_name())
-    assert request.header("X-MLflow-Signature") == expected_signature(request, SECRET)
+    assert request.header(MLFLOW_SIGNATURE_HEADER) == expected_signature(request, SECRET)
 
 
-def test_create_refuses_a_secret_env_that_is_not_set_in_one_line() -> None:
-    done = run_command(
-        [
-            "mlflow-webhook",
-            "create",
-            "--tracking-uri",
-            "http://127.0.0.1:9",
-            "--url",
-            "https://bridge.example.com/",
-            "--secret-env",
-            "NOT_SET_ANYWHERE",
-        ],
-        {},
+def test_create_refuses_a_secret_env_that_is_not_set_in_one_line(webhook: CliRun) -> None:
+    done = webhook(
+        "create",
+        "--tracking-uri",
+        "http://127.0.0.1:9",
+        "--url",
+        "https://bridge.example.com/",
+        "--secret-env",
+        "NOT_SET_ANYWHERE",
     )
     line = assert_one_line_error(done, 2)
     assert "NOT_SET_ANYWHERE is not set" in line
 
 
-def test_create_refuses_a_bridge_url_that_is_not_http_in_one_line() -> None:
-    done = webhook_command(
+def test_create_reads_the_secret_from_the_variable_the_bridge_reads_by_default(
+    webhook: CliRun, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bridge_default = options_of(subcommand("bridge"))["--mlflow-secret-env"].default
+    monkeypatch.delenv(bridge_default, raising=False)
+
+    done = webhook(
+        "create", "--tracking-uri", "http://127.0.0.1:9", "--url", "https://bridge.example.com/"
+    )
+
+    assert f"environment variable {bridge_default} is not set" in assert_one_line_error(done, 2)
+
+
+def test_create_refuses_a_bridge_url_that_is_not_http_in_one_line(webhook: CliRun) -> None:
+    done = webhook(
         "create",
         "--tracking-uri",
         "http://127.0.0.1:9",
@@ -129,14 +155,14 @@ def test_create_refuses_a_bridge_url_that_is_not_http_in_one_line() -> None:
 
 @pytest.mark.mlflow
 def test_list_shows_each_webhook_with_its_events_and_status_and_no_credentials(
-    webhook_uri: str, mlflow_events: Recorder, cleanup: list[str]
+    webhook_uri: str, mlflow_events: Recorder, cleanup: list[str], webhook: CliRun
 ) -> None:
     with_credentials = mlflow_events.url.replace("http://", "http://bridge-user:pa55word@") + (
         "?token=t0ken-value"
     )
     webhook_id = create(webhook_uri, with_credentials, cleanup)
 
-    done = webhook_command("list", "--tracking-uri", webhook_uri)
+    done = webhook("list", "--tracking-uri", webhook_uri)
 
     assert done.returncode == 0, done.stderr
     (line,) = [line for line in done.stdout.splitlines() if line.startswith(webhook_id)]
@@ -151,30 +177,30 @@ def test_list_shows_each_webhook_with_its_events_and_status_and_no_credentials(
 
 @pytest.mark.mlflow
 def test_test_says_the_bridge_took_mlflows_test_event(
-    webhook_uri: str, mlflow_events: Recorder, cleanup: list[str]
+    webhook_uri: str, mlflow_events: Recorder, cleanup: list[str], webhook: CliRun
 ) -> None:
     webhook_id = create(webhook_uri, mlflow_events.url, cleanup)
 
-    done = webhook_command("test", webhook_id, "--tracking-uri", webhook_uri)
+    done = webhook("test", webhook_id, "--tracking-uri", webhook_uri)
 
     assert done.returncode == 0, done.stderr
-    assert "answered 200" in done.stdout and "example_model" in done.stdout
-    (request,) = about(mlflow_events, "example_model")
-    assert request.header("X-MLflow-Signature")
+    assert "answered 200" in done.stdout and TEST_EVENT_MODEL in done.stdout
+    (request,) = about(mlflow_events, TEST_EVENT_MODEL)
+    assert request.header(MLFLOW_SIGNATURE_HEADER)
 
 
 @pytest.mark.mlflow
 def test_test_without_an_id_tests_the_one_webhook_sending_the_bridge_events(
-    webhook_uri: str, mlflow_events: Recorder, cleanup: list[str]
+    webhook_uri: str, mlflow_events: Recorder, cleanup: list[str], webhook: CliRun
 ) -> None:
     webhook_id = create(webhook_uri, mlflow_events.url, cleanup)
     assert [w.webhook_id for w in list_webhooks(webhook_uri) if w.serves_bridge] == [webhook_id]
 
-    done = webhook_command("test", "--tracking-uri", webhook_uri)
+    done = webhook("test", "--tracking-uri", webhook_uri)
 
     assert done.returncode == 0, done.stderr
     assert webhook_id in done.stdout
-    assert about(mlflow_events, "example_model")
+    assert about(mlflow_events, TEST_EVENT_MODEL)
 
 
 @pytest.mark.mlflow
@@ -193,13 +219,13 @@ def test_test_explains_a_401_as_a_secret_that_differs(
 
 @pytest.mark.mlflow
 def test_test_says_when_mlflow_could_not_reach_the_bridge(
-    webhook_uri: str, dead_url: str, cleanup: list[str]
+    webhook_uri: str, dead_url: str, cleanup: list[str], webhook: CliRun
 ) -> None:
     webhook_id = create(
         webhook_uri, dead_url.replace("//", "//user:pa55word@") + "?token=t0ken", cleanup
     )
 
-    done = webhook_command("test", webhook_id, "--tracking-uri", webhook_uri)
+    done = webhook("test", webhook_id, "--tracking-uri", webhook_uri)
 
     assert done.returncode == 1, done.stdout + done.stderr
     (line,) = done.stdout.splitlines()
@@ -208,8 +234,10 @@ def test_test_says_when_mlflow_could_not_reach_the_bridge(
 
 
 @pytest.mark.mlflow
-def test_test_of_an_unknown_webhook_id_is_one_line_with_its_own_exit_code(webhook_uri: str) -> None:
-    done = webhook_command("test", "no-such-webhook", "--tracking-uri", webhook_uri)
+def test_test_of_an_unknown_webhook_id_is_one_line_with_its_own_exit_code(
+    webhook_uri: str, webhook: CliRun
+) -> None:
+    done = webhook("test", "no-such-webhook", "--tracking-uri", webhook_uri)
 
     assert "no such webhook" in assert_one_line_error(done, EXIT_UNKNOWN_WEBHOOK)
 
@@ -225,34 +253,40 @@ def test_a_tracking_server_that_is_down_is_one_line_with_its_own_exit_code(
     assert "connection refused" in assert_one_line_error(done, EXIT_UNREACHABLE)
 
 
-def test_a_tracking_uri_where_mlflow_does_not_answer_is_one_line_with_its_own_exit_code() -> None:
+def test_a_tracking_uri_where_mlflow_does_not_answer_is_one_line_with_its_own_exit_code(
+    webhook: CliRun,
+) -> None:
     with Recorder(default=ScriptedAnswer(404, body="<html>not here</html>")) as elsewhere:
-        done = webhook_command("list", "--tracking-uri", elsewhere.url.removesuffix(elsewhere.path))
+        done = webhook("list", "--tracking-uri", elsewhere.url.removesuffix(elsewhere.path))
 
     assert "not as an MLflow tracking server" in assert_one_line_error(done, EXIT_NOT_MLFLOW)
 
 
-def test_a_server_failing_on_its_webhook_api_is_one_line_naming_the_encryption_key() -> None:
+def test_a_server_failing_on_its_webhook_api_is_one_line_naming_the_encryption_key(
+    webhook: CliRun,
+) -> None:
     def failing(method: str, path: str, headers: Any, body: bytes) -> ScriptedAnswer:
         if path == "/health":
             return ScriptedAnswer(200, body="OK")
         return ScriptedAnswer(500, body={"error_code": "INTERNAL_ERROR", "message": "failed"})
 
     with Recorder(answer_for=failing) as broken:
-        done = webhook_command("list", "--tracking-uri", broken.url.removesuffix(broken.path))
+        done = webhook("list", "--tracking-uri", broken.url.removesuffix(broken.path))
 
     line = assert_one_line_error(done, EXIT_FAILED)
     assert "500" in line and ENCRYPTION_KEY_SETTING in line
 
 
-def test_a_tracking_uri_that_is_not_http_is_one_line_with_its_own_exit_code() -> None:
-    done = webhook_command("list", "--tracking-uri", "sqlite:///mlflow.db")
+def test_a_tracking_uri_that_is_not_http_is_one_line_with_its_own_exit_code(
+    webhook: CliRun,
+) -> None:
+    done = webhook("list", "--tracking-uri", "sqlite:///mlflow.db")
 
     assert "sqlite:///" in assert_one_line_error(done, EXIT_NOT_MLFLOW)
 
 
-def test_without_a_tracking_uri_the_command_says_where_to_give_one() -> None:
-    done = run_command(["mlflow-webhook", "list"], {"MLFLOW_TRACKING_URI": ""})
+def test_without_a_tracking_uri_the_command_says_where_to_give_one(webhook: CliRun) -> None:
+    done = webhook("list", env={"MLFLOW_TRACKING_URI": ""})
 
     assert "--tracking-uri" in assert_one_line_error(done, 2)
 

@@ -20,8 +20,8 @@ from contracts.sender import (
     trigger_test_delivery,
 )
 from contracts.sender.mlflow_server import DATABASE_FILE
-from contracts.sender.mlflow_webhooks import PRIVATE_IPS_SETTING, SCHEMES_SETTING
-from tests.reliability.processes import run_command
+from contracts.sender.mlflow_webhooks import PRIVATE_IPS_SETTING, SCHEMES_SETTING, VERSION_CREATED
+from tests.sender.conftest import CliRun
 
 pytestmark = pytest.mark.mlflow
 pytest_plugins = ["pytester"]
@@ -47,7 +47,7 @@ def test_mlflow_itself_refuses_http_and_private_webhook_urls(production_server: 
         ("https://127.0.0.1:9/bridge", "non-public IP address"),
     ):
         with pytest.raises(MlflowException) as refused:
-            client.create_webhook(name="bridge", url=url, events=["model_version.created"])
+            client.create_webhook(name="bridge", url=url, events=[VERSION_CREATED])
         assert refused.value.error_code == "INVALID_PARAMETER_VALUE"
         assert words in refused.value.message
     assert list(client.list_webhooks()) == []
@@ -90,7 +90,7 @@ def test_a_test_delivery_the_server_no_longer_allows_names_the_setting(
     webhook = direct.create_webhook(
         name="made-before-a-restart",
         url="http://127.0.0.1:9/bridge",
-        events=["model_version.created"],
+        events=[VERSION_CREATED],
     )
     try:
         outcome = trigger_test_delivery(production_server.tracking_uri, webhook.webhook_id)
@@ -102,20 +102,18 @@ def test_a_test_delivery_the_server_no_longer_allows_names_the_setting(
 
 
 def test_the_create_command_names_the_setting_in_one_line_with_its_own_exit_code(
-    production_server: Any,
+    production_server: Any, cli_in_process: CliRun
 ) -> None:
-    done = run_command(
-        [
-            "mlflow-webhook",
-            "create",
-            "--tracking-uri",
-            production_server.tracking_uri,
-            "--url",
-            "http://127.0.0.1:9/bridge",
-            "--secret-env",
-            "BRIDGE_SECRET",
-        ],
-        {"BRIDGE_SECRET": SECRET},
+    done = cli_in_process(
+        "mlflow-webhook",
+        "create",
+        "--tracking-uri",
+        production_server.tracking_uri,
+        "--url",
+        "http://127.0.0.1:9/bridge",
+        "--secret-env",
+        "BRIDGE_SECRET",
+        env={"BRIDGE_SECRET": SECRET},
     )
 
     assert done.returncode == EXIT_REFUSED, done.stdout + done.stderr
@@ -130,7 +128,7 @@ def test_the_webhook_fixture_refuses_a_tracking_server_without_the_loopback_sett
     monkeypatch.setenv("MLFLOW_TRACKING_URI", production_server.tracking_uri)
     pytester.makepyfile(test_sdk="def test_webhooks(hokusai_mlflow_webhook_server):\n    pass\n")
 
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
 
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines([f"*MLFLOW_TRACKING_URI*{SCHEMES_SETTING}=http,https*"])
@@ -148,4 +146,4 @@ def test_the_webhook_fixture_takes_a_tracking_server_with_the_loopback_settings(
         )
     )
 
-    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+    pytester.runpytest_inprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)

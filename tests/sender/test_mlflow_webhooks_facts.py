@@ -12,7 +12,9 @@ from typing import Any
 
 import pytest
 
+from contracts.bridge.verify import DELIVERY_ID_HEADER, MLFLOW_SIGNATURE_HEADER, TIMESTAMP_HEADER
 from contracts.conformance import RecordedRequest, Recorder, ScriptedAnswer
+from contracts.payload import TOKEN_TAG
 from contracts.sender import (
     BRIDGE_EVENTS,
     check_loopback_webhooks,
@@ -21,6 +23,7 @@ from contracts.sender import (
     trigger_test_delivery,
 )
 from contracts.sender.mlflow_server import DATABASE_FILE, MlflowServer
+from contracts.sender.mlflow_webhooks import TEST_EVENT_MODEL
 from tests.sender.webhooks import (
     about,
     body,
@@ -75,7 +78,7 @@ def test_a_new_version_arrives_as_model_version_created_with_only_the_create_cal
             name,
             "s3://bucket/lead-scorer",
             run_id=run_id,
-            tags={"hokusai_token_id": "lscor"},
+            tags={TOKEN_TAG: "lscor"},
             description="Lead scorer",
         )
         webhook_client.set_model_version_tag(name, version.version, "later", "set after creation")
@@ -92,7 +95,7 @@ def test_a_new_version_arrives_as_model_version_created_with_only_the_create_cal
         "version": str(version.version),
         "source": "s3://bucket/lead-scorer",
         "run_id": run_id,
-        "tags": {"hokusai_token_id": "lscor"},
+        "tags": {TOKEN_TAG: "lscor"},
         "description": "Lead scorer",
     }
     assert isinstance(payload["data"]["version"], str)
@@ -103,7 +106,7 @@ def test_a_tag_set_after_creation_arrives_as_model_version_tag_set(
 ) -> None:
     name = unique_name()
     with hooked(webhook_client, mlflow_events, secret=SECRET):
-        version = new_version(webhook_client, name, ("hokusai_token_id", "lscor"))
+        version = new_version(webhook_client, name, (TOKEN_TAG, "lscor"))
         (tagged,) = wait_for(
             lambda: [
                 r for r in about(mlflow_events, name) if event_name(r) == "model_version_tag.set"
@@ -113,7 +116,7 @@ def test_a_tag_set_after_creation_arrives_as_model_version_tag_set(
     assert body(tagged)["data"] == {
         "name": name,
         "version": str(version.version),
-        "key": "hokusai_token_id",
+        "key": TOKEN_TAG,
         "value": "lscor",
     }
 
@@ -124,7 +127,7 @@ def test_a_tag_on_a_registered_model_sends_nothing(
     name = unique_name()
     with hooked(webhook_client, mlflow_events, secret=SECRET, events=EVERY_MODEL_EVENT):
         version = new_version(webhook_client, name)
-        webhook_client.set_registered_model_tag(name, "hokusai_token_id", "lscor")
+        webhook_client.set_registered_model_tag(name, TOKEN_TAG, "lscor")
         webhook_client.set_model_version_tag(name, version.version, "control", "sent after it")
         wait_for(lambda: [r for r in about(mlflow_events, name) if body(r)["data"].get("key")])
 
@@ -146,21 +149,21 @@ def test_each_dispatch_has_a_new_delivery_id_a_unix_timestamp_and_a_v1_hmac_sign
 ) -> None:
     name = unique_name()
     with hooked(webhook_client, mlflow_events, secret=SECRET):
-        new_version(webhook_client, name, ("hokusai_token_id", "lscor"))
+        new_version(webhook_client, name, (TOKEN_TAG, "lscor"))
         requests = wait_for(
             lambda: len(about(mlflow_events, name)) == 2 and about(mlflow_events, name)
         )
 
-    delivery_ids = {r.header("X-MLflow-Delivery-Id") for r in requests}
+    delivery_ids = {r.header(DELIVERY_ID_HEADER) for r in requests}
     assert len(delivery_ids) == 2
     for request in requests:
-        assert str(uuid.UUID(request.header("X-MLflow-Delivery-Id") or "")) == request.header(
-            "X-MLflow-Delivery-Id"
+        assert str(uuid.UUID(request.header(DELIVERY_ID_HEADER) or "")) == request.header(
+            DELIVERY_ID_HEADER
         )
-        timestamp = request.header("X-MLflow-Timestamp") or ""
+        timestamp = request.header(TIMESTAMP_HEADER) or ""
         assert timestamp.isdigit()
         assert abs(int(timestamp) - request.received_at) < 300  # seconds, not milliseconds
-        assert request.header("X-MLflow-Signature") == expected_signature(request, SECRET)
+        assert request.header(MLFLOW_SIGNATURE_HEADER) == expected_signature(request, SECRET)
         assert request.header("Content-Type") == "application/json"
 
 
@@ -180,13 +183,13 @@ def test_a_receiver_that_always_answers_503_sees_four_attempts_of_one_delivery(
         before = len(always_503.requests)
         outcome = trigger_test_delivery(webhook_uri, webhook_id)  # returns when done
         attempts = [
-            r for r in always_503.requests[before:] if body(r)["data"]["name"] == "example_model"
+            r for r in always_503.requests[before:] if body(r)["data"]["name"] == TEST_EVENT_MODEL
         ]
 
     assert outcome.response_status == 503 and not outcome.success
     assert len(attempts) == 4
-    assert len({r.header("X-MLflow-Delivery-Id") for r in attempts}) == 1
-    assert len({r.header("X-MLflow-Signature") for r in attempts}) == 1
+    assert len({r.header(DELIVERY_ID_HEADER) for r in attempts}) == 1
+    assert len({r.header(MLFLOW_SIGNATURE_HEADER) for r in attempts}) == 1
     assert len({r.body for r in attempts}) == 1
 
 
@@ -198,7 +201,7 @@ def test_a_real_event_is_retried_under_the_same_delivery_id(
         new_version(webhook_client, name)
         attempts = wait_for(lambda: len(about(always_503, name)) >= 4 and about(always_503, name))
 
-    assert len({r.header("X-MLflow-Delivery-Id") for r in attempts}) == 1
+    assert len({r.header(DELIVERY_ID_HEADER) for r in attempts}) == 1
     assert all(r.status == 503 for r in attempts)
 
 
@@ -213,7 +216,7 @@ def test_the_test_delivery_names_example_model_and_carries_no_test_flag(
         new_version(webhook_client, name)
         (real,) = wait_for(lambda: about(mlflow_events, name))
         outcome = trigger_test_delivery(webhook_uri, webhook_id)
-        (test,) = about(mlflow_events, "example_model")
+        (test,) = about(mlflow_events, TEST_EVENT_MODEL)
 
     assert outcome.success and outcome.response_status == 200
     assert event_name(test) == "model_version.created"
@@ -221,7 +224,22 @@ def test_the_test_delivery_names_example_model_and_carries_no_test_flag(
     assert set(body(test)["data"]) == set(body(real)["data"])
     assert {name.lower() for name in test.headers} == {name.lower() for name in real.headers}
     assert "test" not in json.dumps(body(test)).lower()
-    assert test.header("X-MLflow-Signature") == expected_signature(test, SECRET)
+    assert test.header(MLFLOW_SIGNATURE_HEADER) == expected_signature(test, SECRET)
+
+
+def test_the_test_delivery_of_each_bridge_event_names_example_model_and_no_token_tag(
+    webhook_uri: str, webhook_client: Any, mlflow_events: Recorder
+) -> None:
+    with hooked(webhook_client, mlflow_events, secret=SECRET) as webhook_id:
+        outcomes = [
+            trigger_test_delivery(webhook_uri, webhook_id, event=event) for event in BRIDGE_EVENTS
+        ]
+        tests = about(mlflow_events, TEST_EVENT_MODEL)
+
+    assert [outcome.event for outcome in outcomes] == list(BRIDGE_EVENTS)
+    assert all(outcome.success for outcome in outcomes)
+    assert [event_name(test) for test in tests] == list(BRIDGE_EVENTS)
+    assert all(TOKEN_TAG not in json.dumps(body(test)) for test in tests)
 
 
 # --- what sends nothing ----------------------------------------------------------------------

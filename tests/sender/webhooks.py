@@ -17,12 +17,15 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from contracts.bridge.verify import DELIVERY_ID_HEADER, SIGNATURE_VERSION, TIMESTAMP_HEADER
 from contracts.conformance import RecordedRequest, Recorder
 from contracts.sender import BRIDGE_EVENTS
 
 SAFETY_TIMEOUT = 90.0
 """Only a safety net: a delivery normally lands within a second."""
-_PROBE_WAIT = 3.0
+_PROBE_WAIT = 1.0
+"""How long one probe waits before the next: about the server's 1 s webhook cache, after which
+a new probe finds the webhook (a late event of an earlier probe counts just as well)."""
 _POLL = 0.05
 
 
@@ -64,11 +67,11 @@ def new_version(client: Any, model_name: str, tag: tuple[str, str] | None = None
 def expected_signature(request: RecordedRequest, secret: str) -> str:
     """MLflow's ``v1,<base64>`` HMAC-SHA256 of ``delivery_id.timestamp.body`` under ``secret``,
     computed here with the standard library from what arrived."""
-    delivery_id = request.header("X-MLflow-Delivery-Id")
-    timestamp = request.header("X-MLflow-Timestamp")
+    delivery_id = request.header(DELIVERY_ID_HEADER)
+    timestamp = request.header(TIMESTAMP_HEADER)
     signed = f"{delivery_id}.{timestamp}.".encode() + request.body
     digest = hmac.new(secret.encode("utf-8"), signed, hashlib.sha256).digest()
-    return "v1," + base64.b64encode(digest).decode("ascii")
+    return f"{SIGNATURE_VERSION}," + base64.b64encode(digest).decode("ascii")
 
 
 @contextmanager
