@@ -101,7 +101,7 @@ def hokusai_mlflow_webhook_server(hokusai_mlflow_server: Any) -> Any:
 
     A server this plugin starts always does (``loopback_webhook_settings``); a server named by
     ``MLFLOW_TRACKING_URI`` is asked, and one that refuses fails the fixture in one line (it
-    should also cache its webhook list briefly: ``MLFLOW_WEBHOOK_CACHE_TTL=1``).
+    should also cache its webhook list briefly: ``MLFLOW_WEBHOOK_CACHE_TTL=0``).
     """
     if isinstance(hokusai_mlflow_server, ExternalTrackingServer):
         from contracts.sender import (

@@ -49,9 +49,6 @@ if TYPE_CHECKING:
     from contracts.receiver import RunningStubSite
     from contracts.support.server import RunningServer
 
-WEBHOOK_CACHE_WAIT = 1.5
-"""Seconds for a new webhook to reach the server's per-event webhook cache (its TTL is 1 s under
-the loopback settings); only after it has expired does the next event find the new webhook."""
 ARRIVAL_TIMEOUT = 60.0
 """The longest a check waits for something MLflow sends; a safety net, not a measure."""
 _POLL = 0.1
@@ -102,7 +99,6 @@ class Rig:
         its id."""
         name = f"bridge-{uuid.uuid4().hex[:8]}"
         hook = create_bridge_webhook(self.tracking_uri, url, secret, name=name)
-        time.sleep(WEBHOOK_CACHE_WAIT)
         try:
             yield hook.webhook_id
         finally:

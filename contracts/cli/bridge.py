@@ -91,6 +91,7 @@ def register(subparsers: Any) -> None:
         "--url https://example.com/api/webhooks/model-registration "
         "--tracking-uri http://127.0.0.1:5000 --catch-up",
         handler=_bridge,
+        extra="bridge",
     )
     bridge.add_argument(
         "--port",

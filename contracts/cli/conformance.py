@@ -798,6 +798,7 @@ def _register_replay(subparsers: Any) -> None:
         example="WEBHOOK_SECRET=... hokusai-contract replay 7 --from http://127.0.0.1:8000 "
         f"--url http://127.0.0.1:8000{CURRENT_PATH}",
         handler=_replay,
+        extra="check",
     )
     parser.add_argument(
         "delivery_id",

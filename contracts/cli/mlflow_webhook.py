@@ -72,6 +72,7 @@ def register(subparsers: Any) -> None:
         example=f"{SECRET_ENV}=... hokusai-contract mlflow-webhook create "
         "--tracking-uri http://127.0.0.1:5000 --url https://bridge.example.com/",
         handler=_create,
+        extra="sender",
     )
     _add_tracking_uri(create)
     create.add_argument("--url", required=True, metavar="URL", help="the bridge's URL")
@@ -98,6 +99,7 @@ def register(subparsers: Any) -> None:
         "credentials hidden) and events; those that send the bridge's events are marked.",
         example="hokusai-contract mlflow-webhook list --tracking-uri http://127.0.0.1:5000",
         handler=_list,
+        extra="sender",
     )
     _add_tracking_uri(listing)
 
@@ -111,6 +113,7 @@ def register(subparsers: Any) -> None:
         "Exit 0 when the receiver accepted it (2xx), 1 when not.",
         example="hokusai-contract mlflow-webhook test --tracking-uri http://127.0.0.1:5000",
         handler=_test,
+        extra="sender",
     )
     _add_tracking_uri(test)
     test.add_argument("webhook_id", nargs="?", metavar="ID", help="the webhook's id")

@@ -268,14 +268,15 @@ def loopback_webhook_settings(workdir: Path) -> dict[str, str]:
     """The environment that lets the server's webhooks reach a receiver on this machine.
 
     Plain ``http`` and private addresses are allowed (production keeps MLflow's defaults:
-    ``https`` and public addresses only); the webhook list is cached for 1 s instead of 60 s, so
-    an event right after a webhook is created reaches it; and webhook secrets are encrypted
-    with a key kept in ``workdir``, so a restarted server can still read them.
+    ``https`` and public addresses only); each event's webhook list is read afresh (a TTL of 0
+    turns off MLflow's 60 s cache), so the very next event after a webhook is created reaches
+    it; and webhook secrets are encrypted with a key kept in ``workdir``, so a restarted server
+    can still read them.
     """
     return {
         "MLFLOW_WEBHOOK_ALLOWED_SCHEMES": "http,https",
         "MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS": "true",
-        "MLFLOW_WEBHOOK_CACHE_TTL": "1",
+        "MLFLOW_WEBHOOK_CACHE_TTL": "0",
         "MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY": _webhook_encryption_key(workdir),
     }
 

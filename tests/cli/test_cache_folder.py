@@ -46,5 +46,18 @@ def test_a_run_in_process_gives_hypothesis_its_own_folder_back(
     monkeypatch.setenv("CACHE_TEST_SECRET", SECRET)
     args = ["--url", site.webhook_url, "--token", "LSCOR", "--secret-env", "CACHE_TEST_SECRET"]
     assert main(["check-receiver", *args, "--max-examples", "2"]) == 0
-    assert (tmp_path / "cache" / "hokusai-contracts" / "hypothesis").is_dir()
     assert storage_directory(intent_to_write=False).home_directory == before
+
+
+def test_while_the_checks_run_hypothesis_keeps_its_files_in_the_cache_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hypothesis.configuration import storage_directory
+
+    from contracts.conformance.schemathesis_run import hypothesis_files_in_the_cache
+
+    monkeypatch.delenv("HOKUSAI_CONTRACTS_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    with hypothesis_files_in_the_cache():
+        home = storage_directory(intent_to_write=False).home_directory
+    assert home == tmp_path / "cache" / "hokusai-contracts" / "hypothesis"

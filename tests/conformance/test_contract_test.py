@@ -82,7 +82,7 @@ def test_the_contract_test_passes_end_to_end_and_reports_per_suite(tmp_path: Pat
             assert int(str(testsuite.get("tests"))) >= 24, suite
     summary = parse_summary((tmp_path / "summary.md").read_text(encoding="utf-8"))
     assert summary.heading == "hokusai-contract contract-test" and summary.verdict == "passed"
-    assert {row[0] for row in summary.rows} == {"sender", *receivers}
+    assert {row[0] for row in summary.rows} == {"sender", "bridge", *receivers}
     assert ["sender", "sender-retry"] in [row[:2] for row in summary.rows]
     assert not summary.findings
 

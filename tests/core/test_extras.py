@@ -28,6 +28,9 @@ def test_each_extra_names_the_distributions_of_the_extras_it_includes() -> None:
     assert not {"mlflow", "mlflow-skinny"} & check
     assert check | {"mlflow", "mlflow-skinny", "pytest"} <= harness
     assert set(extra_requirements("dev")) >= harness | {"ruff", "mypy"}
+    bridge = set(extra_requirements("bridge"))
+    assert {"werkzeug", "requests", "mlflow-skinny"} <= bridge <= harness
+    assert "mlflow" not in bridge and "schemathesis" not in bridge
     assert extra_requirements("no-such-extra") == ()
 
 
@@ -109,8 +112,10 @@ def test_check_receiver_runs_every_check_with_the_check_extra_alone(
         (("contract-test",), "harness"),
         (("resend",), "sender"),
         (("check-sender", "--tracking-uri", "http://127.0.0.1:9", "--", "true"), "sender"),
+        (("bridge", "--catch-up", "--tracking-uri", "http://127.0.0.1:9"), "bridge"),
+        (("mlflow-webhook", "list", "--tracking-uri", "http://127.0.0.1:9"), "sender"),
     ],
-    ids=["contract-test", "resend", "check-sender-with-mlflow"],
+    ids=["contract-test", "resend", "check-sender-with-mlflow", "bridge", "mlflow-webhook"],
 )
 def test_a_command_that_needs_mlflow_names_its_extra_in_one_line_before_any_work(
     check_only: Path, arguments: tuple[str, ...], extra: str
@@ -140,3 +145,9 @@ def test_check_receiver_without_schemathesis_changes_nothing_before_naming_its_e
     assert "'check' extra (schemathesis is not installed)" in line
     token = stub.store.token("LSCOR")
     assert token is not None and token.status == "DRAFT"  # no check sent a delivery
+
+
+def test_replay_works_with_the_check_extra_alone(check_only: Path, stub: RunningStubSite) -> None:
+    refused = run(check_only, "replay", "999", "--url", stub.webhook_url, "--from", stub.base_url)
+    assert refused.returncode == 2, refused.stderr  # no such delivery: it ran, not "needs extra"
+    assert "needs the" not in refused.stderr

@@ -28,6 +28,7 @@ from tests.sender.webhooks import (
     about,
     body,
     expected_signature,
+    first_event,
     hooked,
     new_version,
     unique_name,
@@ -271,3 +272,18 @@ def test_the_test_server_takes_webhooks_to_loopback_http(webhook_uri: str) -> No
     check_loopback_webhooks(webhook_uri)
 
     assert not [w for w in list_webhooks(webhook_uri) if "loopback-probe" in w.url]
+
+
+def test_without_a_webhook_cache_the_first_event_after_creation_reaches_the_new_webhook(
+    webhook_uri: str, webhook_client: Any
+) -> None:
+    with Recorder() as earlier, Recorder() as later, hooked(webhook_client, earlier):
+        # An event just now: a server with a cache would keep the list without `later`.
+        first_event(webhook_client, earlier, unique_name("fill-the-cache"))
+        created = create_bridge_webhook(webhook_uri, later.url, SECRET)
+        try:
+            name = unique_name()
+            new_version(webhook_client, name)
+            assert wait_for(lambda: about(later, name), timeout=30.0)
+        finally:
+            webhook_client.delete_webhook(created.webhook_id)

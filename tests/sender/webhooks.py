@@ -1,8 +1,9 @@
 """A webhook on the real MLflow server pointing at a Recorder, live before the test acts.
 
-MLflow caches each event's webhook list (1 s on the test server), so an event right after a
-webhook is created may miss it. :func:`hooked` proves the webhook live first: it registers
-probe versions until one's event arrives.
+The test server reads each event's webhook list afresh (``MLFLOW_WEBHOOK_CACHE_TTL=0``), so the
+first event after a webhook is created reaches it; :func:`hooked` still proves the webhook live
+first, registering probe versions until one's event arrives, so that a server with a cache
+(one named by ``MLFLOW_TRACKING_URI``) gives the same results.
 """
 
 from __future__ import annotations
