@@ -25,7 +25,7 @@ from benchmarks.contract_test import parse_time_line, run_section
 from benchmarks.results import Direction, Figure, Goal
 
 REPOSITORY = Path(__file__).resolve().parents[1]
-EXTRAS = ("core", "check", "receiver", "sender", "harness", "dev")
+EXTRAS = ("core", "check", "receiver", "sender", "bridge", "harness", "dev")
 """``core`` is the package alone; every other is ``hokusai-contracts[extra]``."""
 FRESH_CLONE_SECONDS = 60.0
 WARM_SECONDS = 10.0
