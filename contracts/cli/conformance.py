@@ -273,10 +273,25 @@ def write_report(option: str, path: str | Path, content: bytes | str) -> Path:
         ) from None
 
 
+def checked_step_summary() -> None:
+    """Refuse a run, before any request, whose ``$GITHUB_STEP_SUMMARY`` cannot be written."""
+    from contracts.conformance.report import STEP_SUMMARY_VARIABLE, step_summary_problem
+
+    problem = step_summary_problem()
+    if problem is not None:
+        raise CommandError(
+            f"${STEP_SUMMARY_VARIABLE}: the step summary cannot be written ({problem}); point "
+            "it at a writable file, or unset it"
+        )
+
+
 def write_step_summary(
     suites: Sequence[SuiteResult], command: str, *, strict: bool = False, partial: bool = False
 ) -> None:
-    """Append the run's Markdown summary to ``$GITHUB_STEP_SUMMARY`` when GitHub Actions set it."""
+    """Append the run's Markdown summary to ``$GITHUB_STEP_SUMMARY`` when GitHub Actions set it.
+
+    Checked before the run (:func:`checked_step_summary`); should it fail after all (a full
+    disk), a warning says so and the run keeps its reports and its exit code."""
     from contracts.conformance.report import (
         STEP_SUMMARY_VARIABLE,
         append_step_summary,
@@ -289,10 +304,11 @@ def write_step_summary(
     try:
         append_step_summary(markdown)
     except OSError as error:
-        raise CommandError(
-            f"${STEP_SUMMARY_VARIABLE}: the step summary could not be written "
-            f"({error.strerror or error}); point it at a writable file, or unset it"
-        ) from None
+        print(
+            f"hokusai-contract {command}: warning: ${STEP_SUMMARY_VARIABLE}: the step summary "
+            f"could not be written ({error.strerror or error})",
+            file=sys.stderr,
+        )
 
 
 def _check_receiver(args: argparse.Namespace) -> int:
@@ -323,6 +339,7 @@ def _check_receiver(args: argparse.Namespace) -> int:
         args.strict,
         "check-receiver",
     )
+    checked_step_summary()
     state_url = redacted_url(state_url_template) if state_url_template else "not given"
     spare_words = f"; spare tokens {', '.join(spares)}" if spares else ""
     read_from = f" (settings from {from_file.source})" if from_file.source else ""
@@ -466,7 +483,6 @@ class _Reports:
         """Write every report asked for; one line per file written."""
         from contracts.conformance import report
 
-        write_step_summary([suite], self.command, strict=self.strict, partial=partial)
         lines = []
         if self.junit:
             xml = report.junit_xml([suite], strict=self.strict, partial=partial)
@@ -476,6 +492,7 @@ class _Reports:
                 [suite], strict=self.strict, partial=partial, **self.context
             )
             lines.append(f"JSON report: {write_report('--json', self.json_path, document)}")
+        write_step_summary([suite], self.command, strict=self.strict, partial=partial)
         return lines
 
     def reproductions(self, suite: SuiteResult) -> list[str]:
@@ -940,6 +957,7 @@ def _check_sender(args: argparse.Namespace) -> int:
     tokens = checked_sender_tokens(args.token)
     junit = checked_report_path(args.junit, "--junit")
     json_path = checked_report_path(args.json, "--json")
+    checked_step_summary()
     tracking_uri = checked_tracking_uri(args.tracking_uri)
 
     def say(line: str) -> None:
@@ -1142,6 +1160,7 @@ def _contract_test(args: argparse.Namespace) -> int:
     sender = sender_command(args)
     reports_dir = Path(args.reports)
     checked_report_path(str(reports_dir / "contract-test.json"), "--reports")
+    checked_step_summary()
 
     def say(line: str) -> None:
         print(line, flush=True)

@@ -296,7 +296,8 @@ def markdown_summary(
     with_suite = len(suites) > 1
     headers = ["suite", "check", "title", "result"] if with_suite else ["check", "title", "result"]
     lines = [f"## {markdown_text(title)}", ""]
-    lines += [f"**{markdown_text(verdict_line(suites, strict=strict))}** ({summary_line(suites)})"]
+    verdict = "interrupted" if partial else verdict_line(suites, strict=strict)
+    lines += [f"**{markdown_text(verdict)}** ({summary_line(suites)})"]
     if partial:
         lines += ["", f"> {PARTIAL_NOTE}"]
     lines += ["", "| " + " | ".join(headers) + " |", "|" + " --- |" * len(headers)]
@@ -322,6 +323,13 @@ def markdown_summary(
         if result.fix:
             lines.append(f"  - fix: {markdown_text(result.fix)}")
     return "\n".join(lines) + "\n"
+
+
+def step_summary_problem(environ: Mapping[str, str] | None = None) -> str | None:
+    """Why the step summary could not be appended to, or ``None`` (also outside GitHub Actions):
+    asked before a run, so that the run's reports and verdict never wait on it."""
+    where = (os.environ if environ is None else environ).get(STEP_SUMMARY_VARIABLE)
+    return report_path_problem(where) if where else None
 
 
 def append_step_summary(markdown: str, environ: Mapping[str, str] | None = None) -> Path | None:

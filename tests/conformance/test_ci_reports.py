@@ -179,13 +179,43 @@ def test_pipes_line_breaks_and_html_in_a_finding_stay_inside_their_cell_and_line
     assert "<b>" not in markdown
 
 
-def test_an_unwritable_step_summary_is_one_line_naming_the_variable(tmp_path: Path) -> None:
-    sender = [sys.executable, str(WEBHOOK_SENDER), "--style", "v1"]
+def test_an_unwritable_step_summary_is_refused_in_one_line_before_the_sender_runs(
+    tmp_path: Path,
+) -> None:
+    ran = tmp_path / "the sender ran"
+    sender = [sys.executable, "-c", f"open({str(ran)!r}, 'w').close()"]
     a_folder = {"GITHUB_STEP_SUMMARY": str(tmp_path)}
     process = run_command(["check-sender", "--", *sender], a_folder, COMMAND_TIMEOUT_S)
     (line,) = process.stderr.splitlines()
     assert process.returncode == 2
     assert line.startswith("hokusai-contract check-sender: error: $GITHUB_STEP_SUMMARY: ")
+    assert not ran.exists()
+
+
+def test_an_unwritable_step_summary_is_refused_before_any_request_to_the_receiver(
+    tmp_path: Path,
+) -> None:
+    from contracts.receiver import running_stub_site
+
+    with running_stub_site(tmp_path / "stub.sqlite3", SECRET, tuple(TOKENS)) as site:
+        nowhere = {"GITHUB_STEP_SUMMARY": str(tmp_path / "a-file" / "summary.md")}
+        (tmp_path / "a-file").write_text("not a folder", encoding="utf-8")
+        arguments = ["check-receiver", "--url", site.webhook_url, "--token", "LSCOR"]
+        arguments += ["--json", str(tmp_path / "run.json")]
+        process = run_command(arguments, {**nowhere, "WEBHOOK_SECRET": SECRET}, COMMAND_TIMEOUT_S)
+        assert process.returncode == 2, process.stdout + process.stderr
+        (line,) = process.stderr.splitlines()
+        assert line.startswith("hokusai-contract check-receiver: error: $GITHUB_STEP_SUMMARY: ")
+        assert site.deliveries("LSCOR") == []
+        assert site.token("LSCOR")["status"] == "DRAFT"
+
+
+def test_an_interrupted_runs_summary_says_interrupted_not_its_verdict_so_far() -> None:
+    passed = CheckResult("receiver-ready", "the handler answers", Verdict.PASS, "answered 200")
+    markdown = markdown_summary(
+        [SuiteResult("receiver", (passed,))], title="hokusai-contract check-receiver", partial=True
+    )
+    assert parse_summary(markdown).verdict == "interrupted"
 
 
 # --- JUnit ----------------------------------------------------------------------------------
