@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from contracts.cli.options import CommandError
+from contracts.cli.options import CommandError, is_variable_name
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -105,6 +105,11 @@ def _checked(table: dict[str, Any], where: str) -> dict[str, Any]:
             )
         if key in TEXT_KEYS and not isinstance(value, str):
             raise ConfigFileError(f"{where}: {key} must be a string, in quotes")
+        if key == "secret-env" and not is_variable_name(value):
+            raise ConfigFileError(
+                f"{where}: secret-env takes the NAME of an environment variable (letters, digits "
+                "and _), not the secret itself; export the secret and name its variable"
+            )
         if key in LIST_KEYS and not (
             isinstance(value, list) and all(isinstance(item, str) for item in value)
         ):

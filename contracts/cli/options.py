@@ -32,6 +32,13 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 EXIT_INTERRUPTED = 130
 """Stopped by Ctrl-C before the work was done (128 + SIGINT, as shells report it)."""
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def is_variable_name(name: str) -> bool:
+    """True when ``name`` can name an environment variable (letters, digits and _)."""
+    return _ENV_NAME.fullmatch(name) is not None
+
+
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 """A header name: an RFC 9110 token."""
 _HEADERS_OF_THE_CHECKS = {
@@ -69,7 +76,7 @@ def secret_from_env(
     Warns (on stderr) when the value has whitespace around it, the most common pasting mistake,
     and uses it exactly as set: the contract keys HMAC with the exact bytes.
     """
-    if not _ENV_NAME.fullmatch(name):
+    if not is_variable_name(name):
         # Most likely the secret itself was passed: say so without repeating it.
         raise CommandError(
             f"{option} takes the NAME of an environment variable (letters, digits and _), "

@@ -115,6 +115,10 @@ def test_a_pyproject_without_the_table_is_no_settings_file(
         ('secret_env = "SITE_SECRET"\n', "unknown key 'secret_env'; write it secret-env"),
         ('spare-tokens = "OTHER"\n', "spare-tokens must be a list of strings"),
         ("token = 7\n", "token must be a string"),
+        (
+            'secret-env = "settings-file-secret-value"\n',
+            "secret-env takes the NAME of an environment variable",
+        ),
         ('url = "http://127.0.0.1:9/x\n', "hokusai-contract.toml is not valid TOML"),
     ],
 )
