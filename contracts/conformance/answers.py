@@ -401,6 +401,12 @@ _SIGNATURE_CAUSES = {
 }
 
 
+def names_its_signature_problem(answer: Answer) -> bool:
+    """True when a 401's ``reason`` names what was wrong with the signature header itself (it
+    was missing or unreadable), rather than leaving open which secret or bytes were used."""
+    return answer.text_field("reason") in _SIGNATURE_CAUSES
+
+
 def _signature_refused(answer: Answer, receiver: Receiver) -> Reading:
     reason = answer.text_field("reason")
     cause = _SIGNATURE_CAUSES.get(reason) or (

@@ -60,6 +60,7 @@ from contracts.conformance.answers import (
     REFUSAL_STATUS_FIX,
     REGISTER_FIX,
     REPLAY_REASON,
+    SECRET_FIX,
     SIGNATURE_FIX,
     SIZE_FIX,
     STATUS_CASE_FIX,
@@ -69,6 +70,7 @@ from contracts.conformance.answers import (
     Meaning,
     TokenStateReading,
     format_problem,
+    names_its_signature_problem,
     read_answer,
     seed_fix,
 )
@@ -309,8 +311,19 @@ def receiver_ready(run: ReceiverRun) -> Finding:
         seen = _handler_behind_plain_answers(probe, delivery, answer)
         if seen is not None:
             return seen
-    if reading.meaning is Meaning.SIGNATURE_REFUSED:
+    if reading.meaning is Meaning.SIGNATURE_REFUSED and not names_its_signature_problem(answer):
         _stop_if_reserializing(probe, answer)
+        finding = Finding.failed(
+            f"a correctly signed delivery was refused ({answer.summary(60)}), and so was the same "
+            f"payload written {_written_otherwise()} and signed over those bytes: the receiver "
+            f"holds a different secret than ${run.receiver.secret_env} (the bytes must match: a "
+            "trailing newline or space counts)",
+            SECRET_FIX,
+            answer=answer.summary(),
+        )
+        raise StopRun(
+            finding, "skipped: the receiver verifies with another secret (receiver-ready)"
+        )
     unusable = _UNUSABLE.get(reading.meaning)
     if unusable is not None:
         finding = Finding.failed(
@@ -368,6 +381,11 @@ _RESERIALIZATIONS: dict[str, tuple[dict[str, Any], str]] = {
 }
 """Ways a handler may write the parsed body again before verifying it, and whose mistake each
 is: the compact bytes the SDK signs are then refused, while one of these passes."""
+
+
+def _written_otherwise() -> str:
+    names = list(_RESERIALIZATIONS)
+    return ", ".join(names[:-1]) + f" and {names[-1]}"
 
 
 def _stop_if_reserializing(probe: Probe, answer: Answer) -> None:
