@@ -13,6 +13,7 @@ from contracts.cli.options import (
     CommandError,
     add_secret_env_option,
     checked_token,
+    checked_url,
     new_command,
     positive_int,
     seconds,
@@ -190,6 +191,8 @@ def sender_secret(name: str, source: SettingSource) -> str:
 def sender_settings(args: argparse.Namespace, secret: str, source: SettingSource) -> SenderSettings:
     from contracts.sender.config import ConfigurationError, resolve_settings
 
+    if args.url is not None:
+        checked_url(args.url, "--url")  # a flag given is named as the flag, not its variables
     try:
         return resolve_settings(args.tracking_uri, args.url, secret, args.outbox, source=source)
     except ConfigurationError as error:

@@ -60,7 +60,7 @@ SITE = "https://example.com/api/webhooks/model-registration"
         (("--url", SITE, "--token", "LSCOR", "--port", "0"), "--token only applies"),
         (("--url", SITE, "--catch-up"), "pass --tracking-uri"),
         (("--port", "0"), "no website URL"),
-        (("--url", "ftp://x", "--port", "0"), "not an absolute http(s) URL"),
+        (("--url", "ftp://x", "--port", "0"), "--url 'ftp://x' is not an http(s) URL"),
         (("--url", SITE, "--port", "0"), f"{SECRET_ENV} is not set"),
         (("--url", SITE, "--port", "0", "--mlflow-secret-env", "s3cr3t!"), "not the secret"),
     ],

@@ -54,7 +54,7 @@ def test_the_secret_may_come_from_a_dotenv_file(
         (["--model-name", "m"], "--model-name only applies with --from-mlflow"),
         (["--shape", "v1"], "--shape only applies with --from-mlflow; the outbox resends"),
         (["--token", "LS_COR"], '--token: token id "LS_COR" has "_"'),
-        (["--url", "ftp://example.com/"], "is not an absolute http(s) URL"),
+        (["--url", "ftp://example.com/"], "--url 'ftp://example.com/' is not an http(s) URL"),
         (["--force", "--from-mlflow", "--token", "LSCOR"], "--force only applies to the outbox"),
     ],
 )
