@@ -297,7 +297,7 @@ def _translated(
             f"{server} has no such webhook ({message}); 'hokusai-contract mlflow-webhook list' "
             "shows the ids"
         )
-    if error.error_code == "ENDPOINT_NOT_FOUND" or "not in a valid JSON format" in message:
+    if error.error_code == "ENDPOINT_NOT_FOUND" or not_mlflow_answer(error):
         return NotAWebhookServerError(
             f"{redacted_url(tracking_uri)} answered, but not as an MLflow tracking server with "
             "webhooks (MLflow 3.3 or later): check --tracking-uri (the server's own address)"
@@ -312,6 +312,16 @@ def _translated(
     if refusal is not None:
         return WebhookUrlRefusedError(refusal)
     return MlflowWebhookError(f"{server} failed: {message}")
+
+
+def not_mlflow_answer(error: MlflowException) -> bool:
+    """True when the error tells of an answer no MLflow server gives: a body that is not JSON,
+    or a JSON error without MLflow's ``error_code`` (another web server at that address)."""
+    from mlflow.exceptions import RestException
+
+    if "not in a valid JSON format" in error.message:
+        return True
+    return isinstance(error, RestException) and "error_code" not in error.json
 
 
 def _refusal_words(message: str, server: str, url: str | None) -> str | None:

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -21,6 +22,7 @@ from contracts.cli.mlflow_webhook import (
     EXIT_UNREACHABLE,
 )
 from contracts.conformance import Recorder, ScriptedAnswer
+from contracts.receiver import running_stub_site
 from contracts.sender import BRIDGE_EVENTS, create_bridge_webhook, list_webhooks
 from contracts.sender.mlflow_server import LOOPBACK_ONLY_SETTINGS, loopback_webhook_settings
 from contracts.sender.mlflow_webhooks import (
@@ -260,6 +262,17 @@ def test_a_tracking_uri_where_mlflow_does_not_answer_is_one_line_with_its_own_ex
         done = webhook("list", "--tracking-uri", elsewhere.url.removesuffix(elsewhere.path))
 
     assert "not as an MLflow tracking server" in assert_one_line_error(done, EXIT_NOT_MLFLOW)
+
+
+def test_a_web_server_answering_json_that_is_not_mlflow_is_one_line_with_its_own_exit_code(
+    webhook: CliRun, tmp_path: Path
+) -> None:
+    with running_stub_site(tmp_path / "site.sqlite3", SECRET) as site:
+        elsewhere = site.webhook_url.removesuffix(urlsplit(site.webhook_url).path)
+        done = webhook("list", "--tracking-uri", elsewhere)
+
+    line = assert_one_line_error(done, EXIT_NOT_MLFLOW)
+    assert "not as an MLflow tracking server" in line and "failed" not in line
 
 
 def test_a_server_failing_on_its_webhook_api_is_one_line_naming_the_encryption_key(
