@@ -42,6 +42,8 @@ PRIVATE_IPS_SETTING = "MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS"
 ENCRYPTION_KEY_SETTING = "MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY"
 """The server setting holding the key its webhook secrets are encrypted with."""
 PROBE_URL = "http://127.0.0.1:9/hokusai-loopback-probe"
+ACTIVE: Final = "ACTIVE"
+"""The status of a webhook MLflow sends events to."""
 _BODY_SHOWN = 300
 _PAGE_SIZE = 100
 _SCHEME_REFUSED = re.compile(r"webhook URL scheme: '([^']*)'\. Allowed schemes are: ([^.]*)")
@@ -170,6 +172,17 @@ def create_bridge_webhook(
     except MlflowException as error:
         raise _translated(error, tracking_uri, url, secret) from None
     return _info(webhook)
+
+
+def existing_bridge_webhook(tracking_uri: str, url: str) -> WebhookInfo | None:
+    """The active webhook that already sends the bridge's events to ``url``, if there is one:
+    a second would have MLflow send every event twice."""
+    client = bridge_client(tracking_uri)
+    for webhook in _all_webhooks(client, tracking_uri):
+        info = _info(webhook)
+        if webhook.url == url and info.serves_bridge and info.status == ACTIVE:
+            return info
+    return None
 
 
 def list_webhooks(tracking_uri: str) -> list[WebhookInfo]:

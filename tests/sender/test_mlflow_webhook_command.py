@@ -112,6 +112,26 @@ def test_create_prints_the_id_of_a_webhook_sending_the_bridge_events_signed_with
     assert request.header(MLFLOW_SIGNATURE_HEADER) == expected_signature(request, SECRET)
 
 
+@pytest.mark.mlflow
+def test_create_run_again_for_the_same_url_names_the_webhook_there_and_makes_no_second(
+    webhook_uri: str, mlflow_events: Recorder, cleanup: list[str], webhook: CliRun
+) -> None:
+    arguments = ("create", "--tracking-uri", webhook_uri, "--url", mlflow_events.url)
+    first = webhook(*arguments, "--secret-env", SECRET_ENV)
+    assert first.returncode == 0, first.stderr
+    cleanup.append(first.stdout.strip())
+
+    again = webhook(*arguments, "--secret-env", SECRET_ENV)
+    cleanup.extend(set(again.stdout.split()) - set(cleanup))
+
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == first.stdout
+    assert "already sends the bridge's events" in again.stderr
+    assert SECRET not in again.stdout + again.stderr
+    same_url = [hook for hook in list_webhooks(webhook_uri) if hook.url == mlflow_events.url]
+    assert [hook.webhook_id for hook in same_url] == [first.stdout.strip()]
+
+
 def test_create_refuses_a_secret_env_that_is_not_set_in_one_line(webhook: CliRun) -> None:
     done = webhook(
         "create",
