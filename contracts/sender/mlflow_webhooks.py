@@ -51,6 +51,18 @@ _PRIVATE_REFUSED = re.compile(r"non-public IP address\. '([^']*)' resolves to ([
 _PRIVATE_BLOCKED = re.compile(r"Webhook connection blocked: (\S+) is not a public IP address")
 _SERVER_ERROR = re.compile(r"too many 500 error responses|error code 500 != 200")
 _UNRESOLVED = re.compile(r"Cannot resolve Webhook URL hostname '([^']*)'")
+_NO_ANSWER = (
+    (re.compile(r"connection refused", re.IGNORECASE), "connection refused"),
+    (re.compile(r"timed out|timeout", re.IGNORECASE), "timed out"),
+    (
+        re.compile(
+            r"name resolution|name or service not known|nodename nor servname|getaddrinfo",
+            re.IGNORECASE,
+        ),
+        "the host name does not resolve",
+    ),
+)
+"""What MLflow's text says when its delivery got no answer, and the short words for it."""
 
 
 class MlflowWebhookError(RuntimeError):
@@ -211,7 +223,7 @@ def trigger_test_delivery(
     except MlflowException as error:
         raise _translated(error, tracking_uri) from None
     error_message = result.error_message and _delivery_error_words(
-        redact_text(result.error_message, tracking_uri, webhook.url), tracking_uri
+        redact_text(result.error_message, tracking_uri, webhook.url), tracking_uri, webhook.url
     )
     return WebhookTestOutcome(
         webhook=_info(webhook),
@@ -364,6 +376,14 @@ def _refusal_words(message: str, server: str, url: str | None) -> str | None:
     return None
 
 
-def _delivery_error_words(message: str, tracking_uri: str) -> str:
+def _delivery_error_words(message: str, tracking_uri: str, url: str) -> str:
+    """Why MLflow's delivery got no answer, in words; MLflow's own text only when it names
+    nothing known (it is a wrapped exception's ``repr``)."""
     server = f"MLflow at {redacted_url(tracking_uri)}"
-    return _refusal_words(message, server, None) or message
+    refusal = _refusal_words(message, server, None)
+    if refusal is not None:
+        return refusal
+    for pattern, why in _NO_ANSWER:
+        if pattern.search(message):
+            return f"nothing answered at {redacted_url(url)} ({why}): is the bridge running there?"
+    return message

@@ -240,7 +240,7 @@ def test_test_explains_a_401_as_a_secret_that_differs(
 
 
 @pytest.mark.mlflow
-def test_test_says_when_mlflow_could_not_reach_the_bridge(
+def test_test_says_in_words_that_nothing_answered_when_mlflow_could_not_reach_the_bridge(
     webhook_uri: str, dead_url: str, cleanup: list[str], webhook: CliRun
 ) -> None:
     webhook_id = create(
@@ -251,7 +251,9 @@ def test_test_says_when_mlflow_could_not_reach_the_bridge(
 
     assert done.returncode == 1, done.stdout + done.stderr
     (line,) = done.stdout.splitlines()
-    assert "could not deliver" in line and "Connection refused" in line
+    assert "could not deliver" in line and "(connection refused)" in line
+    assert "nothing answered at http://" in line and urlsplit(dead_url).netloc in line
+    assert "is the bridge running there?" in line and "MaxRetryError" not in line
     assert "pa55word" not in line and "t0ken" not in line
 
 
