@@ -43,6 +43,7 @@ from contracts.bridge.verify import (
 )
 from contracts.envelope import MAX_BODY_BYTES
 from contracts.errors import ReceiveError
+from contracts.payload import PayloadError
 from contracts.sender.delivery import DeliveryPolicy, NotificationOutcome
 from contracts.sender.notify import Notifier
 from contracts.sender.outbox import Outbox, OutboxError, notification_key
@@ -272,21 +273,26 @@ class Bridge:
         try:
             event = parse_mlflow_event(body, delivery)
             found = tagged_version(event)
-        except MlflowEventError as error:
+            if isinstance(found, Ignored):
+                self.seen.record(delivery.delivery_id, event.name, found.reason.value)
+                return _answer(
+                    200,
+                    success=True,
+                    outcome=Outcome.IGNORED,
+                    reason=found.reason,
+                    message=found.message,
+                )
+            payload = payload_of(found)
+        except (MlflowEventError, PayloadError) as error:
+            # the same body would come again on a retry: refused with a 4xx, which MLflow does
+            # not retry, and without a traceback (the bridge did not fail)
+            _log.warning("refused an MLflow event (%s): %s", _code(error.reason), error)
             return _answer(400, success=False, reason=error.reason, error=str(error))
-        if isinstance(found, Ignored):
-            self.seen.record(delivery.delivery_id, event.name, found.reason.value)
-            return _answer(
-                200,
-                success=True,
-                outcome=Outcome.IGNORED,
-                reason=found.reason,
-                message=found.message,
-            )
-        return self._queue(found, delivery.delivery_id, event.name)
+        return self._queue(found, payload, delivery.delivery_id, event.name)
 
-    def _queue(self, tagged: TaggedVersion, delivery_id: str, event: str) -> Response:
-        payload = payload_of(tagged)
+    def _queue(
+        self, tagged: TaggedVersion, payload: dict[str, Any], delivery_id: str, event: str
+    ) -> Response:
         key = notification_key(payload)
         try:
             self.outbox.add(payload, key, self.config.site_url)

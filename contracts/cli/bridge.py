@@ -205,6 +205,7 @@ def _catch_up_once(config: BridgeConfig, token: str | None) -> int:
     from mlflow.exceptions import MlflowException
 
     from contracts.bridge.catch_up import catch_up
+    from contracts.sender.mlflow_webhooks import not_mlflow_answer
     from contracts.sender.notify import Notifier
     from contracts.sender.outbox import Outbox, OutboxError
 
@@ -219,6 +220,11 @@ def _catch_up_once(config: BridgeConfig, token: str | None) -> int:
         raise CommandError(str(error)) from None
     except MlflowException as error:
         words = f"MLflow at {redacted_url(uri or '')} failed: {error.message}"
+        if not_mlflow_answer(error):
+            words = (
+                f"{redacted_url(uri or '')} answered, but not as an MLflow tracking server: "
+                "check --tracking-uri (the server's own address)"
+            )
         raise CommandError(words, EXIT_MLFLOW) from None
     except KeyboardInterrupt:
         print(f"bridge: catch-up interrupted; what is not delivered waits in {config.outbox_path}")

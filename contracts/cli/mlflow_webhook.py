@@ -66,7 +66,9 @@ def register(subparsers: Any) -> None:
         help="create the webhook that sends the bridge's events to its URL",
         description=f"Create an active MLflow webhook sending {_EVENTS} to the bridge's URL, "
         f"signed with the secret in ${SECRET_ENV} (the variable the bridge reads it from too; "
-        "--secret-env names another), and print its id. The MLflow server takes only https "
+        "--secret-env names another), and print its id. When an active webhook already sends "
+        "them to that URL, print its id instead and create none (MLflow would send every "
+        "event twice). The MLflow server takes only https "
         "URLs on public addresses unless its settings allow others; when it refuses, the "
         "settings are named.",
         example=f"{SECRET_ENV}=... hokusai-contract mlflow-webhook create "
@@ -169,13 +171,24 @@ def _mlflow_errors() -> Iterator[None]:
 
 
 def _create(args: argparse.Namespace) -> int:
-    from contracts.sender.mlflow_webhooks import create_bridge_webhook
+    from contracts.sender.mlflow_webhooks import create_bridge_webhook, existing_bridge_webhook
 
     url = checked_url(args.url)
     secret = secret_from_env(args.secret_env)
     uri = _tracking_uri(args)
     with _mlflow_errors():
-        webhook = create_bridge_webhook(uri, url, secret, name=args.name)
+        existing = existing_bridge_webhook(uri, url)
+        if existing is None:
+            webhook = create_bridge_webhook(uri, url, secret, name=args.name)
+    if existing is not None:
+        print(existing.webhook_id)
+        print(
+            f"webhook {existing.webhook_id} ({existing.name!r}) already sends the bridge's "
+            f"events to {existing.url} on MLflow: nothing was created, and it keeps the secret "
+            "it was created with (the one the bridge's --mlflow-secret-env must hold)",
+            file=sys.stderr,
+        )
+        return EXIT_OK
     print(webhook.webhook_id)
     print(
         f"created webhook {webhook.name!r} on MLflow: {', '.join(webhook.events)} to "

@@ -42,6 +42,8 @@ PRIVATE_IPS_SETTING = "MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS"
 ENCRYPTION_KEY_SETTING = "MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY"
 """The server setting holding the key its webhook secrets are encrypted with."""
 PROBE_URL = "http://127.0.0.1:9/hokusai-loopback-probe"
+ACTIVE: Final = "ACTIVE"
+"""The status of a webhook MLflow sends events to."""
 _BODY_SHOWN = 300
 _PAGE_SIZE = 100
 _SCHEME_REFUSED = re.compile(r"webhook URL scheme: '([^']*)'\. Allowed schemes are: ([^.]*)")
@@ -49,6 +51,18 @@ _PRIVATE_REFUSED = re.compile(r"non-public IP address\. '([^']*)' resolves to ([
 _PRIVATE_BLOCKED = re.compile(r"Webhook connection blocked: (\S+) is not a public IP address")
 _SERVER_ERROR = re.compile(r"too many 500 error responses|error code 500 != 200")
 _UNRESOLVED = re.compile(r"Cannot resolve Webhook URL hostname '([^']*)'")
+_NO_ANSWER = (
+    (re.compile(r"connection refused", re.IGNORECASE), "connection refused"),
+    (re.compile(r"timed out|timeout", re.IGNORECASE), "timed out"),
+    (
+        re.compile(
+            r"name resolution|name or service not known|nodename nor servname|getaddrinfo",
+            re.IGNORECASE,
+        ),
+        "the host name does not resolve",
+    ),
+)
+"""What MLflow's text says when its delivery got no answer, and the short words for it."""
 
 
 class MlflowWebhookError(RuntimeError):
@@ -172,6 +186,17 @@ def create_bridge_webhook(
     return _info(webhook)
 
 
+def existing_bridge_webhook(tracking_uri: str, url: str) -> WebhookInfo | None:
+    """The active webhook that already sends the bridge's events to ``url``, if there is one:
+    a second would have MLflow send every event twice."""
+    client = bridge_client(tracking_uri)
+    for webhook in _all_webhooks(client, tracking_uri):
+        info = _info(webhook)
+        if webhook.url == url and info.serves_bridge and info.status == ACTIVE:
+            return info
+    return None
+
+
 def list_webhooks(tracking_uri: str) -> list[WebhookInfo]:
     """Every webhook on the server, in MLflow's order."""
     return [_info(webhook) for webhook in _all_webhooks(bridge_client(tracking_uri), tracking_uri)]
@@ -198,7 +223,7 @@ def trigger_test_delivery(
     except MlflowException as error:
         raise _translated(error, tracking_uri) from None
     error_message = result.error_message and _delivery_error_words(
-        redact_text(result.error_message, tracking_uri, webhook.url), tracking_uri
+        redact_text(result.error_message, tracking_uri, webhook.url), tracking_uri, webhook.url
     )
     return WebhookTestOutcome(
         webhook=_info(webhook),
@@ -297,7 +322,7 @@ def _translated(
             f"{server} has no such webhook ({message}); 'hokusai-contract mlflow-webhook list' "
             "shows the ids"
         )
-    if error.error_code == "ENDPOINT_NOT_FOUND" or "not in a valid JSON format" in message:
+    if error.error_code == "ENDPOINT_NOT_FOUND" or not_mlflow_answer(error):
         return NotAWebhookServerError(
             f"{redacted_url(tracking_uri)} answered, but not as an MLflow tracking server with "
             "webhooks (MLflow 3.3 or later): check --tracking-uri (the server's own address)"
@@ -312,6 +337,16 @@ def _translated(
     if refusal is not None:
         return WebhookUrlRefusedError(refusal)
     return MlflowWebhookError(f"{server} failed: {message}")
+
+
+def not_mlflow_answer(error: MlflowException) -> bool:
+    """True when the error tells of an answer no MLflow server gives: a body that is not JSON,
+    or a JSON error without MLflow's ``error_code`` (another web server at that address)."""
+    from mlflow.exceptions import RestException
+
+    if "not in a valid JSON format" in error.message:
+        return True
+    return isinstance(error, RestException) and "error_code" not in error.json
 
 
 def _refusal_words(message: str, server: str, url: str | None) -> str | None:
@@ -341,6 +376,14 @@ def _refusal_words(message: str, server: str, url: str | None) -> str | None:
     return None
 
 
-def _delivery_error_words(message: str, tracking_uri: str) -> str:
+def _delivery_error_words(message: str, tracking_uri: str, url: str) -> str:
+    """Why MLflow's delivery got no answer, in words; MLflow's own text only when it names
+    nothing known (it is a wrapped exception's ``repr``)."""
     server = f"MLflow at {redacted_url(tracking_uri)}"
-    return _refusal_words(message, server, None) or message
+    refusal = _refusal_words(message, server, None)
+    if refusal is not None:
+        return refusal
+    for pattern, why in _NO_ANSWER:
+        if pattern.search(message):
+            return f"nothing answered at {redacted_url(url)} ({why}): is the bridge running there?"
+    return message

@@ -167,6 +167,28 @@ def test_a_verified_body_that_is_no_mlflow_event_is_answered_400(
     assert answer.json()["reason"] == reason
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        created("LSCOR", version="abc"),
+        created("LSCOR", version="123456789012345678901"),
+        created("LSCOR", name="   "),
+        event(VERSION_TAG_SET, {"name": "m", "version": "x1", "key": TOKEN_TAG, "value": "LSCOR"}),
+    ],
+)
+def test_a_tagged_event_whose_data_breaks_the_contract_is_answered_400_and_queues_nothing(
+    served: Served, site: RunningStubSite, body: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, "contracts.bridge"):
+        answer = served.post(body)
+
+    assert (answer.status_code, answer.json()["reason"]) == (400, "schema_violation")
+    assert not served.bridge.outbox.waiting()
+    assert [record.exc_info for record in caplog.records] == [None]
+    assert "refused an MLflow event (schema_violation)" in caplog.text
+    assert site.deliveries() == []
+
+
 def test_a_bad_signature_is_answered_401_before_the_body_is_read_and_logged_by_its_code(
     served: Served, caplog: pytest.LogCaptureFixture
 ) -> None:

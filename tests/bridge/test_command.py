@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -14,6 +15,7 @@ from contracts.bridge.suite import BridgeProcess
 from contracts.cli import main
 from contracts.cli.bridge import EXIT_MLFLOW
 from contracts.cli.options import EXIT_USAGE
+from contracts.receiver import running_stub_site
 from contracts.sender.mlflow_webhooks import SECRET_ENV
 from tests.bridge.test_app import created
 
@@ -84,6 +86,19 @@ def test_an_unreachable_tracking_server_for_a_catch_up_is_exit_4(
     assert code == EXIT_MLFLOW
     assert "is not reachable" in output
     assert len(output.strip().splitlines()) == 1
+
+
+def test_a_catch_up_from_a_web_server_that_is_not_mlflow_says_so_with_exit_4(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    with running_stub_site(tmp_path / "site.sqlite3", SITE_SECRET) as site:
+        elsewhere = site.webhook_url.removesuffix(urlsplit(site.webhook_url).path)
+        code, output = run(capsys, "--url", SITE, "--catch-up", "--tracking-uri", elsewhere)
+
+    assert code == EXIT_MLFLOW
+    (line,) = output.strip().splitlines()
+    assert f"{elsewhere} answered, but not as an MLflow tracking server" in line
+    assert "failed" not in line
 
 
 def test_a_port_already_taken_is_one_line_with_exit_2(

@@ -6,6 +6,7 @@ defaults and exit codes are the CLI's, and the codes the bridge answers with are
 from __future__ import annotations
 
 import re
+from importlib.metadata import metadata
 from pathlib import Path
 from typing import Any
 
@@ -100,20 +101,29 @@ def test_every_command_on_the_page_is_accepted_by_the_cli(page: str) -> None:
         assert_cli_accepts(args, PAGE)
 
 
-def test_the_five_commands_start_mlflow_and_the_bridge_create_the_webhook_register_and_look(
+def test_the_five_commands_start_mlflow_and_the_bridge_wait_for_mlflow_create_register_look(
     page: str, tmp_path: Path
 ) -> None:
     (script,) = list(fenced_blocks(section(page, FIVE_COMMANDS), "sh"))[1:]
     steps = [line for line in script.replace("\\\n", " ").splitlines() if line.strip()]
-    assert len(steps) == 5, steps
-    server, bridge, create, register, look = steps
+    assert len(steps) == 6, steps
+    server, bridge, wait, create, register, look = steps
     assert "mlflow server" in server
+    port = re.search(r"--port (\d+)", server)
+    assert port is not None and f"curl -fsS http://127.0.0.1:{port[1]}/health" in wait
+    assert wait.startswith("until ") and f"--tracking-uri http://127.0.0.1:{port[1]} " in create
     assert all(f"{name}=" in server for name in loopback_webhook_settings(tmp_path))
     assert bridge.startswith("hokusai-contract bridge ") and "--mlflow-secret-env" not in bridge
     assert create.startswith("hokusai-contract mlflow-webhook create ")
     assert "--secret-env" not in create  # both read the same variable by default
     assert TOKEN_TAG in register and "create_model_version" in register
     assert look.startswith("curl ") and "/api/tokens/LSCOR" in look
+
+
+def test_the_extras_the_page_installs_are_the_packages_own(page: str) -> None:
+    named = re.findall(r"pip install 'hokusai-contracts\[(\w+)\]'", page)
+    assert "bridge" in named
+    assert set(named) <= set(metadata("hokusai-contracts").get_all("Provides-Extra") or [])
 
 
 def options_table(text: str) -> dict[str, str]:

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -21,6 +22,7 @@ from contracts.cli.mlflow_webhook import (
     EXIT_UNREACHABLE,
 )
 from contracts.conformance import Recorder, ScriptedAnswer
+from contracts.receiver import running_stub_site
 from contracts.sender import BRIDGE_EVENTS, create_bridge_webhook, list_webhooks
 from contracts.sender.mlflow_server import LOOPBACK_ONLY_SETTINGS, loopback_webhook_settings
 from contracts.sender.mlflow_webhooks import (
@@ -108,6 +110,26 @@ def test_create_prints_the_id_of_a_webhook_sending_the_bridge_events_signed_with
 
     request = first_event(webhook_client, mlflow_events, unique_name())
     assert request.header(MLFLOW_SIGNATURE_HEADER) == expected_signature(request, SECRET)
+
+
+@pytest.mark.mlflow
+def test_create_run_again_for_the_same_url_names_the_webhook_there_and_makes_no_second(
+    webhook_uri: str, mlflow_events: Recorder, cleanup: list[str], webhook: CliRun
+) -> None:
+    arguments = ("create", "--tracking-uri", webhook_uri, "--url", mlflow_events.url)
+    first = webhook(*arguments, "--secret-env", SECRET_ENV)
+    assert first.returncode == 0, first.stderr
+    cleanup.append(first.stdout.strip())
+
+    again = webhook(*arguments, "--secret-env", SECRET_ENV)
+    cleanup.extend(set(again.stdout.split()) - set(cleanup))
+
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == first.stdout
+    assert "already sends the bridge's events" in again.stderr
+    assert SECRET not in again.stdout + again.stderr
+    same_url = [hook for hook in list_webhooks(webhook_uri) if hook.url == mlflow_events.url]
+    assert [hook.webhook_id for hook in same_url] == [first.stdout.strip()]
 
 
 def test_create_refuses_a_secret_env_that_is_not_set_in_one_line(webhook: CliRun) -> None:
@@ -218,7 +240,7 @@ def test_test_explains_a_401_as_a_secret_that_differs(
 
 
 @pytest.mark.mlflow
-def test_test_says_when_mlflow_could_not_reach_the_bridge(
+def test_test_says_in_words_that_nothing_answered_when_mlflow_could_not_reach_the_bridge(
     webhook_uri: str, dead_url: str, cleanup: list[str], webhook: CliRun
 ) -> None:
     webhook_id = create(
@@ -229,7 +251,9 @@ def test_test_says_when_mlflow_could_not_reach_the_bridge(
 
     assert done.returncode == 1, done.stdout + done.stderr
     (line,) = done.stdout.splitlines()
-    assert "could not deliver" in line and "Connection refused" in line
+    assert "could not deliver" in line and "(connection refused)" in line
+    assert "nothing answered at http://" in line and urlsplit(dead_url).netloc in line
+    assert "is the bridge running there?" in line and "MaxRetryError" not in line
     assert "pa55word" not in line and "t0ken" not in line
 
 
@@ -260,6 +284,17 @@ def test_a_tracking_uri_where_mlflow_does_not_answer_is_one_line_with_its_own_ex
         done = webhook("list", "--tracking-uri", elsewhere.url.removesuffix(elsewhere.path))
 
     assert "not as an MLflow tracking server" in assert_one_line_error(done, EXIT_NOT_MLFLOW)
+
+
+def test_a_web_server_answering_json_that_is_not_mlflow_is_one_line_with_its_own_exit_code(
+    webhook: CliRun, tmp_path: Path
+) -> None:
+    with running_stub_site(tmp_path / "site.sqlite3", SECRET) as site:
+        elsewhere = site.webhook_url.removesuffix(urlsplit(site.webhook_url).path)
+        done = webhook("list", "--tracking-uri", elsewhere)
+
+    line = assert_one_line_error(done, EXIT_NOT_MLFLOW)
+    assert "not as an MLflow tracking server" in line and "failed" not in line
 
 
 def test_a_server_failing_on_its_webhook_api_is_one_line_naming_the_encryption_key(
