@@ -24,7 +24,6 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
 from contracts.bridge.catch_up import CatchUp, catch_up
@@ -47,6 +46,7 @@ from contracts.payload import PayloadError
 from contracts.sender.delivery import DeliveryPolicy, NotificationOutcome
 from contracts.sender.notify import Notifier
 from contracts.sender.outbox import Outbox, OutboxError, notification_key
+from contracts.support.request_body import UnreadableBody, read_request_body
 from contracts.support.sqlite_file import Database
 
 if TYPE_CHECKING:
@@ -87,6 +87,8 @@ class Refusal(str, Enum):
 
     METHOD_NOT_ALLOWED = "method_not_allowed"
     BODY_TOO_LARGE = "body_too_large"
+    MALFORMED_REQUEST = "malformed_request"
+    """The body's length was unclear, or it ended before its declared length."""
     OUTBOX_ERROR = "outbox_error"
     """The outbox could not be written: answered 503, so MLflow retries the event."""
     INTERNAL_ERROR = "internal_error"
@@ -217,7 +219,6 @@ class Bridge:
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         request = Request(environ)
-        request.max_content_length = MAX_BODY_BYTES
         try:
             response = self._respond(request)
         except Exception as error:
@@ -242,15 +243,16 @@ class Bridge:
             )
             response.headers["Allow"] = "POST"
             return response
-        try:
-            body = request.get_data(cache=False)
-        except RequestEntityTooLarge:
+        body = read_request_body(request, MAX_BODY_BYTES)
+        if isinstance(body, UnreadableBody) and body.too_large:
             return _answer(
                 413,
                 success=False,
                 reason=Refusal.BODY_TOO_LARGE,
                 error=f"the body is over {MAX_BODY_BYTES} bytes; no MLflow event is that large",
             )
+        if isinstance(body, UnreadableBody):
+            return _answer(400, success=False, reason=Refusal.MALFORMED_REQUEST, error=body.why)
         return self._deliver(body, request)
 
     def _deliver(self, body: bytes, request: Request) -> Response:

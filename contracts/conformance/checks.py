@@ -881,19 +881,23 @@ def _nested_delivery(run: ReceiverRun) -> Finding:
     )
     if landed is not None:
         return landed
-    if evidence is Evidence.TRANSITION_SEEN:
-        why = f"model.id {sent!r} moved DRAFT token {token} to REGISTERED (the state URL confirms)"
-    elif evidence is Evidence.TRANSITION_ANSWERED:
-        why = (
-            f"model.id {sent!r} accepted for DRAFT token {token} (pass --state-url to confirm "
-            "it landed there)"
-        )
-    else:
-        why = (
-            f"model.id {sent!r} accepted for {token}; weaker evidence: {token} was already "
-            f"REGISTERED, so this shows the lookup but not a transition ({SPARE_HINT})"
-        )
+    why = _lookup_evidence(evidence, f"model.id {sent!r}", token)
     return _judged(evidence, f"{form.words}: {why}", answer=answer.summary())
+
+
+def _lookup_evidence(evidence: Evidence, sent: str, token: str) -> str:
+    """How strongly an accepted delivery naming the token as ``sent`` shows it landed on
+    ``token``: a transition seen on the state URL, one answered, or a lookup only."""
+    if evidence is Evidence.TRANSITION_SEEN:
+        return f"{sent} moved DRAFT token {token} to REGISTERED (the state URL confirms)"
+    if evidence is Evidence.TRANSITION_ANSWERED:
+        return (
+            f"{sent} accepted for DRAFT token {token} (pass --state-url to confirm it landed there)"
+        )
+    return (
+        f"{sent} accepted for {token}; weaker evidence: {token} was already REGISTERED, so this "
+        f"shows the lookup but not a transition ({SPARE_HINT})"
+    )
 
 
 @dataclass(frozen=True)
@@ -1047,20 +1051,7 @@ def lowercase_token_id(run: ReceiverRun) -> Finding:
     )
     if landed is not None:
         return landed
-    if evidence is Evidence.TRANSITION_SEEN:
-        why = f"token id {lower!r} moved DRAFT token {token} to REGISTERED (the state URL confirms)"
-    elif evidence is Evidence.TRANSITION_ANSWERED:
-        why = (
-            f"token id {lower!r} accepted for DRAFT token {token} (pass --state-url to confirm "
-            "it landed there)"
-        )
-    else:
-        why = (
-            f"token id {lower!r} accepted for {token}; weaker evidence: {token} was already "
-            "REGISTERED, so this shows the lookup but not a transition (pass --spare-token "
-            "with another DRAFT token to see one)"
-        )
-    return _judged(evidence, why)
+    return _judged(evidence, _lookup_evidence(evidence, f"token id {lower!r}", token))
 
 
 def _serializations(payload: Mapping[str, Any]) -> dict[str, bytes]:

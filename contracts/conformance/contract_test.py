@@ -506,6 +506,8 @@ SUITES = (
 """Every suite, in the order they run and are reported; a further suite is one more entry."""
 
 MLFLOW_START = "MLflow start"
+_RECEIVER_IMPORTS = ("requests", "werkzeug", "hypothesis", "schemathesis")
+_PREPARE_TIMEOUT_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -556,6 +558,10 @@ def run_contract_test(
         )
         say("Starting a real MLflow tracking server; the suites that need none run meanwhile")
         with StartingMlflowServer(workdir / "mlflow") as starting:
+            # What the receiver suites import, imported here first: two threads importing
+            # packages that import each other can meet in Python's import locks.
+            for module in _RECEIVER_IMPORTS:
+                importlib.import_module(module)
             preparing = _in_background(
                 [suite.prepare for suite in suites if suite.needs_mlflow and suite.prepare], inputs
             )
@@ -564,7 +570,7 @@ def run_contract_test(
                     run(suite, inputs)
             before_waiting = time.perf_counter() - started
             server = starting.wait()
-            preparing.join()
+            preparing.join(timeout=_PREPARE_TIMEOUT_S)  # best effort: run() redoes the rest
             timings[MLFLOW_START] = server.startup_seconds
             say(f"MLflow at {server.tracking_uri} ({server.startup_seconds:.1f} s after launch)")
             with_mlflow = replace(inputs, tracking_uri=server.tracking_uri)

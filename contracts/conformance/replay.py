@@ -52,8 +52,6 @@ def redelivery(record: DeliveryRecord, secret: Secret) -> SignedDelivery:
     original = {name.lower(): value for name, value in record.headers or ()}
     headers = {name: original[name.lower()] for name in _KEPT_HEADERS if name.lower() in original}
     headers.setdefault("Content-Type", "application/json")
-    if record.idempotency_key is not None:
-        headers[IDEMPOTENCY_KEY_HEADER] = record.idempotency_key
     headers[SIGNATURE_HEADER] = sign(record.body, secret)
     return SignedDelivery(record.body, headers)
 

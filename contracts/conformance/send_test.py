@@ -304,7 +304,7 @@ def result_dict(result: SendTestResult) -> dict[str, Any]:
         "request": {
             "method": "POST",
             "headers": dict(result.delivery.headers),
-            "body": result.delivery.body.decode("utf-8"),
+            "body": result.delivery.body.decode("utf-8", "backslashreplace"),
         },
         "answer": None
         if answer is None

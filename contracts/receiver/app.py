@@ -22,11 +22,10 @@ from datetime import datetime, timezone
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
-from werkzeug.exceptions import ClientDisconnected, MethodNotAllowed, NotFound
-from werkzeug.http import HTTP_STATUS_CODES, parse_set_header
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request
-from werkzeug.wsgi import get_input_stream
 
 from contracts.envelope import (
     CURRENT_PATH,
@@ -61,6 +60,7 @@ from contracts.receiver.store import (
 )
 from contracts.schema import load_json
 from contracts.signing import SIGNATURE_HEADER, FailureReason
+from contracts.support.request_body import UnreadableBody, read_request_body
 from contracts.tokens import token_id_problem
 from contracts.urls import is_credential_name, redact_text
 
@@ -362,12 +362,14 @@ class StubSite:
     def _register(self, payload: Mapping[str, Any], log: DeliveryRecord) -> _Answer:
         token_id = token_id_of(payload)
         registration = _registration(payload, log.received_at)
+        built: list[_Answer] = []  # the answer, made once, inside the store's transaction
+
+        def answer_of(registered: RegisterResult) -> Mapping[str, Any]:
+            built.append(_accepted(registered))
+            return built[-1].body
+
         result = self.store.register(
-            token_id,
-            registration,
-            log.idempotency_key,
-            log_as=log,
-            answer_of=lambda registered: _accepted(registered).body,
+            token_id, registration, log.idempotency_key, log_as=log, answer_of=answer_of
         )
         if result is None:
             answer = _refusal(
@@ -377,7 +379,7 @@ class StubSite:
             )
             answer.token_id = token_id
             return answer
-        answer = _accepted(result)
+        answer = built[-1] if built else _accepted(result)
         answer.logged = True
         return answer
 
@@ -473,31 +475,13 @@ def _accepted(result: RegisterResult) -> _Answer:
 
 
 def _read_body(request: Request, limit: int) -> bytes | _Answer:
-    """The raw body, or the refusal when it is over ``limit`` bytes or not framed soundly.
-
-    Framing is judged before reading; a declared Content-Length over the limit is refused
-    before reading too; a chunked or lying body is read at most one byte past the limit.
-    """
-    problem = _framing_problem(request.environ)
-    if problem is not None:
-        return _refusal(RejectReason.MALFORMED_REQUEST, problem)
-    declared = request.content_length
-    if declared is not None and declared > limit:
-        return _too_large(limit)
-    # One byte past the limit tells a body exactly at the limit from one over it.
-    stream = get_input_stream(request.environ, max_content_length=limit + 1)
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        while size <= limit:
-            chunk = stream.read(min(64 * 1024, limit + 1 - size))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-    except ClientDisconnected:  # werkzeug's word for a body cut short or badly chunked
-        return _refusal(RejectReason.MALFORMED_REQUEST, _cut_short(declared))
-    return b"".join(chunks) if size <= limit else _too_large(limit)
+    """The raw body, or the refusal when it is over ``limit`` bytes or not framed soundly."""
+    body = read_request_body(request, limit)
+    if isinstance(body, UnreadableBody):
+        if body.too_large:
+            return _too_large(limit)
+        return _refusal(RejectReason.MALFORMED_REQUEST, body.why)
+    return body
 
 
 def _too_large(limit: int) -> _Answer:
@@ -505,40 +489,6 @@ def _too_large(limit: int) -> _Answer:
         RejectReason.BODY_TOO_LARGE,
         f"the body is larger than this receiver's limit of {limit} bytes; a model_registered "
         "event is a few hundred bytes, so send only the event",
-    )
-
-
-def _framing_problem(environ: WSGIEnvironment) -> str | None:
-    """Why the body's length is unclear (RFC 9112 section 6.3), or ``None`` when it is clear.
-
-    Two lengths are how requests are smuggled past a proxy, so neither is guessed at.
-    """
-    length = environ.get("CONTENT_LENGTH") or None
-    if length is None:
-        return None
-    if "chunked" in parse_set_header(environ.get("HTTP_TRANSFER_ENCODING")):
-        return (
-            "the request has both Transfer-Encoding: chunked and a Content-Length, so its "
-            "length is ambiguous; send one of them, not both"
-        )
-    if not (length.isascii() and length.strip(" \t").isdigit()):
-        return (
-            f"the Content-Length {length[:40]!r} is not one number of bytes (two Content-Length "
-            "headers are joined by a comma); send exactly one Content-Length, the body's size"
-        )
-    return None
-
-
-def _cut_short(declared: int | None) -> str:
-    """What went wrong with a body that could not be read to its end."""
-    if declared is None:
-        return (
-            "the chunked body broke off or has a malformed chunk; send each chunk as its size "
-            "in hex, CRLF, its bytes, CRLF, and end with a 0-size chunk"
-        )
-    return (
-        f"the body ended (the connection closed or went silent) before the {declared} bytes "
-        "its Content-Length declares; send the whole body, with a Content-Length of its size"
     )
 
 

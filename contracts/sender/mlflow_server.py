@@ -329,14 +329,13 @@ def _wait_until_ready(
                 f"the MLflow server exited with code {process.returncode} before answering "
                 f"{tracking_uri}/health; the end of its log ({log_path}):\n{tail}"
             )
-        if _is_healthy(tracking_uri):
-            if _is_ready(tracking_uri, deadline):
-                return
-            break
+        if _is_healthy(tracking_uri) and _is_ready(tracking_uri, deadline):
+            return
         time.sleep(_POLL_INTERVAL)
     raise MlflowServerError(
-        f"the MLflow server did not answer {tracking_uri}/health in time (a slow machine may "
-        f"need a longer startup timeout); the end of its log ({log_path}):\n{_log_tail(log_path)}"
+        f"the MLflow server did not answer {tracking_uri}/health and its API in time (a slow "
+        "machine may need a longer startup timeout); the end of its log "
+        f"({log_path}):\n{_log_tail(log_path)}"
     )
 
 

@@ -258,3 +258,22 @@ def test_what_the_site_did_not_take_is_sent_again_while_the_bridge_runs(tmp_path
     assert sent_again, f"still waiting after {len(site.requests)} request(s)"
     assert [request.status for request in site.requests] == [503, 200]
     assert len({request.idempotency_key for request in site.requests}) == 1
+
+
+def test_a_body_cut_short_is_answered_400_like_the_stub_site_and_logs_no_traceback(
+    served: Served, caplog: pytest.LogCaptureFixture
+) -> None:
+    from tests.receiver.test_framing import exchange, final_answer
+
+    body = created("lscor")
+    headers = sign_mlflow_delivery(body, MLFLOW_SECRET)
+    head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+    request = (
+        f"POST /mlflow HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n{head}"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    ).encode() + body[:10]
+    status, answer = final_answer(exchange(served.server.port, request, half_close=True))
+    assert (status, answer["reason"]) == (400, "malformed_request")
+    assert f"{len(body)} bytes its Content-Length declares" in answer["error"]
+    assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
+    assert served.bridge.outbox.waiting("LSCOR") == []

@@ -228,3 +228,54 @@ def test_an_unset_secret_variable_is_one_line_and_exit_2(
     assert run.exit_code == 2
     assert run.err.count("\n") == 1
     assert "WEBHOOK_SECRET is not set" in run.err
+
+
+def test_a_replay_carries_the_idempotency_key_exactly_as_it_arrived(
+    sites: tuple[RunningStubSite, RunningStubSite], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from contracts.conformance import Recorder
+    from contracts.envelope import IDEMPOTENCY_KEY_HEADER
+    from contracts.receiver.app import IDEMPOTENCY_KEY_KEPT
+
+    first, _ = sites
+    key = "k" * (IDEMPOTENCY_KEY_KEPT + 50)  # the stub's own key column keeps less
+    body = contracts.serialize(load_json("examples/model_registered.json"))
+    delivery = contracts.signed_delivery({}, FIRST_SECRET, key=key, body=body)
+    requests.post(first.webhook_url, data=body, headers=delivery.headers, timeout=10)
+    delivery_id = str(first.deliveries()[-1]["id"])
+
+    with Recorder() as target:
+        done = replay(
+            capsys,
+            delivery_id,
+            "--from",
+            first.base_url,
+            "--url",
+            target.url,
+            "--secret-env",
+            "SECOND_SECRET",
+        )
+        arrived_all = target.requests
+
+    assert done.exit_code == 0, done.out + done.err
+    (arrived,) = arrived_all
+    assert arrived.header(IDEMPOTENCY_KEY_HEADER) == key
+
+
+def test_the_json_of_a_body_that_is_not_utf8_shows_its_bytes_instead_of_failing() -> None:
+    from contracts.conformance.receiver_under_test import Receiver
+    from contracts.conformance.send_test import (
+        Interpretation,
+        Outcome,
+        SendTestResult,
+        result_dict,
+    )
+    from contracts.envelope import SignedDelivery
+
+    delivery = SignedDelivery(b'{"model_name": "caf\xe9"}', {"Content-Type": "application/json"})
+    receiver = Receiver("http://127.0.0.1:9/x", "s", "LSCOR")
+    interpretation = Interpretation(Outcome.ACCEPTED, "")
+
+    document = result_dict(SendTestResult(receiver, delivery, interpretation))
+
+    assert document["request"]["body"] == '{"model_name": "caf\\xe9"}'
